@@ -1,0 +1,10 @@
+//! SeaORM entities of this context, one file per table (crate-private: they never
+//! appear in a public signature).
+
+#![allow(
+    unreachable_pub,
+    reason = "the entity macros generate pub items; the module itself is crate-private"
+)]
+
+pub(crate) mod node_executions;
+pub(crate) mod research_sessions;

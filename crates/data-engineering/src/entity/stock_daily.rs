@@ -1,0 +1,69 @@
+//! SeaORM entity for `stock_daily` (schema v1).
+
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "stock_daily")]
+pub struct Model {
+    /// 第三方代码
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub third_code: String,
+    /// 交易日期
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub trade_date: Date,
+    /// 开盘价
+    pub open: Option<f64>,
+    /// 最高价
+    pub high: Option<f64>,
+    /// 最低价
+    pub low: Option<f64>,
+    /// 收盘价
+    pub close: Option<f64>,
+    /// 昨收价
+    pub pre_close: Option<f64>,
+    /// 涨跌额
+    pub change: Option<f64>,
+    /// 涨跌幅
+    pub pct_chg: Option<f64>,
+    /// 成交量
+    pub vol: Option<f64>,
+    /// 成交额
+    pub amount: Option<f64>,
+    /// 复权因子
+    pub adj_factor: Option<f64>,
+    /// 换手率
+    pub turnover_rate: Option<f64>,
+    /// 换手率(自由流通股)
+    pub turnover_rate_f: Option<f64>,
+    /// 量比
+    pub volume_ratio: Option<f64>,
+    /// 市盈率
+    pub pe: Option<f64>,
+    /// 市盈率TTM
+    pub pe_ttm: Option<f64>,
+    /// 市净率
+    pub pb: Option<f64>,
+    /// 市销率
+    pub ps: Option<f64>,
+    /// 市销率TTM
+    pub ps_ttm: Option<f64>,
+    /// 股息率
+    pub dv_ratio: Option<f64>,
+    /// 股息率TTM
+    pub dv_ttm: Option<f64>,
+    /// 总股本
+    pub total_share: Option<f64>,
+    /// 流通股本
+    pub float_share: Option<f64>,
+    /// 自由流通股本
+    pub free_share: Option<f64>,
+    /// 总市值
+    pub total_mv: Option<f64>,
+    /// 流通市值
+    pub circ_mv: Option<f64>,
+    /// 数据来源
+    pub source: Option<String>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

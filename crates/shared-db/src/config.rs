@@ -1,0 +1,264 @@
+//! `DbConfig`: where the database is and how the pool behaves.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::InvalidInput;
+
+/// Connection and pool settings.
+///
+/// Build with [`DbConfig::new`] and the `with_*` methods, or [`DbConfig::from_env`].
+/// `Debug` hides the password of the URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbConfig {
+    /// `postgres://user:password@host:port/database`.
+    pub url: String,
+    /// Most connections the pool opens (default 10).
+    pub max_connections: u32,
+    /// Connections kept open when idle (default 0).
+    pub min_connections: u32,
+    /// Longest wait for the first connection at start-up (default 10 s).
+    pub connect_timeout: Duration,
+    /// Longest wait for a free connection before a call fails with `RepoError::Timeout`
+    /// (default 30 s).
+    pub acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout` for every connection; `None` leaves the server's.
+    pub statement_timeout: Option<Duration>,
+    /// `application_name` shown in `pg_stat_activity` (default `stockdb`).
+    pub application_name: String,
+}
+
+impl DbConfig {
+    /// Defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 10,
+            min_connections: 0,
+            connect_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(30),
+            statement_timeout: None,
+            application_name: "stockdb".to_owned(),
+        }
+    }
+
+    /// Reads `DATABASE_URL` and the optional `STOCKDB_DB_MAX_CONNECTIONS`,
+    /// `STOCKDB_DB_MIN_CONNECTIONS`, `STOCKDB_DB_CONNECT_TIMEOUT_MS`,
+    /// `STOCKDB_DB_ACQUIRE_TIMEOUT_MS`, `STOCKDB_DB_STATEMENT_TIMEOUT_MS` and
+    /// `STOCKDB_DB_APPLICATION_NAME`.
+    ///
+    /// A missing `DATABASE_URL` or a value that does not parse is an [`InvalidInput`]
+    /// naming the variable.
+    pub fn from_env() -> Result<Self, InvalidInput> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Like [`DbConfig::from_env`], reading variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InvalidInput> {
+        let url = lookup("DATABASE_URL")
+            .filter(|url| !url.is_empty())
+            .ok_or_else(|| {
+                InvalidInput::new(
+                    "DATABASE_URL",
+                    "",
+                    "not set; give a PostgreSQL URL such as postgres://postgres@127.0.0.1:5432/stockdb",
+                )
+            })?;
+        let mut config = Self::new(url);
+        let number = |key: &'static str| -> Result<Option<u64>, InvalidInput> {
+            lookup(key)
+                .map(|raw| {
+                    raw.trim()
+                        .parse::<u64>()
+                        .map_err(|_| InvalidInput::new(key, raw, "not a whole number"))
+                })
+                .transpose()
+        };
+        if let Some(n) = number("STOCKDB_DB_MAX_CONNECTIONS")? {
+            config.max_connections = u32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+                InvalidInput::new("STOCKDB_DB_MAX_CONNECTIONS", n, "must be 1 or more")
+            })?;
+        }
+        if let Some(n) = number("STOCKDB_DB_MIN_CONNECTIONS")? {
+            config.min_connections = u32::try_from(n)
+                .map_err(|_| InvalidInput::new("STOCKDB_DB_MIN_CONNECTIONS", n, "too large"))?;
+        }
+        if let Some(ms) = number("STOCKDB_DB_CONNECT_TIMEOUT_MS")? {
+            config.connect_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = number("STOCKDB_DB_ACQUIRE_TIMEOUT_MS")? {
+            config.acquire_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = number("STOCKDB_DB_STATEMENT_TIMEOUT_MS")? {
+            config.statement_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+        }
+        if let Some(name) = lookup("STOCKDB_DB_APPLICATION_NAME") {
+            config.application_name = name;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Sets [`DbConfig::max_connections`].
+    #[must_use]
+    pub fn with_max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Sets [`DbConfig::min_connections`].
+    #[must_use]
+    pub fn with_min_connections(mut self, n: u32) -> Self {
+        self.min_connections = n;
+        self
+    }
+
+    /// Sets [`DbConfig::connect_timeout`].
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`DbConfig::acquire_timeout`].
+    #[must_use]
+    pub fn with_acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Sets [`DbConfig::statement_timeout`].
+    #[must_use]
+    pub fn with_statement_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.statement_timeout = timeout;
+        self
+    }
+
+    /// Sets [`DbConfig::application_name`].
+    #[must_use]
+    pub fn with_application_name(mut self, name: impl Into<String>) -> Self {
+        self.application_name = name.into();
+        self
+    }
+
+    /// The URL with its password replaced by `***`, for logs and messages.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+
+    /// Checks the settings that do not need a server.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        if !(self.url.starts_with("postgres://") || self.url.starts_with("postgresql://")) {
+            return Err(InvalidInput::new(
+                "url",
+                self.redacted_url(),
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(InvalidInput::new("max_connections", 0, "must be 1 or more"));
+        }
+        if self.min_connections > self.max_connections {
+            return Err(InvalidInput::new(
+                "min_connections",
+                self.min_connections,
+                format!("more than max_connections ({})", self.max_connections),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("application_name", &self.application_name)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user-info part replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let user_info = &rest[..at];
+    match user_info.find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end + 3],
+            &user_info[..colon],
+            &rest[at..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_the_password_only() {
+        assert_eq!(
+            redact_url("postgres://app:s3cr%40t@db:5432/stock?sslmode=disable"),
+            "postgres://app:***@db:5432/stock?sslmode=disable"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+        assert_eq!(
+            redact_url("postgres:///x?host=/tmp"),
+            "postgres:///x?host=/tmp"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let config = DbConfig::new("postgres://app:hunter2@db/stock");
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn from_env_names_the_bad_variable() {
+        let err = DbConfig::from_lookup(|key| match key {
+            "DATABASE_URL" => Some("postgres://x@y/z".into()),
+            "STOCKDB_DB_MAX_CONNECTIONS" => Some("ten".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert_eq!(err.field, "STOCKDB_DB_MAX_CONNECTIONS");
+        assert_eq!(err.value, "ten");
+    }
+
+    #[test]
+    fn from_env_requires_database_url() {
+        let err = DbConfig::from_lookup(|_| None).unwrap_err();
+        assert_eq!(err.field, "DATABASE_URL");
+    }
+
+    #[test]
+    fn from_env_reads_pool_settings() {
+        let config = DbConfig::from_lookup(|key| match key {
+            "DATABASE_URL" => Some("postgres://x@y/z".into()),
+            "STOCKDB_DB_MAX_CONNECTIONS" => Some("4".into()),
+            "STOCKDB_DB_STATEMENT_TIMEOUT_MS" => Some("1500".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(config.max_connections, 4);
+        assert_eq!(config.statement_timeout, Some(Duration::from_millis(1500)));
+    }
+}

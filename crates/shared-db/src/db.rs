@@ -1,0 +1,95 @@
+//! `Db`: the connection pool every repository shares, and the transaction helper.
+
+use std::str::FromStr;
+
+use sea_orm::{DatabaseConnection, DatabaseTransaction, SqlxPostgresConnector};
+use sqlx::ConnectOptions as _;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::config::DbConfig;
+use crate::error::{InvalidInput, RepoError};
+
+/// A cheap-to-clone handle on one connection pool.
+///
+/// Repositories keep a clone. SeaORM queries go through [`Db::conn`]; the bulk engine
+/// uses the same pool through [`Db::pool`], so both share its size and timeouts.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+    pool: PgPool,
+}
+
+impl Db {
+    /// Opens the pool and checks that one connection can be made within
+    /// `config.connect_timeout`.
+    ///
+    /// Errors: `Invalid` for a malformed URL or settings (the password is never shown),
+    /// `Unavailable` or `Timeout` when the server cannot be reached.
+    pub async fn connect(config: &DbConfig) -> Result<Self, RepoError> {
+        config.validate()?;
+        let mut options = PgConnectOptions::from_str(&config.url)
+            .map_err(|err| {
+                InvalidInput::new(
+                    "url",
+                    config.redacted_url(),
+                    format!("not a PostgreSQL URL: {err}"),
+                )
+            })?
+            .application_name(&config.application_name)
+            // Statements are logged at DEBUG only: bind values are never logged by sqlx,
+            // but INFO-level SQL floods service logs.
+            .log_statements(tracing::log::LevelFilter::Debug);
+        if let Some(timeout) = config.statement_timeout {
+            options = options.options([("statement_timeout", timeout.as_millis().to_string())]);
+        }
+        let pool_options = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .min_connections(config.min_connections)
+            .acquire_timeout(config.acquire_timeout);
+        let pool =
+            match tokio::time::timeout(config.connect_timeout, pool_options.connect_with(options))
+                .await
+            {
+                Ok(pool) => pool?,
+                Err(_elapsed) => {
+                    return Err(RepoError::Timeout {
+                        what: "connecting to the database",
+                    });
+                }
+            };
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Wraps an existing sqlx pool (for services that already own one).
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self {
+            conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()),
+            pool,
+        }
+    }
+
+    /// The SeaORM connection (a pool) for queries.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// The underlying sqlx pool, for `COPY` and array binds that SeaORM does not expose.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs `work` in one transaction: committed when it returns `Ok`, rolled back when it
+    /// returns `Err` or panics.
+    pub async fn transaction<T, F>(&self, work: F) -> Result<T, RepoError>
+    where
+        F: for<'c> AsyncFnOnce(&'c DatabaseTransaction) -> Result<T, RepoError> + Send,
+        T: Send,
+    {
+        Ok(self.conn.transaction_async(work).await?)
+    }
+
+    /// Closes every connection; later calls fail with `Unavailable`.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,265 @@
+//! `RepoError`, the one error type every repository returns, and `InvalidInput`.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use sea_orm::{DbErr, RuntimeErr, TransactionError};
+
+/// A boxed error from the driver, kept as the `source` of a [`RepoError`].
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Bad input, rejected before anything was written.
+///
+/// Names the field, the offending value (shortened to 80 characters, or `***` for
+/// secrets) and, for batches, the 0-based index of the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidInput {
+    /// 0-based index of the offending row when the input was a batch.
+    pub row: Option<usize>,
+    /// The field (column) name, as the schema spells it.
+    pub field: &'static str,
+    /// The offending value, printable and shortened.
+    pub value: String,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+const MAX_VALUE_CHARS: usize = 80;
+
+impl InvalidInput {
+    /// `field` had `value`, rejected for `reason`.
+    pub fn new(field: &'static str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+        let value = value.to_string();
+        let value = if value.chars().count() > MAX_VALUE_CHARS {
+            let mut short: String = value.chars().take(MAX_VALUE_CHARS).collect();
+            short.push('…');
+            short
+        } else {
+            value
+        };
+        Self {
+            row: None,
+            field,
+            value,
+            reason: reason.into(),
+        }
+    }
+
+    /// A rejected secret: the value is never kept.
+    pub fn secret(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            row: None,
+            field,
+            value: "***".to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The same error, located at `row` of a batch.
+    #[must_use]
+    pub fn at_row(mut self, row: usize) -> Self {
+        self.row = Some(row);
+        self
+    }
+}
+
+impl fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {} {:?}", self.field, self.value)?;
+        if let Some(row) = self.row {
+            write!(f, " in row {row}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl StdError for InvalidInput {}
+
+/// What a repository call can fail with.
+///
+/// `Unavailable` and `Timeout` are worth retrying; `Invalid`, `NotFound` and
+/// `Conflict` are not. No variant ever carries a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepoError {
+    /// The row the call needs does not exist.
+    #[error("{entity} {key} not found")]
+    NotFound {
+        /// What was looked for (`sync task`, `research session` …).
+        entity: &'static str,
+        /// Its key, as the caller gave it.
+        key: String,
+    },
+    /// A unique key is already taken.
+    #[error("{entity} already exists: {key}")]
+    Conflict {
+        /// The table.
+        entity: String,
+        /// PostgreSQL's description of the key (`Key (alias)=(x) already exists.`).
+        key: String,
+    },
+    /// Bad input; nothing was written.
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// A state change the domain rules forbid (e.g. a `COMPLETED` task set `RUNNING`).
+    #[error("{0}")]
+    InvalidState(String),
+    /// A connection could not be acquired in time, or a statement hit `statement_timeout`.
+    #[error("{what} timed out")]
+    Timeout {
+        /// `acquiring a connection` or `statement`.
+        what: &'static str,
+    },
+    /// The server went away or refused us (connection lost, terminated, shutting down).
+    #[error("database unavailable")]
+    Unavailable(#[source] BoxError),
+    /// Any other database error.
+    #[error("database error")]
+    Database(#[source] BoxError),
+}
+
+impl RepoError {
+    /// True when retrying the same call later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Timeout { .. })
+    }
+}
+
+impl From<sqlx::Error> for RepoError {
+    fn from(err: sqlx::Error) -> Self {
+        match classify(&err) {
+            Class::Conflict { table, detail } => Self::Conflict {
+                entity: table,
+                key: detail,
+            },
+            Class::Timeout(what) => Self::Timeout { what },
+            Class::Unavailable => Self::Unavailable(Box::new(err)),
+            Class::Other => Self::Database(Box::new(err)),
+        }
+    }
+}
+
+impl From<DbErr> for RepoError {
+    fn from(err: DbErr) -> Self {
+        let sqlx_err = match &err {
+            DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout) => {
+                return Self::Timeout {
+                    what: "acquiring a connection",
+                };
+            }
+            DbErr::ConnectionAcquire(_) => return Self::Unavailable(Box::new(err)),
+            DbErr::Conn(RuntimeErr::SqlxError(e))
+            | DbErr::Exec(RuntimeErr::SqlxError(e))
+            | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+            DbErr::Conn(_) => return Self::Unavailable(Box::new(err)),
+            _ => return Self::Database(Box::new(err)),
+        };
+        match classify(sqlx_err) {
+            Class::Conflict { table, detail } => Self::Conflict {
+                entity: table,
+                key: detail,
+            },
+            Class::Timeout(what) => Self::Timeout { what },
+            Class::Unavailable => Self::Unavailable(Box::new(err)),
+            Class::Other => Self::Database(Box::new(err)),
+        }
+    }
+}
+
+impl From<TransactionError<RepoError>> for RepoError {
+    fn from(err: TransactionError<RepoError>) -> Self {
+        match err {
+            TransactionError::Connection(db_err) => db_err.into(),
+            TransactionError::Transaction(repo_err) => repo_err,
+        }
+    }
+}
+
+enum Class {
+    Conflict { table: String, detail: String },
+    Timeout(&'static str),
+    Unavailable,
+    Other,
+}
+
+fn classify(err: &sqlx::Error) -> Class {
+    match err {
+        sqlx::Error::PoolTimedOut => Class::Timeout("acquiring a connection"),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => Class::Unavailable,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            match code.as_ref() {
+                // unique_violation
+                "23505" => {
+                    let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+                    Class::Conflict {
+                        table: db.table().unwrap_or("row").to_owned(),
+                        detail: pg
+                            .and_then(|pg| pg.detail())
+                            .or(db.constraint())
+                            .unwrap_or("unique key")
+                            .to_owned(),
+                    }
+                }
+                // query_canceled: statement_timeout (or a cancel request).
+                "57014" => Class::Timeout("statement"),
+                // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
+                "57P01" | "57P02" | "57P03" | "53300" => Class::Unavailable,
+                // Class 08: connection exceptions.
+                c if c.starts_with("08") => Class::Unavailable,
+                _ => Class::Other,
+            }
+        }
+        _ => Class::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_input_names_field_value_and_row() {
+        let err = InvalidInput::new(
+            "third_code",
+            "000001.SZ.TOO.LONG.FOR.IT",
+            "longer than 20 characters",
+        )
+        .at_row(3);
+        assert_eq!(
+            err.to_string(),
+            r#"invalid third_code "000001.SZ.TOO.LONG.FOR.IT" in row 3: longer than 20 characters"#
+        );
+    }
+
+    #[test]
+    fn invalid_input_shortens_long_values() {
+        let err = InvalidInput::new("name", "x".repeat(500), "too long");
+        assert_eq!(err.value.chars().count(), MAX_VALUE_CHARS + 1);
+    }
+
+    #[test]
+    fn secret_values_are_never_kept() {
+        let err = InvalidInput::secret("api_key", "must not be empty");
+        assert_eq!(
+            err.to_string(),
+            r#"invalid api_key "***": must not be empty"#
+        );
+    }
+
+    #[test]
+    fn pool_timeout_is_a_transient_timeout() {
+        let err = RepoError::from(sqlx::Error::PoolTimedOut);
+        assert!(matches!(
+            err,
+            RepoError::Timeout {
+                what: "acquiring a connection"
+            }
+        ));
+        assert!(err.is_transient());
+    }
+}

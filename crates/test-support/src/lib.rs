@@ -1,0 +1,302 @@
+//! Test harness: each test gets its own PostgreSQL database.
+//!
+//! [`TestDb::new`] clones a template database that was migrated once per test run
+//! (`CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY`), so tests run in parallel without
+//! seeing each other's rows; dropping the `TestDb` drops its database.
+//!
+//! The server comes from `TEST_DATABASE_URL` or `DATABASE_URL`; without either, from a
+//! PostgreSQL container started through testcontainers when a Docker engine is reachable;
+//! otherwise the test fails with a message saying how to provide one. It never skips.
+//!
+//! Set `STOCKDB_KEEP_TEST_DB=1` to keep each test's database for inspection;
+//! `cargo xtask db clean-tests` removes leftovers.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::print_stderr,
+    reason = "a test harness fails the test loudly, and says so on stderr, instead of returning errors"
+)]
+
+use std::sync::OnceLock;
+
+use rand::Rng as _;
+use rand::distr::Alphanumeric;
+use shared_db::{Db, DbConfig};
+use sqlx::{Connection, PgConnection};
+use testcontainers_modules::postgres::Postgres;
+use testcontainers_modules::testcontainers::runners::AsyncRunner;
+use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt};
+use tokio::sync::OnceCell;
+
+/// Prefix of every per-test database name; `cargo xtask db clean-tests` removes them.
+pub const TEST_DB_PREFIX: &str = "stockdb_test_";
+/// Prefix of template database names; the suffix is the migrations' digest.
+pub const TEMPLATE_PREFIX: &str = "stockdb_tpl_";
+
+/// Advisory lock key serialising template creation across test processes.
+const TEMPLATE_LOCK_KEY: i64 = 0x0073_746f_636b_7470; // "stocktp"
+
+/// A fresh database for one test, dropped when this value is dropped.
+pub struct TestDb {
+    name: String,
+    url: String,
+    admin_url: String,
+    db: Db,
+}
+
+impl TestDb {
+    /// A database at the latest schema version, with no rows.
+    pub async fn new() -> Self {
+        let server = server().await;
+        Self::create(&server.admin_url, Some(&server.template)).await
+    }
+
+    /// A database with an empty schema, for migration tests.
+    pub async fn empty() -> Self {
+        let server = server().await;
+        Self::create(&server.admin_url, None).await
+    }
+
+    async fn create(admin_url: &str, template: Option<&str>) -> Self {
+        let name = format!("{TEST_DB_PREFIX}{}", random_suffix());
+        let sql = match template {
+            Some(template) => {
+                format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY"#)
+            }
+            None => format!(r#"CREATE DATABASE "{name}""#),
+        };
+        admin_execute(admin_url, &sql).await;
+        let url = with_database(admin_url, &name);
+        let db = Db::connect(&DbConfig::new(&url).with_application_name("stockdb-test"))
+            .await
+            .unwrap_or_else(|err| panic!("cannot connect to test database {name}: {err:?}"));
+        Self {
+            name,
+            url,
+            admin_url: admin_url.to_owned(),
+            db,
+        }
+    }
+
+    /// The pool connected to this test's database (10 connections).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The URL of this test's database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A configuration for this test's database, to open a pool with other settings.
+    pub fn config(&self) -> DbConfig {
+        DbConfig::new(&self.url).with_application_name("stockdb-test")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::env::var_os("STOCKDB_KEEP_TEST_DB").is_some() {
+            eprintln!("kept test database {}", self.url);
+            return;
+        }
+        // Drop cannot await, and the test's runtime may be shutting down: drop the
+        // database from a thread with its own runtime, and wait for it.
+        let admin_url = self.admin_url.clone();
+        let sql = format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name);
+        let joined = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime to drop the test database")
+                .block_on(admin_execute(&admin_url, &sql));
+        })
+        .join();
+        if joined.is_err() && !std::thread::panicking() {
+            panic!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// The server every test of this process uses, and its migrated template.
+struct Server {
+    admin_url: String,
+    template: String,
+}
+
+/// Keeps the container (if any) alive until the process exits.
+static CONTAINER: OnceLock<ContainerAsync<Postgres>> = OnceLock::new();
+
+async fn server() -> &'static Server {
+    static SERVER: OnceCell<Server> = OnceCell::const_new();
+    SERVER
+        .get_or_init(async || {
+            let admin_url = match server_url_from_env() {
+                Some(url) => url,
+                None => start_container().await,
+            };
+            let template = ensure_template(&admin_url).await;
+            Server {
+                admin_url,
+                template,
+            }
+        })
+        .await
+}
+
+/// The server URL the tests use, from `TEST_DATABASE_URL` or `DATABASE_URL`.
+pub fn server_url_from_env() -> Option<String> {
+    ["TEST_DATABASE_URL", "DATABASE_URL"]
+        .into_iter()
+        .find_map(|key| std::env::var(key).ok().filter(|url| !url.is_empty()))
+}
+
+/// The URL of the server the tests use (starting a container if that is the source), for
+/// tests that need to connect to other databases of the same server.
+pub async fn server_url() -> String {
+    server().await.admin_url.clone()
+}
+
+async fn start_container() -> String {
+    let started = Postgres::default().with_tag("15-alpine").start().await;
+    let container = match started {
+        Ok(container) => container,
+        Err(err) => panic!(
+            "\nNo PostgreSQL server for the tests.\n\
+             Set TEST_DATABASE_URL (or DATABASE_URL) to a server the tests may create \
+             databases on, e.g.\n\
+             \n    TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --workspace\n\n\
+             or start a Docker engine so that a PostgreSQL container can be run.\n\
+             (testcontainers: {err})\n"
+        ),
+    };
+    let host = container.get_host().await.expect("container host");
+    let port = container
+        .get_host_port_ipv4(5432)
+        .await
+        .expect("container port");
+    let _ = CONTAINER.set(container);
+    format!("postgres://postgres:postgres@{host}:{port}/postgres")
+}
+
+/// Creates the template database for the current migrations unless it exists.
+async fn ensure_template(admin_url: &str) -> String {
+    let template = format!("{TEMPLATE_PREFIX}{:016x}", migration::schema_digest());
+    let mut admin = admin_connect(admin_url).await;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(TEMPLATE_LOCK_KEY)
+        .execute(&mut admin)
+        .await
+        .expect("template lock");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut admin)
+            .await
+            .expect("template lookup");
+    if !exists {
+        // Build under another name and rename: a template is never seen half-migrated.
+        let building = format!("{template}_building");
+        run(
+            &mut admin,
+            format!(r#"DROP DATABASE IF EXISTS "{building}" WITH (FORCE)"#),
+        )
+        .await
+        .expect("drop stale template build");
+        run(&mut admin, format!(r#"CREATE DATABASE "{building}""#))
+            .await
+            .expect("create template");
+        let runner = migration::MigrationRunner::connect(&with_database(admin_url, &building))
+            .await
+            .expect("connect to template");
+        runner.up(None).await.expect("migrate template");
+        runner.close().await.expect("close template connection");
+        run(
+            &mut admin,
+            format!(r#"ALTER DATABASE "{building}" RENAME TO "{template}""#),
+        )
+        .await
+        .expect("publish template");
+    }
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(TEMPLATE_LOCK_KEY)
+        .execute(&mut admin)
+        .await
+        .expect("template unlock");
+    admin.close().await.expect("close admin connection");
+    template
+}
+
+async fn admin_connect(admin_url: &str) -> PgConnection {
+    PgConnection::connect(admin_url)
+        .await
+        .unwrap_or_else(|err| {
+            panic!(
+                "cannot connect to the test server {}: {err}\n\
+             Set TEST_DATABASE_URL (or DATABASE_URL) to a reachable PostgreSQL server.",
+                shared_db::redact_url(admin_url)
+            )
+        })
+}
+
+async fn admin_execute(admin_url: &str, sql: &str) {
+    let mut admin = admin_connect(admin_url).await;
+    run(&mut admin, sql.to_owned())
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    admin.close().await.expect("close admin connection");
+}
+
+/// Runs a statement built at run time (database names cannot be bind parameters).
+async fn run(conn: &mut PgConnection, sql: String) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// `url` pointing at database `name` of the same server.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+fn random_suffix() -> String {
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(16)
+        .map(|c| char::from(c).to_ascii_lowercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_database_replaces_only_the_path() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
+            "postgres://u:p@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+    }
+}

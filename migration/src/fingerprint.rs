@@ -1,0 +1,145 @@
+//! The schema fingerprint: the `public` schema printed as stable, diff-friendly text.
+//!
+//! The same catalog queries as `shared/tools/schema-fingerprint`, so a database prints
+//! byte for byte what that tool prints. The golden prints of each schema version are
+//! committed under `migration/golden/`.
+
+use sea_orm_migration::sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait,
+};
+
+/// Golden fingerprints, indexed by schema version (0 = empty schema).
+const GOLDEN: &[&str] = &[
+    include_str!("../golden/v0.txt"),
+    include_str!("../golden/v1.txt"),
+    include_str!("../golden/v2.txt"),
+    include_str!("../golden/v3.txt"),
+];
+
+/// The expected fingerprint after applying the first `version` migrations, if one is
+/// recorded for that version.
+pub fn golden(version: usize) -> Option<&'static str> {
+    GOLDEN.get(version).copied()
+}
+
+/// Session settings that make the printed text independent of the caller's environment.
+const SETTINGS: &str = "SET LOCAL search_path = public; SET LOCAL datestyle = 'ISO, YMD'; \
+     SET LOCAL intervalstyle = 'postgres'; SET LOCAL timezone = 'UTC'; \
+     SET LOCAL extra_float_digits = 1";
+
+const TABLES: &str = r#"
+with tabs as (
+  select c.oid, c.relname
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where n.nspname = 'public' and c.relkind in ('r', 'p')
+    and c.relname not in ('alembic_version', 'seaql_migrations')
+),
+lines as (
+  select t.relname as tbl, 0 as sect, ''::text as k, 0 as ord,
+         'table ' || t.relname || coalesce('  -- ' || obj_description(t.oid, 'pg_class'), '') as line
+  from tabs t
+  union all
+  select t.relname, 1, '', a.attnum,
+         '  column ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+         || case when a.attcollation <> 0 and a.attcollation <> ty.typcollation
+                 then ' COLLATE ' || quote_ident(co.collname) else '' end
+         || case when a.attnotnull then ' NOT NULL' else ' NULL' end
+         || case when a.attgenerated = 's'
+                 then ' GENERATED ALWAYS AS (' || pg_get_expr(d.adbin, d.adrelid) || ') STORED'
+                 else coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') end
+         || case a.attidentity when 'a' then ' IDENTITY ALWAYS'
+                               when 'd' then ' IDENTITY BY DEFAULT' else '' end
+         || coalesce('  -- ' || col_description(t.oid, a.attnum), '')
+  from tabs t
+  join pg_attribute a on a.attrelid = t.oid and a.attnum > 0 and not a.attisdropped
+  join pg_type ty on ty.oid = a.atttypid
+  left join pg_collation co on co.oid = a.attcollation
+  left join pg_attrdef d on d.adrelid = t.oid and d.adnum = a.attnum
+  union all
+  select t.relname, 2, con.conname::text, 0,
+         '  constraint ' || con.conname || ' ' || con.contype::text || ' '
+         || pg_get_constraintdef(con.oid, true)
+  from tabs t join pg_constraint con on con.conrelid = t.oid
+  union all
+  select t.relname, 3, i.relname::text, 0,
+         '  index ' || i.relname || ' '
+         || regexp_replace(pg_get_indexdef(i.oid), ' ON (ONLY )?public\.', ' ON \1')
+  from tabs t
+  join pg_index x on x.indrelid = t.oid
+  join pg_class i on i.oid = x.indexrelid
+  union all
+  select t.relname, 4, tg.tgname::text, 0,
+         '  trigger ' || tg.tgname || ' '
+         || regexp_replace(pg_get_triggerdef(tg.oid), ' ON public\.', ' ON ')
+  from tabs t join pg_trigger tg on tg.tgrelid = t.oid and not tg.tgisinternal
+)
+select line from lines order by tbl collate "C", sect, k collate "C", ord
+"#;
+
+const SEQUENCES: &str = r#"
+select line from (
+select 'sequence ' || s.relname || ' ' || format_type(sq.seqtypid, null)
+       || ' start ' || sq.seqstart || ' increment ' || sq.seqincrement
+       || coalesce(' owned by ' || t.relname || '.' || a.attname, '')
+from pg_class s
+join pg_namespace n on n.oid = s.relnamespace and n.nspname = 'public'
+join pg_sequence sq on sq.seqrelid = s.oid
+left join pg_depend dep on dep.classid = 'pg_class'::regclass and dep.objid = s.oid
+     and dep.refclassid = 'pg_class'::regclass and dep.deptype in ('a', 'i')
+left join pg_class t on t.oid = dep.refobjid
+left join pg_attribute a on a.attrelid = t.oid and a.attnum = dep.refobjsubid
+where s.relkind = 'S'
+  and coalesce(t.relname, '') not in ('alembic_version', 'seaql_migrations')
+) x(line) order by line collate "C"
+"#;
+
+const VIEWS: &str = r#"
+select line from (
+select case c.relkind when 'v' then 'view ' else 'materialized view ' end || c.relname
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = 'public' and c.relkind in ('v', 'm')
+) x(line) order by line collate "C"
+"#;
+
+const ENUMS: &str = r#"
+select line from (
+select 'enum ' || ty.typname || ' ('
+       || string_agg(e.enumlabel, ', ' order by e.enumsortorder) || ')'
+from pg_type ty
+join pg_namespace n on n.oid = ty.typnamespace and n.nspname = 'public'
+join pg_enum e on e.enumtypid = ty.oid
+group by ty.typname
+) x(line) order by line collate "C"
+"#;
+
+/// Prints the `public` schema of the database behind `db`: tables (comment, columns in
+/// ordinal order, constraints, indexes, triggers), then sequences, views and enums.
+///
+/// An empty schema prints the empty string. The bookkeeping tables `alembic_version` and
+/// `seaql_migrations` are left out. Reads the catalog only, in a transaction it rolls back.
+pub async fn fingerprint(db: &DatabaseConnection) -> Result<String, DbErr> {
+    let txn = db.begin().await?;
+    txn.execute_unprepared(SETTINGS).await?;
+    let mut out = String::new();
+    for sql in [TABLES, SEQUENCES, VIEWS, ENUMS] {
+        let rows = txn
+            .query_all_raw(Statement::from_string(DatabaseBackend::Postgres, sql))
+            .await?;
+        for row in rows {
+            let line: String = row.try_get("", "line")?;
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    txn.rollback().await?;
+    Ok(out)
+}
+
+/// A unified diff from `expected` to `actual`, labelled, with three lines of context.
+pub fn diff(expected_label: &str, expected: &str, actual_label: &str, actual: &str) -> String {
+    similar::TextDiff::from_lines(expected, actual)
+        .unified_diff()
+        .context_radius(3)
+        .header(expected_label, actual_label)
+        .to_string()
+}

@@ -1,0 +1,23 @@
+//! The stockdb schema: three frozen SQL migrations reproducing the earlier service's
+//! Alembic revisions `c0ff00000001` … `c0ff00000003`, a [`MigrationRunner`] that
+//! serialises concurrent runs and adopts databases that service created, and the schema
+//! [`fingerprint`] with the golden print of every version.
+//!
+//! Migrations are frozen history: this crate never imports a context's entities, and a
+//! schema change is a new migration, never an edit.
+
+#[cfg(feature = "cli")]
+mod cli;
+mod fingerprint;
+mod migrations;
+mod runner;
+
+#[cfg(feature = "cli")]
+pub use cli::MigrateCommand;
+pub use fingerprint::{diff, fingerprint, golden};
+pub use migrations::Migrator;
+pub use runner::{
+    AppliedMigration, Direction, MigrateError, MigrationRunner, MigrationStatus, schema_digest,
+    sql_script,
+};
+pub use sea_orm_migration::MigratorTrait;

@@ -1,0 +1,80 @@
+//! The migrations, in order. Each is a pair of SQL files under `migration/sql/`.
+//!
+//! DDL that must match the golden schema exactly (types, defaults, constraint and index
+//! names, comments, `serial` keys) is plain SQL: builder helpers pick their own names.
+
+use sea_orm_migration::prelude::*;
+
+/// One migration whose `up` and `down` are SQL scripts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SqlMigration {
+    pub(crate) name: &'static str,
+    pub(crate) up: &'static str,
+    pub(crate) down: &'static str,
+}
+
+macro_rules! sql_migration {
+    ($name:literal) => {
+        SqlMigration {
+            name: $name,
+            up: include_str!(concat!("../sql/", $name, ".up.sql")),
+            down: include_str!(concat!("../sql/", $name, ".down.sql")),
+        }
+    };
+}
+
+/// Every migration, oldest first. The first three are the earlier service's Alembic
+/// revisions `c0ff00000001` … `c0ff00000003`; later ones are named
+/// `mYYYYMMDD_NNNNNN_<what>` so that they never collide with that service's own.
+pub(crate) const MIGRATIONS: &[SqlMigration] = &[
+    sql_migration!("c0ff00000001_initial_schema"),
+    sql_migration!("c0ff00000002_add_sync_tables"),
+    sql_migration!("c0ff00000003_execution_tracking_and_reports"),
+];
+
+impl MigrationName for SqlMigration {
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
+// `async_trait` needs the trait's exact (elided) lifetimes.
+#[allow(
+    elided_lifetimes_in_paths,
+    reason = "must match MigrationTrait's signature"
+)]
+#[async_trait::async_trait]
+impl MigrationTrait for SqlMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(self.up)
+            .await
+            .map(drop)
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(self.down)
+            .await
+            .map(drop)
+    }
+}
+
+/// The sea-orm-migration entry point: `Migrator::up(&db, None)` and friends.
+///
+/// Prefer [`crate::MigrationRunner`], which serialises concurrent runs with an advisory
+/// lock and refuses databases that must be adopted first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        MIGRATIONS
+            .iter()
+            .map(|m| Box::new(*m) as Box<dyn MigrationTrait>)
+            .collect()
+    }
+}

@@ -1,0 +1,289 @@
+//! Migrations against a real server: golden schema at every version, down, idempotent up,
+//! offline SQL, adoption of the earlier service's databases, concurrent runs.
+
+use migration::{Direction, MigrateError, MigrationRunner, fingerprint, golden, sql_script};
+use shared_db::Db;
+use sqlx::Executor as _;
+use test_support::TestDb;
+
+async fn runner(test_db: &TestDb) -> MigrationRunner {
+    MigrationRunner::connect(test_db.url())
+        .await
+        .expect("connect runner")
+}
+
+async fn print(db: &Db) -> String {
+    fingerprint(db.conn()).await.expect("fingerprint")
+}
+
+async fn execute(db: &Db, sql: &str) {
+    db.pool()
+        .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())))
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"));
+}
+
+/// A database as the earlier service's Alembic revisions left it at `version`.
+async fn alembic_database(version: usize) -> TestDb {
+    let test_db = TestDb::empty().await;
+    execute(
+        test_db.db(),
+        &sql_script(Direction::Up, 0, version).unwrap(),
+    )
+    .await;
+    execute(
+        test_db.db(),
+        &format!(
+            "DROP TABLE seaql_migrations;
+             CREATE TABLE alembic_version (
+                 version_num VARCHAR(32) NOT NULL,
+                 CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));
+             INSERT INTO alembic_version VALUES ('c0ff0000000{version}');"
+        ),
+    )
+    .await;
+    test_db
+}
+
+async fn has_history_table(db: &Db) -> bool {
+    sqlx::query_scalar::<_, bool>("SELECT to_regclass('public.seaql_migrations') IS NOT NULL")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_version_prints_its_golden_schema() {
+    let test_db = TestDb::empty().await;
+    let runner = runner(&test_db).await;
+    assert_eq!(print(test_db.db()).await, golden(0).unwrap());
+    for version in 1..=MigrationRunner::LATEST {
+        let applied = runner.up(Some(version)).await.unwrap();
+        assert_eq!(applied, [MigrationRunner::names()[version - 1]]);
+        let live = print(test_db.db()).await;
+        let expected = golden(version).unwrap();
+        assert!(
+            live == expected,
+            "schema after {version} differs:\n{}",
+            migration::diff("golden", expected, "live", &live)
+        );
+        assert_eq!(runner.status().await.unwrap().version(), version);
+    }
+}
+
+#[tokio::test]
+async fn each_down_returns_to_the_previous_golden_schema() {
+    let test_db = TestDb::empty().await;
+    let runner = runner(&test_db).await;
+    runner.up(None).await.unwrap();
+    for version in (0..MigrationRunner::LATEST).rev() {
+        let reverted = runner.down(None).await.unwrap();
+        assert_eq!(reverted, [MigrationRunner::names()[version]]);
+        assert_eq!(
+            print(test_db.db()).await,
+            golden(version).unwrap(),
+            "after down to {version}"
+        );
+    }
+    assert_eq!(runner.status().await.unwrap().version(), 0);
+    assert!(
+        runner.down(None).await.unwrap().is_empty(),
+        "down at 0 is a no-op"
+    );
+}
+
+#[tokio::test]
+async fn down_to_a_version_reverts_several_steps() {
+    let test_db = TestDb::empty().await;
+    let runner = runner(&test_db).await;
+    runner.up(None).await.unwrap();
+    let reverted = runner.down(Some(1)).await.unwrap();
+    assert_eq!(
+        reverted,
+        [MigrationRunner::names()[2], MigrationRunner::names()[1]]
+    );
+    assert_eq!(print(test_db.db()).await, golden(1).unwrap());
+    assert!(matches!(
+        runner.down(Some(2)).await,
+        Err(MigrateError::Target { to: 2, .. })
+    ));
+}
+
+#[tokio::test]
+async fn up_twice_is_a_no_op() {
+    let test_db = TestDb::empty().await;
+    let runner = runner(&test_db).await;
+    assert_eq!(
+        runner.up(None).await.unwrap().len(),
+        MigrationRunner::LATEST
+    );
+    assert!(runner.up(None).await.unwrap().is_empty());
+    assert_eq!(
+        print(test_db.db()).await,
+        golden(MigrationRunner::LATEST).unwrap()
+    );
+    assert!(matches!(
+        runner.up(Some(1)).await,
+        Err(MigrateError::Target { to: 1, .. })
+    ));
+}
+
+#[tokio::test]
+async fn status_reads_without_creating_the_history_table() {
+    let test_db = TestDb::empty().await;
+    let status = runner(&test_db).await.status().await.unwrap();
+    assert_eq!(status.version(), 0);
+    assert_eq!(status.pending, MigrationRunner::names());
+    assert_eq!(status.matches_golden, Some(true));
+    assert!(!has_history_table(test_db.db()).await);
+}
+
+#[tokio::test]
+async fn status_reports_drift_from_the_golden_schema() {
+    let test_db = TestDb::empty().await;
+    let runner = runner(&test_db).await;
+    runner.up(None).await.unwrap();
+    execute(test_db.db(), "CREATE INDEX ix_drift ON stock_daily (close)").await;
+    let status = runner.status().await.unwrap();
+    assert_eq!(status.matches_golden, Some(false));
+    assert!(status.to_string().contains("DIFFERS"));
+}
+
+#[tokio::test]
+async fn offline_sql_scripts_match_the_runner() {
+    let test_db = TestDb::empty().await;
+    execute(test_db.db(), &sql_script(Direction::Up, 0, 3).unwrap()).await;
+    assert_eq!(print(test_db.db()).await, golden(3).unwrap());
+    let runner = runner(&test_db).await;
+    assert_eq!(
+        runner.status().await.unwrap().version(),
+        3,
+        "bookkeeping written too"
+    );
+    execute(test_db.db(), &sql_script(Direction::Down, 3, 0).unwrap()).await;
+    assert_eq!(print(test_db.db()).await, golden(0).unwrap());
+    assert_eq!(runner.status().await.unwrap().version(), 0);
+}
+
+#[tokio::test]
+async fn adopt_accepts_every_alembic_revision_and_later_migrations_run() {
+    for version in 1..=3 {
+        let test_db = alembic_database(version).await;
+        let runner = runner(&test_db).await;
+        let status = runner.status().await.unwrap();
+        assert!(status.needs_adopt());
+        assert!(
+            matches!(runner.up(None).await, Err(MigrateError::NeedsAdopt { ref revision }) if *revision == format!("c0ff0000000{version}")),
+            "up refuses before adopt"
+        );
+        assert_eq!(runner.adopt().await.unwrap(), version);
+        assert_eq!(
+            runner.adopt().await.unwrap(),
+            version,
+            "adopting twice is a no-op"
+        );
+        let status = runner.status().await.unwrap();
+        assert_eq!(status.version(), version);
+        assert_eq!(status.matches_golden, Some(true));
+        runner.up(None).await.unwrap();
+        assert_eq!(print(test_db.db()).await, golden(3).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn adopt_refuses_a_missing_index_with_a_diff_and_changes_nothing() {
+    let test_db = alembic_database(2).await;
+    execute(test_db.db(), "DROP INDEX ix_sync_tasks_status").await;
+    let before = print(test_db.db()).await;
+    let err = runner(&test_db).await.adopt().await.unwrap_err();
+    let MigrateError::AdoptRefused {
+        diff: Some(diff), ..
+    } = &err
+    else {
+        panic!("expected a refusal with a diff, got {err:?}");
+    };
+    assert!(
+        diff.contains("-  index ix_sync_tasks_status CREATE INDEX ix_sync_tasks_status"),
+        "{diff}"
+    );
+    assert!(err.to_string().contains("nothing was changed"));
+    assert_eq!(print(test_db.db()).await, before);
+    assert!(!has_history_table(test_db.db()).await);
+}
+
+#[tokio::test]
+async fn adopt_refuses_an_extra_column_with_a_diff() {
+    let test_db = alembic_database(3).await;
+    execute(
+        test_db.db(),
+        "ALTER TABLE stock_info ADD COLUMN board VARCHAR(10)",
+    )
+    .await;
+    let err = runner(&test_db).await.adopt().await.unwrap_err();
+    let MigrateError::AdoptRefused {
+        diff: Some(diff), ..
+    } = &err
+    else {
+        panic!("expected a refusal with a diff, got {err:?}");
+    };
+    assert!(
+        diff.contains("+  column board character varying(10) NULL"),
+        "{diff}"
+    );
+    assert!(!has_history_table(test_db.db()).await);
+}
+
+#[tokio::test]
+async fn adopt_refuses_a_revision_past_the_known_ones() {
+    let test_db = alembic_database(3).await;
+    execute(
+        test_db.db(),
+        "UPDATE alembic_version SET version_num = 'c0ff00000004'",
+    )
+    .await;
+    let err = runner(&test_db).await.adopt().await.unwrap_err();
+    assert!(matches!(err, MigrateError::AdoptRefused { diff: None, .. }));
+    assert!(err.to_string().contains("c0ff00000004"), "{err}");
+    assert!(!has_history_table(test_db.db()).await);
+}
+
+#[tokio::test]
+async fn adopt_without_alembic_has_nothing_to_adopt() {
+    let test_db = TestDb::empty().await;
+    assert!(matches!(
+        runner(&test_db).await.adopt().await,
+        Err(MigrateError::NothingToAdopt(_))
+    ));
+}
+
+#[tokio::test]
+async fn concurrent_up_applies_once() {
+    let test_db = TestDb::empty().await;
+    let (first, second) = (runner(&test_db).await, runner(&test_db).await);
+    let (a, b) = tokio::join!(first.up(None), second.up(None));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut counts = [a.len(), b.len()];
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        [0, MigrationRunner::LATEST],
+        "exactly one run applies"
+    );
+    assert_eq!(
+        print(test_db.db()).await,
+        golden(MigrationRunner::LATEST).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn template_databases_start_at_the_latest_version() {
+    let test_db = TestDb::new().await;
+    assert_eq!(
+        print(test_db.db()).await,
+        golden(MigrationRunner::LATEST).unwrap()
+    );
+    assert_eq!(
+        runner(&test_db).await.status().await.unwrap().version(),
+        MigrationRunner::LATEST
+    );
+}

@@ -1,0 +1,1 @@
+//! Cross-context integration tests live in `it/`; this library is empty.
