@@ -1,9 +1,24 @@
 //! Market data and sync bookkeeping: the stock list (`stock_info`), daily bars
-//! (`stock_daily`), financial indicators (`stock_finance`), resumable sync jobs (`sync_tasks`)
-//! and per-stock failures with bounded retries (`sync_failure_records`).
+//! (`stock_daily`), financial indicators (`stock_finance`), resumable sync jobs
+//! (`sync_tasks`) and per-stock failures with bounded retries (`sync_failure_records`).
+//!
+//! Services hold the repository traits (`Arc<dyn StockDailyRepository>` …) and the
+//! `Pg*Repository` types implement them on a [`shared_db::Db`]. Every `save_all` goes
+//! through the bulk upsert engine of `shared-db`.
 
-#[allow(
-    dead_code,
-    reason = "the repositories that use the entities are being written"
-)]
+mod domain;
 mod entity;
+mod postgres;
+mod repository;
+
+pub use domain::{
+    MarketDaily, Stock, StockDaily, StockFinance, StockInfo, SyncFailureRecord, SyncJobType,
+    SyncTask, SyncTaskStatus, ThirdCode, TransitionError, ValuationDaily,
+};
+pub use postgres::{
+    PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,
+};
+pub use repository::{
+    StockDailyRepository, StockFinanceRepository, StockRepository, SyncRepository,
+};
+pub use shared_db::UpsertReport;

@@ -1,15 +1,21 @@
 //! What every stockdb context shares: the connection pool ([`Db`], [`DbConfig`]),
-//! transactions, the [`RepoError`] type, pagination and UTC time helpers.
+//! transactions, the [`RepoError`] type, the bulk upsert engine ([`upsert`]), pagination
+//! and UTC time helpers.
 //!
 //! Context crates (`data-engineering`, `llm-platform`, `coordinator`, `audit`) depend on
 //! this crate and on nothing else of the workspace.
 
+mod bulk;
 mod config;
 mod db;
 mod error;
 mod page;
 mod time;
 
+pub use bulk::{
+    BulkColumn, BulkRow, BulkTable, ColumnType, OnConflict, ROWS_PER_STATEMENT, RowWriter,
+    UpsertReport, check_finite, check_len, upsert,
+};
 pub use config::{DbConfig, redact_url};
 pub use db::Db;
 pub use error::{BoxError, InvalidInput, RepoError};

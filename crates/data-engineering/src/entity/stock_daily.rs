@@ -67,3 +67,19 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+macro_rules! daily_from_model {
+    ($($field:ident $doc:literal),* $(,)?) => {
+        impl From<Model> for crate::domain::StockDaily {
+            fn from(m: Model) -> Self {
+                Self {
+                    third_code: crate::domain::ThirdCode::from_stored(m.third_code),
+                    trade_date: m.trade_date,
+                    $($field: m.$field,)*
+                    source: m.source,
+                }
+            }
+        }
+    };
+}
+crate::domain::daily_values!(daily_from_model);

@@ -194,3 +194,20 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+macro_rules! finance_from_model {
+    ($($field:ident $doc:literal),* $(,)?) => {
+        impl From<Model> for crate::domain::StockFinance {
+            fn from(m: Model) -> Self {
+                Self {
+                    third_code: crate::domain::ThirdCode::from_stored(m.third_code),
+                    ann_date: m.ann_date,
+                    end_date: m.end_date,
+                    $($field: m.$field,)*
+                    source: m.source,
+                }
+            }
+        }
+    };
+}
+crate::domain::finance_indicators!(finance_from_model);

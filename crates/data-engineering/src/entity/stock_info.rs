@@ -45,3 +45,30 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl From<Model> for crate::domain::Stock {
+    fn from(m: Model) -> Self {
+        Self {
+            id: m.id,
+            info: crate::domain::StockInfo {
+                third_code: crate::domain::ThirdCode::from_stored(m.third_code),
+                symbol: m.symbol,
+                name: m.name,
+                area: m.area,
+                industry: m.industry,
+                market: m.market,
+                list_date: m.list_date,
+                fullname: m.fullname,
+                enname: m.enname,
+                cnspell: m.cnspell,
+                exchange: m.exchange,
+                curr_type: m.curr_type,
+                list_status: m.list_status,
+                delist_date: m.delist_date,
+                is_hs: m.is_hs,
+                source: m.source,
+                last_finance_sync_date: m.last_finance_sync_date,
+            },
+        }
+    }
+}

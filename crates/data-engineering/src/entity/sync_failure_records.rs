@@ -26,3 +26,36 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl TryFrom<Model> for crate::domain::SyncFailureRecord {
+    type Error = shared_db::InvalidInput;
+
+    fn try_from(m: Model) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: m.id,
+            job_type: m.job_type.parse()?,
+            third_code: m.third_code,
+            error_message: m.error_message,
+            retry_count: m.retry_count,
+            max_retries: m.max_retries,
+            last_attempt_at: m.last_attempt_at,
+            resolved_at: m.resolved_at,
+        })
+    }
+}
+
+impl From<&crate::domain::SyncFailureRecord> for ActiveModel {
+    fn from(f: &crate::domain::SyncFailureRecord) -> Self {
+        use sea_orm::ActiveValue::Set;
+        Self {
+            id: Set(f.id),
+            job_type: Set(f.job_type.as_str().to_owned()),
+            third_code: Set(f.third_code.clone()),
+            error_message: Set(f.stored_error()),
+            retry_count: Set(f.retry_count),
+            max_retries: Set(f.max_retries),
+            last_attempt_at: Set(f.last_attempt_at),
+            resolved_at: Set(f.resolved_at),
+        }
+    }
+}

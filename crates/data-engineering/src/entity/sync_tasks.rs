@@ -31,3 +31,40 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl TryFrom<Model> for crate::domain::SyncTask {
+    type Error = shared_db::InvalidInput;
+
+    fn try_from(m: Model) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: m.id,
+            job_type: m.job_type.parse()?,
+            status: m.status.parse()?,
+            current_offset: m.current_offset,
+            batch_size: m.batch_size,
+            total_processed: m.total_processed,
+            started_at: m.started_at,
+            updated_at: m.updated_at,
+            completed_at: m.completed_at,
+            config: m.config,
+        })
+    }
+}
+
+impl From<&crate::domain::SyncTask> for ActiveModel {
+    fn from(task: &crate::domain::SyncTask) -> Self {
+        use sea_orm::ActiveValue::Set;
+        Self {
+            id: Set(task.id),
+            job_type: Set(task.job_type.as_str().to_owned()),
+            status: Set(task.status.as_str().to_owned()),
+            current_offset: Set(task.current_offset),
+            batch_size: Set(task.batch_size),
+            total_processed: Set(task.total_processed),
+            started_at: Set(task.started_at),
+            updated_at: Set(task.updated_at),
+            completed_at: Set(task.completed_at),
+            config: Set(task.config.clone()),
+        }
+    }
+}

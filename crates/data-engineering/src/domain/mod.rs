@@ -1,0 +1,43 @@
+//! Domain types of market data and sync bookkeeping, and their rules.
+
+mod daily;
+mod finance;
+mod stock;
+mod sync;
+
+pub use daily::{MarketDaily, StockDaily, ValuationDaily};
+pub use finance::StockFinance;
+pub use stock::{Stock, StockInfo, ThirdCode};
+pub use sync::{SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus, TransitionError};
+
+pub(crate) use daily::daily_values;
+pub(crate) use finance::finance_indicators;
+
+use chrono::NaiveDate;
+use shared_db::InvalidInput;
+
+/// Earliest and latest dates accepted for market data: anything outside is a parse error
+/// upstream (year 0, 9999 …), not a trading day.
+const MIN_DATE: NaiveDate = NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date");
+const MAX_DATE: NaiveDate = NaiveDate::from_ymd_opt(2200, 12, 31).expect("valid date");
+
+/// Checks that `date` lies in 1900-01-01..=2200-12-31.
+pub(crate) fn check_date(field: &'static str, date: NaiveDate) -> Result<(), InvalidInput> {
+    if (MIN_DATE..=MAX_DATE).contains(&date) {
+        Ok(())
+    } else {
+        Err(InvalidInput::new(
+            field,
+            date,
+            "outside 1900-01-01..=2200-12-31",
+        ))
+    }
+}
+
+/// Checks an optional date like [`check_date`].
+pub(crate) fn check_opt_date(
+    field: &'static str,
+    date: Option<NaiveDate>,
+) -> Result<(), InvalidInput> {
+    date.map_or(Ok(()), |date| check_date(field, date))
+}

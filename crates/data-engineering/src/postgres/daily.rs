@@ -1,0 +1,171 @@
+//! `PgStockDailyRepository`: daily bars on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use sea_orm::{
+    ColumnTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
+};
+use shared_db::{
+    BulkColumn, BulkRow, BulkTable, ColumnType, Db, InvalidInput, RepoError, RowWriter,
+    UpsertReport, upsert,
+};
+
+use super::check_range;
+use crate::domain::{MarketDaily, StockDaily, ThirdCode, ValuationDaily, daily_values};
+use crate::entity::stock_daily::{Column, Entity, Model};
+use crate::repository::StockDailyRepository;
+
+/// Daily bars on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgStockDailyRepository {
+    db: Db,
+}
+
+impl PgStockDailyRepository {
+    /// A repository on `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+macro_rules! daily_bulk_row {
+    ($($field:ident $doc:literal),* $(,)?) => {
+        const STOCK_DAILY: BulkTable = BulkTable {
+            name: "stock_daily",
+            columns: &[
+                BulkColumn::key("third_code", ColumnType::Text),
+                BulkColumn::key("trade_date", ColumnType::Date),
+                $(BulkColumn::value(stringify!($field), ColumnType::Float8),)*
+                BulkColumn::value("source", ColumnType::Text),
+            ],
+        };
+
+        impl BulkRow for StockDaily {
+            type Key<'a> = (&'a str, NaiveDate);
+            const TABLE: &'static BulkTable = &STOCK_DAILY;
+
+            fn key(&self) -> (&str, NaiveDate) {
+                (self.third_code.as_str(), self.trade_date)
+            }
+
+            fn validate(&self) -> Result<(), InvalidInput> {
+                StockDaily::validate(self)
+            }
+
+            fn write<'a>(&'a self, out: &mut RowWriter<'a>) {
+                out.text(Some(self.third_code.as_str()));
+                out.date(Some(self.trade_date));
+                $(out.float(self.$field);)*
+                out.text(self.source.as_deref());
+            }
+        }
+    };
+}
+daily_values!(daily_bulk_row);
+
+impl PgStockDailyRepository {
+    async fn range(
+        &self,
+        code: &ThirdCode,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<StockDaily>, RepoError> {
+        check_range(start, end)?;
+        Ok(Entity::find()
+            .filter(Column::ThirdCode.eq(code.as_str()))
+            .filter(Column::TradeDate.between(start, end))
+            .order_by_asc(Column::TradeDate)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(StockDaily::from)
+            .collect())
+    }
+}
+
+/// A `stock_daily` row with the stock's name from the left join.
+struct NamedModel {
+    model: Model,
+    name: Option<String>,
+}
+
+impl FromQueryResult for NamedModel {
+    fn from_query_result(row: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
+        Ok(Self {
+            model: Model::from_query_result(row, pre)?,
+            name: row.try_get(pre, "name")?,
+        })
+    }
+}
+
+#[async_trait]
+impl StockDailyRepository for PgStockDailyRepository {
+    async fn save_all(&self, dailies: Vec<StockDaily>) -> Result<UpsertReport, RepoError> {
+        upsert(&self.db, dailies).await
+    }
+
+    async fn get_by_third_code_and_date_range(
+        &self,
+        code: &ThirdCode,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<StockDaily>, RepoError> {
+        self.range(code, start, end).await
+    }
+
+    async fn get_latest_by_third_code(
+        &self,
+        code: &ThirdCode,
+    ) -> Result<Option<StockDaily>, RepoError> {
+        Ok(Entity::find()
+            .filter(Column::ThirdCode.eq(code.as_str()))
+            .order_by_desc(Column::TradeDate)
+            .one(self.db.conn())
+            .await?
+            .map(StockDaily::from))
+    }
+
+    async fn get_latest_trade_date(&self) -> Result<Option<NaiveDate>, RepoError> {
+        Ok(Entity::find()
+            .select_only()
+            .column_as(Column::TradeDate.max(), "latest")
+            .into_tuple::<Option<NaiveDate>>()
+            .one(self.db.conn())
+            .await?
+            .flatten())
+    }
+
+    async fn get_valuation_dailies(
+        &self,
+        code: &ThirdCode,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<ValuationDaily>, RepoError> {
+        Ok(self
+            .range(code, start, end)
+            .await?
+            .iter()
+            .map(ValuationDaily::from)
+            .collect())
+    }
+
+    async fn get_all_by_trade_date(&self, date: NaiveDate) -> Result<Vec<MarketDaily>, RepoError> {
+        let rows = NamedModel::find_by_statement(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT d.*, s.name FROM stock_daily d \
+             LEFT JOIN stock_info s ON s.third_code = d.third_code \
+             WHERE d.trade_date = $1 ORDER BY d.third_code",
+            [date.into()],
+        ))
+        .all(self.db.conn())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| MarketDaily {
+                name: row.name,
+                daily: StockDaily::from(row.model),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,89 @@
+//! `PgStockFinanceRepository`: financial indicators on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use shared_db::{
+    BulkColumn, BulkRow, BulkTable, ColumnType, Db, InvalidInput, RepoError, RowWriter,
+    UpsertReport, upsert,
+};
+
+use super::checked_limit;
+use crate::domain::{StockFinance, ThirdCode, finance_indicators};
+use crate::entity::stock_finance::{Column, Entity};
+use crate::repository::StockFinanceRepository;
+
+/// Financial indicators on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgStockFinanceRepository {
+    db: Db,
+}
+
+impl PgStockFinanceRepository {
+    /// A repository on `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+macro_rules! finance_bulk_row {
+    ($($field:ident $doc:literal),* $(,)?) => {
+        const STOCK_FINANCE: BulkTable = BulkTable {
+            name: "stock_finance",
+            columns: &[
+                BulkColumn::key("third_code", ColumnType::Text),
+                BulkColumn::key("ann_date", ColumnType::Date),
+                BulkColumn::key("end_date", ColumnType::Date),
+                $(BulkColumn::value(stringify!($field), ColumnType::Float8),)*
+                BulkColumn::value("source", ColumnType::Text),
+            ],
+        };
+
+        impl BulkRow for StockFinance {
+            type Key<'a> = (&'a str, NaiveDate, NaiveDate);
+            const TABLE: &'static BulkTable = &STOCK_FINANCE;
+
+            fn key(&self) -> (&str, NaiveDate, NaiveDate) {
+                (self.third_code.as_str(), self.ann_date, self.end_date)
+            }
+
+            fn validate(&self) -> Result<(), InvalidInput> {
+                StockFinance::validate(self)
+            }
+
+            fn write<'a>(&'a self, out: &mut RowWriter<'a>) {
+                out.text(Some(self.third_code.as_str()));
+                out.date(Some(self.ann_date));
+                out.date(Some(self.end_date));
+                $(out.float(self.$field);)*
+                out.text(self.source.as_deref());
+            }
+        }
+    };
+}
+finance_indicators!(finance_bulk_row);
+
+#[async_trait]
+impl StockFinanceRepository for PgStockFinanceRepository {
+    async fn save_all(&self, reports: Vec<StockFinance>) -> Result<UpsertReport, RepoError> {
+        upsert(&self.db, reports).await
+    }
+
+    async fn get_by_third_code_recent(
+        &self,
+        code: &ThirdCode,
+        limit: u64,
+    ) -> Result<Vec<StockFinance>, RepoError> {
+        let limit = checked_limit(limit)?;
+        Ok(Entity::find()
+            .filter(Column::ThirdCode.eq(code.as_str()))
+            .order_by_desc(Column::EndDate)
+            .order_by_desc(Column::AnnDate)
+            .limit(limit)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(StockFinance::from)
+            .collect())
+    }
+}

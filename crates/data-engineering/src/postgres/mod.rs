@@ -1,0 +1,31 @@
+//! PostgreSQL implementations of the repository traits.
+
+mod daily;
+mod finance;
+mod stock;
+mod sync;
+
+pub use daily::PgStockDailyRepository;
+pub use finance::PgStockFinanceRepository;
+pub use stock::PgStockRepository;
+pub use sync::PgSyncRepository;
+
+use chrono::NaiveDate;
+use shared_db::{InvalidInput, Page};
+
+/// `limit` as a validated row count (1..=`Page::MAX_LIMIT`).
+fn checked_limit(limit: u64) -> Result<u64, InvalidInput> {
+    Page::first(limit).map(|page| page.limit())
+}
+
+/// `start..=end` must not be reversed.
+fn check_range(start: NaiveDate, end: NaiveDate) -> Result<(), InvalidInput> {
+    if start > end {
+        return Err(InvalidInput::new(
+            "start",
+            start,
+            format!("after end ({end}); the range is inclusive"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! `PgStockRepository`: the stock list on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
+};
+use shared_db::{
+    BulkColumn, BulkRow, BulkTable, ColumnType, Db, InvalidInput, Page, RepoError, RowWriter,
+    UpsertReport, upsert,
+};
+
+use super::checked_limit;
+use crate::domain::{Stock, StockInfo, ThirdCode};
+use crate::entity::stock_info::{Column, Entity};
+use crate::repository::StockRepository;
+
+/// The stock list on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgStockRepository {
+    db: Db,
+}
+
+impl PgStockRepository {
+    /// A repository on `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+const STOCK_INFO: BulkTable = BulkTable {
+    name: "stock_info",
+    columns: &[
+        BulkColumn::key("third_code", ColumnType::Text),
+        BulkColumn::value("symbol", ColumnType::Text),
+        BulkColumn::value("name", ColumnType::Text),
+        BulkColumn::value("area", ColumnType::Text),
+        BulkColumn::value("industry", ColumnType::Text),
+        BulkColumn::value("market", ColumnType::Text),
+        BulkColumn::value("list_date", ColumnType::Date),
+        BulkColumn::value("fullname", ColumnType::Text),
+        BulkColumn::value("enname", ColumnType::Text),
+        BulkColumn::value("cnspell", ColumnType::Text),
+        BulkColumn::value("exchange", ColumnType::Text),
+        BulkColumn::value("curr_type", ColumnType::Text),
+        BulkColumn::value("list_status", ColumnType::Text),
+        BulkColumn::value("delist_date", ColumnType::Date),
+        BulkColumn::value("is_hs", ColumnType::Text),
+        BulkColumn::value("source", ColumnType::Text),
+        BulkColumn::keep_if_null("last_finance_sync_date", ColumnType::Date),
+    ],
+};
+
+impl BulkRow for StockInfo {
+    type Key<'a> = &'a str;
+    const TABLE: &'static BulkTable = &STOCK_INFO;
+
+    fn key(&self) -> &str {
+        self.third_code.as_str()
+    }
+
+    fn validate(&self) -> Result<(), InvalidInput> {
+        StockInfo::validate(self)
+    }
+
+    fn write<'a>(&'a self, out: &mut RowWriter<'a>) {
+        out.text(Some(self.third_code.as_str()));
+        out.text(Some(&self.symbol));
+        out.text(Some(&self.name));
+        out.text(self.area.as_deref());
+        out.text(self.industry.as_deref());
+        out.text(self.market.as_deref());
+        out.date(self.list_date);
+        out.text(self.fullname.as_deref());
+        out.text(self.enname.as_deref());
+        out.text(self.cnspell.as_deref());
+        out.text(self.exchange.as_deref());
+        out.text(self.curr_type.as_deref());
+        out.text(self.list_status.as_deref());
+        out.date(self.delist_date);
+        out.text(self.is_hs.as_deref());
+        out.text(self.source.as_deref());
+        out.date(self.last_finance_sync_date);
+    }
+}
+
+#[async_trait]
+impl StockRepository for PgStockRepository {
+    async fn save(&self, stock: StockInfo) -> Result<Stock, RepoError> {
+        let code = stock.third_code.clone();
+        upsert(&self.db, vec![stock]).await?;
+        self.get_by_third_code(&code)
+            .await?
+            .ok_or_else(|| RepoError::NotFound {
+                entity: "stock",
+                key: code.to_string(),
+            })
+    }
+
+    async fn save_all(&self, stocks: Vec<StockInfo>) -> Result<UpsertReport, RepoError> {
+        upsert(&self.db, stocks).await
+    }
+
+    async fn get_by_symbol(&self, symbol: &str) -> Result<Option<Stock>, RepoError> {
+        Ok(Entity::find()
+            .filter(Column::Symbol.eq(symbol))
+            .one(self.db.conn())
+            .await?
+            .map(Stock::from))
+    }
+
+    async fn get_by_third_code(&self, code: &ThirdCode) -> Result<Option<Stock>, RepoError> {
+        Ok(Entity::find()
+            .filter(Column::ThirdCode.eq(code.as_str()))
+            .one(self.db.conn())
+            .await?
+            .map(Stock::from))
+    }
+
+    async fn get_by_third_codes(&self, codes: &[ThirdCode]) -> Result<Vec<Stock>, RepoError> {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(Entity::find()
+            .filter(Column::ThirdCode.is_in(codes.iter().map(ThirdCode::as_str)))
+            .order_by_asc(Column::ThirdCode)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(Stock::from)
+            .collect())
+    }
+
+    async fn get_all(&self, page: Page) -> Result<Vec<Stock>, RepoError> {
+        Ok(Entity::find()
+            .order_by_asc(Column::Id)
+            .offset(page.skip())
+            .limit(page.limit())
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(Stock::from)
+            .collect())
+    }
+
+    async fn count(&self) -> Result<u64, RepoError> {
+        Ok(Entity::find().count(self.db.conn()).await?)
+    }
+
+    async fn get_missing_finance_stocks(
+        &self,
+        period_end: NaiveDate,
+        threshold_date: NaiveDate,
+        limit: u64,
+    ) -> Result<Vec<ThirdCode>, RepoError> {
+        let limit = checked_limit(limit)?;
+        let rows = self
+            .db
+            .conn()
+            .query_all_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT s.third_code FROM stock_info s \
+                 WHERE NOT EXISTS (SELECT 1 FROM stock_finance f \
+                                   WHERE f.third_code = s.third_code AND f.end_date = $1) \
+                   AND (s.last_finance_sync_date IS NULL OR s.last_finance_sync_date < $2) \
+                 ORDER BY s.third_code LIMIT $3",
+                [
+                    period_end.into(),
+                    threshold_date.into(),
+                    (limit as i64).into(),
+                ],
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| Ok(ThirdCode::from_stored(row.try_get("", "third_code")?)))
+            .collect()
+    }
+
+    async fn update_last_finance_sync_date(
+        &self,
+        codes: &[ThirdCode],
+        date: NaiveDate,
+    ) -> Result<u64, RepoError> {
+        if codes.is_empty() {
+            return Ok(0);
+        }
+        crate::domain::check_date("date", date)?;
+        let result = Entity::update_many()
+            .col_expr(Column::LastFinanceSyncDate, Expr::value(date))
+            .filter(Column::ThirdCode.is_in(codes.iter().map(ThirdCode::as_str)))
+            .exec(self.db.conn())
+            .await?;
+        Ok(result.rows_affected)
+    }
+}

@@ -1,0 +1,198 @@
+//! The repository traits: the contracts of market data and sync bookkeeping.
+//!
+//! Every method is one transaction: on error nothing of the call is written. Bad input is
+//! `RepoError::Invalid` naming the field, the value and (for batches) the row.
+
+use async_trait::async_trait;
+use chrono::{NaiveDate, NaiveDateTime};
+use shared_db::{Page, RepoError, UpsertReport};
+use uuid::Uuid;
+
+use crate::domain::{
+    MarketDaily, Stock, StockDaily, StockFinance, StockInfo, SyncFailureRecord, SyncJobType,
+    SyncTask, ThirdCode, ValuationDaily,
+};
+
+/// The stock list (`stock_info`).
+#[async_trait]
+pub trait StockRepository: Send + Sync {
+    /// Upserts one stock on `third_code` and returns it as stored.
+    ///
+    /// An existing row keeps its `id`; every other column is overwritten, except that a
+    /// `None` `last_finance_sync_date` never erases a recorded one. A `symbol` already
+    /// used by another `third_code` is `RepoError::Conflict`.
+    async fn save(&self, stock: StockInfo) -> Result<Stock, RepoError>;
+
+    /// Upserts `stocks` on `third_code` in one transaction, as [`StockRepository::save`]
+    /// does one. Duplicate codes in `stocks`: the last one wins.
+    async fn save_all(&self, stocks: Vec<StockInfo>) -> Result<UpsertReport, RepoError>;
+
+    /// The stock whose `symbol` is `symbol` (`000001`), if any.
+    async fn get_by_symbol(&self, symbol: &str) -> Result<Option<Stock>, RepoError>;
+
+    /// The stock `code`, if any.
+    async fn get_by_third_code(&self, code: &ThirdCode) -> Result<Option<Stock>, RepoError>;
+
+    /// The stocks among `codes` that exist, ordered by `third_code`; unknown codes are
+    /// left out, duplicates collapse.
+    async fn get_by_third_codes(&self, codes: &[ThirdCode]) -> Result<Vec<Stock>, RepoError>;
+
+    /// One page of the stock list in `id` order (the order stocks were first saved), so a
+    /// sync that walks the list by offset is not shifted by newly listed stocks.
+    async fn get_all(&self, page: Page) -> Result<Vec<Stock>, RepoError>;
+
+    /// The number of stocks.
+    async fn count(&self) -> Result<u64, RepoError>;
+
+    /// `third_code`s of the stocks that have no `stock_finance` row with
+    /// `end_date = period_end` and whose `last_finance_sync_date` is `NULL` (never synced)
+    /// or earlier than `threshold_date`, ordered by `third_code`, at most `limit`
+    /// (1..=10,000; the earlier service used 200).
+    async fn get_missing_finance_stocks(
+        &self,
+        period_end: NaiveDate,
+        threshold_date: NaiveDate,
+        limit: u64,
+    ) -> Result<Vec<ThirdCode>, RepoError>;
+
+    /// Sets `last_finance_sync_date = date` on the stocks `codes`; returns how many rows
+    /// changed (unknown codes are skipped).
+    async fn update_last_finance_sync_date(
+        &self,
+        codes: &[ThirdCode],
+        date: NaiveDate,
+    ) -> Result<u64, RepoError>;
+}
+
+/// Daily bars (`stock_daily`).
+#[async_trait]
+pub trait StockDailyRepository: Send + Sync {
+    /// Upserts `dailies` keyed by `(third_code, trade_date)` in one transaction.
+    ///
+    /// Duplicate keys in `dailies`: the last one wins. An existing row is overwritten in
+    /// every value column (rows that would not change are left alone and counted as
+    /// `unchanged`). All or nothing: a bad row (named by its index) writes nothing.
+    async fn save_all(&self, dailies: Vec<StockDaily>) -> Result<UpsertReport, RepoError>;
+
+    /// Bars of `code` with `start <= trade_date <= end`, oldest first. `start > end` is
+    /// `Invalid`.
+    async fn get_by_third_code_and_date_range(
+        &self,
+        code: &ThirdCode,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<StockDaily>, RepoError>;
+
+    /// The newest bar of `code`, or `None` if it has none.
+    async fn get_latest_by_third_code(
+        &self,
+        code: &ThirdCode,
+    ) -> Result<Option<StockDaily>, RepoError>;
+
+    /// The newest `trade_date` in the table, or `None` when it is empty.
+    async fn get_latest_trade_date(&self) -> Result<Option<NaiveDate>, RepoError>;
+
+    /// The valuation fields of `code` with `start <= trade_date <= end`, oldest first.
+    async fn get_valuation_dailies(
+        &self,
+        code: &ThirdCode,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<ValuationDaily>, RepoError>;
+
+    /// The whole market on `date`: every bar of that day with its stock's name (`None`
+    /// for a code missing from `stock_info`), ordered by `third_code`.
+    async fn get_all_by_trade_date(&self, date: NaiveDate) -> Result<Vec<MarketDaily>, RepoError>;
+}
+
+/// Financial indicators (`stock_finance`).
+#[async_trait]
+pub trait StockFinanceRepository: Send + Sync {
+    /// Upserts `reports` keyed by `(third_code, ann_date, end_date)` in one transaction,
+    /// with the same rules as [`StockDailyRepository::save_all`].
+    async fn save_all(&self, reports: Vec<StockFinance>) -> Result<UpsertReport, RepoError>;
+
+    /// The `limit` (1..=10,000) most recent reports of `code`, newest `end_date` first
+    /// (then newest `ann_date`).
+    async fn get_by_third_code_recent(
+        &self,
+        code: &ThirdCode,
+        limit: u64,
+    ) -> Result<Vec<StockFinance>, RepoError>;
+}
+
+/// Sync tasks and failure records (`sync_tasks`, `sync_failure_records`).
+#[async_trait]
+pub trait SyncRepository: Send + Sync {
+    /// Stores a new task. An existing id is `Conflict`.
+    async fn create(&self, task: &SyncTask) -> Result<(), RepoError>;
+
+    /// Writes `task` over the stored one.
+    ///
+    /// The stored status must be allowed to move to `task.status` (see
+    /// `SyncTaskStatus::allowed_previous`): a task another worker completed meanwhile is
+    /// `InvalidState`, an unknown id `NotFound`. Sets `updated_at` to now.
+    async fn update(&self, task: &SyncTask) -> Result<SyncTask, RepoError>;
+
+    /// The task `id`, if any.
+    async fn get_by_id(&self, id: Uuid) -> Result<Option<SyncTask>, RepoError>;
+
+    /// The task of `job_type` started most recently (`started_at` descending; never
+    /// started tasks last, newest update first), if any.
+    async fn get_latest_by_job_type(
+        &self,
+        job_type: SyncJobType,
+    ) -> Result<Option<SyncTask>, RepoError>;
+
+    /// The `limit` most recently updated tasks, of one job type or of all.
+    async fn list_tasks(
+        &self,
+        job_type: Option<SyncJobType>,
+        limit: u64,
+    ) -> Result<Vec<SyncTask>, RepoError>;
+
+    /// Atomically takes the oldest resumable (`PENDING` or `PAUSED`) task of `job_type`
+    /// and marks it `RUNNING`; concurrent callers never get the same task. `None` when
+    /// there is none.
+    async fn claim_next(
+        &self,
+        job_type: SyncJobType,
+        now: NaiveDateTime,
+    ) -> Result<Option<SyncTask>, RepoError>;
+
+    /// Atomically moves the task `id` from `PENDING`, `PAUSED` or `FAILED` to `RUNNING`
+    /// and returns it; its offset and counters are kept, so work continues where it
+    /// stopped. `NotFound` for an unknown id, `InvalidState` for a task that is running or
+    /// completed.
+    async fn resume(&self, id: Uuid, now: NaiveDateTime) -> Result<SyncTask, RepoError>;
+
+    /// Stores a new failure record. An existing id is `Conflict`.
+    async fn create_failure(&self, failure: &SyncFailureRecord) -> Result<(), RepoError>;
+
+    /// Stores many new failure records in one transaction.
+    async fn create_failures(&self, failures: &[SyncFailureRecord]) -> Result<(), RepoError>;
+
+    /// Writes `failure` over the stored one; `NotFound` for an unknown id.
+    async fn update_failure(&self, failure: &SyncFailureRecord) -> Result<(), RepoError>;
+
+    /// Unresolved failures of `job_type` that may still be retried
+    /// (`resolved_at IS NULL AND retry_count < max_retries`), least recently attempted
+    /// first.
+    async fn get_unresolved_failures(
+        &self,
+        job_type: SyncJobType,
+    ) -> Result<Vec<SyncFailureRecord>, RepoError>;
+
+    /// Failures of one job type or of all, newest attempt first, at most `limit`;
+    /// resolved ones only when `include_resolved`.
+    async fn list_failures(
+        &self,
+        job_type: Option<SyncJobType>,
+        include_resolved: bool,
+        limit: u64,
+    ) -> Result<Vec<SyncFailureRecord>, RepoError>;
+
+    /// Marks the failure `id` resolved now and returns it. Resolving twice keeps the
+    /// first time; `NotFound` for an unknown id.
+    async fn resolve_failure(&self, id: Uuid) -> Result<SyncFailureRecord, RepoError>;
+}

@@ -1,0 +1,228 @@
+//! `PgStockDailyRepository`: bulk upserts, ranges, latest bars, the market view, and
+//! concurrent writers.
+
+use std::sync::Arc;
+
+use data_engineering::{
+    PgStockDailyRepository, PgStockRepository, StockDailyRepository, StockRepository,
+};
+use shared_db::RepoError;
+use test_support::TestDb;
+
+use crate::{bar, code, count, date, stock};
+
+#[tokio::test]
+async fn duplicates_in_one_call_keep_the_last_row() {
+    let test_db = TestDb::new().await;
+    let repo = PgStockDailyRepository::new(test_db.db().clone());
+    let report = repo
+        .save_all(vec![
+            bar("000001.SZ", "2024-01-02", 10.0),
+            bar("000001.SZ", "2024-01-03", 11.0),
+            bar("000001.SZ", "2024-01-02", 12.0),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.received, report.deduplicated, report.inserted),
+        (3, 2, 2)
+    );
+    let rows = repo
+        .get_by_third_code_and_date_range(
+            &code("000001.SZ"),
+            date("2024-01-02"),
+            date("2024-01-02"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows[0].close, Some(12.0));
+}
+
+#[tokio::test]
+async fn save_all_overwrites_changed_rows_and_skips_identical_ones() {
+    let test_db = TestDb::new().await;
+    let repo = PgStockDailyRepository::new(test_db.db().clone());
+    let rows = vec![
+        bar("000001.SZ", "2024-01-02", 10.0),
+        bar("000001.SZ", "2024-01-03", 11.0),
+    ];
+    repo.save_all(rows.clone()).await.unwrap();
+    let mut changed = rows.clone();
+    changed[1].close = Some(11.5);
+    changed[1].vol = Some(1_000.0);
+    let report = repo.save_all(changed).await.unwrap();
+    assert_eq!(
+        (report.inserted, report.updated, report.unchanged),
+        (0, 1, 1)
+    );
+    let latest = repo
+        .get_latest_by_third_code(&code("000001.SZ"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((latest.close, latest.vol), (Some(11.5), Some(1_000.0)));
+}
+
+#[tokio::test]
+async fn ranges_are_inclusive_and_ascending() {
+    let test_db = TestDb::new().await;
+    let repo = PgStockDailyRepository::new(test_db.db().clone());
+    repo.save_all(vec![
+        bar("000001.SZ", "2024-01-05", 5.0),
+        bar("000001.SZ", "2024-01-02", 2.0),
+        bar("000001.SZ", "2024-01-04", 4.0),
+        bar("000001.SZ", "2024-01-08", 8.0),
+        bar("000002.SZ", "2024-01-04", 40.0),
+    ])
+    .await
+    .unwrap();
+    let rows = repo
+        .get_by_third_code_and_date_range(
+            &code("000001.SZ"),
+            date("2024-01-02"),
+            date("2024-01-05"),
+        )
+        .await
+        .unwrap();
+    let days: Vec<String> = rows.iter().map(|r| r.trade_date.to_string()).collect();
+    assert_eq!(days, ["2024-01-02", "2024-01-04", "2024-01-05"]);
+
+    let valuations = repo
+        .get_valuation_dailies(&code("000001.SZ"), date("2024-01-04"), date("2024-01-08"))
+        .await
+        .unwrap();
+    let pes: Vec<Option<f64>> = valuations.iter().map(|v| v.pe).collect();
+    assert_eq!(pes, [Some(8.0), Some(10.0), Some(16.0)]);
+
+    let err = repo
+        .get_by_third_code_and_date_range(
+            &code("000001.SZ"),
+            date("2024-01-05"),
+            date("2024-01-02"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RepoError::Invalid(ref i) if i.field == "start"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn latest_on_an_empty_table_is_none() {
+    let test_db = TestDb::new().await;
+    let repo = PgStockDailyRepository::new(test_db.db().clone());
+    assert_eq!(repo.get_latest_trade_date().await.unwrap(), None);
+    assert_eq!(
+        repo.get_latest_by_third_code(&code("000001.SZ"))
+            .await
+            .unwrap(),
+        None
+    );
+    repo.save_all(vec![
+        bar("000001.SZ", "2024-01-02", 1.0),
+        bar("000002.SZ", "2024-01-03", 1.0),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        repo.get_latest_trade_date().await.unwrap(),
+        Some(date("2024-01-03"))
+    );
+    let latest = repo
+        .get_latest_by_third_code(&code("000001.SZ"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.trade_date, date("2024-01-02"));
+}
+
+#[tokio::test]
+async fn the_market_on_one_day_comes_with_names() {
+    let test_db = TestDb::new().await;
+    let stocks = PgStockRepository::new(test_db.db().clone());
+    let repo = PgStockDailyRepository::new(test_db.db().clone());
+    stocks
+        .save_all(vec![
+            stock("600000.SH", "600000", "浦发银行"),
+            stock("000001.SZ", "000001", "平安银行"),
+        ])
+        .await
+        .unwrap();
+    repo.save_all(vec![
+        bar("600000.SH", "2024-01-02", 7.0),
+        bar("000001.SZ", "2024-01-02", 9.0),
+        bar("000009.SZ", "2024-01-02", 3.0),
+        bar("000001.SZ", "2024-01-03", 9.5),
+    ])
+    .await
+    .unwrap();
+    let market = repo
+        .get_all_by_trade_date(date("2024-01-02"))
+        .await
+        .unwrap();
+    let view: Vec<(&str, Option<&str>)> = market
+        .iter()
+        .map(|m| (m.daily.third_code.as_str(), m.name.as_deref()))
+        .collect();
+    assert_eq!(
+        view,
+        [
+            ("000001.SZ", Some("平安银行")),
+            ("000009.SZ", None),
+            ("600000.SH", Some("浦发银行"))
+        ]
+    );
+    assert!(
+        repo.get_all_by_trade_date(date("2024-01-06"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_non_finite_value_is_refused_with_its_row_and_nothing_is_written() {
+    let test_db = TestDb::new().await;
+    let repo = PgStockDailyRepository::new(test_db.db().clone());
+    let mut bad = bar("000001.SZ", "2024-01-03", 1.0);
+    bad.pct_chg = Some(f64::NAN);
+    let err = repo
+        .save_all(vec![bar("000001.SZ", "2024-01-02", 1.0), bad])
+        .await
+        .unwrap_err();
+    let RepoError::Invalid(invalid) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((invalid.field, invalid.row), ("pct_chg", Some(1)));
+    assert_eq!(invalid.value, "NaN");
+    assert_eq!(count(test_db.db(), "stock_daily").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_overlapping_writers_in_opposite_orders_do_not_deadlock() {
+    let test_db = TestDb::new().await;
+    let repo = Arc::new(PgStockDailyRepository::new(test_db.db().clone()));
+    let days: Vec<String> = (1..=28).map(|d| format!("2024-02-{d:02}")).collect();
+    let rows = |version: f64| -> Vec<_> {
+        (0..300)
+            .flat_map(|s| {
+                let days = &days;
+                (0..days.len()).map(move |d| bar(&format!("{s:06}.SZ"), &days[d], version))
+            })
+            .collect()
+    };
+    for round in 0..3 {
+        let forward = rows(f64::from(round));
+        let mut backward = rows(f64::from(round) + 0.5);
+        backward.reverse();
+        let (a, b) = (Arc::clone(&repo), Arc::clone(&repo));
+        let (first, second) = tokio::join!(
+            tokio::spawn(async move { a.save_all(forward).await }),
+            tokio::spawn(async move { b.save_all(backward).await }),
+        );
+        first.unwrap().unwrap();
+        second.unwrap().unwrap();
+    }
+    assert_eq!(count(test_db.db(), "stock_daily").await, 300 * 28);
+}

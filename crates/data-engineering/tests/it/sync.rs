@@ -1,0 +1,294 @@
+//! `PgSyncRepository`: the task state machine as stored, atomic claims, failures.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::Duration;
+use data_engineering::{
+    PgSyncRepository, SyncFailureRecord, SyncJobType, SyncRepository, SyncTask, SyncTaskStatus,
+};
+use serde_json::json;
+use shared_db::{RepoError, utc_now};
+use test_support::TestDb;
+
+fn task(job_type: SyncJobType) -> SyncTask {
+    SyncTask::new(
+        job_type,
+        50,
+        Some(json!({"start_date": "20240101", "file": "daily.csv"})),
+        utc_now(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_task_round_trips_through_its_lifecycle() {
+    let test_db = TestDb::new().await;
+    let repo = PgSyncRepository::new(test_db.db().clone());
+    let mut task = task(SyncJobType::DailyHistory);
+    repo.create(&task).await.unwrap();
+    assert_eq!(
+        repo.get_by_id(task.id).await.unwrap().unwrap(),
+        task,
+        "config (json) round-trips"
+    );
+
+    task.start(utc_now()).unwrap();
+    task.record_batch(50, 12_345, utc_now()).unwrap();
+    let stored = repo.update(&task).await.unwrap();
+    assert_eq!(stored.status, SyncTaskStatus::Running);
+    assert_eq!(
+        (stored.current_offset, stored.total_processed),
+        (50, 12_345)
+    );
+
+    task.complete(utc_now()).unwrap();
+    let stored = repo.update(&task).await.unwrap();
+    assert_eq!(stored.status, SyncTaskStatus::Completed);
+    assert!(stored.completed_at.is_some());
+    assert!(
+        repo.get_by_id(uuid::Uuid::new_v4())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        repo.create(&task).await,
+        Err(RepoError::Conflict { .. })
+    ));
+}
+
+#[tokio::test]
+async fn update_refuses_a_transition_from_the_stored_status() {
+    let test_db = TestDb::new().await;
+    let repo = PgSyncRepository::new(test_db.db().clone());
+    let mut task = task(SyncJobType::FinanceHistory);
+    repo.create(&task).await.unwrap();
+    task.start(utc_now()).unwrap();
+    repo.update(&task).await.unwrap();
+    let mut other_worker = task.clone();
+    task.complete(utc_now()).unwrap();
+    repo.update(&task).await.unwrap();
+
+    // A stale copy still thinks the task is running.
+    other_worker.pause(utc_now()).unwrap();
+    let err = repo.update(&other_worker).await.unwrap_err();
+    assert!(
+        matches!(err, RepoError::InvalidState(ref m) if m.contains("COMPLETED")),
+        "{err:?}"
+    );
+    assert_eq!(
+        repo.get_by_id(task.id).await.unwrap().unwrap().status,
+        SyncTaskStatus::Completed
+    );
+
+    let unknown = SyncTask::new(SyncJobType::FinanceHistory, 5, None, utc_now()).unwrap();
+    assert!(matches!(
+        repo.update(&unknown).await,
+        Err(RepoError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn latest_by_job_type_is_the_most_recently_started() {
+    let test_db = TestDb::new().await;
+    let repo = PgSyncRepository::new(test_db.db().clone());
+    let now = utc_now();
+    let mut old = task(SyncJobType::DailyIncremental);
+    old.start(now - Duration::days(2)).unwrap();
+    let mut new = task(SyncJobType::DailyIncremental);
+    new.start(now - Duration::days(1)).unwrap();
+    let never_started = task(SyncJobType::DailyIncremental);
+    let mut other_job = task(SyncJobType::FinanceIncremental);
+    other_job.start(now).unwrap();
+    for t in [&old, &new, &never_started, &other_job] {
+        repo.create(t).await.unwrap();
+    }
+    let latest = repo
+        .get_latest_by_job_type(SyncJobType::DailyIncremental)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.id, new.id);
+    assert!(
+        repo.get_latest_by_job_type(SyncJobType::AkshareMarketData)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(repo.list_tasks(None, 10).await.unwrap().len(), 4);
+    assert_eq!(
+        repo.list_tasks(Some(SyncJobType::FinanceIncremental), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn resume_continues_a_paused_or_failed_task_from_its_offset() {
+    let test_db = TestDb::new().await;
+    let repo = PgSyncRepository::new(test_db.db().clone());
+    let mut task = task(SyncJobType::DailyHistory);
+    repo.create(&task).await.unwrap();
+    task.start(utc_now()).unwrap();
+    repo.update(&task).await.unwrap();
+    task.record_batch(150, 900, utc_now()).unwrap();
+    task.fail(utc_now()).unwrap();
+    repo.update(&task).await.unwrap();
+
+    let resumed = repo.resume(task.id, utc_now()).await.unwrap();
+    assert_eq!(resumed.status, SyncTaskStatus::Running);
+    assert_eq!(
+        (resumed.current_offset, resumed.total_processed),
+        (150, 900)
+    );
+    assert_eq!(
+        resumed.started_at, task.started_at,
+        "the first start is kept"
+    );
+    assert_eq!(resumed.completed_at, None);
+    let err = repo.resume(task.id, utc_now()).await.unwrap_err();
+    assert!(
+        matches!(err, RepoError::InvalidState(_)),
+        "a running task cannot be resumed: {err:?}"
+    );
+    assert!(matches!(
+        repo.resume(uuid::Uuid::new_v4(), utc_now()).await,
+        Err(RepoError::NotFound { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_claims_never_share_a_task() {
+    let test_db = TestDb::new().await;
+    let repo = Arc::new(PgSyncRepository::new(test_db.db().clone()));
+    let mut created = HashSet::new();
+    for _ in 0..20 {
+        let t = task(SyncJobType::FinanceHistory);
+        repo.create(&t).await.unwrap();
+        created.insert(t.id);
+    }
+    repo.create(&task(SyncJobType::DailyHistory)).await.unwrap();
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let repo = Arc::clone(&repo);
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(t) = repo
+                    .claim_next(SyncJobType::FinanceHistory, utc_now())
+                    .await
+                    .unwrap()
+                {
+                    assert_eq!(t.status, SyncTaskStatus::Running);
+                    mine.push(t.id);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for worker in workers {
+        claimed.extend(worker.await.unwrap());
+    }
+    let unique: HashSet<_> = claimed.iter().copied().collect();
+    assert_eq!(claimed.len(), 20, "every task claimed once");
+    assert_eq!(unique, created);
+}
+
+#[tokio::test]
+async fn unresolved_failures_respect_the_retry_cap() {
+    let test_db = TestDb::new().await;
+    let repo = PgSyncRepository::new(test_db.db().clone());
+    let now = utc_now();
+    let fresh = SyncFailureRecord::new(SyncJobType::DailyHistory, "000001.SZ", "timeout", now);
+    let mut exhausted =
+        SyncFailureRecord::new(SyncJobType::DailyHistory, "000002.SZ", "timeout", now)
+            .with_max_retries(2);
+    let mut retried_once = SyncFailureRecord::new(
+        SyncJobType::DailyHistory,
+        "000003.SZ",
+        "timeout",
+        now - Duration::hours(1),
+    );
+    let mut resolved =
+        SyncFailureRecord::new(SyncJobType::DailyHistory, "000004.SZ", "timeout", now);
+    let other_job =
+        SyncFailureRecord::new(SyncJobType::FinanceHistory, "000005.SZ", "timeout", now);
+    repo.create_failures(&[
+        fresh.clone(),
+        exhausted.clone(),
+        retried_once.clone(),
+        resolved.clone(),
+        other_job,
+    ])
+    .await
+    .unwrap();
+
+    exhausted.record_retry("still failing", now);
+    exhausted.record_retry("still failing", now);
+    repo.update_failure(&exhausted).await.unwrap();
+    retried_once.record_retry("429 too many requests", now - Duration::minutes(30));
+    repo.update_failure(&retried_once).await.unwrap();
+    resolved = repo.resolve_failure(resolved.id).await.unwrap();
+    assert!(resolved.resolved_at.is_some());
+    let again = repo.resolve_failure(resolved.id).await.unwrap();
+    assert_eq!(
+        again.resolved_at, resolved.resolved_at,
+        "resolving twice keeps the first time"
+    );
+
+    let open = repo
+        .get_unresolved_failures(SyncJobType::DailyHistory)
+        .await
+        .unwrap();
+    let codes: Vec<&str> = open.iter().map(|f| f.third_code.as_str()).collect();
+    assert_eq!(
+        codes,
+        ["000003.SZ", "000001.SZ"],
+        "least recently attempted first"
+    );
+    assert_eq!(open[0].retry_count, 1);
+    assert_eq!(
+        open[0].error_message.as_deref(),
+        Some("429 too many requests")
+    );
+
+    assert_eq!(repo.list_failures(None, true, 100).await.unwrap().len(), 5);
+    assert_eq!(
+        repo.list_failures(Some(SyncJobType::DailyHistory), false, 100)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(matches!(
+        repo.resolve_failure(uuid::Uuid::new_v4()).await,
+        Err(RepoError::NotFound { .. })
+    ));
+    let missing = SyncFailureRecord::new(SyncJobType::DailyHistory, "x", "y", now);
+    assert!(matches!(
+        repo.update_failure(&missing).await,
+        Err(RepoError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_bad_failure_record_in_a_batch_writes_nothing() {
+    let test_db = TestDb::new().await;
+    let repo = PgSyncRepository::new(test_db.db().clone());
+    let good = SyncFailureRecord::new(SyncJobType::DailyHistory, "000001.SZ", "x", utc_now());
+    let bad = SyncFailureRecord::new(
+        SyncJobType::DailyHistory,
+        "a locator that is far too long",
+        "x",
+        utc_now(),
+    );
+    let err = repo.create_failures(&[good, bad]).await.unwrap_err();
+    assert!(
+        matches!(err, RepoError::Invalid(ref i) if i.field == "third_code" && i.row == Some(1)),
+        "{err:?}"
+    );
+    assert!(repo.list_failures(None, true, 10).await.unwrap().is_empty());
+}
