@@ -6,7 +6,8 @@ use anyhow::Context as _;
 
 use crate::db::{ensure_server, server_url};
 
-/// Makes sure PostgreSQL is reachable, then runs fmt, clippy and the README's test command.
+/// Makes sure PostgreSQL is reachable, then runs fmt, clippy, the README's test command
+/// and a quick benchmark.
 pub(crate) fn run(runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let url = server_url();
     runtime.block_on(ensure_server(&url))?;
@@ -24,6 +25,8 @@ pub(crate) fn run(runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     )?;
     // The README's test command.
     cargo(&["test", "--workspace"], &url)?;
+    // Keeps the benchmark from rotting; its figures mean nothing in a debug build.
+    cargo(&["xtask", "bench", "--quick"], &url)?;
     println!("ci: all green");
     Ok(())
 }

@@ -6,6 +6,7 @@
     reason = "a command-line tool reports on stdout and stderr"
 )]
 
+mod bench;
 mod ci;
 mod db;
 mod tidy;
@@ -38,6 +39,8 @@ enum Command {
         #[command(subcommand)]
         command: db::DbCommand,
     },
+    /// Measure the write and read paths against COPY and the naive SeaORM path.
+    Bench(bench::BenchArgs),
     /// What CI runs: make sure PostgreSQL is up, then fmt, clippy and the test suite.
     Ci,
 }
@@ -64,6 +67,7 @@ fn main() -> anyhow::Result<()> {
                 .map_err(anyhow::Error::from)
         }),
         Command::Db { command } => runtime.block_on(command.run()),
+        Command::Bench(args) => bench::run(&args, &runtime),
         Command::Ci => ci::run(&runtime),
     }
 }

@@ -1,3 +1,130 @@
-//! The composition root: connects once and hands out every repository of stockdb.
+//! The composition root of stockdb: [`Stockdb`] connects once and hands out every
+//! repository; [`sample`] generates realistic data for the demo and the benchmarks.
+//!
+//! Re-exports the context crates so that a service needs only this one dependency.
 
+pub mod sample;
+
+pub use {audit, coordinator, data_engineering, llm_platform, shared_db};
+
+use std::sync::Arc;
+
+use audit::{
+    ExternalApiCallLogRepository, LlmCallLogRepository, PgExternalApiCallLogRepository,
+    PgLlmCallLogRepository,
+};
+use coordinator::{PgResearchSessionRepository, ResearchSessionRepository};
+use data_engineering::{
+    PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,
+    StockDailyRepository, StockFinanceRepository, StockRepository, SyncRepository,
+};
+use llm_platform::{LlmConfigRepository, PgLlmConfigRepository, SecretCipher};
 pub use shared_db::{Db, DbConfig, RepoError};
+
+/// Every repository of stockdb on one connection pool.
+///
+/// Cheap to clone; each accessor hands out the repository as a trait object, so services
+/// depend on the contract and tests of services can substitute fakes.
+#[derive(Clone)]
+pub struct Stockdb {
+    db: Db,
+    stocks: Arc<PgStockRepository>,
+    dailies: Arc<PgStockDailyRepository>,
+    finance: Arc<PgStockFinanceRepository>,
+    sync: Arc<PgSyncRepository>,
+    llm_configs: Arc<PgLlmConfigRepository>,
+    sessions: Arc<PgResearchSessionRepository>,
+    llm_calls: Arc<PgLlmCallLogRepository>,
+    api_calls: Arc<PgExternalApiCallLogRepository>,
+}
+
+impl std::fmt::Debug for Stockdb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stockdb")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stockdb {
+    /// Connects with `DbConfig::from_env()` (`DATABASE_URL` …) and encrypts LLM API keys
+    /// with `STOCKDB_SECRET_KEY` when it is set.
+    pub async fn from_env() -> Result<Self, RepoError> {
+        let config = DbConfig::from_env()?;
+        let cipher = SecretCipher::from_env()?;
+        Ok(Self::from_db(Db::connect(&config).await?, cipher))
+    }
+
+    /// Connects with `config`; LLM API keys are encrypted with `cipher` when given.
+    pub async fn connect(
+        config: &DbConfig,
+        cipher: Option<SecretCipher>,
+    ) -> Result<Self, RepoError> {
+        Ok(Self::from_db(Db::connect(config).await?, cipher))
+    }
+
+    /// Wires every repository onto an existing pool.
+    pub fn from_db(db: Db, cipher: Option<SecretCipher>) -> Self {
+        Self {
+            stocks: Arc::new(PgStockRepository::new(db.clone())),
+            dailies: Arc::new(PgStockDailyRepository::new(db.clone())),
+            finance: Arc::new(PgStockFinanceRepository::new(db.clone())),
+            sync: Arc::new(PgSyncRepository::new(db.clone())),
+            llm_configs: Arc::new(PgLlmConfigRepository::new(db.clone(), cipher)),
+            sessions: Arc::new(PgResearchSessionRepository::new(db.clone())),
+            llm_calls: Arc::new(PgLlmCallLogRepository::new(db.clone())),
+            api_calls: Arc::new(PgExternalApiCallLogRepository::new(db.clone())),
+            db,
+        }
+    }
+
+    /// The pool.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The stock list (`stock_info`).
+    pub fn stocks(&self) -> Arc<dyn StockRepository> {
+        self.stocks.clone()
+    }
+
+    /// Daily bars (`stock_daily`).
+    pub fn dailies(&self) -> Arc<dyn StockDailyRepository> {
+        self.dailies.clone()
+    }
+
+    /// Financial indicators (`stock_finance`).
+    pub fn finance(&self) -> Arc<dyn StockFinanceRepository> {
+        self.finance.clone()
+    }
+
+    /// Sync tasks and failures (`sync_tasks`, `sync_failure_records`).
+    pub fn sync(&self) -> Arc<dyn SyncRepository> {
+        self.sync.clone()
+    }
+
+    /// LLM configurations (`llm_configs`).
+    pub fn llm_configs(&self) -> Arc<dyn LlmConfigRepository> {
+        self.llm_configs.clone()
+    }
+
+    /// Research sessions and node executions.
+    pub fn sessions(&self) -> Arc<dyn ResearchSessionRepository> {
+        self.sessions.clone()
+    }
+
+    /// The audit log of LLM calls.
+    pub fn llm_calls(&self) -> Arc<dyn LlmCallLogRepository> {
+        self.llm_calls.clone()
+    }
+
+    /// The audit log of external API calls.
+    pub fn api_calls(&self) -> Arc<dyn ExternalApiCallLogRepository> {
+        self.api_calls.clone()
+    }
+}
+
+/// The README's Rust examples, compiled as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -6,6 +6,8 @@
 //! `Pg*Repository` types implement them on a [`shared_db::Db`]. Every `save_all` goes
 //! through the bulk upsert engine of `shared-db`.
 
+#[cfg(feature = "bench")]
+pub mod baseline;
 mod domain;
 mod entity;
 mod postgres;

@@ -1,8 +1,14 @@
-//! LLM platform configuration (`llm_configs`): one row per model alias, with its
-//! API key encrypted at rest and never shown in `Debug`, logs or errors.
+//! LLM platform configuration (`llm_configs`): one row per model alias, with its API key
+//! encrypted at rest (when `STOCKDB_SECRET_KEY` is set) and never shown in `Debug`,
+//! `Serialize`, logs or errors.
 
-#[allow(
-    dead_code,
-    reason = "the repositories that use the entities are being written"
-)]
+mod domain;
 mod entity;
+mod postgres;
+mod repository;
+mod secret;
+
+pub use domain::{LlmConfig, NewLlmConfig};
+pub use postgres::PgLlmConfigRepository;
+pub use repository::LlmConfigRepository;
+pub use secret::{ApiKey, SecretCipher, SecretError};

@@ -14,11 +14,11 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::NaiveDate;
-use sqlx::Postgres;
+use chrono::{Datelike, NaiveDate};
 use sqlx::postgres::PgArguments;
-use sqlx::query::QueryAs;
+use sqlx::{Arguments as _, Postgres};
 
 use crate::db::Db;
 use crate::error::{InvalidInput, RepoError};
@@ -139,6 +139,45 @@ pub struct BulkTable {
 }
 
 impl BulkTable {
+    /// `COPY <table> (<columns>) FROM STDIN (FORMAT binary)`.
+    pub fn copy_sql(&self) -> String {
+        let names: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
+        format!(
+            "COPY {} ({}) FROM STDIN (FORMAT binary)",
+            self.name,
+            names.join(", ")
+        )
+    }
+
+    /// `SELECT EXISTS (…)`: does any of the rows given as arrays (like the upsert's) have a
+    /// key that is already stored?
+    pub fn exists_sql(&self) -> String {
+        let names: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
+        let on: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|c| c.on_conflict == OnConflict::Key)
+            .map(|c| format!("t.{0} = u.{0}", c.name))
+            .collect();
+        format!(
+            "SELECT EXISTS (SELECT 1 FROM {} t JOIN UNNEST({}) AS u({}) ON {})",
+            self.name,
+            self.array_params(),
+            names.join(", "),
+            on.join(" AND ")
+        )
+    }
+
+    /// `$1::varchar[], $2::date[], …`: one array parameter per column.
+    fn array_params(&self) -> String {
+        let mut arrays = String::new();
+        for (idx, column) in self.columns.iter().enumerate() {
+            let sep = if idx == 0 { "" } else { ", " };
+            let _ = write!(arrays, "{sep}${}::{}", idx + 1, column.ty.array_cast());
+        }
+        arrays
+    }
+
     /// The upsert statement for this table, with one array parameter per column.
     pub fn upsert_sql(&self) -> String {
         let names: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
@@ -148,11 +187,7 @@ impl BulkTable {
             .filter(|c| c.on_conflict == OnConflict::Key)
             .map(|c| c.name)
             .collect();
-        let mut arrays = String::new();
-        for (idx, column) in self.columns.iter().enumerate() {
-            let sep = if idx == 0 { "" } else { ", " };
-            let _ = write!(arrays, "{sep}${}::{}", idx + 1, column.ty.array_cast());
-        }
+        let arrays = self.array_params();
         let (mut set, mut stored, mut merged) = (Vec::new(), Vec::new(), Vec::new());
         for column in self.columns {
             let new_value = match column.on_conflict {
@@ -202,7 +237,7 @@ pub trait BulkRow: Send + Sync {
     fn write<'a>(&'a self, out: &mut RowWriter<'a>);
 }
 
-/// Column-wise buffers for one statement's rows.
+/// Column-wise buffers for one `UNNEST` statement's rows.
 #[derive(Debug)]
 enum ColumnValues<'a> {
     Text(Vec<Option<&'a str>>),
@@ -211,32 +246,41 @@ enum ColumnValues<'a> {
     Int4(Vec<Option<i32>>),
 }
 
+impl ColumnValues<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Self::Text(v) => v.len(),
+            Self::Date(v) => v.len(),
+            Self::Float8(v) => v.len(),
+            Self::Int4(v) => v.len(),
+        }
+    }
+}
+
+/// Where a [`RowWriter`] puts values.
+#[derive(Debug)]
+enum Sink<'a> {
+    /// One typed array per column, for the `UNNEST` upsert.
+    Columns(Vec<ColumnValues<'a>>),
+    /// Rows in PostgreSQL's binary `COPY` format.
+    Copy(Vec<u8>),
+}
+
 /// Receives one row's values; see [`BulkRow::write`].
 #[derive(Debug)]
 pub struct RowWriter<'a> {
-    columns: Vec<ColumnValues<'a>>,
+    table: &'static BulkTable,
+    sink: Sink<'a>,
     next: usize,
     /// The first column written with the wrong type or out of order, if any.
     mismatch: Option<usize>,
 }
 
-macro_rules! writer_method {
-    ($(#[$doc:meta])* $method:ident, $variant:ident, $ty:ty) => {
-        $(#[$doc])*
-        pub fn $method(&mut self, value: $ty) {
-            match self.columns.get_mut(self.next) {
-                Some(ColumnValues::$variant(values)) => values.push(value),
-                _ => {
-                    self.mismatch.get_or_insert(self.next);
-                }
-            }
-            self.next += 1;
-        }
-    };
-}
+/// Days from 0001-01-01 (CE day 1) to 2000-01-01, PostgreSQL's date epoch.
+const PG_EPOCH_CE_DAYS: i32 = 730_120;
 
 impl<'a> RowWriter<'a> {
-    fn new(table: &BulkTable, capacity: usize) -> Self {
+    fn columns(table: &'static BulkTable, capacity: usize) -> Self {
         let columns = table
             .columns
             .iter()
@@ -248,42 +292,145 @@ impl<'a> RowWriter<'a> {
             })
             .collect();
         Self {
-            columns,
+            table,
+            sink: Sink::Columns(columns),
             next: 0,
             mismatch: None,
         }
     }
 
-    writer_method!(
-        /// The next column is text.
-        text, Text, Option<&'a str>
-    );
-    writer_method!(
-        /// The next column is a date.
-        date, Date, Option<NaiveDate>
-    );
-    writer_method!(
-        /// The next column is a double.
-        float, Float8, Option<f64>
-    );
-    writer_method!(
-        /// The next column is an integer.
-        int, Int4, Option<i32>
-    );
+    fn copy(table: &'static BulkTable, capacity: usize) -> Self {
+        let mut buf = Vec::with_capacity(19 + capacity * (2 + table.columns.len() * 12));
+        // Signature, flags, header extension length.
+        buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        buf.extend_from_slice(&0i32.to_be_bytes());
+        buf.extend_from_slice(&0i32.to_be_bytes());
+        Self {
+            table,
+            sink: Sink::Copy(buf),
+            next: 0,
+            mismatch: None,
+        }
+    }
 
-    /// Ends a row: every column must have been written once, with its own type.
-    fn end_row(&mut self, table: &BulkTable) -> Result<(), RepoError> {
+    /// Checks that the next column has type `ty`; false (and a recorded mismatch) if not.
+    fn expect(&mut self, ty: ColumnType) -> bool {
+        let ok = self
+            .table
+            .columns
+            .get(self.next)
+            .is_some_and(|c| c.ty == ty);
+        if !ok {
+            self.mismatch.get_or_insert(self.next);
+        }
+        self.next += 1;
+        ok
+    }
+
+    /// Appends one binary `COPY` field: its length, then its bytes (`None` is NULL).
+    fn copy_field(buf: &mut Vec<u8>, bytes: Option<&[u8]>) {
+        match bytes {
+            Some(bytes) => {
+                buf.extend_from_slice(
+                    &i32::try_from(bytes.len()).unwrap_or(i32::MAX).to_be_bytes(),
+                );
+                buf.extend_from_slice(bytes);
+            }
+            None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+
+    /// The next column is text.
+    pub fn text(&mut self, value: Option<&'a str>) {
+        let idx = self.next;
+        if !self.expect(ColumnType::Text) {
+            return;
+        }
+        match &mut self.sink {
+            Sink::Columns(columns) => {
+                if let Some(ColumnValues::Text(values)) = columns.get_mut(idx) {
+                    values.push(value);
+                }
+            }
+            Sink::Copy(buf) => Self::copy_field(buf, value.map(str::as_bytes)),
+        }
+    }
+
+    /// The next column is a date.
+    pub fn date(&mut self, value: Option<NaiveDate>) {
+        let idx = self.next;
+        if !self.expect(ColumnType::Date) {
+            return;
+        }
+        match &mut self.sink {
+            Sink::Columns(columns) => {
+                if let Some(ColumnValues::Date(values)) = columns.get_mut(idx) {
+                    values.push(value);
+                }
+            }
+            Sink::Copy(buf) => {
+                let days = value.map(|d| (d.num_days_from_ce() - PG_EPOCH_CE_DAYS).to_be_bytes());
+                Self::copy_field(buf, days.as_ref().map(|d| d.as_slice()));
+            }
+        }
+    }
+
+    /// The next column is a double.
+    pub fn float(&mut self, value: Option<f64>) {
+        let idx = self.next;
+        if !self.expect(ColumnType::Float8) {
+            return;
+        }
+        match &mut self.sink {
+            Sink::Columns(columns) => {
+                if let Some(ColumnValues::Float8(values)) = columns.get_mut(idx) {
+                    values.push(value);
+                }
+            }
+            Sink::Copy(buf) => {
+                let bytes = value.map(f64::to_be_bytes);
+                Self::copy_field(buf, bytes.as_ref().map(|b| b.as_slice()));
+            }
+        }
+    }
+
+    /// The next column is an integer.
+    pub fn int(&mut self, value: Option<i32>) {
+        let idx = self.next;
+        if !self.expect(ColumnType::Int4) {
+            return;
+        }
+        match &mut self.sink {
+            Sink::Columns(columns) => {
+                if let Some(ColumnValues::Int4(values)) = columns.get_mut(idx) {
+                    values.push(value);
+                }
+            }
+            Sink::Copy(buf) => {
+                let bytes = value.map(i32::to_be_bytes);
+                Self::copy_field(buf, bytes.as_ref().map(|b| b.as_slice()));
+            }
+        }
+    }
+
+    /// Writes `row` and checks that every column was written once, with its own type.
+    fn push<R: BulkRow>(&mut self, row: &'a R) -> Result<(), RepoError> {
+        if let Sink::Copy(buf) = &mut self.sink {
+            let fields = i16::try_from(self.table.columns.len()).unwrap_or(i16::MAX);
+            buf.extend_from_slice(&fields.to_be_bytes());
+        }
+        row.write(self);
         let written = std::mem::replace(&mut self.next, 0);
         let bad = self
             .mismatch
-            .or((written != table.columns.len()).then_some(written));
+            .or((written != self.table.columns.len()).then_some(written));
         match bad {
             None => Ok(()),
             Some(idx) => Err(RepoError::InvalidState(format!(
                 "bulk row for {} wrote column {} ({}) with the wrong type or count",
-                table.name,
+                self.table.name,
                 idx,
-                table
+                self.table
                     .columns
                     .get(idx)
                     .map_or("past the last column", |c| c.name)
@@ -291,28 +438,83 @@ impl<'a> RowWriter<'a> {
         }
     }
 
-    fn bind<O>(
-        self,
-        mut query: QueryAs<'a, Postgres, O, PgArguments>,
-    ) -> QueryAs<'a, Postgres, O, PgArguments> {
-        for column in self.columns {
-            query = match column {
-                ColumnValues::Text(values) => query.bind(values),
-                ColumnValues::Date(values) => query.bind(values),
-                ColumnValues::Float8(values) => query.bind(values),
-                ColumnValues::Int4(values) => query.bind(values),
-            };
+    /// The column arrays as bind parameters, encoded now: the result owns its bytes, so it
+    /// can be built on another thread while the previous statement runs.
+    fn into_arguments(self) -> Result<PgArguments, RepoError> {
+        let mut args = PgArguments::default();
+        if let Sink::Columns(columns) = self.sink {
+            let rows = columns.first().map_or(0, ColumnValues::len);
+            args.reserve(columns.len(), rows * columns.len() * 16);
+            for column in columns {
+                let added = match column {
+                    ColumnValues::Text(values) => args.add(values),
+                    ColumnValues::Date(values) => args.add(values),
+                    ColumnValues::Float8(values) => args.add(values),
+                    ColumnValues::Int4(values) => args.add(values),
+                };
+                added.map_err(RepoError::Database)?;
+            }
         }
-        query
+        Ok(args)
+    }
+
+    /// The finished binary `COPY` payload (empty for an `UNNEST` writer).
+    fn into_copy_payload(self) -> Vec<u8> {
+        match self.sink {
+            Sink::Copy(mut buf) => {
+                buf.extend_from_slice(&(-1i16).to_be_bytes());
+                buf
+            }
+            Sink::Columns(_) => Vec::new(),
+        }
+    }
+}
+
+/// Chunks at least this large first try a plain binary `COPY` (see [`upsert`]).
+const COPY_MIN_ROWS: usize = 1_000;
+
+/// One chunk, encoded for the way it is to be written.
+enum Encoded {
+    /// A binary `COPY` payload.
+    Copy(Vec<u8>),
+    /// The `UNNEST` statement's array parameters.
+    Arrays(PgArguments),
+}
+
+/// Encodes `chunk` as a `COPY` payload when `copy`, else as `UNNEST` arrays.
+fn encode<R: BulkRow>(chunk: &[R], copy: bool) -> Result<Encoded, RepoError> {
+    let table = R::TABLE;
+    if copy {
+        let mut writer = RowWriter::copy(table, chunk.len());
+        for row in chunk {
+            writer.push(row)?;
+        }
+        Ok(Encoded::Copy(writer.into_copy_payload()))
+    } else {
+        let mut writer = RowWriter::columns(table, chunk.len());
+        for row in chunk {
+            writer.push(row)?;
+        }
+        Ok(Encoded::Arrays(writer.into_arguments()?))
     }
 }
 
 /// Validates `rows` (every row, before anything is written), keeps the last row of each
 /// key, sorts by key and upserts them in one transaction.
 ///
+/// Chunks of new rows go in by binary `COPY`, PostgreSQL's fastest way in: each large
+/// chunk is first copied under a savepoint, and only when that meets an existing key is
+/// it rolled back to the savepoint and upserted instead (and so are the call's remaining
+/// chunks). Both ways insert in key order, so concurrent writers still lock alike. Calls
+/// of more than one chunk encode the next chunk on a blocking thread while the database
+/// works on the current one.
+///
 /// Errors: `Invalid` naming the row (its index in `rows`), field and value; nothing is
 /// written. Any database error rolls the whole call back.
-pub async fn upsert<R: BulkRow>(db: &Db, mut rows: Vec<R>) -> Result<UpsertReport, RepoError> {
+pub async fn upsert<R: BulkRow + 'static>(
+    db: &Db,
+    mut rows: Vec<R>,
+) -> Result<UpsertReport, RepoError> {
     for (idx, row) in rows.iter().enumerate() {
         row.validate().map_err(|err| err.at_row(idx))?;
     }
@@ -320,7 +522,7 @@ pub async fn upsert<R: BulkRow>(db: &Db, mut rows: Vec<R>) -> Result<UpsertRepor
     // A stable sort keeps duplicates in input order; keeping the last of each run makes
     // the last duplicate win.
     rows.sort_by(|a, b| a.key().cmp(&b.key()));
-    let rows = keep_last_of_each_key(rows);
+    let rows = Arc::new(keep_last_of_each_key(rows));
     let mut report = UpsertReport {
         received,
         deduplicated: rows.len() as u64,
@@ -329,33 +531,133 @@ pub async fn upsert<R: BulkRow>(db: &Db, mut rows: Vec<R>) -> Result<UpsertRepor
     if rows.is_empty() {
         return Ok(report);
     }
-    let sql: Arc<str> = R::TABLE.upsert_sql().into();
+    let table = R::TABLE;
     let mut txn = db.pool().begin().await?;
+    // Start with COPY unless a sample of the keys (first, middle, last) is already stored:
+    // a re-sync then goes straight to the upsert instead of failing a COPY first.
+    let sample = [0, rows.len() / 2, rows.len() - 1];
+    let copy_mode = Arc::new(AtomicBool::new(
+        rows.len() >= COPY_MIN_ROWS
+            && !any_stored(&mut txn, table, sample.iter().map(|&idx| &rows[idx])).await?,
+    ));
+    let wants_copy = |copy_mode: &AtomicBool, chunk: &[R]| {
+        copy_mode.load(Ordering::Relaxed) && chunk.len() >= COPY_MIN_ROWS
+    };
+    let (sender, mut encoded) = tokio::sync::mpsc::channel::<Result<Encoded, RepoError>>(1);
+    if rows.len() <= ROWS_PER_STATEMENT {
+        let chunk = rows.as_slice();
+        let _ = sender.try_send(encode(chunk, wants_copy(&copy_mode, chunk)));
+        drop(sender);
+    } else {
+        let (rows, copy_mode) = (Arc::clone(&rows), Arc::clone(&copy_mode));
+        // Not awaited: when the call fails early, the closed channel stops it.
+        drop(tokio::task::spawn_blocking(move || {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                if sender
+                    .blocking_send(encode(chunk, wants_copy(&copy_mode, chunk)))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }));
+    }
+
+    let upsert_sql: Arc<str> = table.upsert_sql().into();
+    let copy_sql = table.copy_sql();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut writer = RowWriter::new(R::TABLE, chunk.len());
-        for row in chunk {
-            row.write(&mut writer);
-            writer.end_row(R::TABLE)?;
+        let mut chunk_encoded = encoded.recv().await.ok_or_else(|| {
+            RepoError::InvalidState("the bulk encoder stopped before the last chunk".to_owned())
+        })??;
+        if let Encoded::Copy(payload) = chunk_encoded {
+            if copy_mode.load(Ordering::Relaxed) {
+                if let Some(copied) = copy_chunk(&mut txn, &copy_sql, payload).await? {
+                    report.inserted += copied;
+                    continue;
+                }
+                // An existing key: this call is (partly) an update; upsert from here on.
+                copy_mode.store(false, Ordering::Relaxed);
+            }
+            chunk_encoded = encode(chunk, false)?;
         }
-        let query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(Arc::clone(&sql)));
-        let (inserted, updated) = writer.bind(query).fetch_one(&mut *txn).await?;
-        report.inserted += inserted.unsigned_abs();
-        report.updated += updated.unsigned_abs();
+        if let Encoded::Arrays(args) = chunk_encoded {
+            let query = sqlx::query_as_with::<_, (i64, i64), _>(
+                sqlx::AssertSqlSafe(Arc::clone(&upsert_sql)),
+                args,
+            );
+            let (inserted, updated) = query.fetch_one(&mut *txn).await?;
+            report.inserted += inserted.unsigned_abs();
+            report.updated += updated.unsigned_abs();
+        }
     }
     txn.commit().await?;
     report.unchanged = report.deduplicated - report.inserted - report.updated;
     Ok(report)
 }
 
-fn keep_last_of_each_key<R: BulkRow>(sorted: Vec<R>) -> Vec<R> {
-    let mut out: Vec<R> = Vec::with_capacity(sorted.len());
-    for row in sorted {
-        match out.last_mut() {
-            Some(last) if last.key() == row.key() => *last = row,
-            _ => out.push(row),
+/// True when any of `rows` has a key that is already stored.
+async fn any_stored<'a, R: BulkRow + 'a>(
+    txn: &mut sqlx::Transaction<'static, Postgres>,
+    table: &'static BulkTable,
+    rows: impl ExactSizeIterator<Item = &'a R>,
+) -> Result<bool, RepoError> {
+    let mut writer = RowWriter::columns(table, rows.len());
+    for row in rows {
+        writer.push(row)?;
+    }
+    let query = sqlx::query_scalar_with::<_, bool, _>(
+        sqlx::AssertSqlSafe(table.exists_sql()),
+        writer.into_arguments()?,
+    );
+    Ok(query.fetch_one(&mut **txn).await?)
+}
+
+/// Copies one encoded chunk under a savepoint. `Some(rows copied)`, or `None` when a key
+/// already existed (the savepoint is rolled back and nothing of the chunk remains).
+async fn copy_chunk(
+    txn: &mut sqlx::Transaction<'static, Postgres>,
+    copy_sql: &str,
+    payload: Vec<u8>,
+) -> Result<Option<u64>, RepoError> {
+    sqlx::raw_sql("SAVEPOINT stockdb_bulk_copy")
+        .execute(&mut **txn)
+        .await?;
+    let copied = async {
+        let mut copy = txn.copy_in_raw(copy_sql).await?;
+        copy.send(payload).await?;
+        copy.finish().await
+    }
+    .await;
+    match copied {
+        Ok(rows) => {
+            sqlx::raw_sql("RELEASE SAVEPOINT stockdb_bulk_copy")
+                .execute(&mut **txn)
+                .await?;
+            Ok(Some(rows))
+        }
+        Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("23505") => {
+            sqlx::raw_sql("ROLLBACK TO SAVEPOINT stockdb_bulk_copy")
+                .execute(&mut **txn)
+                .await?;
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn keep_last_of_each_key<R: BulkRow>(mut sorted: Vec<R>) -> Vec<R> {
+    // In place: a copy of a million wide rows would double the call's memory.
+    let mut kept = 0;
+    for idx in 0..sorted.len() {
+        if kept > 0 && sorted[kept - 1].key() == sorted[idx].key() {
+            sorted.swap(kept - 1, idx);
+        } else {
+            sorted.swap(kept, idx);
+            kept += 1;
         }
     }
-    out
+    sorted.truncate(kept);
+    sorted
 }
 
 /// Checks that an optional text fits `max_chars` characters.
@@ -445,19 +747,69 @@ mod tests {
         assert_eq!(kept, [("a", 4.0), ("b", 3.0)]);
     }
 
+    struct WrongType;
+
+    impl BulkRow for WrongType {
+        type Key<'a> = ();
+        const TABLE: &'static BulkTable = &TABLE;
+        fn key(&self) {}
+        fn validate(&self) -> Result<(), InvalidInput> {
+            Ok(())
+        }
+        fn write<'a>(&'a self, out: &mut RowWriter<'a>) {
+            out.text(Some("x"));
+            out.text(Some("not a float"));
+            out.date(None);
+        }
+    }
+
+    struct TooShort;
+
+    impl BulkRow for TooShort {
+        type Key<'a> = ();
+        const TABLE: &'static BulkTable = &TABLE;
+        fn key(&self) {}
+        fn validate(&self) -> Result<(), InvalidInput> {
+            Ok(())
+        }
+        fn write<'a>(&'a self, out: &mut RowWriter<'a>) {
+            out.text(Some("x"));
+        }
+    }
+
     #[test]
     fn a_row_writing_the_wrong_type_is_an_error_not_a_panic() {
-        let mut writer = RowWriter::new(&TABLE, 1);
-        writer.text(Some("x"));
-        writer.text(Some("not a float"));
-        writer.date(None);
-        assert!(matches!(
-            writer.end_row(&TABLE),
-            Err(RepoError::InvalidState(_))
-        ));
-        let mut writer = RowWriter::new(&TABLE, 1);
-        writer.text(Some("x"));
-        assert!(writer.end_row(&TABLE).is_err(), "too few columns");
+        for mut writer in [RowWriter::columns(&TABLE, 1), RowWriter::copy(&TABLE, 1)] {
+            assert!(matches!(
+                writer.push(&WrongType),
+                Err(RepoError::InvalidState(_))
+            ));
+        }
+        let mut writer = RowWriter::columns(&TABLE, 1);
+        assert!(writer.push(&TooShort).is_err(), "too few columns");
+    }
+
+    #[test]
+    fn copy_rows_are_in_binary_copy_format() {
+        let mut writer = RowWriter::copy(&TABLE, 1);
+        writer.push(&Demo("ab", 1.5)).unwrap();
+        let payload = writer.into_copy_payload();
+        let mut expected = b"PGCOPY\n\xff\r\n\0".to_vec();
+        expected.extend_from_slice(&[0; 8]);
+        expected.extend_from_slice(&3i16.to_be_bytes());
+        expected.extend_from_slice(&2i32.to_be_bytes());
+        expected.extend_from_slice(b"ab");
+        expected.extend_from_slice(&8i32.to_be_bytes());
+        expected.extend_from_slice(&1.5f64.to_be_bytes());
+        expected.extend_from_slice(&(-1i32).to_be_bytes());
+        expected.extend_from_slice(&(-1i16).to_be_bytes());
+        assert_eq!(payload, expected);
+    }
+
+    #[test]
+    fn dates_count_days_from_2000() {
+        let day = NaiveDate::from_ymd_opt(2000, 1, 2).unwrap();
+        assert_eq!(day.num_days_from_ce() - PG_EPOCH_CE_DAYS, 1);
     }
 
     #[test]

@@ -3,11 +3,16 @@
 use std::str::FromStr;
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, SqlxPostgresConnector};
-use sqlx::ConnectOptions as _;
+use std::time::Duration;
+
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions as _, Connection as _};
 
 use crate::config::DbConfig;
 use crate::error::{InvalidInput, RepoError};
+
+/// Idle time after which a pooled connection is pinged before use.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
 /// A cheap-to-clone handle on one connection pool.
 ///
@@ -45,7 +50,18 @@ impl Db {
         let pool_options = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .min_connections(config.min_connections)
-            .acquire_timeout(config.acquire_timeout);
+            .acquire_timeout(config.acquire_timeout)
+            // A ping before every acquire costs a round trip per query; only connections
+            // idle long enough to have been cut by the server or a proxy are checked.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_BEFORE_PING {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            });
         let pool =
             match tokio::time::timeout(config.connect_timeout, pool_options.connect_with(options))
                 .await

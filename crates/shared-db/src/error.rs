@@ -127,41 +127,43 @@ impl RepoError {
 
 impl From<sqlx::Error> for RepoError {
     fn from(err: sqlx::Error) -> Self {
-        match classify(&err) {
-            Class::Conflict { table, detail } => Self::Conflict {
-                entity: table,
-                key: detail,
-            },
-            Class::Timeout(what) => Self::Timeout { what },
-            Class::Unavailable => Self::Unavailable(Box::new(err)),
-            Class::Other => Self::Database(Box::new(err)),
-        }
+        let class = classify(&err);
+        Self::from_class(class, Box::new(err))
     }
 }
 
 impl From<DbErr> for RepoError {
     fn from(err: DbErr) -> Self {
-        let sqlx_err = match &err {
+        let class = match &err {
             DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout) => {
-                return Self::Timeout {
-                    what: "acquiring a connection",
-                };
+                Class::Timeout("acquiring a connection")
             }
-            DbErr::ConnectionAcquire(_) => return Self::Unavailable(Box::new(err)),
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(RuntimeErr::Internal(_)) => {
+                Class::Unavailable
+            }
             DbErr::Conn(RuntimeErr::SqlxError(e))
             | DbErr::Exec(RuntimeErr::SqlxError(e))
-            | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
-            DbErr::Conn(_) => return Self::Unavailable(Box::new(err)),
-            _ => return Self::Database(Box::new(err)),
+            | DbErr::Query(RuntimeErr::SqlxError(e)) => classify(e),
+            _ => Class::Other,
         };
-        match classify(sqlx_err) {
+        Self::from_class(class, Box::new(err))
+    }
+}
+
+impl RepoError {
+    fn from_class(class: Class, source: BoxError) -> Self {
+        match class {
             Class::Conflict { table, detail } => Self::Conflict {
                 entity: table,
                 key: detail,
             },
+            Class::MissingReference { detail } => Self::NotFound {
+                entity: "referenced row",
+                key: detail,
+            },
             Class::Timeout(what) => Self::Timeout { what },
-            Class::Unavailable => Self::Unavailable(Box::new(err)),
-            Class::Other => Self::Database(Box::new(err)),
+            Class::Unavailable => Self::Unavailable(source),
+            Class::Other => Self::Database(source),
         }
     }
 }
@@ -177,6 +179,7 @@ impl From<TransactionError<RepoError>> for RepoError {
 
 enum Class {
     Conflict { table: String, detail: String },
+    MissingReference { detail: String },
     Timeout(&'static str),
     Unavailable,
     Other,
@@ -188,8 +191,7 @@ fn classify(err: &sqlx::Error) -> Class {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Protocol(_) => Class::Unavailable,
+        | sqlx::Error::WorkerCrashed => Class::Unavailable,
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
             match code.as_ref() {
@@ -205,6 +207,15 @@ fn classify(err: &sqlx::Error) -> Class {
                             .to_owned(),
                     }
                 }
+                // foreign_key_violation: the referenced row does not exist.
+                "23503" => Class::MissingReference {
+                    detail: db
+                        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                        .and_then(|pg| pg.detail())
+                        .or(db.constraint())
+                        .unwrap_or("foreign key")
+                        .to_owned(),
+                },
                 // query_canceled: statement_timeout (or a cancel request).
                 "57014" => Class::Timeout("statement"),
                 // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections

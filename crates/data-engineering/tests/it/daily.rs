@@ -226,3 +226,42 @@ async fn concurrent_overlapping_writers_in_opposite_orders_do_not_deadlock() {
     }
     assert_eq!(count(test_db.db(), "stock_daily").await, 300 * 28);
 }
+
+#[tokio::test]
+async fn a_large_batch_of_mostly_new_rows_reports_inserts_and_updates_exactly() {
+    let test_db = TestDb::new().await;
+    let repo = PgStockDailyRepository::new(test_db.db().clone());
+    let days: Vec<String> = (1..=20).map(|d| format!("2024-03-{d:02}")).collect();
+    let batch: Vec<_> = (0..1_000)
+        .flat_map(|s| {
+            days.iter()
+                .map(move |day| bar(&format!("{s:06}.SZ"), day, 1.0))
+        })
+        .collect();
+    // Stored beforehand: every 37th row, but not the first, middle or last one, so the
+    // first COPY attempt meets a stored key mid-chunk and falls back to the upsert.
+    let stored: Vec<_> = batch.iter().skip(1).step_by(37).cloned().collect();
+    repo.save_all(stored.clone()).await.unwrap();
+    let mut batch = batch;
+    for row in &mut batch {
+        row.close = Some(2.0);
+    }
+    let report = repo.save_all(batch.clone()).await.unwrap();
+    assert_eq!(report.deduplicated, 20_000);
+    assert_eq!(report.updated, stored.len() as u64);
+    assert_eq!(report.inserted, 20_000 - stored.len() as u64);
+    assert_eq!(count(test_db.db(), "stock_daily").await, 20_000);
+    let last = repo
+        .get_latest_by_third_code(&code("000999.SZ"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.close, Some(2.0));
+
+    // All stored now: the sampled keys send the next call straight to the upsert.
+    let report = repo.save_all(batch).await.unwrap();
+    assert_eq!(
+        (report.inserted, report.updated, report.unchanged),
+        (0, 0, 20_000)
+    );
+}

@@ -2,6 +2,17 @@
 
 use sea_orm::entity::prelude::*;
 
+/// The stored `api_key` text: plaintext (rows of the earlier service) or `enc:v1:…`.
+/// Its `Debug` never shows it, so neither does the model's.
+#[derive(Clone, PartialEq, Eq, DeriveValueType)]
+pub struct StoredApiKey(pub String);
+
+impl std::fmt::Debug for StoredApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredApiKey(***)")
+    }
+}
+
 #[sea_orm::model]
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "llm_configs")]
@@ -11,7 +22,7 @@ pub struct Model {
     pub alias: String,
     pub vendor: String,
     pub provider_type: String,
-    pub api_key: String,
+    pub api_key: StoredApiKey,
     pub base_url: Option<String>,
     pub model_name: String,
     #[sea_orm(column_type = "Text")]

@@ -1,0 +1,223 @@
+//! Audit records of LLM and external-API calls, and their statistics.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shared_db::{InvalidInput, check_finite, check_len};
+use uuid::Uuid;
+
+/// How a call ended, stored as `success` / `failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallStatus {
+    /// The call returned a usable answer.
+    Success,
+    /// The call failed.
+    Failed,
+}
+
+impl CallStatus {
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for CallStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CallStatus {
+    type Err = InvalidInput;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "success" => Ok(Self::Success),
+            "failed" => Ok(Self::Failed),
+            _ => Err(InvalidInput::new("status", text, "not success or failed")),
+        }
+    }
+}
+
+/// One call to an LLM (`llm_call_logs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmCallLog {
+    /// 记录唯一标识, chosen by the application.
+    pub id: Uuid,
+    /// 关联 session (`None` outside a research session). Not a foreign key: logs outlive
+    /// sessions.
+    pub session_id: Option<Uuid>,
+    /// 调用方模块名 (at most 50 characters).
+    pub caller_module: String,
+    /// 调用方 Agent 标识 (at most 50 characters).
+    pub caller_agent: Option<String>,
+    /// 模型名称 (at most 100 characters).
+    pub model_name: String,
+    /// 供应商 (at most 50 characters).
+    pub vendor: String,
+    /// 完整 user prompt.
+    pub prompt_text: String,
+    /// system prompt.
+    pub system_message: Option<String>,
+    /// LLM 完整输出.
+    pub completion_text: Option<String>,
+    /// prompt token 数.
+    pub prompt_tokens: Option<i32>,
+    /// completion token 数.
+    pub completion_tokens: Option<i32>,
+    /// 总 token 数.
+    pub total_tokens: Option<i32>,
+    /// 温度参数.
+    pub temperature: f64,
+    /// 调用耗时（毫秒）.
+    pub latency_ms: i32,
+    /// success / failed.
+    pub status: CallStatus,
+    /// 错误信息.
+    pub error_message: Option<String>,
+    /// 记录时间 (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+impl LlmCallLog {
+    /// Checks lengths, that numbers are finite and not negative.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        for (field, value) in [
+            ("caller_module", &self.caller_module),
+            ("model_name", &self.model_name),
+            ("vendor", &self.vendor),
+        ] {
+            if value.trim().is_empty() {
+                return Err(InvalidInput::new(field, value, "must not be empty"));
+            }
+        }
+        check_len("caller_module", Some(&self.caller_module), 50)?;
+        check_len("caller_agent", self.caller_agent.as_deref(), 50)?;
+        check_len("model_name", Some(&self.model_name), 100)?;
+        check_len("vendor", Some(&self.vendor), 50)?;
+        check_finite("temperature", Some(self.temperature))?;
+        check_not_negative("latency_ms", Some(self.latency_ms))?;
+        check_not_negative("prompt_tokens", self.prompt_tokens)?;
+        check_not_negative("completion_tokens", self.completion_tokens)?;
+        check_not_negative("total_tokens", self.total_tokens)
+    }
+}
+
+/// One call to an external data API (`external_api_call_logs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExternalApiCallLog {
+    /// 记录唯一标识, chosen by the application.
+    pub id: Uuid,
+    /// 关联 session (`None` outside a research session).
+    pub session_id: Option<Uuid>,
+    /// 服务名 (`tushare`, `bochai` …; at most 50 characters).
+    pub service_name: String,
+    /// 操作 (`daily`, `web-search` …; at most 100 characters).
+    pub operation: String,
+    /// 请求参数: a JSON object. Secret-looking keys are redacted before storing.
+    pub request_params: Option<Value>,
+    /// 完整响应.
+    pub response_data: Option<String>,
+    /// HTTP 状态码.
+    pub status_code: Option<i32>,
+    /// 调用耗时（毫秒）.
+    pub latency_ms: i32,
+    /// success / failed.
+    pub status: CallStatus,
+    /// 错误信息.
+    pub error_message: Option<String>,
+    /// 记录时间 (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+impl ExternalApiCallLog {
+    /// Checks lengths, that `request_params` is a JSON object and that numbers are sane.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        for (field, value) in [
+            ("service_name", &self.service_name),
+            ("operation", &self.operation),
+        ] {
+            if value.trim().is_empty() {
+                return Err(InvalidInput::new(field, value, "must not be empty"));
+            }
+        }
+        check_len("service_name", Some(&self.service_name), 50)?;
+        check_len("operation", Some(&self.operation), 100)?;
+        check_not_negative("latency_ms", Some(self.latency_ms))?;
+        if let Some(code) = self.status_code.filter(|code| !(100..=599).contains(code)) {
+            return Err(InvalidInput::new(
+                "status_code",
+                code,
+                "not an HTTP status (100..=599)",
+            ));
+        }
+        match &self.request_params {
+            // Shown redacted: the value may hold the very secrets this field protects.
+            Some(params) if !params.is_object() => Err(InvalidInput::new(
+                "request_params",
+                crate::redact::redact_params(params),
+                "must be a JSON object",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn check_not_negative(field: &'static str, value: Option<i32>) -> Result<(), InvalidInput> {
+    match value {
+        Some(n) if n < 0 => Err(InvalidInput::new(field, n, "must not be negative")),
+        _ => Ok(()),
+    }
+}
+
+/// A half-open time window `[from, to)` in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    /// Inclusive start.
+    pub from: NaiveDateTime,
+    /// Exclusive end.
+    pub to: NaiveDateTime,
+}
+
+impl TimeWindow {
+    /// `[from, to)`; `from` must not be after `to`.
+    pub fn new(from: NaiveDateTime, to: NaiveDateTime) -> Result<Self, InvalidInput> {
+        if from > to {
+            return Err(InvalidInput::new("from", from, format!("after to ({to})")));
+        }
+        Ok(Self { from, to })
+    }
+}
+
+/// Call statistics of one group (a model of a vendor, or an external service).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallStats {
+    /// The model (`vendor/model_name`) or the service name.
+    pub group: String,
+    /// Calls in the window.
+    pub calls: i64,
+    /// Calls whose status is `failed`.
+    pub errors: i64,
+    /// `errors / calls`.
+    pub error_rate: f64,
+    /// Sum of `prompt_tokens` (LLM calls; 0 for external APIs).
+    pub prompt_tokens: i64,
+    /// Sum of `completion_tokens`.
+    pub completion_tokens: i64,
+    /// Sum of `total_tokens`.
+    pub total_tokens: i64,
+    /// Median latency, ms (continuous percentile, as `percentile_cont`).
+    pub latency_p50_ms: f64,
+    /// 95th percentile latency, ms.
+    pub latency_p95_ms: f64,
+    /// 99th percentile latency, ms.
+    pub latency_p99_ms: f64,
+}

@@ -1,0 +1,246 @@
+//! PostgreSQL implementations of the audit logs.
+
+use async_trait::async_trait;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ColumnTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Statement,
+};
+use shared_db::{Db, InvalidInput, RepoError};
+use uuid::Uuid;
+
+use crate::domain::{CallStats, ExternalApiCallLog, LlmCallLog, TimeWindow};
+use crate::entity::{external_api_call_logs as api_logs, llm_call_logs as llm_logs};
+use crate::redact::redact_params;
+use crate::repository::{ExternalApiCallLogRepository, LlmCallLogRepository};
+
+/// LLM call logs on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgLlmCallLogRepository {
+    db: Db,
+}
+
+impl PgLlmCallLogRepository {
+    /// A repository on `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+/// External API call logs on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgExternalApiCallLogRepository {
+    db: Db,
+}
+
+impl PgExternalApiCallLogRepository {
+    /// A repository on `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+/// One row of a statistics query.
+#[derive(Debug, FromQueryResult)]
+struct StatsRow {
+    grp: String,
+    calls: i64,
+    errors: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    total_tokens: i64,
+    p50: f64,
+    p95: f64,
+    p99: f64,
+}
+
+impl From<StatsRow> for CallStats {
+    fn from(r: StatsRow) -> Self {
+        Self {
+            error_rate: if r.calls == 0 {
+                0.0
+            } else {
+                r.errors as f64 / r.calls as f64
+            },
+            group: r.grp,
+            calls: r.calls,
+            errors: r.errors,
+            prompt_tokens: r.prompt_tokens,
+            completion_tokens: r.completion_tokens,
+            total_tokens: r.total_tokens,
+            latency_p50_ms: r.p50,
+            latency_p95_ms: r.p95,
+            latency_p99_ms: r.p99,
+        }
+    }
+}
+
+/// The aggregate columns every statistics query shares; `{tokens}` sums per token column.
+fn stats_sql(group: &str, group_by: &str, table: &str, tokens: [&str; 3]) -> String {
+    let [prompt, completion, total] = tokens;
+    format!(
+        "SELECT {group} AS grp, count(*) AS calls, \
+                count(*) FILTER (WHERE status = 'failed') AS errors, \
+                {prompt} AS prompt_tokens, {completion} AS completion_tokens, {total} AS total_tokens, \
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50, \
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95, \
+                percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99 \
+         FROM {table} WHERE created_at >= $1 AND created_at < $2 \
+         GROUP BY {group_by} ORDER BY grp"
+    )
+}
+
+async fn stats(db: &Db, sql: String, window: TimeWindow) -> Result<Vec<CallStats>, RepoError> {
+    let rows = StatsRow::find_by_statement(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        sql,
+        [window.from.into(), window.to.into()],
+    ))
+    .all(db.conn())
+    .await?;
+    Ok(rows.into_iter().map(CallStats::from).collect())
+}
+
+fn llm_from(m: llm_logs::Model) -> Result<LlmCallLog, InvalidInput> {
+    Ok(LlmCallLog {
+        id: m.id,
+        session_id: m.session_id,
+        caller_module: m.caller_module,
+        caller_agent: m.caller_agent,
+        model_name: m.model_name,
+        vendor: m.vendor,
+        prompt_text: m.prompt_text,
+        system_message: m.system_message,
+        completion_text: m.completion_text,
+        prompt_tokens: m.prompt_tokens,
+        completion_tokens: m.completion_tokens,
+        total_tokens: m.total_tokens,
+        temperature: m.temperature,
+        latency_ms: m.latency_ms,
+        status: m.status.parse()?,
+        error_message: m.error_message,
+        created_at: m.created_at,
+    })
+}
+
+fn api_from(m: api_logs::Model) -> Result<ExternalApiCallLog, InvalidInput> {
+    Ok(ExternalApiCallLog {
+        id: m.id,
+        session_id: m.session_id,
+        service_name: m.service_name,
+        operation: m.operation,
+        request_params: m.request_params,
+        response_data: m.response_data,
+        status_code: m.status_code,
+        latency_ms: m.latency_ms,
+        status: m.status.parse()?,
+        error_message: m.error_message,
+        created_at: m.created_at,
+    })
+}
+
+#[async_trait]
+impl LlmCallLogRepository for PgLlmCallLogRepository {
+    async fn save(&self, log: &LlmCallLog) -> Result<(), RepoError> {
+        log.validate()?;
+        let active = llm_logs::ActiveModel {
+            id: Set(log.id),
+            session_id: Set(log.session_id),
+            caller_module: Set(log.caller_module.clone()),
+            caller_agent: Set(log.caller_agent.clone()),
+            model_name: Set(log.model_name.clone()),
+            vendor: Set(log.vendor.clone()),
+            prompt_text: Set(log.prompt_text.clone()),
+            system_message: Set(log.system_message.clone()),
+            completion_text: Set(log.completion_text.clone()),
+            prompt_tokens: Set(log.prompt_tokens),
+            completion_tokens: Set(log.completion_tokens),
+            total_tokens: Set(log.total_tokens),
+            temperature: Set(log.temperature),
+            latency_ms: Set(log.latency_ms),
+            status: Set(log.status.as_str().to_owned()),
+            error_message: Set(log.error_message.clone()),
+            created_at: Set(log.created_at),
+        };
+        llm_logs::Entity::insert(active)
+            .exec_without_returning(self.db.conn())
+            .await?;
+        Ok(())
+    }
+
+    async fn get_by_session_id(&self, session_id: Uuid) -> Result<Vec<LlmCallLog>, RepoError> {
+        llm_logs::Entity::find()
+            .filter(llm_logs::Column::SessionId.eq(session_id))
+            .order_by_asc(llm_logs::Column::CreatedAt)
+            .order_by_asc(llm_logs::Column::Id)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|m| Ok(llm_from(m)?))
+            .collect()
+    }
+
+    async fn stats(&self, window: TimeWindow) -> Result<Vec<CallStats>, RepoError> {
+        let sum = |column: &str| format!("coalesce(sum({column}), 0)::bigint");
+        let sql = stats_sql(
+            "vendor || '/' || model_name",
+            "vendor, model_name",
+            "llm_call_logs",
+            [
+                &sum("prompt_tokens"),
+                &sum("completion_tokens"),
+                &sum("total_tokens"),
+            ],
+        );
+        stats(&self.db, sql, window).await
+    }
+}
+
+#[async_trait]
+impl ExternalApiCallLogRepository for PgExternalApiCallLogRepository {
+    async fn save(&self, log: &ExternalApiCallLog) -> Result<(), RepoError> {
+        log.validate()?;
+        let active = api_logs::ActiveModel {
+            id: Set(log.id),
+            session_id: Set(log.session_id),
+            service_name: Set(log.service_name.clone()),
+            operation: Set(log.operation.clone()),
+            request_params: Set(log.request_params.as_ref().map(redact_params)),
+            response_data: Set(log.response_data.clone()),
+            status_code: Set(log.status_code),
+            latency_ms: Set(log.latency_ms),
+            status: Set(log.status.as_str().to_owned()),
+            error_message: Set(log.error_message.clone()),
+            created_at: Set(log.created_at),
+        };
+        api_logs::Entity::insert(active)
+            .exec_without_returning(self.db.conn())
+            .await?;
+        Ok(())
+    }
+
+    async fn get_by_session_id(
+        &self,
+        session_id: Uuid,
+    ) -> Result<Vec<ExternalApiCallLog>, RepoError> {
+        api_logs::Entity::find()
+            .filter(api_logs::Column::SessionId.eq(session_id))
+            .order_by_asc(api_logs::Column::CreatedAt)
+            .order_by_asc(api_logs::Column::Id)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|m| Ok(api_from(m)?))
+            .collect()
+    }
+
+    async fn stats(&self, window: TimeWindow) -> Result<Vec<CallStats>, RepoError> {
+        let zero = "0::bigint";
+        let sql = stats_sql(
+            "service_name",
+            "service_name",
+            "external_api_call_logs",
+            [zero, zero, zero],
+        );
+        stats(&self.db, sql, window).await
+    }
+}

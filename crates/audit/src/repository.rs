@@ -1,0 +1,39 @@
+//! The contracts of the audit logs.
+
+use async_trait::async_trait;
+use shared_db::RepoError;
+use uuid::Uuid;
+
+use crate::domain::{CallStats, ExternalApiCallLog, LlmCallLog, TimeWindow};
+
+/// Audit log of LLM calls (`llm_call_logs`).
+#[async_trait]
+pub trait LlmCallLogRepository: Send + Sync {
+    /// Stores one call. An existing id is `Conflict`.
+    async fn save(&self, log: &LlmCallLog) -> Result<(), RepoError>;
+
+    /// The calls of session `session_id`, oldest `created_at` first (then by id).
+    async fn get_by_session_id(&self, session_id: Uuid) -> Result<Vec<LlmCallLog>, RepoError>;
+
+    /// Statistics of the calls created in `window`, one row per `vendor/model_name`,
+    /// ordered by group; computed in SQL.
+    async fn stats(&self, window: TimeWindow) -> Result<Vec<CallStats>, RepoError>;
+}
+
+/// Audit log of external data-API calls (`external_api_call_logs`).
+#[async_trait]
+pub trait ExternalApiCallLogRepository: Send + Sync {
+    /// Stores one call, with secret-looking `request_params` redacted first (see
+    /// [`crate::redact_params`]). An existing id is `Conflict`.
+    async fn save(&self, log: &ExternalApiCallLog) -> Result<(), RepoError>;
+
+    /// The calls of session `session_id`, oldest `created_at` first (then by id).
+    async fn get_by_session_id(
+        &self,
+        session_id: Uuid,
+    ) -> Result<Vec<ExternalApiCallLog>, RepoError>;
+
+    /// Statistics of the calls created in `window`, one row per `service_name`, ordered by
+    /// service; token sums are 0. Computed in SQL.
+    async fn stats(&self, window: TimeWindow) -> Result<Vec<CallStats>, RepoError>;
+}

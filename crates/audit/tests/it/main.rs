@@ -1,0 +1,297 @@
+//! Repository tests of audit against PostgreSQL: saving, per-session history, statistics
+//! on a known data set, redaction of request parameters.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+use audit::{
+    CallStatus, ExternalApiCallLog, ExternalApiCallLogRepository, LlmCallLog, LlmCallLogRepository,
+    PgExternalApiCallLogRepository, PgLlmCallLogRepository, TimeWindow,
+};
+use chrono::{Duration, NaiveDateTime};
+use serde_json::json;
+use shared_db::RepoError;
+use test_support::TestDb;
+use uuid::Uuid;
+
+fn at(seconds: i64) -> NaiveDateTime {
+    "2024-06-03T10:00:00".parse::<NaiveDateTime>().unwrap() + Duration::seconds(seconds)
+}
+
+fn llm_call(
+    session: Option<Uuid>,
+    model: &str,
+    latency_ms: i32,
+    status: CallStatus,
+    seconds: i64,
+) -> LlmCallLog {
+    LlmCallLog {
+        id: Uuid::new_v4(),
+        session_id: session,
+        caller_module: "research".into(),
+        caller_agent: Some("valuation-agent".into()),
+        model_name: model.into(),
+        vendor: "deepseek".into(),
+        prompt_text: "分析贵州茅台的估值".into(),
+        system_message: Some("你是一名分析师".into()),
+        completion_text: (status == CallStatus::Success).then(|| "估值偏高".into()),
+        prompt_tokens: Some(100),
+        completion_tokens: Some(latency_ms / 10),
+        total_tokens: Some(100 + latency_ms / 10),
+        temperature: 0.7,
+        latency_ms,
+        status,
+        error_message: (status == CallStatus::Failed).then(|| "rate limited".into()),
+        created_at: at(seconds),
+    }
+}
+
+fn api_call(
+    session: Option<Uuid>,
+    service: &str,
+    latency_ms: i32,
+    status: CallStatus,
+    seconds: i64,
+) -> ExternalApiCallLog {
+    ExternalApiCallLog {
+        id: Uuid::new_v4(),
+        session_id: session,
+        service_name: service.into(),
+        operation: "daily".into(),
+        request_params: Some(json!({"ts_code": "600519.SH", "start_date": "20240101"})),
+        response_data: Some("[...]".into()),
+        status_code: Some(if status == CallStatus::Success {
+            200
+        } else {
+            500
+        }),
+        latency_ms,
+        status,
+        error_message: None,
+        created_at: at(seconds),
+    }
+}
+
+#[tokio::test]
+async fn calls_of_a_session_come_oldest_first() {
+    let test_db = TestDb::new().await;
+    let llm = PgLlmCallLogRepository::new(test_db.db().clone());
+    let api = PgExternalApiCallLogRepository::new(test_db.db().clone());
+    let session = Uuid::new_v4();
+    let calls = [
+        llm_call(Some(session), "deepseek-chat", 900, CallStatus::Success, 30),
+        llm_call(Some(session), "deepseek-chat", 800, CallStatus::Failed, 10),
+        llm_call(None, "deepseek-chat", 700, CallStatus::Success, 20),
+        llm_call(
+            Some(Uuid::new_v4()),
+            "deepseek-chat",
+            600,
+            CallStatus::Success,
+            0,
+        ),
+    ];
+    for call in &calls {
+        llm.save(call).await.unwrap();
+    }
+    let history = llm.get_by_session_id(session).await.unwrap();
+    assert_eq!(
+        history,
+        [calls[1].clone(), calls[0].clone()],
+        "every field round-trips"
+    );
+    assert!(matches!(
+        llm.save(&calls[0]).await,
+        Err(RepoError::Conflict { .. })
+    ));
+
+    let api_calls = [
+        api_call(Some(session), "tushare", 120, CallStatus::Success, 5),
+        api_call(Some(session), "bochai", 450, CallStatus::Success, 1),
+    ];
+    for call in &api_calls {
+        api.save(call).await.unwrap();
+    }
+    let history = api.get_by_session_id(session).await.unwrap();
+    assert_eq!(
+        history,
+        [api_calls[1].clone(), api_calls[0].clone()],
+        "request_params (JSONB) round-trip"
+    );
+}
+
+#[tokio::test]
+async fn llm_statistics_on_a_known_data_set() {
+    let test_db = TestDb::new().await;
+    let repo = PgLlmCallLogRepository::new(test_db.db().clone());
+    // deepseek/deepseek-chat: latencies 100, 200, …, 1000 ms; 2 of 10 failed.
+    for (idx, latency) in (1..=10).map(|i| i * 100).enumerate() {
+        let status = if idx < 2 {
+            CallStatus::Failed
+        } else {
+            CallStatus::Success
+        };
+        repo.save(&llm_call(
+            None,
+            "deepseek-chat",
+            latency,
+            status,
+            idx as i64,
+        ))
+        .await
+        .unwrap();
+    }
+    // deepseek/deepseek-reasoner: two calls inside, one outside the window.
+    repo.save(&llm_call(
+        None,
+        "deepseek-reasoner",
+        3_000,
+        CallStatus::Success,
+        50,
+    ))
+    .await
+    .unwrap();
+    repo.save(&llm_call(
+        None,
+        "deepseek-reasoner",
+        5_000,
+        CallStatus::Success,
+        59,
+    ))
+    .await
+    .unwrap();
+    repo.save(&llm_call(
+        None,
+        "deepseek-reasoner",
+        9_999,
+        CallStatus::Failed,
+        60,
+    ))
+    .await
+    .unwrap();
+
+    let stats = repo
+        .stats(TimeWindow::new(at(0), at(60)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stats.len(), 2);
+    let chat = &stats[0];
+    assert_eq!(chat.group, "deepseek/deepseek-chat");
+    assert_eq!((chat.calls, chat.errors), (10, 2));
+    assert!((chat.error_rate - 0.2).abs() < 1e-12);
+    assert_eq!(chat.prompt_tokens, 1_000);
+    assert_eq!(chat.completion_tokens, 550);
+    assert_eq!(chat.total_tokens, 1_550);
+    // percentile_cont over 100..=1000: p50 = 550, p95 = 955, p99 = 991.
+    assert!((chat.latency_p50_ms - 550.0).abs() < 1e-9, "{chat:?}");
+    assert!((chat.latency_p95_ms - 955.0).abs() < 1e-9, "{chat:?}");
+    assert!((chat.latency_p99_ms - 991.0).abs() < 1e-9, "{chat:?}");
+    let reasoner = &stats[1];
+    assert_eq!(
+        (reasoner.group.as_str(), reasoner.calls, reasoner.errors),
+        ("deepseek/deepseek-reasoner", 2, 0)
+    );
+    assert!((reasoner.latency_p50_ms - 4_000.0).abs() < 1e-9);
+    assert!(
+        repo.stats(TimeWindow::new(at(100), at(200)).unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(TimeWindow::new(at(10), at(0)).is_err());
+}
+
+#[tokio::test]
+async fn external_api_statistics_group_by_service() {
+    let test_db = TestDb::new().await;
+    let repo = PgExternalApiCallLogRepository::new(test_db.db().clone());
+    for (idx, latency) in [50, 70, 90, 110].into_iter().enumerate() {
+        let status = if idx == 3 {
+            CallStatus::Failed
+        } else {
+            CallStatus::Success
+        };
+        repo.save(&api_call(None, "tushare", latency, status, idx as i64))
+            .await
+            .unwrap();
+    }
+    repo.save(&api_call(None, "bochai", 400, CallStatus::Success, 1))
+        .await
+        .unwrap();
+    let stats = repo
+        .stats(TimeWindow::new(at(0), at(10)).unwrap())
+        .await
+        .unwrap();
+    let view: Vec<(&str, i64, i64, f64, i64)> = stats
+        .iter()
+        .map(|s| {
+            (
+                s.group.as_str(),
+                s.calls,
+                s.errors,
+                s.latency_p50_ms,
+                s.total_tokens,
+            )
+        })
+        .collect();
+    assert_eq!(
+        view,
+        [("bochai", 1, 0, 400.0, 0), ("tushare", 4, 1, 80.0, 0)]
+    );
+    assert!((stats[1].error_rate - 0.25).abs() < 1e-12);
+}
+
+#[tokio::test]
+async fn secret_request_params_are_redacted_before_storing() {
+    let test_db = TestDb::new().await;
+    let repo = PgExternalApiCallLogRepository::new(test_db.db().clone());
+    let session = Uuid::new_v4();
+    let mut call = api_call(Some(session), "tushare", 100, CallStatus::Success, 0);
+    call.request_params = Some(json!({
+        "api_name": "daily",
+        "TOKEN": "tushare-token-8c1d",
+        "params": {"ts_code": "600519.SH", "Api-Key": "k-55"},
+        "headers": [{"Authorization": "Bearer zz-77"}],
+        "url": "https://api.example.com/q?symbol=600519&access_token=at-99",
+    }));
+    repo.save(&call).await.unwrap();
+    let stored: serde_json::Value =
+        sqlx::query_scalar("SELECT request_params FROM external_api_call_logs WHERE id = $1")
+            .bind(call.id)
+            .fetch_one(test_db.db().pool())
+            .await
+            .unwrap();
+    let text = stored.to_string();
+    for secret in ["tushare-token-8c1d", "k-55", "zz-77", "at-99"] {
+        assert!(!text.contains(secret), "{secret} was stored: {text}");
+    }
+    assert_eq!(stored["params"]["ts_code"], "600519.SH");
+    assert_eq!(stored["TOKEN"], "***");
+    let err = repo
+        .save(&ExternalApiCallLog {
+            request_params: Some(json!(["token", "k-55"])),
+            ..api_call(None, "tushare", 1, CallStatus::Success, 0)
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepoError::Invalid(ref i) if i.field == "request_params"));
+}
+
+#[tokio::test]
+async fn bad_logs_name_the_field() {
+    let test_db = TestDb::new().await;
+    let repo = PgLlmCallLogRepository::new(test_db.db().clone());
+    let mut call = llm_call(None, "m", 10, CallStatus::Success, 0);
+    call.temperature = f64::NAN;
+    assert!(
+        matches!(repo.save(&call).await, Err(RepoError::Invalid(ref i)) if i.field == "temperature")
+    );
+    call.temperature = 0.2;
+    call.latency_ms = -1;
+    assert!(
+        matches!(repo.save(&call).await, Err(RepoError::Invalid(ref i)) if i.field == "latency_ms")
+    );
+    call.latency_ms = 1;
+    call.model_name = "m".repeat(101);
+    assert!(
+        matches!(repo.save(&call).await, Err(RepoError::Invalid(ref i)) if i.field == "model_name")
+    );
+}

@@ -1,0 +1,273 @@
+//! Research traces: `ResearchSession`, its `NodeExecution`s and their statuses.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shared_db::{InvalidInput, check_len};
+use uuid::Uuid;
+
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)*
+        }
+
+        impl $name {
+            /// Every value.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),*];
+
+            /// The stored text.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidInput;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                match text {
+                    $($text => Ok(Self::$variant),)*
+                    _ => Err(InvalidInput::new($field, text, concat!("not one of: ", $($text, " "),*))),
+                }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Where a research session stands, stored lower-case.
+    SessionStatus, "status" {
+        /// Nodes are still running.
+        Running = "running",
+        /// Every node succeeded.
+        Completed = "completed",
+        /// Finished with some nodes failed or skipped.
+        Partial = "partial",
+        /// Finished without a usable result.
+        Failed = "failed",
+    }
+);
+
+string_enum!(
+    /// How one node of a session's workflow ended, stored lower-case.
+    NodeStatus, "status" {
+        /// It produced its result.
+        Success = "success",
+        /// It raised an error.
+        Failed = "failed",
+        /// It did not run.
+        Skipped = "skipped",
+    }
+);
+
+impl SessionStatus {
+    /// True once the session has finished.
+    pub fn is_finished(self) -> bool {
+        !matches!(self, Self::Running)
+    }
+}
+
+/// One research run on one stock (`research_sessions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResearchSession {
+    /// 会话唯一标识, chosen by the application.
+    pub id: Uuid,
+    /// 股票代码 (at most 20 characters).
+    pub symbol: String,
+    /// 状态.
+    pub status: SessionStatus,
+    /// 选中的专家列表, stored as a JSON array.
+    pub selected_experts: Option<Vec<String>>,
+    /// 执行选项: a JSON object.
+    pub options: Option<Value>,
+    /// 触发来源 (`api`, `scheduler`; at most 50 characters).
+    pub trigger_source: Option<String>,
+    /// 创建时间 (UTC).
+    pub created_at: NaiveDateTime,
+    /// 完成时间 (UTC).
+    pub completed_at: Option<NaiveDateTime>,
+    /// 总耗时（毫秒）.
+    pub duration_ms: Option<i32>,
+}
+
+impl ResearchSession {
+    /// A `running` session on `symbol` with a new id, created `now`.
+    pub fn start(symbol: impl Into<String>, now: NaiveDateTime) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            symbol: symbol.into(),
+            status: SessionStatus::Running,
+            selected_experts: None,
+            options: None,
+            trigger_source: None,
+            created_at: now,
+            completed_at: None,
+            duration_ms: None,
+        }
+    }
+
+    /// Checks lengths, that `options` is a JSON object and that durations are not negative.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        if self.symbol.trim().is_empty() {
+            return Err(InvalidInput::new(
+                "symbol",
+                &self.symbol,
+                "must not be empty",
+            ));
+        }
+        check_len("symbol", Some(&self.symbol), 20)?;
+        check_len("trigger_source", self.trigger_source.as_deref(), 50)?;
+        check_object("options", self.options.as_ref())?;
+        check_duration(self.duration_ms)?;
+        check_completion(self.created_at, self.completed_at)
+    }
+}
+
+/// The execution of one node of a session's workflow (`node_executions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeExecution {
+    /// 记录唯一标识, chosen by the application.
+    pub id: Uuid,
+    /// The session it belongs to; deleting the session deletes it.
+    pub session_id: Uuid,
+    /// 节点类型 (at most 50 characters).
+    pub node_type: String,
+    /// 状态.
+    pub status: NodeStatus,
+    /// 结构化业务结果: a JSON object.
+    pub result_data: Option<Value>,
+    /// 文字报告.
+    pub narrative_report: Option<String>,
+    /// 异常类名 (at most 100 characters).
+    pub error_type: Option<String>,
+    /// 错误详情.
+    pub error_message: Option<String>,
+    /// 开始时间 (UTC).
+    pub started_at: NaiveDateTime,
+    /// 结束时间 (UTC).
+    pub completed_at: Option<NaiveDateTime>,
+    /// 节点耗时（毫秒）.
+    pub duration_ms: Option<i32>,
+}
+
+impl NodeExecution {
+    /// A node of `session_id` that started `started_at`, with a new id and no result yet.
+    pub fn new(
+        session_id: Uuid,
+        node_type: impl Into<String>,
+        status: NodeStatus,
+        started_at: NaiveDateTime,
+    ) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            session_id,
+            node_type: node_type.into(),
+            status,
+            result_data: None,
+            narrative_report: None,
+            error_type: None,
+            error_message: None,
+            started_at,
+            completed_at: None,
+            duration_ms: None,
+        }
+    }
+
+    /// Checks lengths, that `result_data` is a JSON object and that durations are not
+    /// negative.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        if self.node_type.trim().is_empty() {
+            return Err(InvalidInput::new(
+                "node_type",
+                &self.node_type,
+                "must not be empty",
+            ));
+        }
+        check_len("node_type", Some(&self.node_type), 50)?;
+        check_len("error_type", self.error_type.as_deref(), 100)?;
+        check_object("result_data", self.result_data.as_ref())?;
+        check_duration(self.duration_ms)?;
+        check_completion(self.started_at, self.completed_at)
+    }
+}
+
+/// Filters of `list_sessions`; every bound is inclusive and `None` means no filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// Only sessions on this symbol.
+    pub symbol: Option<String>,
+    /// Only sessions created at or after this time (UTC).
+    pub created_after: Option<NaiveDateTime>,
+    /// Only sessions created at or before this time (UTC).
+    pub created_before: Option<NaiveDateTime>,
+}
+
+fn check_object(field: &'static str, value: Option<&Value>) -> Result<(), InvalidInput> {
+    match value {
+        Some(value) if !value.is_object() => {
+            Err(InvalidInput::new(field, value, "must be a JSON object"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_duration(duration_ms: Option<i32>) -> Result<(), InvalidInput> {
+    match duration_ms {
+        Some(ms) if ms < 0 => Err(InvalidInput::new("duration_ms", ms, "must not be negative")),
+        _ => Ok(()),
+    }
+}
+
+fn check_completion(
+    started: NaiveDateTime,
+    completed: Option<NaiveDateTime>,
+) -> Result<(), InvalidInput> {
+    match completed {
+        Some(done) if done < started => Err(InvalidInput::new(
+            "completed_at",
+            done,
+            format!("before the start ({started})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip() {
+        for status in SessionStatus::ALL {
+            assert_eq!(status.as_str().parse::<SessionStatus>().unwrap(), *status);
+        }
+        for status in NodeStatus::ALL {
+            assert_eq!(status.as_str().parse::<NodeStatus>().unwrap(), *status);
+        }
+        assert_eq!("done".parse::<SessionStatus>().unwrap_err().field, "status");
+    }
+
+    #[test]
+    fn options_must_be_an_object() {
+        let mut session = ResearchSession::start("000001.SZ", shared_db::utc_now());
+        session.options = Some(serde_json::json!(["not", "an", "object"]));
+        assert_eq!(session.validate().unwrap_err().field, "options");
+        session.options = Some(serde_json::json!({"depth": 2}));
+        assert!(session.validate().is_ok());
+    }
+}

@@ -1,0 +1,225 @@
+//! `PgResearchSessionRepository`: research traces on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::Value;
+use shared_db::{Db, InvalidInput, Page, RepoError};
+use uuid::Uuid;
+
+use crate::domain::{NodeExecution, ResearchSession, SessionFilter, SessionStatus};
+use crate::entity::{node_executions as nodes, research_sessions as sessions};
+use crate::repository::ResearchSessionRepository;
+
+/// Research sessions and node executions on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgResearchSessionRepository {
+    db: Db,
+}
+
+impl PgResearchSessionRepository {
+    /// A repository on `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+fn session_from(m: sessions::Model) -> Result<ResearchSession, InvalidInput> {
+    let selected_experts = match m.selected_experts {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(
+            serde_json::from_value::<Vec<String>>(value.clone()).map_err(|_| {
+                InvalidInput::new(
+                    "selected_experts",
+                    value,
+                    "stored value is not a list of names",
+                )
+            })?,
+        ),
+    };
+    Ok(ResearchSession {
+        id: m.id,
+        symbol: m.symbol,
+        status: m.status.parse()?,
+        selected_experts,
+        options: m.options,
+        trigger_source: m.trigger_source,
+        created_at: m.created_at,
+        completed_at: m.completed_at,
+        duration_ms: m.duration_ms,
+    })
+}
+
+fn session_active(s: &ResearchSession) -> sessions::ActiveModel {
+    sessions::ActiveModel {
+        id: Set(s.id),
+        symbol: Set(s.symbol.clone()),
+        status: Set(s.status.as_str().to_owned()),
+        selected_experts: Set(s.selected_experts.clone().map(Value::from)),
+        options: Set(s.options.clone()),
+        trigger_source: Set(s.trigger_source.clone()),
+        created_at: Set(s.created_at),
+        completed_at: Set(s.completed_at),
+        duration_ms: Set(s.duration_ms),
+    }
+}
+
+fn node_from(m: nodes::Model) -> Result<NodeExecution, InvalidInput> {
+    Ok(NodeExecution {
+        id: m.id,
+        session_id: m.session_id,
+        node_type: m.node_type,
+        status: m.status.parse()?,
+        result_data: m.result_data,
+        narrative_report: m.narrative_report,
+        error_type: m.error_type,
+        error_message: m.error_message,
+        started_at: m.started_at,
+        completed_at: m.completed_at,
+        duration_ms: m.duration_ms,
+    })
+}
+
+fn node_active(n: &NodeExecution) -> nodes::ActiveModel {
+    nodes::ActiveModel {
+        id: Set(n.id),
+        session_id: Set(n.session_id),
+        node_type: Set(n.node_type.clone()),
+        status: Set(n.status.as_str().to_owned()),
+        result_data: Set(n.result_data.clone()),
+        narrative_report: Set(n.narrative_report.clone()),
+        error_type: Set(n.error_type.clone()),
+        error_message: Set(n.error_message.clone()),
+        started_at: Set(n.started_at),
+        completed_at: Set(n.completed_at),
+        duration_ms: Set(n.duration_ms),
+    }
+}
+
+#[async_trait]
+impl ResearchSessionRepository for PgResearchSessionRepository {
+    async fn save_session(&self, session: &ResearchSession) -> Result<(), RepoError> {
+        session.validate()?;
+        sessions::Entity::insert(session_active(session))
+            .exec_without_returning(self.db.conn())
+            .await?;
+        Ok(())
+    }
+
+    async fn update_session(
+        &self,
+        id: Uuid,
+        status: SessionStatus,
+        completed_at: Option<NaiveDateTime>,
+        duration_ms: Option<i32>,
+    ) -> Result<ResearchSession, RepoError> {
+        if !status.is_finished() {
+            return Err(InvalidInput::new(
+                "status",
+                status,
+                "a session can only be finished: completed, partial or failed",
+            )
+            .into());
+        }
+        if let Some(ms) = duration_ms.filter(|ms| *ms < 0) {
+            return Err(InvalidInput::new("duration_ms", ms, "must not be negative").into());
+        }
+        let updated = sessions::Entity::update_many()
+            .col_expr(sessions::Column::Status, Expr::value(status.as_str()))
+            .col_expr(sessions::Column::CompletedAt, Expr::value(completed_at))
+            .col_expr(sessions::Column::DurationMs, Expr::value(duration_ms))
+            .filter(sessions::Column::Id.eq(id))
+            .filter(sessions::Column::Status.eq(SessionStatus::Running.as_str()))
+            .exec_with_returning(self.db.conn())
+            .await?;
+        match updated.into_iter().next() {
+            Some(model) => Ok(session_from(model)?),
+            None => match self.get_session_by_id(id).await? {
+                Some(stored) => Err(RepoError::InvalidState(format!(
+                    "research session {id} is already {}; only a running session can be finished",
+                    stored.status
+                ))),
+                None => Err(RepoError::NotFound {
+                    entity: "research session",
+                    key: id.to_string(),
+                }),
+            },
+        }
+    }
+
+    async fn save_node_execution(&self, execution: &NodeExecution) -> Result<(), RepoError> {
+        execution.validate()?;
+        let inserted = nodes::Entity::insert(node_active(execution))
+            .exec_without_returning(self.db.conn())
+            .await;
+        match inserted.map_err(RepoError::from) {
+            Ok(_) => Ok(()),
+            // The foreign key names the missing session.
+            Err(RepoError::NotFound { .. }) => Err(RepoError::NotFound {
+                entity: "research session",
+                key: execution.session_id.to_string(),
+            }),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn get_session_by_id(&self, id: Uuid) -> Result<Option<ResearchSession>, RepoError> {
+        Ok(sessions::Entity::find_by_id(id)
+            .one(self.db.conn())
+            .await?
+            .map(session_from)
+            .transpose()?)
+    }
+
+    async fn list_sessions(
+        &self,
+        filter: &SessionFilter,
+        page: Page,
+    ) -> Result<Vec<ResearchSession>, RepoError> {
+        let mut query = sessions::Entity::find();
+        if let Some(symbol) = &filter.symbol {
+            query = query.filter(sessions::Column::Symbol.eq(symbol.as_str()));
+        }
+        if let Some(after) = filter.created_after {
+            query = query.filter(sessions::Column::CreatedAt.gte(after));
+        }
+        if let Some(before) = filter.created_before {
+            query = query.filter(sessions::Column::CreatedAt.lte(before));
+        }
+        query
+            .order_by_desc(sessions::Column::CreatedAt)
+            .order_by_desc(sessions::Column::Id)
+            .offset(page.skip())
+            .limit(page.limit())
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|m| Ok(session_from(m)?))
+            .collect()
+    }
+
+    async fn get_node_executions_by_session(
+        &self,
+        id: Uuid,
+    ) -> Result<Vec<NodeExecution>, RepoError> {
+        nodes::Entity::find()
+            .filter(nodes::Column::SessionId.eq(id))
+            .order_by_asc(nodes::Column::StartedAt)
+            .order_by_asc(nodes::Column::Id)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|m| Ok(node_from(m)?))
+            .collect()
+    }
+
+    async fn delete_session(&self, id: Uuid) -> Result<bool, RepoError> {
+        let result = sessions::Entity::delete_many()
+            .filter(sessions::Column::Id.eq(id))
+            .exec(self.db.conn())
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+}

@@ -1,0 +1,52 @@
+//! `ResearchSessionRepository`: the contract of research traces.
+
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use shared_db::{Page, RepoError};
+use uuid::Uuid;
+
+use crate::domain::{NodeExecution, ResearchSession, SessionFilter, SessionStatus};
+
+/// Research sessions and their node executions.
+#[async_trait]
+pub trait ResearchSessionRepository: Send + Sync {
+    /// Stores a new session. An existing id is `Conflict`.
+    async fn save_session(&self, session: &ResearchSession) -> Result<(), RepoError>;
+
+    /// Finishes the running session `id`: sets its status, completion time and duration,
+    /// and returns it. `NotFound` for an unknown id; `InvalidState` when the session is
+    /// not `running` any more or `status` is `running`.
+    async fn update_session(
+        &self,
+        id: Uuid,
+        status: SessionStatus,
+        completed_at: Option<NaiveDateTime>,
+        duration_ms: Option<i32>,
+    ) -> Result<ResearchSession, RepoError>;
+
+    /// Stores a node execution. An unknown `session_id` is `NotFound`; an existing id is
+    /// `Conflict`.
+    async fn save_node_execution(&self, execution: &NodeExecution) -> Result<(), RepoError>;
+
+    /// The session `id`, if any.
+    async fn get_session_by_id(&self, id: Uuid) -> Result<Option<ResearchSession>, RepoError>;
+
+    /// Sessions matching `filter`, newest `created_at` first (then by id), one page
+    /// (the earlier service's default was 20 rows).
+    async fn list_sessions(
+        &self,
+        filter: &SessionFilter,
+        page: Page,
+    ) -> Result<Vec<ResearchSession>, RepoError>;
+
+    /// The node executions of session `id`, by `started_at` ascending (then by id); empty
+    /// for an unknown session.
+    async fn get_node_executions_by_session(
+        &self,
+        id: Uuid,
+    ) -> Result<Vec<NodeExecution>, RepoError>;
+
+    /// Deletes the session `id` and, by the foreign key's cascade, its node executions;
+    /// false when there was none.
+    async fn delete_session(&self, id: Uuid) -> Result<bool, RepoError>;
+}

@@ -1,0 +1,219 @@
+//! Repository tests of coordinator against PostgreSQL: sessions, node executions,
+//! filters, paging, JSONB round trips, cascade deletes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+use chrono::{Duration, NaiveDateTime};
+use coordinator::{
+    NodeExecution, NodeStatus, PgResearchSessionRepository, ResearchSession,
+    ResearchSessionRepository, SessionFilter, SessionStatus,
+};
+use serde_json::json;
+use shared_db::{Page, RepoError};
+use test_support::TestDb;
+
+fn at(minutes: i64) -> NaiveDateTime {
+    "2024-06-03T09:30:00".parse::<NaiveDateTime>().unwrap() + Duration::minutes(minutes)
+}
+
+fn session(symbol: &str, minutes: i64) -> ResearchSession {
+    let mut session = ResearchSession::start(symbol, at(minutes));
+    session.selected_experts = Some(vec!["macro".into(), "technical".into(), "估值".into()]);
+    session.options = Some(json!({"depth": 2, "language": "zh", "nested": {"a": [1, 2.5, null]}}));
+    session.trigger_source = Some("api".into());
+    session
+}
+
+#[tokio::test]
+async fn a_session_and_its_nodes_round_trip() {
+    let test_db = TestDb::new().await;
+    let repo = PgResearchSessionRepository::new(test_db.db().clone());
+    let s = session("600519.SH", 0);
+    repo.save_session(&s).await.unwrap();
+    assert_eq!(
+        repo.get_session_by_id(s.id).await.unwrap().unwrap(),
+        s,
+        "JSONB fields round-trip"
+    );
+
+    let mut late = NodeExecution::new(s.id, "valuation", NodeStatus::Success, at(3));
+    late.result_data = Some(json!({"pe": 28.5, "verdict": "高估", "peers": ["000858.SZ"]}));
+    late.narrative_report = Some("估值偏高".into());
+    late.completed_at = Some(at(4));
+    late.duration_ms = Some(60_000);
+    let mut early = NodeExecution::new(s.id, "fundamentals", NodeStatus::Failed, at(1));
+    early.error_type = Some("TimeoutError".into());
+    early.error_message = Some("tushare timed out".into());
+    let skipped = NodeExecution::new(s.id, "news", NodeStatus::Skipped, at(2));
+    for node in [&late, &early, &skipped] {
+        repo.save_node_execution(node).await.unwrap();
+    }
+    let nodes = repo.get_node_executions_by_session(s.id).await.unwrap();
+    assert_eq!(
+        nodes,
+        [early, skipped, late],
+        "by started_at ascending, every field intact"
+    );
+
+    let finished = repo
+        .update_session(s.id, SessionStatus::Partial, Some(at(5)), Some(300_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        (finished.status, finished.duration_ms),
+        (SessionStatus::Partial, Some(300_000))
+    );
+    assert_eq!(finished.completed_at, Some(at(5)));
+}
+
+#[tokio::test]
+async fn only_a_running_session_can_be_finished() {
+    let test_db = TestDb::new().await;
+    let repo = PgResearchSessionRepository::new(test_db.db().clone());
+    let s = session("000001.SZ", 0);
+    repo.save_session(&s).await.unwrap();
+    repo.update_session(s.id, SessionStatus::Completed, Some(at(1)), Some(60_000))
+        .await
+        .unwrap();
+    let err = repo
+        .update_session(s.id, SessionStatus::Failed, Some(at(2)), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RepoError::InvalidState(ref m) if m.contains("completed")),
+        "{err:?}"
+    );
+    let err = repo
+        .update_session(s.id, SessionStatus::Running, None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepoError::Invalid(ref i) if i.field == "status"));
+    let err = repo
+        .update_session(uuid::Uuid::new_v4(), SessionStatus::Failed, None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepoError::NotFound { .. }));
+    assert!(matches!(
+        repo.save_session(&s).await,
+        Err(RepoError::Conflict { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_node_of_an_unknown_session_is_not_found() {
+    let test_db = TestDb::new().await;
+    let repo = PgResearchSessionRepository::new(test_db.db().clone());
+    let orphan = NodeExecution::new(uuid::Uuid::new_v4(), "x", NodeStatus::Success, at(0));
+    let err = repo.save_node_execution(&orphan).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RepoError::NotFound {
+                entity: "research session",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn list_filters_by_symbol_and_inclusive_bounds_newest_first_with_paging() {
+    let test_db = TestDb::new().await;
+    let repo = PgResearchSessionRepository::new(test_db.db().clone());
+    let mut ids = Vec::new();
+    for minutes in 0..25 {
+        let symbol = if minutes % 5 == 0 {
+            "000001.SZ"
+        } else {
+            "600519.SH"
+        };
+        let s = session(symbol, minutes);
+        repo.save_session(&s).await.unwrap();
+        ids.push((minutes, symbol, s.id));
+    }
+    let default_page = Page::first(20).unwrap();
+    let all = repo
+        .list_sessions(&SessionFilter::default(), default_page)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 20);
+    assert_eq!(all[0].created_at, at(24), "newest first");
+    assert_eq!(all[19].created_at, at(5));
+    let rest = repo
+        .list_sessions(&SessionFilter::default(), Page::new(20, 20).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|s| s.created_at).collect::<Vec<_>>(),
+        [at(4), at(3), at(2), at(1), at(0)]
+    );
+
+    let filter = SessionFilter {
+        symbol: Some("000001.SZ".into()),
+        created_after: Some(at(5)),
+        created_before: Some(at(20)),
+    };
+    let found = repo.list_sessions(&filter, default_page).await.unwrap();
+    assert_eq!(
+        found.iter().map(|s| s.created_at).collect::<Vec<_>>(),
+        [at(20), at(15), at(10), at(5)],
+        "both bounds inclusive"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_session_cascades_to_its_nodes() {
+    let test_db = TestDb::new().await;
+    let repo = PgResearchSessionRepository::new(test_db.db().clone());
+    let (kept, deleted) = (session("000001.SZ", 0), session("000002.SZ", 1));
+    for s in [&kept, &deleted] {
+        repo.save_session(s).await.unwrap();
+        for minute in 0..3 {
+            repo.save_node_execution(&NodeExecution::new(
+                s.id,
+                "n",
+                NodeStatus::Success,
+                at(minute),
+            ))
+            .await
+            .unwrap();
+        }
+    }
+    assert!(repo.delete_session(deleted.id).await.unwrap());
+    assert!(!repo.delete_session(deleted.id).await.unwrap());
+    assert!(
+        repo.get_node_executions_by_session(deleted.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        repo.get_node_executions_by_session(kept.id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let remaining: i64 = sqlx::query_scalar("SELECT count(*) FROM node_executions")
+        .fetch_one(test_db.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(remaining, 3);
+}
+
+#[tokio::test]
+async fn json_that_is_not_an_object_is_refused() {
+    let test_db = TestDb::new().await;
+    let repo = PgResearchSessionRepository::new(test_db.db().clone());
+    let mut s = session("000001.SZ", 0);
+    s.options = Some(json!("depth=2"));
+    let err = repo.save_session(&s).await.unwrap_err();
+    assert!(matches!(err, RepoError::Invalid(ref i) if i.field == "options"));
+    s.options = None;
+    repo.save_session(&s).await.unwrap();
+    let mut node = NodeExecution::new(s.id, "n", NodeStatus::Success, at(0));
+    node.result_data = Some(json!([1, 2]));
+    let err = repo.save_node_execution(&node).await.unwrap_err();
+    assert!(matches!(err, RepoError::Invalid(ref i) if i.field == "result_data"));
+}

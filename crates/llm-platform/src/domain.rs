@@ -1,0 +1,154 @@
+//! `NewLlmConfig` (what a caller saves) and `LlmConfig` (what is stored).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use shared_db::InvalidInput;
+
+use crate::secret::ApiKey;
+
+/// An LLM configuration to save, keyed by its `alias`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLlmConfig {
+    /// Unique name services ask for (`deepseek-chat`, `gpt-4o` …).
+    pub alias: String,
+    /// The vendor (`openai`, `deepseek` …).
+    pub vendor: String,
+    /// The client protocol (`openai`, `anthropic`, `ollama` …).
+    pub provider_type: String,
+    /// The secret key; encrypted at rest when a `SecretCipher` is configured.
+    pub api_key: ApiKey,
+    /// The model's name at the vendor.
+    pub model_name: String,
+    /// Endpoint, `http://` or `https://`; `None` for the vendor's default.
+    pub base_url: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Lower is tried first; `None` after every number.
+    pub priority: Option<i32>,
+    /// Labels, stored as a JSON array of strings.
+    pub tags: Vec<String>,
+    /// Whether services may use it.
+    pub is_active: bool,
+}
+
+impl NewLlmConfig {
+    /// An active config with no optional fields.
+    pub fn new(
+        alias: impl Into<String>,
+        vendor: impl Into<String>,
+        provider_type: impl Into<String>,
+        model_name: impl Into<String>,
+        api_key: ApiKey,
+    ) -> Self {
+        Self {
+            alias: alias.into(),
+            vendor: vendor.into(),
+            provider_type: provider_type.into(),
+            api_key,
+            model_name: model_name.into(),
+            base_url: None,
+            description: None,
+            priority: None,
+            tags: Vec::new(),
+            is_active: true,
+        }
+    }
+
+    /// Checks required fields, the URL's scheme and the tags. Errors never contain the
+    /// API key.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        for (field, value) in [
+            ("alias", &self.alias),
+            ("vendor", &self.vendor),
+            ("provider_type", &self.provider_type),
+            ("model_name", &self.model_name),
+        ] {
+            if value.trim().is_empty() {
+                return Err(InvalidInput::new(field, value, "must not be empty"));
+            }
+        }
+        if self.api_key.expose().trim().is_empty() {
+            return Err(InvalidInput::secret("api_key", "must not be empty"));
+        }
+        if let Some(url) = self
+            .base_url
+            .as_ref()
+            .filter(|url| !(url.starts_with("http://") || url.starts_with("https://")))
+        {
+            return Err(InvalidInput::new(
+                "base_url",
+                url,
+                "must start with http:// or https://",
+            ));
+        }
+        if let Some(tag) = self.tags.iter().find(|tag| tag.trim().is_empty()) {
+            return Err(InvalidInput::new("tags", tag, "a tag must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+/// A stored LLM configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LlmConfig {
+    /// `llm_configs.id`.
+    pub id: i32,
+    /// Unique name.
+    pub alias: String,
+    /// The vendor.
+    pub vendor: String,
+    /// The client protocol.
+    pub provider_type: String,
+    /// The decrypted key (`Debug`/`Serialize` print `***`).
+    pub api_key: ApiKey,
+    /// The model's name at the vendor.
+    pub model_name: String,
+    /// Endpoint.
+    pub base_url: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Lower is tried first.
+    pub priority: Option<i32>,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// Whether services may use it (`NULL` in old rows reads as false).
+    pub is_active: bool,
+    /// When it was first saved.
+    pub created_at: Option<DateTime<Utc>>,
+    /// When it was last saved or (de)activated.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> NewLlmConfig {
+        NewLlmConfig::new(
+            "deepseek",
+            "deepseek",
+            "openai",
+            "deepseek-chat",
+            ApiKey::new("sk-123"),
+        )
+    }
+
+    #[test]
+    fn validation_names_the_field_and_never_the_key() {
+        let mut bad = config();
+        bad.base_url = Some("ftp://x".into());
+        assert_eq!(bad.validate().unwrap_err().field, "base_url");
+        let mut bad = config();
+        bad.api_key = ApiKey::new(" ");
+        let err = bad.validate().unwrap_err();
+        assert_eq!((err.field, err.value.as_str()), ("api_key", "***"));
+        let mut bad = config();
+        bad.alias = String::new();
+        assert_eq!(bad.validate().unwrap_err().field, "alias");
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        assert!(!format!("{:?}", config()).contains("sk-123"));
+    }
+}

@@ -1,0 +1,210 @@
+//! `PgLlmConfigRepository`: LLM configurations on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::{Expr, NullOrdering, OnConflict, Order};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use serde_json::Value;
+use shared_db::{Db, InvalidInput, RepoError, utc_now_tz};
+
+use crate::domain::{LlmConfig, NewLlmConfig};
+use crate::entity::llm_configs::{ActiveModel, Column, Entity, Model, StoredApiKey};
+use crate::repository::LlmConfigRepository;
+use crate::secret::{ENCRYPTED_PREFIX, SecretCipher, is_encrypted, read_stored, to_stored};
+
+/// LLM configurations on PostgreSQL.
+///
+/// With a [`SecretCipher`], keys are written encrypted; without one they are written in
+/// plaintext (as the earlier service did) and a warning is logged. Reading handles both.
+#[derive(Debug, Clone)]
+pub struct PgLlmConfigRepository {
+    db: Db,
+    cipher: Option<SecretCipher>,
+}
+
+impl PgLlmConfigRepository {
+    /// A repository on `db`, encrypting keys with `cipher` when given.
+    pub fn new(db: Db, cipher: Option<SecretCipher>) -> Self {
+        Self { db, cipher }
+    }
+
+    fn to_domain(&self, m: Model) -> Result<LlmConfig, RepoError> {
+        let api_key = read_stored(self.cipher.as_ref(), &m.alias, &m.api_key.0)
+            .map_err(|err| RepoError::InvalidState(err.to_string()))?;
+        let tags = match m.tags {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(tag) => Ok(tag),
+                    other => Err(InvalidInput::new(
+                        "tags",
+                        other,
+                        "a stored tag is not a string",
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(
+                    InvalidInput::new("tags", other, "stored tags are not a JSON array").into(),
+                );
+            }
+        };
+        Ok(LlmConfig {
+            id: m.id,
+            alias: m.alias,
+            vendor: m.vendor,
+            provider_type: m.provider_type,
+            api_key,
+            model_name: m.model_name,
+            base_url: m.base_url,
+            description: m.description,
+            priority: m.priority,
+            tags,
+            is_active: m.is_active.unwrap_or(false),
+            created_at: m.created_at.map(|t| t.with_timezone(&Utc)),
+            updated_at: m.updated_at.map(|t| t.with_timezone(&Utc)),
+        })
+    }
+
+    async fn find(&self, active_only: bool) -> Result<Vec<LlmConfig>, RepoError> {
+        let mut query = Entity::find();
+        if active_only {
+            query = query.filter(Column::IsActive.eq(true));
+        }
+        query
+            .order_by_with_nulls(Column::Priority, Order::Asc, NullOrdering::Last)
+            .order_by_asc(Column::Alias)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|m| self.to_domain(m))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl LlmConfigRepository for PgLlmConfigRepository {
+    async fn upsert(&self, config: NewLlmConfig) -> Result<LlmConfig, RepoError> {
+        config.validate()?;
+        if self.cipher.is_none() {
+            tracing::warn!(
+                alias = %config.alias,
+                "storing an LLM api_key in plaintext: set {} to encrypt keys at rest",
+                SecretCipher::ENV
+            );
+        }
+        let stored = to_stored(self.cipher.as_ref(), &config.alias, &config.api_key);
+        let active = ActiveModel {
+            id: NotSet,
+            alias: Set(config.alias),
+            vendor: Set(config.vendor),
+            provider_type: Set(config.provider_type),
+            api_key: Set(StoredApiKey(stored)),
+            base_url: Set(config.base_url),
+            model_name: Set(config.model_name),
+            description: Set(config.description),
+            priority: Set(config.priority),
+            tags: Set(Some(Value::from(config.tags))),
+            is_active: Set(Some(config.is_active)),
+            created_at: NotSet,
+            updated_at: Set(Some(utc_now_tz().into())),
+        };
+        let on_conflict = OnConflict::column(Column::Alias)
+            .update_columns([
+                Column::Vendor,
+                Column::ProviderType,
+                Column::ApiKey,
+                Column::BaseUrl,
+                Column::ModelName,
+                Column::Description,
+                Column::Priority,
+                Column::Tags,
+                Column::IsActive,
+                Column::UpdatedAt,
+            ])
+            .to_owned();
+        let model = Entity::insert(active)
+            .on_conflict(on_conflict)
+            .exec_with_returning(self.db.conn())
+            .await?;
+        self.to_domain(model)
+    }
+
+    async fn get_by_alias(&self, alias: &str) -> Result<Option<LlmConfig>, RepoError> {
+        Entity::find()
+            .filter(Column::Alias.eq(alias))
+            .one(self.db.conn())
+            .await?
+            .map(|m| self.to_domain(m))
+            .transpose()
+    }
+
+    async fn list(&self) -> Result<Vec<LlmConfig>, RepoError> {
+        self.find(false).await
+    }
+
+    async fn list_active(&self) -> Result<Vec<LlmConfig>, RepoError> {
+        self.find(true).await
+    }
+
+    async fn set_active(&self, alias: &str, active: bool) -> Result<LlmConfig, RepoError> {
+        let updated = Entity::update_many()
+            .col_expr(Column::IsActive, Expr::value(active))
+            .col_expr(Column::UpdatedAt, Expr::value(utc_now_tz()))
+            .filter(Column::Alias.eq(alias))
+            .exec_with_returning(self.db.conn())
+            .await?;
+        match updated.into_iter().next() {
+            Some(model) => self.to_domain(model),
+            None => Err(RepoError::NotFound {
+                entity: "llm config",
+                key: alias.to_owned(),
+            }),
+        }
+    }
+
+    async fn delete(&self, alias: &str) -> Result<bool, RepoError> {
+        let result = Entity::delete_many()
+            .filter(Column::Alias.eq(alias))
+            .exec(self.db.conn())
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    async fn reencrypt_plaintext(&self) -> Result<u64, RepoError> {
+        let Some(cipher) = &self.cipher else {
+            return Err(RepoError::InvalidState(format!(
+                "re-encrypting needs a key: set {}",
+                SecretCipher::ENV
+            )));
+        };
+        let txn = self.db.conn().begin().await?;
+        let plaintext = Entity::find()
+            .filter(Column::ApiKey.not_like(format!("{ENCRYPTED_PREFIX}%")))
+            .lock_exclusive()
+            .all(&txn)
+            .await?;
+        let mut upgraded = 0;
+        for model in plaintext {
+            if is_encrypted(&model.api_key.0) {
+                continue;
+            }
+            let key = read_stored(None, &model.alias, &model.api_key.0)
+                .map_err(|err| RepoError::InvalidState(err.to_string()))?;
+            Entity::update_many()
+                .col_expr(
+                    Column::ApiKey,
+                    Expr::value(StoredApiKey(cipher.encrypt(&model.alias, &key))),
+                )
+                .filter(Column::Id.eq(model.id))
+                .exec(&txn)
+                .await?;
+            upgraded += 1;
+        }
+        txn.commit().await?;
+        tracing::info!(upgraded, "re-encrypted plaintext LLM api keys");
+        Ok(upgraded)
+    }
+}

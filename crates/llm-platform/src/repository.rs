@@ -1,0 +1,35 @@
+//! `LlmConfigRepository`: the contract of LLM configurations.
+
+use async_trait::async_trait;
+use shared_db::RepoError;
+
+use crate::domain::{LlmConfig, NewLlmConfig};
+
+/// LLM configurations (`llm_configs`), keyed by alias.
+#[async_trait]
+pub trait LlmConfigRepository: Send + Sync {
+    /// Inserts `config`, or overwrites every field of the config with the same alias,
+    /// setting `updated_at` to now (`created_at` and `id` are kept). Returns it as stored.
+    async fn upsert(&self, config: NewLlmConfig) -> Result<LlmConfig, RepoError>;
+
+    /// The config `alias`, if any. An encrypted key that cannot be decrypted (no or
+    /// wrong `STOCKDB_SECRET_KEY`) is `InvalidState`, never garbage.
+    async fn get_by_alias(&self, alias: &str) -> Result<Option<LlmConfig>, RepoError>;
+
+    /// Every config, lowest `priority` first (`NULL` last), then by alias.
+    async fn list(&self) -> Result<Vec<LlmConfig>, RepoError>;
+
+    /// The active configs, in the same order as [`LlmConfigRepository::list`].
+    async fn list_active(&self) -> Result<Vec<LlmConfig>, RepoError>;
+
+    /// Sets `is_active` and `updated_at`; `NotFound` for an unknown alias.
+    async fn set_active(&self, alias: &str, active: bool) -> Result<LlmConfig, RepoError>;
+
+    /// Deletes the config `alias`; false when there was none.
+    async fn delete(&self, alias: &str) -> Result<bool, RepoError>;
+
+    /// Encrypts every key still stored in plaintext (rows of the earlier service, or saved
+    /// before a cipher was configured), in one transaction; returns how many. Needs a
+    /// cipher (`InvalidState` without one).
+    async fn reencrypt_plaintext(&self) -> Result<u64, RepoError>;
+}

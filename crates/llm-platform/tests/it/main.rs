@@ -1,0 +1,232 @@
+//! Repository tests of llm-platform against PostgreSQL: upserts, ordering, activation,
+//! encryption at rest, and secrets kept out of `Debug`, errors and logs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use llm_platform::{
+    ApiKey, LlmConfigRepository, NewLlmConfig, PgLlmConfigRepository, SecretCipher,
+};
+use shared_db::RepoError;
+use test_support::TestDb;
+
+const KEY: &str = "sk-live-4f9a2c81d0e7b3";
+
+fn config(alias: &str, priority: Option<i32>) -> NewLlmConfig {
+    let mut config = NewLlmConfig::new(
+        alias,
+        "deepseek",
+        "openai",
+        "deepseek-chat",
+        ApiKey::new(KEY),
+    );
+    config.priority = priority;
+    config.base_url = Some("https://api.deepseek.com/v1".into());
+    config.tags = vec!["fast".into(), "中文".into()];
+    config
+}
+
+fn cipher() -> SecretCipher {
+    SecretCipher::from_base64(&SecretCipher::generate_key()).unwrap()
+}
+
+async fn stored_key(test_db: &TestDb, alias: &str) -> String {
+    sqlx::query_scalar("SELECT api_key FROM llm_configs WHERE alias = $1")
+        .bind(alias)
+        .fetch_one(test_db.db().pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn upsert_by_alias_keeps_id_and_created_at_and_moves_updated_at() {
+    let test_db = TestDb::new().await;
+    let repo = PgLlmConfigRepository::new(test_db.db().clone(), None);
+    let first = repo.upsert(config("deepseek", Some(2))).await.unwrap();
+    assert_eq!(first.tags, ["fast", "中文"], "tags round-trip as JSONB");
+    assert_eq!(first.api_key.expose(), KEY);
+    let mut changed = config("deepseek", Some(1));
+    changed.model_name = "deepseek-reasoner".into();
+    changed.tags = vec![];
+    let second = repo.upsert(changed).await.unwrap();
+    assert_eq!(second.id, first.id);
+    assert_eq!(second.created_at, first.created_at);
+    assert!(second.updated_at > first.updated_at);
+    assert_eq!(
+        (second.model_name.as_str(), second.priority),
+        ("deepseek-reasoner", Some(1))
+    );
+    assert!(second.tags.is_empty());
+    assert_eq!(
+        repo.get_by_alias("deepseek").await.unwrap().unwrap(),
+        second
+    );
+    assert!(repo.get_by_alias("nope").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn lists_order_by_priority_and_filter_active() {
+    let test_db = TestDb::new().await;
+    let repo = PgLlmConfigRepository::new(test_db.db().clone(), None);
+    repo.upsert(config("c", None)).await.unwrap();
+    repo.upsert(config("b", Some(5))).await.unwrap();
+    repo.upsert(config("a", Some(1))).await.unwrap();
+    repo.upsert(config("d", Some(1))).await.unwrap();
+    let aliases = |configs: Vec<llm_platform::LlmConfig>| {
+        configs.into_iter().map(|c| c.alias).collect::<Vec<_>>()
+    };
+    assert_eq!(aliases(repo.list().await.unwrap()), ["a", "d", "b", "c"]);
+    let deactivated = repo.set_active("d", false).await.unwrap();
+    assert!(!deactivated.is_active);
+    assert_eq!(aliases(repo.list_active().await.unwrap()), ["a", "b", "c"]);
+    repo.set_active("d", true).await.unwrap();
+    assert_eq!(repo.list_active().await.unwrap().len(), 4);
+    assert!(matches!(
+        repo.set_active("zz", true).await,
+        Err(RepoError::NotFound { .. })
+    ));
+    assert!(repo.delete("b").await.unwrap());
+    assert!(!repo.delete("b").await.unwrap());
+    assert_eq!(aliases(repo.list().await.unwrap()), ["a", "d", "c"]);
+}
+
+#[tokio::test]
+async fn keys_are_encrypted_at_rest_with_a_cipher() {
+    let test_db = TestDb::new().await;
+    let cipher = cipher();
+    let repo = PgLlmConfigRepository::new(test_db.db().clone(), Some(cipher.clone()));
+    let saved = repo.upsert(config("gpt", None)).await.unwrap();
+    assert_eq!(saved.api_key.expose(), KEY);
+    let stored = stored_key(&test_db, "gpt").await;
+    assert!(stored.starts_with("enc:v1:"), "{stored}");
+    assert!(!stored.contains(KEY));
+
+    let no_key = PgLlmConfigRepository::new(test_db.db().clone(), None);
+    let err = no_key.get_by_alias("gpt").await.unwrap_err();
+    assert!(
+        matches!(err, RepoError::InvalidState(ref m) if m.contains("STOCKDB_SECRET_KEY")),
+        "{err:?}"
+    );
+    let wrong_key = PgLlmConfigRepository::new(test_db.db().clone(), Some(self::cipher()));
+    let err = wrong_key.get_by_alias("gpt").await.unwrap_err();
+    assert!(
+        matches!(err, RepoError::InvalidState(ref m) if m.contains("cannot decrypt")),
+        "{err:?}"
+    );
+    assert!(!format!("{err:?} {err}").contains(KEY));
+}
+
+#[tokio::test]
+async fn plaintext_rows_read_and_are_upgraded_by_reencrypt() {
+    let test_db = TestDb::new().await;
+    // Rows as the earlier service wrote them: plaintext keys, no cipher.
+    let legacy = PgLlmConfigRepository::new(test_db.db().clone(), None);
+    legacy.upsert(config("old-1", Some(1))).await.unwrap();
+    legacy.upsert(config("old-2", Some(2))).await.unwrap();
+    assert_eq!(stored_key(&test_db, "old-1").await, KEY);
+
+    let repo = PgLlmConfigRepository::new(test_db.db().clone(), Some(cipher()));
+    assert_eq!(
+        repo.get_by_alias("old-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .api_key
+            .expose(),
+        KEY,
+        "plaintext still reads"
+    );
+    assert_eq!(repo.reencrypt_plaintext().await.unwrap(), 2);
+    assert_eq!(
+        repo.reencrypt_plaintext().await.unwrap(),
+        0,
+        "nothing left to upgrade"
+    );
+    for alias in ["old-1", "old-2"] {
+        assert!(stored_key(&test_db, alias).await.starts_with("enc:v1:"));
+        assert_eq!(
+            repo.get_by_alias(alias)
+                .await
+                .unwrap()
+                .unwrap()
+                .api_key
+                .expose(),
+            KEY
+        );
+    }
+    assert!(matches!(
+        legacy.reencrypt_plaintext().await,
+        Err(RepoError::InvalidState(_))
+    ));
+}
+
+#[tokio::test]
+async fn invalid_configs_name_the_field_and_never_the_key() {
+    let test_db = TestDb::new().await;
+    let repo = PgLlmConfigRepository::new(test_db.db().clone(), None);
+    let mut bad = config("x", None);
+    bad.base_url = Some(format!("ftp://host/{KEY}"));
+    let err = repo.upsert(bad).await.unwrap_err();
+    assert!(matches!(err, RepoError::Invalid(ref i) if i.field == "base_url"));
+    let mut bad = config("x", None);
+    bad.api_key = ApiKey::new("");
+    let err = repo.upsert(bad).await.unwrap_err();
+    assert!(matches!(err, RepoError::Invalid(ref i) if i.field == "api_key" && i.value == "***"));
+    assert!(repo.list().await.unwrap().is_empty());
+}
+
+/// A `tracing` writer that keeps everything written to it.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything every test of this binary logs from the first call on, at TRACE: one
+/// global subscriber, because a thread-local one misses events whose callsites other test
+/// threads registered first.
+fn capture_logs() -> &'static Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        captured
+    })
+}
+
+#[tokio::test]
+async fn secrets_never_reach_debug_or_trace_logs() {
+    let captured = capture_logs();
+    let test_db = TestDb::new().await;
+    for cipher in [None, Some(cipher())] {
+        let repo = PgLlmConfigRepository::new(test_db.db().clone(), cipher);
+        let saved = repo.upsert(config("gpt", Some(1))).await.unwrap();
+        tracing::info!(config = ?saved, "saved");
+        let listed = repo.list().await.unwrap();
+        assert!(!format!("{listed:?}").contains(KEY));
+        assert!(!serde_json::to_string(&listed).unwrap().contains(KEY));
+        repo.set_active("gpt", false).await.unwrap();
+    }
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("saved"), "the capture works");
+    assert!(
+        logs.contains("INSERT INTO"),
+        "statements were logged at TRACE/DEBUG: {logs}"
+    );
+    assert!(!logs.contains(KEY), "the api key leaked into the logs");
+}
