@@ -14,8 +14,8 @@ mod postgres;
 mod repository;
 
 pub use domain::{
-    MarketDaily, Stock, StockDaily, StockFinance, StockInfo, SyncFailureRecord, SyncJobType,
-    SyncTask, SyncTaskStatus, ThirdCode, TransitionError, ValuationDaily,
+    BatchRows, MarketDaily, Stock, StockDaily, StockFinance, StockInfo, SyncFailureRecord,
+    SyncJobType, SyncTask, SyncTaskStatus, ThirdCode, TransitionError, ValuationDaily,
 };
 pub use postgres::{
     PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,

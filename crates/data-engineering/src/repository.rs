@@ -9,8 +9,8 @@ use shared_db::{Page, RepoError, UpsertReport};
 use uuid::Uuid;
 
 use crate::domain::{
-    MarketDaily, Stock, StockDaily, StockFinance, StockInfo, SyncFailureRecord, SyncJobType,
-    SyncTask, ThirdCode, ValuationDaily,
+    BatchRows, MarketDaily, Stock, StockDaily, StockFinance, StockInfo, SyncFailureRecord,
+    SyncJobType, SyncTask, ThirdCode, ValuationDaily,
 };
 
 /// The stock list (`stock_info`).
@@ -74,6 +74,11 @@ pub trait StockDailyRepository: Send + Sync {
     /// `unchanged`). All or nothing: a bad row (named by its index) writes nothing.
     async fn save_all(&self, dailies: Vec<StockDaily>) -> Result<UpsertReport, RepoError>;
 
+    /// Like [`StockDailyRepository::save_all`], but a `None` never erases a stored value:
+    /// for sources that bring some columns of a bar at a time (Tushare `daily`, then
+    /// `daily_basic`).
+    async fn merge_all(&self, dailies: Vec<StockDaily>) -> Result<UpsertReport, RepoError>;
+
     /// Bars of `code` with `start <= trade_date <= end`, oldest first. `start > end` is
     /// `Invalid`.
     async fn get_by_third_code_and_date_range(
@@ -111,6 +116,9 @@ pub trait StockFinanceRepository: Send + Sync {
     /// Upserts `reports` keyed by `(third_code, ann_date, end_date)` in one transaction,
     /// with the same rules as [`StockDailyRepository::save_all`].
     async fn save_all(&self, reports: Vec<StockFinance>) -> Result<UpsertReport, RepoError>;
+
+    /// Like [`StockFinanceRepository::save_all`], but a `None` never erases a stored value.
+    async fn merge_all(&self, reports: Vec<StockFinance>) -> Result<UpsertReport, RepoError>;
 
     /// The `limit` (1..=10,000) most recent reports of `code`, newest `end_date` first
     /// (then newest `ann_date`).
@@ -165,6 +173,20 @@ pub trait SyncRepository: Send + Sync {
     /// stopped. `NotFound` for an unknown id, `InvalidState` for a task that is running or
     /// completed.
     async fn resume(&self, id: Uuid, now: NaiveDateTime) -> Result<SyncTask, RepoError>;
+
+    /// Commits one batch of a running task atomically: merges `rows` (a `None` never
+    /// erases a stored value), stores `failures`, and advances the task by `items` (its
+    /// offset) and by the rows received (its `total_processed`), all in one transaction.
+    /// A crash at any point leaves either the whole batch or none of it, so a resumed
+    /// task neither loses nor repeats anything. `InvalidState` when the task is not
+    /// `RUNNING` (another worker paused or finished it).
+    async fn commit_batch(
+        &self,
+        task_id: Uuid,
+        rows: BatchRows,
+        failures: &[SyncFailureRecord],
+        items: u32,
+    ) -> Result<(SyncTask, UpsertReport), RepoError>;
 
     /// Stores a new failure record. An existing id is `Conflict`.
     async fn create_failure(&self, failure: &SyncFailureRecord) -> Result<(), RepoError>;

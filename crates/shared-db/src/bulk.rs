@@ -53,6 +53,18 @@ impl UpsertReport {
     }
 }
 
+/// How an upsert treats a stored row's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Merge {
+    /// Every column follows its table rule ([`OnConflict`]): the usual `save_all`.
+    #[default]
+    Overwrite,
+    /// A `NULL` in the new row never erases a stored value (every `Overwrite` column acts
+    /// as `KeepIfNull`): for imports that bring some columns of a row at a time, such as
+    /// Tushare's `daily` then `daily_basic`.
+    KeepStored,
+}
+
 /// The PostgreSQL type of a column, as the engine binds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
@@ -179,7 +191,7 @@ impl BulkTable {
     }
 
     /// The upsert statement for this table, with one array parameter per column.
-    pub fn upsert_sql(&self) -> String {
+    pub fn upsert_sql(&self, merge: Merge) -> String {
         let names: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
         let keys: Vec<&str> = self
             .columns
@@ -190,10 +202,12 @@ impl BulkTable {
         let arrays = self.array_params();
         let (mut set, mut stored, mut merged) = (Vec::new(), Vec::new(), Vec::new());
         for column in self.columns {
-            let new_value = match column.on_conflict {
-                OnConflict::Key => continue,
-                OnConflict::Overwrite => format!("EXCLUDED.{}", column.name),
-                OnConflict::KeepIfNull => format!("COALESCE(EXCLUDED.{0}, t.{0})", column.name),
+            let new_value = match (column.on_conflict, merge) {
+                (OnConflict::Key, _) => continue,
+                (OnConflict::Overwrite, Merge::Overwrite) => format!("EXCLUDED.{}", column.name),
+                (OnConflict::KeepIfNull, _) | (OnConflict::Overwrite, Merge::KeepStored) => {
+                    format!("COALESCE(EXCLUDED.{0}, t.{0})", column.name)
+                }
             };
             set.push(format!("{} = {new_value}", column.name));
             stored.push(format!("t.{}", column.name));
@@ -513,7 +527,29 @@ fn encode<R: BulkRow>(chunk: &[R], copy: bool) -> Result<Encoded, RepoError> {
 /// written. Any database error rolls the whole call back.
 pub async fn upsert<R: BulkRow + 'static>(
     db: &Db,
+    rows: Vec<R>,
+) -> Result<UpsertReport, RepoError> {
+    upsert_with(db, rows, Merge::Overwrite).await
+}
+
+/// [`upsert`] with a choice of how stored rows are merged.
+pub async fn upsert_with<R: BulkRow + 'static>(
+    db: &Db,
+    rows: Vec<R>,
+    merge: Merge,
+) -> Result<UpsertReport, RepoError> {
+    let mut txn = db.pool().begin().await?;
+    let report = upsert_in(&mut txn, rows, merge).await?;
+    txn.commit().await?;
+    Ok(report)
+}
+
+/// [`upsert_with`] inside the caller's transaction, so that the rows commit (or roll
+/// back) together with the caller's other writes. Nothing is committed here.
+pub async fn upsert_in<R: BulkRow + 'static>(
+    txn: &mut sqlx::Transaction<'static, Postgres>,
     mut rows: Vec<R>,
+    merge: Merge,
 ) -> Result<UpsertReport, RepoError> {
     for (idx, row) in rows.iter().enumerate() {
         row.validate().map_err(|err| err.at_row(idx))?;
@@ -532,13 +568,12 @@ pub async fn upsert<R: BulkRow + 'static>(
         return Ok(report);
     }
     let table = R::TABLE;
-    let mut txn = db.pool().begin().await?;
     // Start with COPY unless a sample of the keys (first, middle, last) is already stored:
     // a re-sync then goes straight to the upsert instead of failing a COPY first.
     let sample = [0, rows.len() / 2, rows.len() - 1];
     let copy_mode = Arc::new(AtomicBool::new(
         rows.len() >= COPY_MIN_ROWS
-            && !any_stored(&mut txn, table, sample.iter().map(|&idx| &rows[idx])).await?,
+            && !any_stored(txn, table, sample.iter().map(|&idx| &rows[idx])).await?,
     ));
     let wants_copy = |copy_mode: &AtomicBool, chunk: &[R]| {
         copy_mode.load(Ordering::Relaxed) && chunk.len() >= COPY_MIN_ROWS
@@ -563,7 +598,7 @@ pub async fn upsert<R: BulkRow + 'static>(
         }));
     }
 
-    let upsert_sql: Arc<str> = table.upsert_sql().into();
+    let upsert_sql: Arc<str> = table.upsert_sql(merge).into();
     let copy_sql = table.copy_sql();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut chunk_encoded = encoded.recv().await.ok_or_else(|| {
@@ -571,7 +606,7 @@ pub async fn upsert<R: BulkRow + 'static>(
         })??;
         if let Encoded::Copy(payload) = chunk_encoded {
             if copy_mode.load(Ordering::Relaxed) {
-                if let Some(copied) = copy_chunk(&mut txn, &copy_sql, payload).await? {
+                if let Some(copied) = copy_chunk(txn, &copy_sql, payload).await? {
                     report.inserted += copied;
                     continue;
                 }
@@ -585,12 +620,11 @@ pub async fn upsert<R: BulkRow + 'static>(
                 sqlx::AssertSqlSafe(Arc::clone(&upsert_sql)),
                 args,
             );
-            let (inserted, updated) = query.fetch_one(&mut *txn).await?;
+            let (inserted, updated) = query.fetch_one(&mut **txn).await?;
             report.inserted += inserted.unsigned_abs();
             report.updated += updated.unsigned_abs();
         }
     }
-    txn.commit().await?;
     report.unchanged = report.deduplicated - report.inserted - report.updated;
     Ok(report)
 }
@@ -704,7 +738,7 @@ mod tests {
 
     #[test]
     fn upsert_sql_binds_one_array_per_column() {
-        let sql = TABLE.upsert_sql();
+        let sql = TABLE.upsert_sql(Merge::Overwrite);
         assert!(
             sql.contains("UNNEST($1::varchar[], $2::float8[], $3::date[])"),
             "{sql}"

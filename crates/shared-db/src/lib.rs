@@ -13,8 +13,8 @@ mod page;
 mod time;
 
 pub use bulk::{
-    BulkColumn, BulkRow, BulkTable, ColumnType, OnConflict, ROWS_PER_STATEMENT, RowWriter,
-    UpsertReport, check_finite, check_len, upsert,
+    BulkColumn, BulkRow, BulkTable, ColumnType, Merge, OnConflict, ROWS_PER_STATEMENT, RowWriter,
+    UpsertReport, check_finite, check_len, upsert, upsert_in, upsert_with,
 };
 pub use config::{DbConfig, redact_url};
 pub use db::Db;

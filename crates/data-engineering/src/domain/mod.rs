@@ -8,6 +8,33 @@ mod sync;
 pub use daily::{MarketDaily, StockDaily, ValuationDaily};
 pub use finance::StockFinance;
 pub use stock::{Stock, StockInfo, ThirdCode};
+
+/// The rows of one sync batch, of whichever table the task fills.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchRows {
+    /// Stock list rows.
+    Stocks(Vec<StockInfo>),
+    /// Daily bars.
+    Dailies(Vec<StockDaily>),
+    /// Financial reports.
+    Finance(Vec<StockFinance>),
+}
+
+impl BatchRows {
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Stocks(rows) => rows.len(),
+            Self::Dailies(rows) => rows.len(),
+            Self::Finance(rows) => rows.len(),
+        }
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 pub use sync::{SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus, TransitionError};
 
 pub(crate) use daily::daily_values;

@@ -23,16 +23,19 @@ pub enum SyncJobType {
     FinanceIncremental,
     /// Market data fetched through AKShare.
     AkshareMarketData,
+    /// The stock list (Tushare `stock_basic`), e.g. a CSV import.
+    StockList,
 }
 
 impl SyncJobType {
     /// Every job type.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::DailyHistory,
         Self::FinanceHistory,
         Self::DailyIncremental,
         Self::FinanceIncremental,
         Self::AkshareMarketData,
+        Self::StockList,
     ];
 
     /// The stored name (`DAILY_HISTORY` …).
@@ -43,6 +46,7 @@ impl SyncJobType {
             Self::DailyIncremental => "DAILY_INCREMENTAL",
             Self::FinanceIncremental => "FINANCE_INCREMENTAL",
             Self::AkshareMarketData => "AKSHARE_MARKET_DATA",
+            Self::StockList => "STOCK_LIST",
         }
     }
 }

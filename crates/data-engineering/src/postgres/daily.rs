@@ -7,8 +7,8 @@ use sea_orm::{
     QuerySelect, Statement,
 };
 use shared_db::{
-    BulkColumn, BulkRow, BulkTable, ColumnType, Db, InvalidInput, RepoError, RowWriter,
-    UpsertReport, upsert,
+    BulkColumn, BulkRow, BulkTable, ColumnType, Db, InvalidInput, Merge, RepoError, RowWriter,
+    UpsertReport, upsert, upsert_with,
 };
 
 use super::check_range;
@@ -103,6 +103,10 @@ impl FromQueryResult for NamedModel {
 impl StockDailyRepository for PgStockDailyRepository {
     async fn save_all(&self, dailies: Vec<StockDaily>) -> Result<UpsertReport, RepoError> {
         upsert(&self.db, dailies).await
+    }
+
+    async fn merge_all(&self, dailies: Vec<StockDaily>) -> Result<UpsertReport, RepoError> {
+        upsert_with(&self.db, dailies, Merge::KeepStored).await
     }
 
     async fn get_by_third_code_and_date_range(

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use shared_db::{
-    BulkColumn, BulkRow, BulkTable, ColumnType, Db, InvalidInput, RepoError, RowWriter,
-    UpsertReport, upsert,
+    BulkColumn, BulkRow, BulkTable, ColumnType, Db, InvalidInput, Merge, RepoError, RowWriter,
+    UpsertReport, upsert, upsert_with,
 };
 
 use super::checked_limit;
@@ -67,6 +67,10 @@ finance_indicators!(finance_bulk_row);
 impl StockFinanceRepository for PgStockFinanceRepository {
     async fn save_all(&self, reports: Vec<StockFinance>) -> Result<UpsertReport, RepoError> {
         upsert(&self.db, reports).await
+    }
+
+    async fn merge_all(&self, reports: Vec<StockFinance>) -> Result<UpsertReport, RepoError> {
+        upsert_with(&self.db, reports, Merge::KeepStored).await
     }
 
     async fn get_by_third_code_recent(

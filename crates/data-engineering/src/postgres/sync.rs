@@ -7,11 +7,11 @@ use sea_orm::{
     ActiveValue, ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement,
 };
-use shared_db::{Db, RepoError, utc_now};
+use shared_db::{Db, Merge, RepoError, UpsertReport, upsert_in, utc_now};
 use uuid::Uuid;
 
 use super::checked_limit;
-use crate::domain::{SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus};
+use crate::domain::{BatchRows, SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus};
 use crate::entity::{sync_failure_records as failures, sync_tasks as tasks};
 use crate::repository::SyncRepository;
 
@@ -59,6 +59,42 @@ impl PgSyncRepository {
             Err(err) => err,
         }
     }
+}
+
+/// Inserts `failures` with one statement of column arrays.
+async fn insert_failures(
+    txn: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    failures: &[SyncFailureRecord],
+) -> Result<(), RepoError> {
+    let ids: Vec<Uuid> = failures.iter().map(|f| f.id).collect();
+    let job_types: Vec<&str> = failures.iter().map(|f| f.job_type.as_str()).collect();
+    let codes: Vec<&str> = failures.iter().map(|f| f.third_code.as_str()).collect();
+    let errors: Vec<Option<String>> = failures
+        .iter()
+        .map(SyncFailureRecord::stored_error)
+        .collect();
+    let retries: Vec<i32> = failures.iter().map(|f| f.retry_count).collect();
+    let max_retries: Vec<i32> = failures.iter().map(|f| f.max_retries).collect();
+    let attempted: Vec<Option<NaiveDateTime>> =
+        failures.iter().map(|f| f.last_attempt_at).collect();
+    let resolved: Vec<Option<NaiveDateTime>> = failures.iter().map(|f| f.resolved_at).collect();
+    sqlx::query(
+        "INSERT INTO sync_failure_records \
+           (id, job_type, third_code, error_message, retry_count, max_retries, last_attempt_at, resolved_at) \
+         SELECT * FROM UNNEST($1::uuid[], $2::varchar[], $3::varchar[], $4::varchar[], $5::int4[], \
+                              $6::int4[], $7::timestamp[], $8::timestamp[])",
+    )
+    .bind(ids)
+    .bind(job_types)
+    .bind(codes)
+    .bind(errors)
+    .bind(retries)
+    .bind(max_retries)
+    .bind(attempted)
+    .bind(resolved)
+    .execute(&mut **txn)
+    .await?;
+    Ok(())
 }
 
 /// Resumable statuses `claim_next` takes, and those `resume` accepts.
@@ -163,6 +199,54 @@ impl SyncRepository for PgSyncRepository {
             Some(task) => Ok(task),
             None => Err(self.refused(id, SyncTaskStatus::Running).await),
         }
+    }
+
+    async fn commit_batch(
+        &self,
+        task_id: Uuid,
+        rows: BatchRows,
+        failures: &[SyncFailureRecord],
+        items: u32,
+    ) -> Result<(SyncTask, UpsertReport), RepoError> {
+        for (idx, failure) in failures.iter().enumerate() {
+            failure.validate().map_err(|err| err.at_row(idx))?;
+        }
+        let received = i32::try_from(rows.len()).unwrap_or(i32::MAX);
+        let items = i32::try_from(items).unwrap_or(i32::MAX);
+        let mut txn = self.db.pool().begin().await?;
+        let report = match rows {
+            BatchRows::Stocks(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
+            BatchRows::Dailies(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
+            BatchRows::Finance(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
+        };
+        if !failures.is_empty() {
+            insert_failures(&mut txn, failures).await?;
+        }
+        let advanced = sqlx::query(
+            "UPDATE sync_tasks SET current_offset = current_offset + $2, \
+                    total_processed = total_processed + $3, updated_at = $4 \
+             WHERE id = $1 AND status = 'RUNNING'",
+        )
+        .bind(task_id)
+        .bind(items)
+        .bind(received)
+        .bind(utc_now())
+        .execute(&mut *txn)
+        .await?
+        .rows_affected();
+        if advanced == 0 {
+            // Dropping the transaction rolls the batch back.
+            return Err(self.refused(task_id, SyncTaskStatus::Running).await);
+        }
+        txn.commit().await?;
+        let task = self
+            .get_by_id(task_id)
+            .await?
+            .ok_or_else(|| RepoError::NotFound {
+                entity: "sync task",
+                key: task_id.to_string(),
+            })?;
+        Ok((task, report))
     }
 
     async fn create_failure(&self, failure: &SyncFailureRecord) -> Result<(), RepoError> {

@@ -265,3 +265,34 @@ async fn a_large_batch_of_mostly_new_rows_reports_inserts_and_updates_exactly() 
         (0, 0, 20_000)
     );
 }
+
+#[tokio::test]
+async fn merge_all_never_erases_stored_values() {
+    let test_db = TestDb::new().await;
+    let repo = PgStockDailyRepository::new(test_db.db().clone());
+    repo.save_all(vec![bar("000001.SZ", "2024-01-02", 10.0)])
+        .await
+        .unwrap();
+    // A daily_basic-like row: valuation only.
+    let mut basic = data_engineering::StockDaily::new(code("000001.SZ"), date("2024-01-02"));
+    basic.pb = Some(1.5);
+    let report = repo.merge_all(vec![basic.clone()]).await.unwrap();
+    assert_eq!(report.updated, 1);
+    let merged = repo
+        .get_latest_by_third_code(&code("000001.SZ"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (merged.close, merged.pe, merged.pb),
+        (Some(10.0), Some(20.0), Some(1.5))
+    );
+    // save_all, by contrast, overwrites every value column.
+    repo.save_all(vec![basic]).await.unwrap();
+    let overwritten = repo
+        .get_latest_by_third_code(&code("000001.SZ"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((overwritten.close, overwritten.pb), (None, Some(1.5)));
+}

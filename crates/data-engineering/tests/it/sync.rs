@@ -292,3 +292,52 @@ async fn a_bad_failure_record_in_a_batch_writes_nothing() {
     );
     assert!(repo.list_failures(None, true, 10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_batch_commits_rows_failures_and_progress_together() {
+    let test_db = TestDb::new().await;
+    let repo = PgSyncRepository::new(test_db.db().clone());
+    let mut task = task(SyncJobType::DailyHistory);
+    repo.create(&task).await.unwrap();
+    task = repo.resume(task.id, utc_now()).await.unwrap();
+    let rows = vec![
+        crate::bar("000001.SZ", "2024-01-02", 1.0),
+        crate::bar("000001.SZ", "2024-01-03", 2.0),
+    ];
+    let failures =
+        [
+            SyncFailureRecord::new(SyncJobType::DailyHistory, "line 3", "bad close", utc_now())
+                .with_max_retries(0),
+        ];
+    let (after, report) = repo
+        .commit_batch(
+            task.id,
+            data_engineering::BatchRows::Dailies(rows.clone()),
+            &failures,
+            3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.inserted, 2);
+    assert_eq!((after.current_offset, after.total_processed), (3, 2));
+    assert_eq!(repo.list_failures(None, true, 10).await.unwrap().len(), 1);
+
+    // Paused by someone else: the next batch is refused and writes nothing.
+    let mut paused = after.clone();
+    paused.pause(utc_now()).unwrap();
+    repo.update(&paused).await.unwrap();
+    let more = vec![crate::bar("000002.SZ", "2024-01-02", 1.0)];
+    let err = repo
+        .commit_batch(
+            task.id,
+            data_engineering::BatchRows::Dailies(more),
+            &failures[..0],
+            1,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepoError::InvalidState(_)), "{err:?}");
+    assert_eq!(crate::count(test_db.db(), "stock_daily").await, 2);
+    let stored = repo.get_by_id(task.id).await.unwrap().unwrap();
+    assert_eq!((stored.current_offset, stored.total_processed), (3, 2));
+}
