@@ -3,6 +3,8 @@
 //!
 //! Re-exports the context crates so that a service needs only this one dependency.
 
+pub mod embedded;
+pub mod import;
 pub mod sample;
 
 pub use {audit, coordinator, data_engineering, llm_platform, shared_db};

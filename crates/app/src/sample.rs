@@ -356,3 +356,148 @@ mod tests {
         assert_eq!(quarter_end(d("2024-09-30"), 3), d("2023-12-31"));
     }
 }
+
+/// A research session with its node executions and the LLM and external API calls it
+/// made, as a research workflow would record them.
+#[derive(Debug, Clone)]
+pub struct SampleTrace {
+    /// The session.
+    pub session: coordinator::ResearchSession,
+    /// Its nodes, in the order they ran.
+    pub nodes: Vec<coordinator::NodeExecution>,
+    /// The LLM calls of its nodes.
+    pub llm_calls: Vec<audit::LlmCallLog>,
+    /// The data-API calls of its nodes.
+    pub api_calls: Vec<audit::ExternalApiCallLog>,
+}
+
+const NODES: &[(&str, &str)] = &[
+    ("data_collection", "tushare"),
+    ("fundamental_analysis", "tushare"),
+    ("technical_analysis", "tushare"),
+    ("news_sentiment", "bochai"),
+    ("valuation", "tushare"),
+    ("report_synthesis", ""),
+];
+const MODELS: &[(&str, &str)] = &[
+    ("deepseek", "deepseek-chat"),
+    ("deepseek", "deepseek-reasoner"),
+    ("moonshot", "kimi-k2"),
+];
+
+/// `n` research traces on stocks of `stocks`, starting at `start` and spaced an hour
+/// apart. Some nodes fail or are skipped, so session statuses vary.
+pub fn traces(
+    stocks: &[StockInfo],
+    n: usize,
+    start: chrono::NaiveDateTime,
+    seed: u64,
+) -> Vec<SampleTrace> {
+    use audit::{CallStatus, ExternalApiCallLog, LlmCallLog};
+    use coordinator::{NodeExecution, NodeStatus, ResearchSession, SessionStatus};
+    use serde_json::json;
+
+    let mut s = Sampler::new(seed);
+    let id = |s: &mut Sampler| uuid::Builder::from_random_bytes(s.rng.random()).into_uuid();
+    (0..n)
+        .filter_map(|idx| {
+            let stock = stocks.get(s.rng.random_range(0..stocks.len().max(1)))?;
+            let created = start + chrono::Duration::hours(i64::try_from(idx).ok()?);
+            let mut session = ResearchSession::start(stock.third_code.as_str(), created);
+            session.id = id(&mut s);
+            session.selected_experts = Some(vec!["fundamental".into(), "technical".into(), "sentiment".into()]);
+            session.options = Some(json!({"depth": 2, "language": "zh", "include_news": true}));
+            session.trigger_source = Some(s.pick(&["api", "scheduler"]).to_owned());
+            let mut at = created;
+            let mut trace = SampleTrace {
+                session,
+                nodes: Vec::new(),
+                llm_calls: Vec::new(),
+                api_calls: Vec::new(),
+            };
+            let mut failed = 0;
+            for (node_type, service) in NODES {
+                let status = if s.chance(0.08) {
+                    NodeStatus::Failed
+                } else if s.chance(0.05) {
+                    NodeStatus::Skipped
+                } else {
+                    NodeStatus::Success
+                };
+                let mut node = NodeExecution::new(trace.session.id, *node_type, status, at);
+                node.id = id(&mut s);
+                let mut took = 0i64;
+                if status != NodeStatus::Skipped && !service.is_empty() {
+                    let latency = s.log_uniform(40.0, 900.0) as i32;
+                    let ok = status == NodeStatus::Success || s.chance(0.5);
+                    trace.api_calls.push(ExternalApiCallLog {
+                        id: id(&mut s),
+                        session_id: Some(trace.session.id),
+                        service_name: (*service).to_owned(),
+                        operation: if *service == "bochai" { "web-search".into() } else { "daily".into() },
+                        // The token is redacted before it is stored.
+                        request_params: Some(json!({"ts_code": trace.session.symbol, "token": "demo-token-0000", "limit": 250})),
+                        response_data: Some(r#"{"items": "…"}"#.to_owned()),
+                        status_code: Some(if ok { 200 } else { 502 }),
+                        latency_ms: latency,
+                        status: if ok { CallStatus::Success } else { CallStatus::Failed },
+                        error_message: (!ok).then(|| "upstream gateway error".to_owned()),
+                        created_at: at + chrono::Duration::milliseconds(took),
+                    });
+                    took += i64::from(latency);
+                }
+                if status != NodeStatus::Skipped {
+                    let (vendor, model) = MODELS[s.rng.random_range(0..MODELS.len())];
+                    let latency = s.log_uniform(800.0, 20_000.0) as i32;
+                    let ok = status == NodeStatus::Success;
+                    let prompt = s.rng.random_range(400..4_000);
+                    let completion = if ok { s.rng.random_range(150..1_500) } else { 0 };
+                    trace.llm_calls.push(LlmCallLog {
+                        id: id(&mut s),
+                        session_id: Some(trace.session.id),
+                        caller_module: "coordinator".into(),
+                        caller_agent: Some(format!("{node_type}_agent")),
+                        model_name: model.into(),
+                        vendor: vendor.into(),
+                        prompt_text: format!("请分析 {} 的{}。", stock.name, node_type),
+                        system_message: Some("你是一名严谨的 A 股研究员。".into()),
+                        completion_text: ok.then(|| format!("{} 的{}结论：……", stock.name, node_type)),
+                        prompt_tokens: Some(prompt),
+                        completion_tokens: Some(completion),
+                        total_tokens: Some(prompt + completion),
+                        temperature: 0.3,
+                        latency_ms: latency,
+                        status: if ok { CallStatus::Success } else { CallStatus::Failed },
+                        error_message: (!ok).then(|| "RateLimitError: 429 Too Many Requests".to_owned()),
+                        created_at: at + chrono::Duration::milliseconds(took),
+                    });
+                    took += i64::from(latency);
+                }
+                match status {
+                    NodeStatus::Success => {
+                        node.result_data = Some(json!({"score": round(s.uniform(0.0, 100.0), 1), "signal": s.pick(&["buy", "hold", "sell"])}));
+                        node.narrative_report = Some(format!("{}：{} 结论已生成。", stock.name, node_type));
+                    }
+                    NodeStatus::Failed => {
+                        failed += 1;
+                        node.error_type = Some("RateLimitError".into());
+                        node.error_message = Some("429 Too Many Requests".into());
+                    }
+                    NodeStatus::Skipped => {}
+                }
+                node.completed_at = Some(at + chrono::Duration::milliseconds(took));
+                node.duration_ms = i32::try_from(took).ok();
+                at += chrono::Duration::milliseconds(took + 5);
+                trace.nodes.push(node);
+            }
+            trace.session.status = match failed {
+                0 => SessionStatus::Completed,
+                n if n >= 3 => SessionStatus::Failed,
+                _ => SessionStatus::Partial,
+            };
+            trace.session.completed_at = Some(at);
+            trace.session.duration_ms = i32::try_from((at - created).num_milliseconds()).ok();
+            Some(trace)
+        })
+        .collect()
+}

@@ -1,0 +1,297 @@
+//! `stockdb demo`: a realistic sample through the same import paths as real data, then a
+//! short tour of the queries.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use app::Stockdb;
+use app::data_engineering::{StockDaily, StockFinance, StockInfo};
+use app::llm_platform::{ApiKey, NewLlmConfig};
+use app::sample;
+use chrono::NaiveDate;
+use clap::Args;
+
+use super::import::{ImportArgs, Kind, import, print_summary};
+use super::output::heading;
+use super::{Target, queries};
+
+/// `stockdb demo` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Load the sample even though the database already has stocks.
+    #[arg(long)]
+    force: bool,
+    /// Stocks in the sample.
+    #[arg(long, default_value_t = 300)]
+    stocks: usize,
+    /// Trading days of daily bars per stock.
+    #[arg(long, default_value_t = 250)]
+    days: usize,
+    /// Quarterly reports per stock.
+    #[arg(long, default_value_t = 8)]
+    quarters: u32,
+    /// Research sessions, with their node executions and LLM / API calls.
+    #[arg(long, default_value_t = 12)]
+    sessions: usize,
+}
+
+const SEED: u64 = 7;
+
+pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow::Result<()> {
+    let db = target.open().await?;
+    let existing = db.stocks().count().await?;
+    anyhow::ensure!(
+        existing == 0 || args.force,
+        "the database already has {existing} stocks, and the demo writes sample data into it; \
+         use --force, or an empty database (--data-dir DIR, or DATABASE_URL)"
+    );
+    println!(
+        "stockdb demo: {} stocks × {} trading days, {} quarterly reports each, {} research sessions",
+        args.stocks, args.days, args.quarters, args.sessions
+    );
+
+    let stocks = sample::stocks(args.stocks, SEED);
+    let days = sample::trading_days(
+        NaiveDate::from_ymd_opt(2024, 1, 2).unwrap_or_default(),
+        args.days,
+    );
+    let last_quarter = days.last().copied().unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("stockdb-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let files = write_sample_csvs(&dir, &stocks, &days, args.quarters, last_quarter)?;
+
+    heading("importing Tushare-format CSV files (the same path as `stockdb import`)");
+    for (kind, file) in files {
+        println!(
+            "stockdb import {} {}",
+            format!("{kind:?}").to_lowercase(),
+            file.display()
+        );
+        let summary = import(&db, &ImportArgs::new(kind, file)).await?;
+        print_summary(&summary, false)?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    heading("recording research sessions, node executions and their LLM / API calls");
+    let start = last_quarter.and_hms_opt(9, 30, 0).unwrap_or_default();
+    let traces = sample::traces(&stocks, args.sessions, start, SEED);
+    record_traces(&db, &traces).await?;
+    let mut config = NewLlmConfig::new(
+        "deepseek-chat",
+        "deepseek",
+        "openai",
+        "deepseek-chat",
+        ApiKey::new("sk-demo-0000"),
+    );
+    config.base_url = Some("https://api.deepseek.com/v1".into());
+    config.priority = Some(1);
+    config.tags = vec!["default".into()];
+    db.llm_configs().upsert(config).await?;
+    println!(
+        "{} sessions, {} node executions, {} LLM calls, {} API calls, 1 LLM config",
+        traces.len(),
+        traces.iter().map(|t| t.nodes.len()).sum::<usize>(),
+        traces.iter().map(|t| t.llm_calls.len()).sum::<usize>(),
+        traces.iter().map(|t| t.api_calls.len()).sum::<usize>()
+    );
+
+    tour(&db, &stocks, &traces, json).await
+}
+
+/// Writes the sample as Tushare would export it; returns the files in import order.
+fn write_sample_csvs(
+    dir: &Path,
+    stocks: &[StockInfo],
+    days: &[NaiveDate],
+    quarters: u32,
+    last_quarter: NaiveDate,
+) -> anyhow::Result<Vec<(Kind, PathBuf)>> {
+    let ymd = |d: Option<NaiveDate>| {
+        d.map(|d| d.format("%Y%m%d").to_string())
+            .unwrap_or_default()
+    };
+    let float = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+
+    let stock_file = dir.join("stock_basic.csv");
+    let mut w = csv::Writer::from_path(&stock_file)?;
+    w.write_record([
+        "ts_code",
+        "symbol",
+        "name",
+        "area",
+        "industry",
+        "fullname",
+        "enname",
+        "cnspell",
+        "market",
+        "exchange",
+        "curr_type",
+        "list_status",
+        "list_date",
+        "delist_date",
+        "is_hs",
+    ])?;
+    for s in stocks {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        w.write_record([
+            s.third_code.to_string(),
+            s.symbol.clone(),
+            s.name.clone(),
+            text(&s.area),
+            text(&s.industry),
+            text(&s.fullname),
+            text(&s.enname),
+            text(&s.cnspell),
+            text(&s.market),
+            text(&s.exchange),
+            text(&s.curr_type),
+            text(&s.list_status),
+            ymd(s.list_date),
+            ymd(s.delist_date),
+            text(&s.is_hs),
+        ])?;
+    }
+    w.flush()?;
+
+    let daily_file = dir.join("daily.csv");
+    let mut w = csv::Writer::from_path(&daily_file)?;
+    let mut header = vec!["ts_code", "trade_date"];
+    header.extend(StockDaily::VALUE_FIELDS);
+    w.write_record(&header)?;
+    for bar in sample::daily_bars(stocks, days, SEED) {
+        let mut record = vec![bar.third_code.to_string(), ymd(Some(bar.trade_date))];
+        record.extend(
+            StockDaily::VALUE_FIELDS
+                .iter()
+                .map(|f| float(bar.value(f).flatten())),
+        );
+        w.write_record(&record)?;
+    }
+    w.flush()?;
+
+    let finance_file = dir.join("fina_indicator.csv");
+    let mut w = csv::Writer::from_path(&finance_file)?;
+    let mut header = vec!["ts_code", "ann_date", "end_date"];
+    header.extend(StockFinance::INDICATORS);
+    w.write_record(&header)?;
+    for report in sample::finance_reports(stocks, quarters, last_quarter, SEED) {
+        let mut record = vec![
+            report.third_code.to_string(),
+            ymd(Some(report.ann_date)),
+            ymd(Some(report.end_date)),
+        ];
+        record.extend(
+            StockFinance::INDICATORS
+                .iter()
+                .map(|f| float(report.indicator(f).flatten())),
+        );
+        w.write_record(&record)?;
+    }
+    w.flush()?;
+    Ok(vec![
+        (Kind::Stocks, stock_file),
+        (Kind::Daily, daily_file),
+        (Kind::Finance, finance_file),
+    ])
+}
+
+/// Saves each session running, its nodes and calls, then finishes it: as a workflow does.
+async fn record_traces(db: &Stockdb, traces: &[sample::SampleTrace]) -> anyhow::Result<()> {
+    for trace in traces {
+        let mut running = trace.session.clone();
+        running.status = app::coordinator::SessionStatus::Running;
+        running.completed_at = None;
+        running.duration_ms = None;
+        db.sessions().save_session(&running).await?;
+        for node in &trace.nodes {
+            db.sessions().save_node_execution(node).await?;
+        }
+        for call in &trace.llm_calls {
+            db.llm_calls().save(call).await?;
+        }
+        for call in &trace.api_calls {
+            db.api_calls().save(call).await?;
+        }
+        let s = &trace.session;
+        db.sessions()
+            .update_session(s.id, s.status, s.completed_at, s.duration_ms)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn tour(
+    db: &Stockdb,
+    stocks: &[StockInfo],
+    traces: &[sample::SampleTrace],
+    json: bool,
+) -> anyhow::Result<()> {
+    let Some(stock) = stocks.first() else {
+        return Ok(());
+    };
+    let code = stock.third_code.to_string();
+    heading(&format!("stockdb stock show {code}"));
+    queries::stock(db, queries::StockCommand::Show { code: code.clone() }, json).await?;
+
+    let latest = db
+        .dailies()
+        .get_latest_by_third_code(&stock.third_code)
+        .await?;
+    if let Some(latest) = latest {
+        let from = latest.trade_date - chrono::Duration::days(6);
+        heading(&format!(
+            "stockdb daily {code} --from {from} --to {}",
+            latest.trade_date
+        ));
+        let args = queries::DailyArgs::new(&code, from, latest.trade_date);
+        queries::daily(db, &args, json).await?;
+    }
+    heading(&format!("stockdb finance {code} --recent 4"));
+    queries::finance(db, &queries::FinanceArgs::new(&code, 4), json).await?;
+    heading("stockdb sync status");
+    queries::sync(
+        db,
+        queries::SyncCommand::Status {
+            job: None,
+            limit: 5,
+        },
+        json,
+    )
+    .await?;
+    heading("stockdb sessions list --limit 5");
+    queries::sessions(
+        db,
+        queries::SessionsCommand::List {
+            symbol: None,
+            since: None,
+            until: None,
+            skip: 0,
+            limit: 5,
+        },
+        json,
+    )
+    .await?;
+    if let Some(trace) = traces.last() {
+        heading(&format!("stockdb sessions show {}", trace.session.id));
+        queries::show_session(db, trace.session.id, json).await?;
+    }
+    if let Some(first) = traces.first() {
+        let since = first.session.created_at.date();
+        heading(&format!("stockdb audit stats --since {since}"));
+        let until = traces
+            .last()
+            .and_then(|t| t.session.completed_at)
+            .map(|t| t + chrono::Duration::seconds(1));
+        queries::audit(
+            db,
+            queries::AuditCommand::Stats {
+                since: Some(since.and_hms_opt(0, 0, 0).unwrap_or_default()),
+                until,
+            },
+            json,
+        )
+        .await?;
+    }
+    println!("\nNext: `stockdb --help`, `stockdb import daily FILE.csv`, `stockdb db stop`.");
+    Ok(())
+}

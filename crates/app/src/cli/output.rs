@@ -1,0 +1,85 @@
+//! Output: aligned tables for people, JSON for programs.
+
+use comfy_table::presets::UTF8_BORDERS_ONLY;
+use comfy_table::{CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
+
+/// Prints `value` as pretty JSON.
+pub(crate) fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// A table with `headers`; numbers are right-aligned by [`print_table`].
+pub(crate) fn table(headers: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(headers.iter().copied());
+    table
+}
+
+/// Prints `table`, right-aligning the columns whose cells all look like numbers.
+pub(crate) fn print_table(mut table: Table) {
+    let numeric: Vec<bool> = (0..table.column_count())
+        .map(|idx| {
+            table.column_cells_iter(idx).all(|cell| {
+                let text = cell.map(comfy_table::Cell::content).unwrap_or_default();
+                text.is_empty()
+                    || text == "-"
+                    || text
+                        .replace([',', '%', '.', '-', '+'], "")
+                        .chars()
+                        .all(|c| c.is_ascii_digit())
+            })
+        })
+        .collect();
+    for (idx, numeric) in numeric.into_iter().enumerate() {
+        if let (true, Some(column)) = (numeric, table.column_mut(idx)) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    println!("{table}");
+}
+
+/// `value` with `places` decimals, or `-`.
+pub(crate) fn num(value: Option<f64>, places: usize) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.places$}"))
+}
+
+/// An integer with thousands separators.
+pub(crate) fn count(value: impl Into<i128>) -> String {
+    let value = value.into();
+    let digits = value.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (idx, ch) in digits.chars().enumerate() {
+        if idx > 0 && (digits.len() - idx) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if value < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// Milliseconds as `1.2 s` or `850 ms`.
+pub(crate) fn duration_ms(ms: Option<i32>) -> String {
+    match ms {
+        None => "-".to_owned(),
+        Some(ms) if ms >= 1_000 => format!("{:.1} s", f64::from(ms) / 1_000.0),
+        Some(ms) => format!("{ms} ms"),
+    }
+}
+
+/// An optional value, or `-`.
+pub(crate) fn opt(value: Option<impl ToString>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// A section heading for the demo tour and multi-part reports.
+pub(crate) fn heading(text: &str) {
+    println!("\n== {text}");
+}
