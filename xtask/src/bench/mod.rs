@@ -55,6 +55,8 @@ pub(crate) struct BenchArgs {
 const DAYS: usize = 200;
 const QUARTERS: u32 = 4;
 const SEED: u64 = 20_241_124;
+/// Research sessions the `list_sessions` path reads from.
+const SESSIONS: usize = 100_000;
 /// Unrecorded calls before each read path, so connection set-up and first-time statement
 /// preparation are not counted.
 const WARM_UP: usize = 10;
@@ -464,6 +466,19 @@ impl Bench {
                 NaiveDate::from_ymd_opt(2024, 10, 20).unwrap_or_default(),
             )
             .await?;
+        // Research sessions for the list_sessions path, generated server-side: the
+        // measurement is the read, not the fixture.
+        self.sql(&format!(
+            "INSERT INTO research_sessions (id, symbol, status, selected_experts, options, trigger_source, \
+                                            created_at, completed_at, duration_ms) \
+             SELECT gen_random_uuid(), (SELECT array_agg(third_code ORDER BY id) FROM stock_info)[1 + i % {n_stocks}], \
+                    'completed', '[\"fundamental\", \"technical\"]'::jsonb, '{{\"depth\": 2}}'::jsonb, 'scheduler', \
+                    timestamp '2024-01-01' + i * interval '5 minutes', \
+                    timestamp '2024-01-01' + i * interval '5 minutes' + interval '40 seconds', 40000 \
+             FROM generate_series(1, {SESSIONS}) i",
+            n_stocks = stocks.len(),
+        ))
+        .await?;
         self.sql("VACUUM ANALYZE").await?;
         let reads = self.reads(&stocks[..s.stocks], &days, last_quarter).await?;
 
@@ -678,6 +693,34 @@ impl Bench {
         )
         .await?;
         reads.insert("missing_finance_stocks", path);
+
+        // The newest page of one stock's sessions, out of 100,000 sessions.
+        let session_repo = coordinator::PgResearchSessionRepository::new(self.db.clone());
+        let page = shared_db::Page::first(20)?;
+        let path = compare(
+            calls,
+            async |i| {
+                let filter = coordinator::SessionFilter {
+                    symbol: Some(codes[i].to_string()),
+                    ..coordinator::SessionFilter::default()
+                };
+                use coordinator::ResearchSessionRepository as _;
+                session_repo.list_sessions(&filter, page).await?;
+                Ok(())
+            },
+            async |i| {
+                sqlx::query(
+                    "SELECT * FROM research_sessions WHERE symbol = $1 ORDER BY created_at DESC, id DESC \
+                     LIMIT 20 OFFSET 0",
+                )
+                .bind(codes[i].as_str())
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok(())
+            },
+        )
+        .await?;
+        reads.insert("list_sessions_of_one_stock", path);
         Ok(reads)
     }
 }
