@@ -77,7 +77,7 @@ impl NewLlmConfig {
         {
             return Err(InvalidInput::new(
                 "base_url",
-                url,
+                shown_url(url),
                 "must start with http:// or https://",
             ));
         }
@@ -86,6 +86,13 @@ impl NewLlmConfig {
         }
         Ok(())
     }
+}
+
+/// `url` fit for an error message: a URL may carry credentials (`https://user:key@host`,
+/// `?api_key=…`), so its password and query string are left out.
+fn shown_url(url: &str) -> String {
+    let without_query = url.split(['?', '#']).next().unwrap_or_default();
+    shared_db::redact_url(without_query)
 }
 
 /// A stored LLM configuration.
@@ -145,6 +152,14 @@ mod tests {
         let mut bad = config();
         bad.alias = String::new();
         assert_eq!(bad.validate().unwrap_err().field, "alias");
+    }
+
+    #[test]
+    fn a_bad_url_is_shown_without_its_credentials() {
+        let mut bad = config();
+        bad.base_url = Some("ftp://user:sk-secret@host/v1?api_key=sk-other".into());
+        let err = bad.validate().unwrap_err();
+        assert_eq!(err.value, "ftp://user:***@host/v1");
     }
 
     #[test]

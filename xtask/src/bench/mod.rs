@@ -711,9 +711,11 @@ impl Bench {
             async |i| {
                 sqlx::query(
                     "SELECT * FROM research_sessions WHERE symbol = $1 ORDER BY created_at DESC, id DESC \
-                     LIMIT 20 OFFSET 0",
+                     LIMIT $2 OFFSET $3",
                 )
                 .bind(codes[i].as_str())
+                .bind(20i64)
+                .bind(0i64)
                 .fetch_all(&mut *conn)
                 .await?;
                 Ok(())

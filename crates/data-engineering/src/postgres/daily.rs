@@ -122,9 +122,14 @@ impl StockDailyRepository for PgStockDailyRepository {
         &self,
         code: &ThirdCode,
     ) -> Result<Option<StockDaily>, RepoError> {
+        // A literal LIMIT: with SeaORM's `LIMIT $2`, PostgreSQL's generic plan for the
+        // prepared statement sorts the stock's bars instead of reading the key backwards.
         Ok(Entity::find()
-            .filter(Column::ThirdCode.eq(code.as_str()))
-            .order_by_desc(Column::TradeDate)
+            .from_raw_sql(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT * FROM stock_daily WHERE third_code = $1 ORDER BY trade_date DESC LIMIT 1",
+                [code.as_str().into()],
+            ))
             .one(self.db.conn())
             .await?
             .map(StockDaily::from))
