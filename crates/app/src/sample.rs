@@ -300,6 +300,16 @@ pub fn finance_reports(
     out
 }
 
+/// The latest quarter end on or before `date`.
+pub fn last_quarter_end(date: NaiveDate) -> NaiveDate {
+    let end = quarter_end(date, 0);
+    if end == date {
+        end
+    } else {
+        quarter_end(date, 1)
+    }
+}
+
 /// The end of the quarter `back` quarters before the one containing `date`.
 fn quarter_end(date: NaiveDate, back: u32) -> NaiveDate {
     let month = (date.month() - 1) / 3 * 3 + 3;
@@ -354,6 +364,8 @@ mod tests {
         assert_eq!(quarter_end(d("2024-08-15"), 0), d("2024-09-30"));
         assert_eq!(quarter_end(d("2024-09-30"), 1), d("2024-06-30"));
         assert_eq!(quarter_end(d("2024-09-30"), 3), d("2023-12-31"));
+        assert_eq!(last_quarter_end(d("2024-09-30")), d("2024-09-30"));
+        assert_eq!(last_quarter_end(d("2024-12-16")), d("2024-09-30"));
     }
 }
 

@@ -55,7 +55,10 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
         NaiveDate::from_ymd_opt(2024, 1, 2).unwrap_or_default(),
         args.days,
     );
-    let last_quarter = days.last().copied().unwrap_or_default();
+    let last_day = days.last().copied().unwrap_or_default();
+    // Reports are out within 110 days of their period's end: the newest one the sample
+    // holds is for the last quarter that ended that long before the last trading day.
+    let last_quarter = sample::last_quarter_end(last_day - chrono::Duration::days(110));
     let dir = std::env::temp_dir().join(format!("stockdb-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let files = write_sample_csvs(&dir, &stocks, &days, args.quarters, last_quarter)?;
@@ -73,7 +76,7 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
     let _ = std::fs::remove_dir_all(&dir);
 
     heading("recording research sessions, node executions and their LLM / API calls");
-    let start = last_quarter.and_hms_opt(9, 30, 0).unwrap_or_default();
+    let start = last_day.and_hms_opt(9, 30, 0).unwrap_or_default();
     let traces = sample::traces(&stocks, args.sessions, start, SEED);
     record_traces(&db, &traces).await?;
     let mut config = NewLlmConfig::new(
