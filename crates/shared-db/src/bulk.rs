@@ -548,17 +548,14 @@ pub async fn upsert_with<R: BulkRow + 'static>(
 /// back) together with the caller's other writes. Nothing is committed here.
 pub async fn upsert_in<R: BulkRow + 'static>(
     txn: &mut sqlx::Transaction<'static, Postgres>,
-    mut rows: Vec<R>,
+    rows: Vec<R>,
     merge: Merge,
 ) -> Result<UpsertReport, RepoError> {
     for (idx, row) in rows.iter().enumerate() {
         row.validate().map_err(|err| err.at_row(idx))?;
     }
     let received = rows.len() as u64;
-    // A stable sort keeps duplicates in input order; keeping the last of each run makes
-    // the last duplicate win.
-    rows.sort_by(|a, b| a.key().cmp(&b.key()));
-    let rows = Arc::new(keep_last_of_each_key(rows));
+    let rows = Arc::new(sorted_last_of_each_key(rows));
     let mut report = UpsertReport {
         received,
         deduplicated: rows.len() as u64,
@@ -679,19 +676,36 @@ async fn copy_chunk(
     }
 }
 
-fn keep_last_of_each_key<R: BulkRow>(mut sorted: Vec<R>) -> Vec<R> {
-    // In place: a copy of a million wide rows would double the call's memory.
-    let mut kept = 0;
-    for idx in 0..sorted.len() {
-        if kept > 0 && sorted[kept - 1].key() == sorted[idx].key() {
-            sorted.swap(kept - 1, idx);
-        } else {
-            sorted.swap(kept, idx);
-            kept += 1;
+/// `rows` sorted by key, keeping the last row of each key (input order decides).
+///
+/// Sorts indices, not rows, and then moves the rows into place: a stable sort of a million
+/// wide rows would allocate a buffer of half of them, and a copy would double the call's
+/// memory; this needs three `usize` per row.
+fn sorted_last_of_each_key<R: BulkRow>(mut rows: Vec<R>) -> Vec<R> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_unstable_by(|&a, &b| rows[a].key().cmp(&rows[b].key()).then(a.cmp(&b)));
+    let mut kept: Vec<usize> = Vec::with_capacity(order.len());
+    for idx in order {
+        match kept.last_mut() {
+            Some(last) if rows[*last].key() == rows[idx].key() => *last = idx,
+            _ => kept.push(idx),
         }
     }
-    sorted.truncate(kept);
-    sorted
+    // Where each row goes: its place in `kept`, or nowhere.
+    let mut target = vec![usize::MAX; rows.len()];
+    for (place, &idx) in kept.iter().enumerate() {
+        target[idx] = place;
+    }
+    // Follow the permutation's cycles; every swap puts one row in its final place.
+    for idx in 0..rows.len() {
+        while target[idx] != usize::MAX && target[idx] != idx {
+            let to = target[idx];
+            rows.swap(idx, to);
+            target.swap(idx, to);
+        }
+    }
+    rows.truncate(kept.len());
+    rows
 }
 
 /// Checks that an optional text fits `max_chars` characters.
@@ -767,18 +781,41 @@ mod tests {
 
     #[test]
     fn the_last_duplicate_wins() {
-        let mut rows = vec![
+        let rows = vec![
             Demo("b", 1.0),
             Demo("a", 2.0),
+            Demo("c", 0.5),
             Demo("b", 3.0),
             Demo("a", 4.0),
         ];
-        rows.sort_by(|a, b| a.key().cmp(b.key()));
-        let kept: Vec<(&str, f64)> = keep_last_of_each_key(rows)
+        let kept: Vec<(&str, f64)> = sorted_last_of_each_key(rows)
             .iter()
             .map(|d| (d.0, d.1))
             .collect();
-        assert_eq!(kept, [("a", 4.0), ("b", 3.0)]);
+        assert_eq!(kept, [("a", 4.0), ("b", 3.0), ("c", 0.5)]);
+    }
+
+    #[test]
+    fn dedup_matches_a_last_wins_map_on_many_duplicates() {
+        const KEYS: [&str; 7] = ["a", "b", "c", "d", "e", "f", "g"];
+        let mut state = 12_345u64;
+        let rows: Vec<Demo> = (0..2_000)
+            .map(|i| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                Demo(KEYS[(state >> 33) as usize % KEYS.len()], f64::from(i))
+            })
+            .collect();
+        let mut expected = std::collections::BTreeMap::new();
+        for row in &rows {
+            expected.insert(row.0, row.1);
+        }
+        let kept: Vec<(&str, f64)> = sorted_last_of_each_key(rows)
+            .iter()
+            .map(|d| (d.0, d.1))
+            .collect();
+        assert_eq!(kept, expected.into_iter().collect::<Vec<_>>());
     }
 
     struct WrongType;
