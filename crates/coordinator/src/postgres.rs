@@ -29,15 +29,26 @@ impl PgResearchSessionRepository {
 fn session_from(m: sessions::Model) -> Result<ResearchSession, InvalidInput> {
     let selected_experts = match m.selected_experts {
         None | Some(Value::Null) => None,
-        Some(value) => Some(
-            serde_json::from_value::<Vec<String>>(value.clone()).map_err(|_| {
-                InvalidInput::new(
-                    "selected_experts",
-                    value,
-                    "stored value is not a list of names",
-                )
-            })?,
+        Some(Value::Array(items)) => Some(
+            items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(name) => Ok(name),
+                    other => Err(InvalidInput::new(
+                        "selected_experts",
+                        other,
+                        "a stored expert is not a name",
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
         ),
+        Some(other) => {
+            return Err(InvalidInput::new(
+                "selected_experts",
+                other,
+                "stored value is not a list of names",
+            ));
+        }
     };
     Ok(ResearchSession {
         id: m.id,

@@ -200,6 +200,13 @@ impl Bench {
         self.sql("CHECKPOINT").await
     }
 
+    /// Clears the dead rows an earlier update run left and flushes dirty pages, so every
+    /// "all conflicts" run starts alike (as every "new rows" run starts from `reset`).
+    async fn settle(&self, table: &str) -> anyhow::Result<()> {
+        self.sql(&format!("VACUUM {table}")).await?;
+        self.sql("CHECKPOINT").await
+    }
+
     /// Runs `prepare` (untimed) then `work` (timed), `repeat` times.
     async fn measure(
         &self,
@@ -267,7 +274,7 @@ impl Bench {
             self.measure(
                 "repository, all conflicts (values changed)",
                 n,
-                async |_| self.sql("VACUUM stock_daily").await,
+                async |_| self.settle("stock_daily").await,
                 async |run| {
                     let rows = if run % 2 == 0 {
                         &changed_dailies
@@ -289,7 +296,7 @@ impl Bench {
             self.measure(
                 "repository, all conflicts (values identical)",
                 n,
-                async |_| Ok(()),
+                async |_| self.sql("CHECKPOINT").await,
                 async |_| {
                     let current = if s.repeat % 2 == 1 {
                         &changed_dailies
@@ -348,7 +355,7 @@ impl Bench {
             self.measure(
                 "naive insert_many, all conflicts",
                 n,
-                async |_| self.sql("VACUUM stock_daily").await,
+                async |_| self.settle("stock_daily").await,
                 async |run| {
                     let rows = if run % 2 == 0 {
                         &changed_dailies
@@ -386,7 +393,7 @@ impl Bench {
             self.measure(
                 "repository, all conflicts",
                 f,
-                async |_| self.sql("VACUUM stock_finance").await,
+                async |_| self.settle("stock_finance").await,
                 async |run| {
                     let rows = if run % 2 == 0 {
                         &changed_reports
