@@ -70,8 +70,8 @@ impl ImportKind {
     }
 }
 
-/// The optional `stock_basic` columns.
-const STOCK_COLUMNS: [&str; 12] = [
+/// The optional `stock_basic` columns, in Tushare's order.
+pub const STOCK_COLUMNS: [&str; 12] = [
     "area",
     "industry",
     "fullname",

@@ -354,77 +354,90 @@ impl<'a> RowWriter<'a> {
         }
     }
 
-    /// The next column is text.
-    pub fn text(&mut self, value: Option<&'a str>) {
+    /// Writes the next column, of type `ty`: into its array, or as a `COPY` field.
+    fn put(
+        &mut self,
+        ty: ColumnType,
+        to_column: impl FnOnce(&mut ColumnValues<'a>),
+        to_copy: impl FnOnce(&mut Vec<u8>),
+    ) {
         let idx = self.next;
-        if !self.expect(ColumnType::Text) {
+        if !self.expect(ty) {
             return;
         }
         match &mut self.sink {
             Sink::Columns(columns) => {
-                if let Some(ColumnValues::Text(values)) = columns.get_mut(idx) {
-                    values.push(value);
+                if let Some(column) = columns.get_mut(idx) {
+                    to_column(column);
                 }
             }
-            Sink::Copy(buf) => Self::copy_field(buf, value.map(str::as_bytes)),
+            Sink::Copy(buf) => to_copy(buf),
         }
+    }
+
+    /// The next column is text.
+    pub fn text(&mut self, value: Option<&'a str>) {
+        self.put(
+            ColumnType::Text,
+            |column| {
+                if let ColumnValues::Text(values) = column {
+                    values.push(value);
+                }
+            },
+            |buf| Self::copy_field(buf, value.map(str::as_bytes)),
+        );
     }
 
     /// The next column is a date.
     pub fn date(&mut self, value: Option<NaiveDate>) {
-        let idx = self.next;
-        if !self.expect(ColumnType::Date) {
-            return;
-        }
-        match &mut self.sink {
-            Sink::Columns(columns) => {
-                if let Some(ColumnValues::Date(values)) = columns.get_mut(idx) {
+        self.put(
+            ColumnType::Date,
+            |column| {
+                if let ColumnValues::Date(values) = column {
                     values.push(value);
                 }
-            }
-            Sink::Copy(buf) => {
+            },
+            |buf| {
                 let days = value.map(|d| (d.num_days_from_ce() - PG_EPOCH_CE_DAYS).to_be_bytes());
                 Self::copy_field(buf, days.as_ref().map(|d| d.as_slice()));
-            }
-        }
+            },
+        );
     }
 
     /// The next column is a double.
     pub fn float(&mut self, value: Option<f64>) {
-        let idx = self.next;
-        if !self.expect(ColumnType::Float8) {
-            return;
-        }
-        match &mut self.sink {
-            Sink::Columns(columns) => {
-                if let Some(ColumnValues::Float8(values)) = columns.get_mut(idx) {
+        self.put(
+            ColumnType::Float8,
+            |column| {
+                if let ColumnValues::Float8(values) = column {
                     values.push(value);
                 }
-            }
-            Sink::Copy(buf) => {
-                let bytes = value.map(f64::to_be_bytes);
-                Self::copy_field(buf, bytes.as_ref().map(|b| b.as_slice()));
-            }
-        }
+            },
+            |buf| {
+                Self::copy_field(
+                    buf,
+                    value.map(f64::to_be_bytes).as_ref().map(|b| b.as_slice()),
+                )
+            },
+        );
     }
 
     /// The next column is an integer.
     pub fn int(&mut self, value: Option<i32>) {
-        let idx = self.next;
-        if !self.expect(ColumnType::Int4) {
-            return;
-        }
-        match &mut self.sink {
-            Sink::Columns(columns) => {
-                if let Some(ColumnValues::Int4(values)) = columns.get_mut(idx) {
+        self.put(
+            ColumnType::Int4,
+            |column| {
+                if let ColumnValues::Int4(values) = column {
                     values.push(value);
                 }
-            }
-            Sink::Copy(buf) => {
-                let bytes = value.map(i32::to_be_bytes);
-                Self::copy_field(buf, bytes.as_ref().map(|b| b.as_slice()));
-            }
-        }
+            },
+            |buf| {
+                Self::copy_field(
+                    buf,
+                    value.map(i32::to_be_bytes).as_ref().map(|b| b.as_slice()),
+                )
+            },
+        );
     }
 
     /// Writes `row` and checks that every column was written once, with its own type.

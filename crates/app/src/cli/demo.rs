@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use app::Stockdb;
 use app::data_engineering::{StockDaily, StockFinance, StockInfo};
+use app::import::STOCK_COLUMNS;
 use app::llm_platform::{ApiKey, NewLlmConfig};
 use app::sample;
 use chrono::NaiveDate;
@@ -117,23 +118,9 @@ fn write_sample_csvs(
 
     let stock_file = dir.join("stock_basic.csv");
     let mut w = csv::Writer::from_path(&stock_file)?;
-    w.write_record([
-        "ts_code",
-        "symbol",
-        "name",
-        "area",
-        "industry",
-        "fullname",
-        "enname",
-        "cnspell",
-        "market",
-        "exchange",
-        "curr_type",
-        "list_status",
-        "list_date",
-        "delist_date",
-        "is_hs",
-    ])?;
+    let mut header = vec!["ts_code", "symbol", "name"];
+    header.extend(STOCK_COLUMNS);
+    w.write_record(&header)?;
     for s in stocks {
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         w.write_record([
