@@ -267,10 +267,22 @@ fn indicator(s: &mut Sampler, name: &str) -> Option<f64> {
         round(s.uniform(5.0, 400.0), 4)
     } else if name.contains("turn") {
         round(s.log_uniform(0.1, 30.0), 4)
+    } else if name.ends_with("_ratio") || name.contains("_to_eqt") {
+        round(s.log_uniform(0.3, 4.0), 4)
+    } else if name == "bps" || name == "retainedps" || name.ends_with("rese_ps") {
+        round(s.log_uniform(0.5, 30.0), 4)
     } else if name.ends_with("eps") || name.ends_with("_ps") || name.ends_with("ps") {
-        round(s.normal(0.8, 1.5), 4)
+        round(s.normal(0.8, 1.2), 4)
+    } else if name.contains("margin")
+        || name.contains("_to_assets")
+        || name.contains("_of_")
+        || name.contains("_to_")
+    {
+        // Shares of a whole, in percent.
+        round(s.uniform(2.0, 80.0), 4)
     } else {
-        round(s.normal(12.0, 18.0), 4)
+        // Returns and growth-like percentages.
+        round(s.normal(8.0, 9.0), 4)
     };
     Some(value)
 }
