@@ -1,49 +1,18 @@
 //! Audit records of LLM and external-API calls, and their statistics.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shared_db::{InvalidInput, check_finite, check_len};
+use shared_db::{InvalidInput, check_finite, check_len, check_not_empty, check_not_negative};
 use uuid::Uuid;
 
-/// How a call ended, stored as `success` / `failed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CallStatus {
-    /// The call returned a usable answer.
-    Success,
-    /// The call failed.
-    Failed,
-}
-
-impl CallStatus {
-    /// The stored text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Success => "success",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-impl fmt::Display for CallStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for CallStatus {
-    type Err = InvalidInput;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "success" => Ok(Self::Success),
-            "failed" => Ok(Self::Failed),
-            _ => Err(InvalidInput::new("status", text, "not success or failed")),
-        }
+shared_db::string_enum! {
+    /// How a call ended, stored as `success` / `failed`.
+    pub enum CallStatus, field "status" {
+        /// The call returned a usable answer.
+        Success = "success",
+        /// The call failed.
+        Failed = "failed",
     }
 }
 
@@ -90,15 +59,9 @@ pub struct LlmCallLog {
 impl LlmCallLog {
     /// Checks lengths, that numbers are finite and not negative.
     pub fn validate(&self) -> Result<(), InvalidInput> {
-        for (field, value) in [
-            ("caller_module", &self.caller_module),
-            ("model_name", &self.model_name),
-            ("vendor", &self.vendor),
-        ] {
-            if value.trim().is_empty() {
-                return Err(InvalidInput::new(field, value, "must not be empty"));
-            }
-        }
+        check_not_empty("caller_module", &self.caller_module)?;
+        check_not_empty("model_name", &self.model_name)?;
+        check_not_empty("vendor", &self.vendor)?;
         check_len("caller_module", Some(&self.caller_module), 50)?;
         check_len("caller_agent", self.caller_agent.as_deref(), 50)?;
         check_len("model_name", Some(&self.model_name), 100)?;
@@ -141,14 +104,8 @@ pub struct ExternalApiCallLog {
 impl ExternalApiCallLog {
     /// Checks lengths, that `request_params` is a JSON object and that numbers are sane.
     pub fn validate(&self) -> Result<(), InvalidInput> {
-        for (field, value) in [
-            ("service_name", &self.service_name),
-            ("operation", &self.operation),
-        ] {
-            if value.trim().is_empty() {
-                return Err(InvalidInput::new(field, value, "must not be empty"));
-            }
-        }
+        check_not_empty("service_name", &self.service_name)?;
+        check_not_empty("operation", &self.operation)?;
         check_len("service_name", Some(&self.service_name), 50)?;
         check_len("operation", Some(&self.operation), 100)?;
         check_not_negative("latency_ms", Some(self.latency_ms))?;
@@ -168,13 +125,6 @@ impl ExternalApiCallLog {
             )),
             _ => Ok(()),
         }
-    }
-}
-
-fn check_not_negative(field: &'static str, value: Option<i32>) -> Result<(), InvalidInput> {
-    match value {
-        Some(n) if n < 0 => Err(InvalidInput::new(field, n, "must not be negative")),
-        _ => Ok(()),
     }
 }
 

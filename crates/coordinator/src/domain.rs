@@ -1,57 +1,14 @@
 //! Research traces: `ResearchSession`, its `NodeExecution`s and their statuses.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shared_db::{InvalidInput, check_len};
+use shared_db::{InvalidInput, check_len, check_not_empty, check_not_negative};
 use uuid::Uuid;
 
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "lowercase")]
-        pub enum $name {
-            $($(#[$vdoc])* $variant,)*
-        }
-
-        impl $name {
-            /// Every value.
-            pub const ALL: &'static [Self] = &[$(Self::$variant),*];
-
-            /// The stored text.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text,)*
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = InvalidInput;
-
-            fn from_str(text: &str) -> Result<Self, Self::Err> {
-                match text {
-                    $($text => Ok(Self::$variant),)*
-                    _ => Err(InvalidInput::new($field, text, concat!("not one of: ", $($text, " "),*))),
-                }
-            }
-        }
-    };
-}
-
-string_enum!(
+shared_db::string_enum! {
     /// Where a research session stands, stored lower-case.
-    SessionStatus, "status" {
+    pub enum SessionStatus, field "status" {
         /// Nodes are still running.
         Running = "running",
         /// Every node succeeded.
@@ -61,11 +18,11 @@ string_enum!(
         /// Finished without a usable result.
         Failed = "failed",
     }
-);
+}
 
-string_enum!(
+shared_db::string_enum! {
     /// How one node of a session's workflow ended, stored lower-case.
-    NodeStatus, "status" {
+    pub enum NodeStatus, field "status" {
         /// It produced its result.
         Success = "success",
         /// It raised an error.
@@ -73,7 +30,7 @@ string_enum!(
         /// It did not run.
         Skipped = "skipped",
     }
-);
+}
 
 impl SessionStatus {
     /// True once the session has finished.
@@ -123,17 +80,11 @@ impl ResearchSession {
 
     /// Checks lengths, that `options` is a JSON object and that durations are not negative.
     pub fn validate(&self) -> Result<(), InvalidInput> {
-        if self.symbol.trim().is_empty() {
-            return Err(InvalidInput::new(
-                "symbol",
-                &self.symbol,
-                "must not be empty",
-            ));
-        }
+        check_not_empty("symbol", &self.symbol)?;
         check_len("symbol", Some(&self.symbol), 20)?;
         check_len("trigger_source", self.trigger_source.as_deref(), 50)?;
         check_object("options", self.options.as_ref())?;
-        check_duration(self.duration_ms)?;
+        check_not_negative("duration_ms", self.duration_ms)?;
         check_completion(self.created_at, self.completed_at)
     }
 }
@@ -191,17 +142,11 @@ impl NodeExecution {
     /// Checks lengths, that `result_data` is a JSON object and that durations are not
     /// negative.
     pub fn validate(&self) -> Result<(), InvalidInput> {
-        if self.node_type.trim().is_empty() {
-            return Err(InvalidInput::new(
-                "node_type",
-                &self.node_type,
-                "must not be empty",
-            ));
-        }
+        check_not_empty("node_type", &self.node_type)?;
         check_len("node_type", Some(&self.node_type), 50)?;
         check_len("error_type", self.error_type.as_deref(), 100)?;
         check_object("result_data", self.result_data.as_ref())?;
-        check_duration(self.duration_ms)?;
+        check_not_negative("duration_ms", self.duration_ms)?;
         check_completion(self.started_at, self.completed_at)
     }
 }
@@ -222,13 +167,6 @@ fn check_object(field: &'static str, value: Option<&Value>) -> Result<(), Invali
         Some(value) if !value.is_object() => {
             Err(InvalidInput::new(field, value, "must be a JSON object"))
         }
-        _ => Ok(()),
-    }
-}
-
-fn check_duration(duration_ms: Option<i32>) -> Result<(), InvalidInput> {
-    match duration_ms {
-        Some(ms) if ms < 0 => Err(InvalidInput::new("duration_ms", ms, "must not be negative")),
         _ => Ok(()),
     }
 }

@@ -6,7 +6,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
-use shared_db::{Db, InvalidInput, Page, RepoError};
+use shared_db::{Db, InvalidInput, Page, RepoError, check_not_negative};
 use uuid::Uuid;
 
 use crate::domain::{NodeExecution, ResearchSession, SessionFilter, SessionStatus};
@@ -134,9 +134,7 @@ impl ResearchSessionRepository for PgResearchSessionRepository {
             )
             .into());
         }
-        if let Some(ms) = duration_ms.filter(|ms| *ms < 0) {
-            return Err(InvalidInput::new("duration_ms", ms, "must not be negative").into());
-        }
+        check_not_negative("duration_ms", duration_ms)?;
         let updated = sessions::Entity::update_many()
             .col_expr(sessions::Column::Status, Expr::value(status.as_str()))
             .col_expr(sessions::Column::CompletedAt, Expr::value(completed_at))

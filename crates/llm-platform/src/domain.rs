@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use shared_db::InvalidInput;
+use shared_db::{InvalidInput, check_not_empty};
 
 use crate::secret::ApiKey;
 
@@ -57,16 +57,10 @@ impl NewLlmConfig {
     /// Checks required fields, the URL's scheme and the tags. Errors never contain the
     /// API key.
     pub fn validate(&self) -> Result<(), InvalidInput> {
-        for (field, value) in [
-            ("alias", &self.alias),
-            ("vendor", &self.vendor),
-            ("provider_type", &self.provider_type),
-            ("model_name", &self.model_name),
-        ] {
-            if value.trim().is_empty() {
-                return Err(InvalidInput::new(field, value, "must not be empty"));
-            }
-        }
+        check_not_empty("alias", &self.alias)?;
+        check_not_empty("vendor", &self.vendor)?;
+        check_not_empty("provider_type", &self.provider_type)?;
+        check_not_empty("model_name", &self.model_name)?;
         if self.api_key.expose().trim().is_empty() {
             return Err(InvalidInput::secret("api_key", "must not be empty"));
         }

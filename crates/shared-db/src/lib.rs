@@ -11,13 +11,21 @@ mod db;
 mod error;
 mod page;
 mod time;
+mod validate;
 
 pub use bulk::{
     BulkColumn, BulkRow, BulkTable, ColumnType, Merge, OnConflict, ROWS_PER_STATEMENT, RowWriter,
-    UpsertReport, check_finite, check_len, upsert, upsert_in, upsert_with,
+    UpsertReport, upsert, upsert_in, upsert_with,
 };
 pub use config::{DbConfig, redact_url};
 pub use db::Db;
 pub use error::{BoxError, InvalidInput, RepoError};
 pub use page::Page;
 pub use time::{utc_now, utc_now_tz};
+pub use validate::{check_finite, check_len, check_not_empty, check_not_negative};
+
+/// What `string_enum!` expands to needs, re-exported so users need not name it.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+}

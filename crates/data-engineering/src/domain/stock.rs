@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use shared_db::{InvalidInput, check_len};
+use shared_db::{InvalidInput, check_len, check_not_empty};
 
 use super::check_opt_date;
 
@@ -154,11 +154,8 @@ impl StockInfo {
 
     /// Checks lengths and dates against the schema.
     pub fn validate(&self) -> Result<(), InvalidInput> {
-        for (field, value) in [("symbol", &self.symbol), ("name", &self.name)] {
-            if value.trim().is_empty() {
-                return Err(InvalidInput::new(field, value, "must not be empty"));
-            }
-        }
+        check_not_empty("symbol", &self.symbol)?;
+        check_not_empty("name", &self.name)?;
         check_len("symbol", Some(&self.symbol), 10)?;
         check_len("name", Some(&self.name), 100)?;
         for (field, value, max) in [

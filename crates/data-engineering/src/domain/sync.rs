@@ -1,113 +1,49 @@
 //! Data-sync bookkeeping: job types, the task state machine, failure records with
 //! bounded retries.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
-use shared_db::{InvalidInput, RepoError};
+use shared_db::{InvalidInput, RepoError, check_not_negative};
 use uuid::Uuid;
 
-/// The kind of a sync job, stored as its upper-case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SyncJobType {
-    /// Full history of daily bars.
-    DailyHistory,
-    /// Full history of financial indicators.
-    FinanceHistory,
-    /// New daily bars since the last sync.
-    DailyIncremental,
-    /// New financial reports since the last sync.
-    FinanceIncremental,
-    /// Market data fetched through AKShare.
-    AkshareMarketData,
-    /// The stock list (Tushare `stock_basic`), e.g. a CSV import.
-    StockList,
-}
-
-impl SyncJobType {
-    /// Every job type.
-    pub const ALL: [Self; 6] = [
-        Self::DailyHistory,
-        Self::FinanceHistory,
-        Self::DailyIncremental,
-        Self::FinanceIncremental,
-        Self::AkshareMarketData,
-        Self::StockList,
-    ];
-
-    /// The stored name (`DAILY_HISTORY` …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DailyHistory => "DAILY_HISTORY",
-            Self::FinanceHistory => "FINANCE_HISTORY",
-            Self::DailyIncremental => "DAILY_INCREMENTAL",
-            Self::FinanceIncremental => "FINANCE_INCREMENTAL",
-            Self::AkshareMarketData => "AKSHARE_MARKET_DATA",
-            Self::StockList => "STOCK_LIST",
-        }
+shared_db::string_enum! {
+    /// The kind of a sync job, stored as its upper-case name.
+    pub enum SyncJobType, field "job_type" {
+        /// Full history of daily bars.
+        DailyHistory = "DAILY_HISTORY",
+        /// Full history of financial indicators.
+        FinanceHistory = "FINANCE_HISTORY",
+        /// New daily bars since the last sync.
+        DailyIncremental = "DAILY_INCREMENTAL",
+        /// New financial reports since the last sync.
+        FinanceIncremental = "FINANCE_INCREMENTAL",
+        /// Market data fetched through AKShare.
+        AkshareMarketData = "AKSHARE_MARKET_DATA",
+        /// The stock list (Tushare `stock_basic`), e.g. a CSV import.
+        StockList = "STOCK_LIST",
     }
 }
 
-impl fmt::Display for SyncJobType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+shared_db::string_enum! {
+    /// Where a sync task stands, stored as its upper-case name.
+    ///
+    /// `PENDING → RUNNING → COMPLETED | FAILED | PAUSED`; a `PAUSED` or `FAILED` task resumes
+    /// (`→ RUNNING`) from its `current_offset`; `COMPLETED` is final.
+    pub enum SyncTaskStatus, field "status" {
+        /// Created, never run.
+        Pending = "PENDING",
+        /// A worker owns it.
+        Running = "RUNNING",
+        /// Done; final.
+        Completed = "COMPLETED",
+        /// Stopped on an error; resumable.
+        Failed = "FAILED",
+        /// Stopped on purpose; resumable.
+        Paused = "PAUSED",
     }
-}
-
-impl FromStr for SyncJobType {
-    type Err = InvalidInput;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|job| job.as_str() == text)
-            .ok_or_else(|| InvalidInput::new("job_type", text, "not a known sync job type"))
-    }
-}
-
-/// Where a sync task stands, stored as its upper-case name.
-///
-/// `PENDING → RUNNING → COMPLETED | FAILED | PAUSED`; a `PAUSED` or `FAILED` task resumes
-/// (`→ RUNNING`) from its `current_offset`; `COMPLETED` is final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SyncTaskStatus {
-    /// Created, never run.
-    Pending,
-    /// A worker owns it.
-    Running,
-    /// Done; final.
-    Completed,
-    /// Stopped on an error; resumable.
-    Failed,
-    /// Stopped on purpose; resumable.
-    Paused,
 }
 
 impl SyncTaskStatus {
-    /// Every status.
-    pub const ALL: [Self; 5] = [
-        Self::Pending,
-        Self::Running,
-        Self::Completed,
-        Self::Failed,
-        Self::Paused,
-    ];
-
-    /// The stored name (`PENDING` …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Running => "RUNNING",
-            Self::Completed => "COMPLETED",
-            Self::Failed => "FAILED",
-            Self::Paused => "PAUSED",
-        }
-    }
-
     /// The statuses a task may be in to move to `self` (staying put included).
     pub fn allowed_previous(self) -> &'static [SyncTaskStatus] {
         use SyncTaskStatus::*;
@@ -128,23 +64,6 @@ impl SyncTaskStatus {
     /// True for statuses a worker may resume from.
     pub fn is_resumable(self) -> bool {
         matches!(self, Self::Pending | Self::Paused | Self::Failed)
-    }
-}
-
-impl fmt::Display for SyncTaskStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SyncTaskStatus {
-    type Err = InvalidInput;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == text)
-            .ok_or_else(|| InvalidInput::new("status", text, "not a known sync task status"))
     }
 }
 
@@ -225,20 +144,8 @@ impl SyncTask {
                 "must be positive",
             ));
         }
-        if self.current_offset < 0 {
-            return Err(InvalidInput::new(
-                "current_offset",
-                self.current_offset,
-                "must not be negative",
-            ));
-        }
-        if self.total_processed < 0 {
-            return Err(InvalidInput::new(
-                "total_processed",
-                self.total_processed,
-                "must not be negative",
-            ));
-        }
+        check_not_negative("current_offset", Some(self.current_offset))?;
+        check_not_negative("total_processed", Some(self.total_processed))?;
         match &self.config {
             Some(config) if !config.is_object() => {
                 Err(InvalidInput::new("config", config, "must be a JSON object"))
@@ -397,20 +304,8 @@ impl SyncFailureRecord {
                 "must be 1 to 20 characters",
             ));
         }
-        if self.retry_count < 0 {
-            return Err(InvalidInput::new(
-                "retry_count",
-                self.retry_count,
-                "must not be negative",
-            ));
-        }
-        if self.max_retries < 0 {
-            return Err(InvalidInput::new(
-                "max_retries",
-                self.max_retries,
-                "must not be negative",
-            ));
-        }
+        check_not_negative("retry_count", Some(self.retry_count))?;
+        check_not_negative("max_retries", Some(self.max_retries))?;
         Ok(())
     }
 
@@ -449,10 +344,10 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for job in SyncJobType::ALL {
-            assert_eq!(job.as_str().parse::<SyncJobType>().unwrap(), job);
+            assert_eq!(job.as_str().parse::<SyncJobType>().unwrap(), *job);
         }
         for status in SyncTaskStatus::ALL {
-            assert_eq!(status.as_str().parse::<SyncTaskStatus>().unwrap(), status);
+            assert_eq!(status.as_str().parse::<SyncTaskStatus>().unwrap(), *status);
         }
         assert_eq!(
             "daily".parse::<SyncJobType>().unwrap_err().field,
