@@ -923,13 +923,9 @@ async fn every_malformed_input_is_a_typed_error_naming_field_and_value_and_write
         "llm_call_logs",
         "external_api_call_logs",
     ] {
-        assert_eq!(
-            crate::count(test_db.db(), table).await,
-            0,
-            "{table} was written to"
-        );
+        assert_eq!(test_db.count(table).await, 0, "{table} was written to");
     }
-    assert_eq!(crate::count(test_db.db(), "research_sessions").await, 1);
+    assert_eq!(test_db.count("research_sessions").await, 1);
     for case in &cases.0 {
         if let Err(err) = &case.result {
             let shown = format!("{err} {err:?}");
@@ -1021,7 +1017,7 @@ async fn every_malformed_csv_line_becomes_a_failure_record_and_the_good_ones_loa
         );
     }
     assert_eq!(
-        crate::count(test_db.db(), "stock_daily").await,
+        test_db.count("stock_daily").await,
         good as i64,
         "only the good lines"
     );

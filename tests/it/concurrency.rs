@@ -148,10 +148,7 @@ async fn eight_overlapping_writers_for_twenty_rounds_never_deadlock_and_the_last
             }
         }
     }
-    assert_eq!(
-        crate::count(test_db.db(), "stock_daily").await,
-        (STOCKS * DAYS) as i64
-    );
+    assert_eq!(test_db.count("stock_daily").await, (STOCKS * DAYS) as i64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,8 +12,6 @@ use data_engineering::{
 use shared_db::{Db, RepoError};
 use test_support::TestDb;
 
-use crate::count;
-
 /// `stocks` × `days` bars with a few values set.
 fn bars(stocks: usize, days: usize, close: f64) -> Vec<StockDaily> {
     let start = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
@@ -82,16 +80,12 @@ async fn a_connection_killed_mid_batch_leaves_nothing_and_the_pool_recovers() {
         "a killed connection is a transient, typed error: {err:?}"
     );
     assert!(matches!(err, RepoError::Unavailable(_)), "{err:?}");
-    assert_eq!(
-        count(test_db.db(), "stock_daily").await,
-        0,
-        "no partial rows"
-    );
+    assert_eq!(test_db.count("stock_daily").await, 0, "no partial rows");
 
     // The pool drops the dead connection and the next call succeeds.
     let report = repo.save_all(bars(10, 10, 2.0)).await.unwrap();
     assert_eq!(report.inserted, 100);
-    assert_eq!(count(test_db.db(), "stock_daily").await, 100);
+    assert_eq!(test_db.count("stock_daily").await, 100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,11 +52,3 @@ pub(crate) fn logs() -> &'static Logs {
         logs
     })
 }
-
-/// Rows in `table` (a fixed name from the tests).
-pub(crate) async fn count(db: &shared_db::Db, table: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
-}

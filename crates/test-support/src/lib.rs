@@ -94,6 +94,14 @@ impl TestDb {
         &self.name
     }
 
+    /// Rows in `table` (a fixed table name from the test).
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(self.db.pool())
+            .await
+            .unwrap_or_else(|err| panic!("counting {table}: {err}"))
+    }
+
     /// A configuration for this test's database, to open a pool with other settings.
     pub fn config(&self) -> DbConfig {
         DbConfig::new(&self.url).with_application_name("stockdb-test")

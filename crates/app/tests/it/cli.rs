@@ -9,16 +9,11 @@ use app::data_engineering::{
     SyncRepository, SyncTaskStatus, ThirdCode,
 };
 use assert_cmd::Command;
+use assert_cmd::assert::OutputAssertExt as _;
 use serde_json::Value;
 use test_support::TestDb;
 
-fn stockdb(url: &str) -> Command {
-    let mut cmd = Command::cargo_bin("stockdb").expect("the stockdb binary");
-    cmd.env("DATABASE_URL", url)
-        .env_remove("STOCKDB_SECRET_KEY")
-        .env("RUST_LOG", "warn");
-    cmd
-}
+use crate::stockdb;
 
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);

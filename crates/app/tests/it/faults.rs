@@ -3,19 +3,13 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use app::data_engineering::{PgSyncRepository, SyncJobType, SyncRepository, SyncTaskStatus};
 use test_support::TestDb;
 
-fn stockdb(url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stockdb"));
-    cmd.env("DATABASE_URL", url)
-        .env_remove("STOCKDB_SECRET_KEY")
-        .env("RUST_LOG", "warn");
-    cmd
-}
+use crate::stockdb;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_cut_off_mid_file_resumes_to_exactly_the_files_rows() {

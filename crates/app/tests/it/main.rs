@@ -5,3 +5,12 @@
 mod cli;
 mod faults;
 mod stockdb;
+
+/// The `stockdb` binary, pointed at `url`, with no secret key and quiet logs.
+pub(crate) fn stockdb(url: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stockdb"));
+    cmd.env("DATABASE_URL", url)
+        .env_remove("STOCKDB_SECRET_KEY")
+        .env("RUST_LOG", "warn");
+    cmd
+}

@@ -9,7 +9,7 @@ use data_engineering::{
 use shared_db::RepoError;
 use test_support::TestDb;
 
-use crate::{bar, code, count, date, stock};
+use crate::{bar, code, date, stock};
 
 #[tokio::test]
 async fn duplicates_in_one_call_keep_the_last_row() {
@@ -196,7 +196,7 @@ async fn a_non_finite_value_is_refused_with_its_row_and_nothing_is_written() {
     };
     assert_eq!((invalid.field, invalid.row), ("pct_chg", Some(1)));
     assert_eq!(invalid.value, "NaN");
-    assert_eq!(count(test_db.db(), "stock_daily").await, 0);
+    assert_eq!(test_db.count("stock_daily").await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,7 +224,7 @@ async fn concurrent_overlapping_writers_in_opposite_orders_do_not_deadlock() {
         first.unwrap().unwrap();
         second.unwrap().unwrap();
     }
-    assert_eq!(count(test_db.db(), "stock_daily").await, 300 * 28);
+    assert_eq!(test_db.count("stock_daily").await, 300 * 28);
 }
 
 #[tokio::test]
@@ -250,7 +250,7 @@ async fn a_large_batch_of_mostly_new_rows_reports_inserts_and_updates_exactly() 
     assert_eq!(report.deduplicated, 20_000);
     assert_eq!(report.updated, stored.len() as u64);
     assert_eq!(report.inserted, 20_000 - stored.len() as u64);
-    assert_eq!(count(test_db.db(), "stock_daily").await, 20_000);
+    assert_eq!(test_db.count("stock_daily").await, 20_000);
     let last = repo
         .get_latest_by_third_code(&code("000999.SZ"))
         .await

@@ -3,7 +3,7 @@
 use data_engineering::{PgStockFinanceRepository, StockFinance, StockFinanceRepository};
 use test_support::TestDb;
 
-use crate::{code, count, report};
+use crate::{code, report};
 
 #[tokio::test]
 async fn five_thousand_wide_rows_in_one_call() {
@@ -24,7 +24,7 @@ async fn five_thousand_wide_rows_in_one_call() {
         .collect();
     let saved = repo.save_all(reports.clone()).await.unwrap();
     assert_eq!((saved.deduplicated, saved.inserted), (5_000, 5_000));
-    assert_eq!(count(test_db.db(), "stock_finance").await, 5_000);
+    assert_eq!(test_db.count("stock_finance").await, 5_000);
     let recent = repo
         .get_by_third_code_recent(&code("000000.SZ"), 1)
         .await

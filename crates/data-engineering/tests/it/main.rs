@@ -35,11 +35,3 @@ pub(crate) fn report(third_code: &str, ann: &str, end: &str, roe: f64) -> StockF
     report.roe = Some(roe);
     report
 }
-
-/// Counts the rows of `table` (a fixed name from the tests).
-pub(crate) async fn count(db: &shared_db::Db, table: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
-}

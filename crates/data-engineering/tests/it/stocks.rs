@@ -6,7 +6,7 @@ use data_engineering::{
 use shared_db::{Page, RepoError};
 use test_support::TestDb;
 
-use crate::{code, count, date, report, stock};
+use crate::{code, date, report, stock};
 
 #[tokio::test]
 async fn save_returns_the_stored_stock_and_keeps_its_id() {
@@ -174,11 +174,7 @@ async fn a_failing_batch_writes_nothing() {
     stocks.push(stock("999999.BJ", "000000", "duplicate symbol"));
     let err = repo.save_all(stocks).await.unwrap_err();
     assert!(matches!(err, RepoError::Conflict { .. }), "{err:?}");
-    assert_eq!(
-        count(test_db.db(), "stock_info").await,
-        0,
-        "no partial rows"
-    );
+    assert_eq!(test_db.count("stock_info").await, 0, "no partial rows");
 }
 
 #[tokio::test]
@@ -195,7 +191,7 @@ async fn invalid_rows_are_named_and_nothing_is_written() {
         panic!("{err:?}")
     };
     assert_eq!((invalid.field, invalid.row), ("area", Some(1)));
-    assert_eq!(count(test_db.db(), "stock_info").await, 0);
+    assert_eq!(test_db.count("stock_info").await, 0);
 }
 
 #[tokio::test]

@@ -337,7 +337,7 @@ async fn a_batch_commits_rows_failures_and_progress_together() {
         .await
         .unwrap_err();
     assert!(matches!(err, RepoError::InvalidState(_)), "{err:?}");
-    assert_eq!(crate::count(test_db.db(), "stock_daily").await, 2);
+    assert_eq!(test_db.count("stock_daily").await, 2);
     let stored = repo.get_by_id(task.id).await.unwrap().unwrap();
     assert_eq!((stored.current_offset, stored.total_processed), (3, 2));
 }
