@@ -1,8 +1,11 @@
 //! The `migrate` subcommand, shared by `cargo xtask migrate` and `stockdb migrate`.
 
+use std::fmt;
 use std::io::Write;
 
-use crate::runner::{Direction, MigrateError, MigrationRunner, sql_script};
+use crate::migrations::MIGRATIONS;
+use crate::runner::{MigrateError, MigrationRunner, MigrationStatus};
+use crate::script::{Direction, sql_script};
 
 /// `migrate up|down|status|fresh|sql|adopt`.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -85,7 +88,7 @@ impl MigrateCommand {
             Self::Status | Self::Sql { .. } => String::new(),
         };
         write_out(out, &report)?;
-        write_out(out, &runner.status().await?.to_string())
+        write_out(out, &StatusReport(&runner.status().await?).to_string())
     }
 }
 
@@ -101,4 +104,71 @@ fn list(verb: &str, names: &[&str], none: &str) -> String {
 
 fn write_out(out: &mut dyn Write, text: &str) -> Result<(), MigrateError> {
     Ok(out.write_all(text.as_bytes())?)
+}
+
+/// `status` as `migrate status` prints it.
+struct StatusReport<'a>(&'a MigrationStatus);
+
+impl fmt::Display for StatusReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.0;
+        writeln!(
+            f,
+            "schema version: {} of {}",
+            status.version(),
+            MIGRATIONS.len()
+        )?;
+        for applied in &status.applied {
+            writeln!(
+                f,
+                "  applied  {} (at {} UTC)",
+                applied.name,
+                format_epoch(applied.applied_at)
+            )?;
+        }
+        for name in &status.pending {
+            writeln!(f, "  pending  {name}")?;
+        }
+        match status.matches_golden {
+            Some(true) => writeln!(
+                f,
+                "schema: matches the golden print of version {}",
+                status.version()
+            )?,
+            Some(false) => writeln!(
+                f,
+                "schema: DIFFERS from the golden print of version {} (drift: compare with `schema-fingerprint`)",
+                status.version()
+            )?,
+            None => {}
+        }
+        if let Some(revision) = &status.alembic_revision {
+            if status.needs_adopt() {
+                writeln!(
+                    f,
+                    "alembic revision: {revision} (created by the earlier service; run `migrate adopt`)"
+                )?;
+            } else {
+                writeln!(f, "alembic revision: {revision} (adopted)")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn format_epoch(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| secs.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_epoch_seconds_as_utc() {
+        assert_eq!(format_epoch(0), "1970-01-01 00:00:00");
+        assert_eq!(format_epoch(1_795_000_000), "2026-11-18 11:06:40");
+    }
 }

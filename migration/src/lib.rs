@@ -8,16 +8,17 @@
 
 #[cfg(feature = "cli")]
 mod cli;
+mod digest;
 mod fingerprint;
 mod migrations;
 mod runner;
+mod script;
 
 #[cfg(feature = "cli")]
 pub use cli::MigrateCommand;
+pub use digest::schema_digest;
 pub use fingerprint::{diff, fingerprint, golden};
 pub use migrations::Migrator;
-pub use runner::{
-    AppliedMigration, Direction, MigrateError, MigrationRunner, MigrationStatus, schema_digest,
-    sql_script,
-};
+pub use runner::{AppliedMigration, MigrateError, MigrationRunner, MigrationStatus};
+pub use script::{Direction, sql_script};
 pub use sea_orm_migration::MigratorTrait;

@@ -4,7 +4,6 @@
 
 use std::sync::atomic::AtomicBool;
 
-use app::import::{ImportKind, ImportOptions, NoProgress, import_csv};
 use audit::{CallStatus, ExternalApiCallLog, LlmCallLog};
 use chrono::{NaiveDate, NaiveDateTime};
 use coordinator::{NodeExecution, NodeStatus, ResearchSession, SessionStatus};
@@ -14,8 +13,8 @@ use data_engineering::{
 use llm_platform::{ApiKey, NewLlmConfig, SecretCipher};
 use serde_json::json;
 use shared_db::{DbConfig, InvalidInput, Page, RepoError, utc_now};
+use stockdb_cli::import::{ImportKind, ImportOptions, NoProgress, import_csv};
 use test_support::TestDb;
-use uuid::Uuid;
 
 /// One case: what was tried, the field the error must name, a fragment of the value it
 /// must show, and what happened.
@@ -93,43 +92,26 @@ fn at(text: &str) -> NaiveDateTime {
 }
 
 fn llm_call(edit: impl FnOnce(&mut LlmCallLog)) -> LlmCallLog {
-    let mut call = LlmCallLog {
-        id: Uuid::new_v4(),
-        session_id: None,
-        caller_module: "research".into(),
-        caller_agent: None,
-        model_name: "deepseek-chat".into(),
-        vendor: "deepseek".into(),
-        prompt_text: "?".into(),
-        system_message: None,
-        completion_text: None,
-        prompt_tokens: Some(1),
-        completion_tokens: Some(1),
-        total_tokens: Some(2),
-        temperature: 0.5,
-        latency_ms: 10,
-        status: CallStatus::Success,
-        error_message: None,
-        created_at: at("2024-06-03T10:00:00"),
-    };
+    let mut call = LlmCallLog::new(
+        "research",
+        "deepseek",
+        "deepseek-chat",
+        "?",
+        at("2024-06-03T10:00:00"),
+    );
+    call.prompt_tokens = Some(1);
+    call.completion_tokens = Some(1);
+    call.total_tokens = Some(2);
+    call.temperature = 0.5;
+    call.latency_ms = 10;
     edit(&mut call);
     call
 }
 
 fn api_call(edit: impl FnOnce(&mut ExternalApiCallLog)) -> ExternalApiCallLog {
-    let mut call = ExternalApiCallLog {
-        id: Uuid::new_v4(),
-        session_id: None,
-        service_name: "tushare".into(),
-        operation: "daily".into(),
-        request_params: None,
-        response_data: None,
-        status_code: Some(200),
-        latency_ms: 10,
-        status: CallStatus::Success,
-        error_message: None,
-        created_at: at("2024-06-03T10:00:00"),
-    };
+    let mut call = ExternalApiCallLog::new("tushare", "daily", at("2024-06-03T10:00:00"));
+    call.status_code = Some(200);
+    call.latency_ms = 10;
     edit(&mut call);
     call
 }
@@ -983,7 +965,6 @@ async fn every_malformed_csv_line_becomes_a_failure_record_and_the_good_ones_loa
     let file = dir.path().join("daily.csv");
     std::fs::write(&file, &csv).unwrap();
     let summary = import_csv(
-        db.db(),
         db.sync().as_ref(),
         &ImportOptions::new(ImportKind::Daily, &file),
         &NoProgress,

@@ -170,12 +170,12 @@ async fn workers_on_separate_pools_never_claim_the_same_task() {
         workers.push(tokio::spawn(async move {
             let repo = PgSyncRepository::new(db);
             let mut mine = Vec::new();
-            while let Some(task) = repo
+            while let Some(lease) = repo
                 .claim_next(SyncJobType::DailyIncremental, utc_now())
                 .await
                 .unwrap()
             {
-                mine.push(task.id);
+                mine.push(lease.task_id());
             }
             mine
         }));

@@ -146,7 +146,12 @@ async fn status_reports_drift_from_the_golden_schema() {
     execute(test_db.db(), "CREATE INDEX ix_drift ON stock_daily (close)").await;
     let status = runner.status().await.unwrap();
     assert_eq!(status.matches_golden, Some(false));
-    assert!(status.to_string().contains("DIFFERS"));
+    let mut printed = Vec::new();
+    migration::MigrateCommand::Status
+        .run(Some(test_db.url()), &mut printed)
+        .await
+        .unwrap();
+    assert!(String::from_utf8(printed).unwrap().contains("DIFFERS"));
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! secret-looking request parameters, through saves, failures and re-encryption, with
 //! everything logged at TRACE.
 
-use audit::{CallStatus, ExternalApiCallLog, ExternalApiCallLogRepository};
+use audit::{ExternalApiCallLog, ExternalApiCallLogRepository};
 use llm_platform::{
     ApiKey, LlmConfigRepository, NewLlmConfig, PgLlmConfigRepository, SecretCipher,
 };
@@ -49,21 +49,11 @@ async fn secrets_never_reach_logs_or_errors() {
 
     // Request parameters, stored and rejected.
     let repo = audit::PgExternalApiCallLogRepository::new(test_db.db().clone());
-    let mut call = ExternalApiCallLog {
-        id: uuid::Uuid::new_v4(),
-        session_id: None,
-        service_name: "tushare".into(),
-        operation: "daily".into(),
-        request_params: Some(
-            json!({"api_name": "daily", "token": TOKEN, "params": {"ts_code": "600519.SH"}}),
-        ),
-        response_data: None,
-        status_code: Some(200),
-        latency_ms: 40,
-        status: CallStatus::Success,
-        error_message: None,
-        created_at: utc_now(),
-    };
+    let mut call = ExternalApiCallLog::new("tushare", "daily", utc_now());
+    call.request_params =
+        Some(json!({"api_name": "daily", "token": TOKEN, "params": {"ts_code": "600519.SH"}}));
+    call.status_code = Some(200);
+    call.latency_ms = 40;
     repo.save(&call).await.unwrap();
     tracing::debug!(calls = ?repo.get_by_session_id(uuid::Uuid::nil()).await.unwrap(), "listed");
     call.id = uuid::Uuid::new_v4();

@@ -40,7 +40,15 @@ fn demo_smoke_test() -> anyhow::Result<()> {
     let run = |args: &[&str]| -> anyhow::Result<()> {
         println!("$ stockdb --data-dir {dir} {}", args.join(" "));
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-            .args(["run", "--quiet", "-p", "app", "--", "--data-dir", &dir])
+            .args([
+                "run",
+                "--quiet",
+                "--bin",
+                "stockdb",
+                "--",
+                "--data-dir",
+                &dir,
+            ])
             .args(args)
             .env_remove("DATABASE_URL")
             .status()

@@ -1,5 +1,7 @@
 //! Repository checks that run as plain `cargo test`: every Rust file starts with a `//!`
-//! line saying what it is for, and no `dbg!` calls or `should_panic` attributes are left behind.
+//! line saying what it is for; no `dbg!` calls or `should_panic` attributes are left
+//! behind; `src/` folders hold Rust only; no source file outside the tests passes 500
+//! lines.
 
 #[cfg(test)]
 mod tests {
@@ -12,7 +14,10 @@ mod tests {
             .to_path_buf()
     }
 
-    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    /// The member folders whose files the checks read.
+    const MEMBERS: [&str; 5] = ["crates", "migration", "xtask", "tests", "bench"];
+
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).expect("readable directory") {
             let path = entry.expect("directory entry").path();
             let name = path
@@ -21,21 +26,67 @@ mod tests {
                 .unwrap_or_default();
             if path.is_dir() {
                 if !name.starts_with('.') && name != "target" {
-                    rust_files(&path, out);
+                    files(&path, out);
                 }
-            } else if name.ends_with(".rs") {
+            } else {
                 out.push(path);
             }
         }
     }
 
-    fn all_rust_files() -> Vec<PathBuf> {
-        let mut files = Vec::new();
-        for dir in ["crates", "migration", "xtask", "tests"] {
-            rust_files(&project_root().join(dir), &mut files);
+    fn all_files() -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for dir in MEMBERS {
+            files(&project_root().join(dir), &mut out);
         }
+        out
+    }
+
+    fn all_rust_files() -> Vec<PathBuf> {
+        let files: Vec<PathBuf> = all_files()
+            .into_iter()
+            .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+            .collect();
         assert!(files.len() > 10, "found only {} Rust files", files.len());
         files
+    }
+
+    /// True for files of a `tests` folder (integration tests, the tests crate).
+    fn is_test_file(path: &Path) -> bool {
+        let relative = path.strip_prefix(project_root()).unwrap_or(path);
+        relative.components().any(|c| c.as_os_str() == "tests")
+    }
+
+    #[test]
+    fn src_folders_hold_only_rust() {
+        let stray: Vec<_> = all_files()
+            .into_iter()
+            .filter(|path| {
+                let relative = path.strip_prefix(project_root()).unwrap_or(path);
+                relative.components().any(|c| c.as_os_str() == "src")
+                    && path.extension().is_none_or(|ext| ext != "rs")
+            })
+            .collect();
+        assert!(
+            stray.is_empty(),
+            "files under src/ that are not Rust: {stray:#?}"
+        );
+    }
+
+    #[test]
+    fn no_source_file_outside_the_tests_passes_500_lines() {
+        let long: Vec<_> = all_rust_files()
+            .into_iter()
+            .filter(|path| !is_test_file(path))
+            .filter_map(|path| {
+                let lines = std::fs::read_to_string(&path)
+                    .expect("readable file")
+                    .lines()
+                    .count();
+                (lines > 500).then_some((path, lines))
+            })
+            .collect();
+        assert!(long.is_empty(), "split these files: {long:#?}");
     }
 
     #[test]

@@ -1,11 +1,9 @@
 //! The composition root of stockdb: [`Stockdb`] connects once and hands out every
-//! repository; [`sample`] generates realistic data for the demo and the benchmarks.
+//! repository as a trait object.
 //!
-//! Re-exports the context crates so that a service needs only this one dependency.
-
-pub mod embedded;
-pub mod import;
-pub mod sample;
+//! Re-exports the context crates so that a service needs only this one dependency. It
+//! holds nothing of the command line (that is the `stockdb-cli` crate), so linking it
+//! compiles the persistence layer and no more.
 
 pub use {audit, coordinator, data_engineering, llm_platform, shared_db};
 

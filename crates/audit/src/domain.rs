@@ -57,6 +57,37 @@ pub struct LlmCallLog {
 }
 
 impl LlmCallLog {
+    /// A successful call of `vendor`'s `model_name` by `caller_module`, recorded at
+    /// `created_at` with a new id: no session, tokens unknown, latency 0 ms, temperature
+    /// 0. Set the other fields the call has.
+    pub fn new(
+        caller_module: impl Into<String>,
+        vendor: impl Into<String>,
+        model_name: impl Into<String>,
+        prompt_text: impl Into<String>,
+        created_at: NaiveDateTime,
+    ) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            session_id: None,
+            caller_module: caller_module.into(),
+            caller_agent: None,
+            model_name: model_name.into(),
+            vendor: vendor.into(),
+            prompt_text: prompt_text.into(),
+            system_message: None,
+            completion_text: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            total_tokens: None,
+            temperature: 0.0,
+            latency_ms: 0,
+            status: CallStatus::Success,
+            error_message: None,
+            created_at,
+        }
+    }
+
     /// Checks lengths, that numbers are finite and not negative.
     pub fn validate(&self) -> Result<(), InvalidInput> {
         check_not_empty("caller_module", &self.caller_module)?;
@@ -102,6 +133,29 @@ pub struct ExternalApiCallLog {
 }
 
 impl ExternalApiCallLog {
+    /// A successful call of `service_name`'s `operation`, recorded at `created_at` with a
+    /// new id: no session, no parameters or response, latency 0 ms. Set the other fields
+    /// the call has.
+    pub fn new(
+        service_name: impl Into<String>,
+        operation: impl Into<String>,
+        created_at: NaiveDateTime,
+    ) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            session_id: None,
+            service_name: service_name.into(),
+            operation: operation.into(),
+            request_params: None,
+            response_data: None,
+            status_code: None,
+            latency_ms: 0,
+            status: CallStatus::Success,
+            error_message: None,
+            created_at,
+        }
+    }
+
     /// Checks lengths, that `request_params` is a JSON object and that numbers are sane.
     pub fn validate(&self) -> Result<(), InvalidInput> {
         check_not_empty("service_name", &self.service_name)?;

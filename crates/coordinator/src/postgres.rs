@@ -146,10 +146,12 @@ impl ResearchSessionRepository for PgResearchSessionRepository {
         match updated.into_iter().next() {
             Some(model) => Ok(session_from(model)?),
             None => match self.get_session_by_id(id).await? {
-                Some(stored) => Err(RepoError::InvalidState(format!(
-                    "research session {id} is already {}; only a running session can be finished",
-                    stored.status
-                ))),
+                Some(stored) => Err(RepoError::StateConflict {
+                    entity: "research session",
+                    key: id.to_string(),
+                    state: stored.status.to_string(),
+                    wanted: status.to_string(),
+                }),
                 None => Err(RepoError::NotFound {
                     entity: "research session",
                     key: id.to_string(),

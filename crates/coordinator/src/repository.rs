@@ -14,8 +14,9 @@ pub trait ResearchSessionRepository: Send + Sync {
     async fn save_session(&self, session: &ResearchSession) -> Result<(), RepoError>;
 
     /// Finishes the running session `id`: sets its status, completion time and duration,
-    /// and returns it. `NotFound` for an unknown id; `InvalidState` when the session is
-    /// not `running` any more or `status` is `running`.
+    /// and returns it. `NotFound` for an unknown id; `StateConflict` when the session is
+    /// not `running` any more (only a running session can be finished); `Invalid` when
+    /// `status` is `running`.
     async fn update_session(
         &self,
         id: Uuid,

@@ -14,8 +14,9 @@ mod postgres;
 mod repository;
 
 pub use domain::{
-    BatchRows, MarketDaily, Stock, StockDaily, StockFinance, StockInfo, SyncFailureRecord,
-    SyncJobType, SyncTask, SyncTaskStatus, ThirdCode, TransitionError, ValuationDaily,
+    BatchRows, MarketDaily, RunOutcome, Stock, StockDaily, StockFinance, StockInfo, SyncBatch,
+    SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus, TaskLease, ThirdCode,
+    TransitionError, ValuationDaily,
 };
 pub use postgres::{
     PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,

@@ -9,8 +9,8 @@ use shared_db::{Page, RepoError, UpsertReport};
 use uuid::Uuid;
 
 use crate::domain::{
-    BatchRows, MarketDaily, Stock, StockDaily, StockFinance, StockInfo, SyncFailureRecord,
-    SyncJobType, SyncTask, ThirdCode, ValuationDaily,
+    MarketDaily, RunOutcome, Stock, StockDaily, StockFinance, StockInfo, SyncBatch,
+    SyncFailureRecord, SyncJobType, SyncTask, TaskLease, ThirdCode, ValuationDaily,
 };
 
 /// The stock list (`stock_info`).
@@ -139,7 +139,8 @@ pub trait SyncRepository: Send + Sync {
     ///
     /// The stored status must be allowed to move to `task.status` (see
     /// `SyncTaskStatus::allowed_previous`): a task another worker completed meanwhile is
-    /// `InvalidState`, an unknown id `NotFound`. Sets `updated_at` to now.
+    /// `StateConflict`, an unknown id `NotFound`. Sets `updated_at` to now. Not fenced:
+    /// runs that hold a lease write through `commit_batch` and `release` instead.
     async fn update(&self, task: &SyncTask) -> Result<SyncTask, RepoError>;
 
     /// The task `id`, if any.
@@ -159,34 +160,53 @@ pub trait SyncRepository: Send + Sync {
         limit: u64,
     ) -> Result<Vec<SyncTask>, RepoError>;
 
-    /// Atomically takes the oldest resumable (`PENDING` or `PAUSED`) task of `job_type`
-    /// and marks it `RUNNING`; concurrent callers never get the same task. `None` when
-    /// there is none.
+    /// Atomically takes the oldest resumable (`PENDING` or `PAUSED`) task of `job_type`,
+    /// marks it `RUNNING` and returns the run's lease; concurrent callers never get the
+    /// same task. `None` when there is none.
     async fn claim_next(
         &self,
         job_type: SyncJobType,
         now: NaiveDateTime,
-    ) -> Result<Option<SyncTask>, RepoError>;
+    ) -> Result<Option<TaskLease>, RepoError>;
 
-    /// Atomically moves the task `id` from `PENDING`, `PAUSED` or `FAILED` to `RUNNING`
-    /// and returns it; its offset and counters are kept, so work continues where it
-    /// stopped. `NotFound` for an unknown id, `InvalidState` for a task that is running or
-    /// completed.
-    async fn resume(&self, id: Uuid, now: NaiveDateTime) -> Result<SyncTask, RepoError>;
+    /// Takes the task `id` for a new run and returns its lease: from `PENDING`, `PAUSED`
+    /// or `FAILED`, or from `RUNNING` when no live run holds it (its process crashed, or
+    /// lost its connection). The task becomes `RUNNING` with a new fencing token; its
+    /// offset, counters and first `started_at` are kept, so work continues where it
+    /// stopped, and a run that still believes it holds the task is refused from its next
+    /// write on.
+    ///
+    /// `Busy` while another live run holds the task; `StateConflict` for a `COMPLETED`
+    /// task; `NotFound` for an unknown id. Only for tasks whose every run takes a lease:
+    /// a `RUNNING` task that some other worker runs without one would be taken from it.
+    async fn take(&self, id: Uuid, now: NaiveDateTime) -> Result<TaskLease, RepoError>;
 
-    /// Commits one batch of a running task atomically: merges `rows` (a `None` never
-    /// erases a stored value), stores `failures`, and advances the task by `items` (its
-    /// offset) and by the rows received (its `total_processed`), all in one transaction.
-    /// A crash at any point leaves either the whole batch or none of it, so a resumed
-    /// task neither loses nor repeats anything. `InvalidState` when the task is not
-    /// `RUNNING` (another worker paused or finished it).
+    /// Commits one batch of the run holding `lease`, atomically: merges the batch's rows
+    /// (a `None` never erases a stored value), stores its failure records, advances the
+    /// task's offset by `items` and its `total_processed` by the rows received, and merges
+    /// its checkpoint into the task's `config`. A crash at any point leaves either the
+    /// whole batch or none of it, so a resumed task neither loses nor repeats anything.
+    ///
+    /// `Superseded` when another run has taken the task over since, `StateConflict` when
+    /// the task is no longer `RUNNING` (someone paused or finished it), `Invalid` for a
+    /// bad row or failure record (named by its index) or counts past the `integer` range:
+    /// in every case nothing of the batch is written.
     async fn commit_batch(
         &self,
-        task_id: Uuid,
-        rows: BatchRows,
-        failures: &[SyncFailureRecord],
-        items: u32,
+        lease: &TaskLease,
+        batch: SyncBatch,
     ) -> Result<(SyncTask, UpsertReport), RepoError>;
+
+    /// Ends the run holding `lease`: the task becomes `COMPLETED`, `PAUSED` or `FAILED`
+    /// (`completed_at` set for the first and last) and its lease token is removed. Fenced
+    /// like [`SyncRepository::commit_batch`]: `Superseded` or `StateConflict` when the run
+    /// no longer holds the task, and nothing changes.
+    async fn release(
+        &self,
+        lease: TaskLease,
+        outcome: RunOutcome,
+        now: NaiveDateTime,
+    ) -> Result<SyncTask, RepoError>;
 
     /// Stores a new failure record. An existing id is `Conflict`.
     async fn create_failure(&self, failure: &SyncFailureRecord) -> Result<(), RepoError>;

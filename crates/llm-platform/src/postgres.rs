@@ -11,7 +11,18 @@ use shared_db::{Db, InvalidInput, RepoError, utc_now_tz};
 use crate::domain::{LlmConfig, NewLlmConfig};
 use crate::entity::llm_configs::{ActiveModel, Column, Entity, Model, StoredApiKey};
 use crate::repository::LlmConfigRepository;
-use crate::secret::{ENCRYPTED_PREFIX, SecretCipher, is_encrypted, read_stored, to_stored};
+use crate::secret::{
+    ENCRYPTED_PREFIX, SecretCipher, SecretError, is_encrypted, read_stored, to_stored,
+};
+
+/// A key that cannot be read, as the repository error naming its config.
+fn secret_error(err: SecretError) -> RepoError {
+    RepoError::Secret {
+        entity: "llm config",
+        key: err.alias().to_owned(),
+        source: Box::new(err),
+    }
+}
 
 /// LLM configurations on PostgreSQL.
 ///
@@ -30,8 +41,8 @@ impl PgLlmConfigRepository {
     }
 
     fn to_domain(&self, m: Model) -> Result<LlmConfig, RepoError> {
-        let api_key = read_stored(self.cipher.as_ref(), &m.alias, &m.api_key.0)
-            .map_err(|err| RepoError::InvalidState(err.to_string()))?;
+        let api_key =
+            read_stored(self.cipher.as_ref(), &m.alias, &m.api_key.0).map_err(secret_error)?;
         let tags = match m.tags {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items
@@ -175,10 +186,7 @@ impl LlmConfigRepository for PgLlmConfigRepository {
 
     async fn reencrypt_plaintext(&self) -> Result<u64, RepoError> {
         let Some(cipher) = &self.cipher else {
-            return Err(RepoError::InvalidState(format!(
-                "re-encrypting needs a key: set {}",
-                SecretCipher::ENV
-            )));
+            return Err(secret_error(SecretError::NoCipher));
         };
         let txn = self.db.conn().begin().await?;
         let plaintext = Entity::find()
@@ -191,8 +199,7 @@ impl LlmConfigRepository for PgLlmConfigRepository {
             if is_encrypted(&model.api_key.0) {
                 continue;
             }
-            let key = read_stored(None, &model.alias, &model.api_key.0)
-                .map_err(|err| RepoError::InvalidState(err.to_string()))?;
+            let key = read_stored(None, &model.alias, &model.api_key.0).map_err(secret_error)?;
             Entity::update_many()
                 .col_expr(
                     Column::ApiKey,

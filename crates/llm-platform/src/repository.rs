@@ -13,7 +13,7 @@ pub trait LlmConfigRepository: Send + Sync {
     async fn upsert(&self, config: NewLlmConfig) -> Result<LlmConfig, RepoError>;
 
     /// The config `alias`, if any. An encrypted key that cannot be decrypted (no or
-    /// wrong `STOCKDB_SECRET_KEY`) is `InvalidState`, never garbage.
+    /// wrong `STOCKDB_SECRET_KEY`) is `RepoError::Secret`, never garbage.
     async fn get_by_alias(&self, alias: &str) -> Result<Option<LlmConfig>, RepoError>;
 
     /// Every config, lowest `priority` first (`NULL` last), then by alias.
@@ -30,6 +30,6 @@ pub trait LlmConfigRepository: Send + Sync {
 
     /// Encrypts every key still stored in plaintext (rows of the earlier service, or saved
     /// before a cipher was configured), in one transaction; returns how many. Needs a
-    /// cipher (`InvalidState` without one).
+    /// cipher (`RepoError::Secret` without one).
     async fn reencrypt_plaintext(&self) -> Result<u64, RepoError>;
 }

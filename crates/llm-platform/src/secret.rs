@@ -70,6 +70,19 @@ pub enum SecretError {
         /// The config.
         alias: String,
     },
+    /// Encrypting was asked for and no cipher is configured.
+    #[error("encrypting api keys needs a key: set STOCKDB_SECRET_KEY")]
+    NoCipher,
+}
+
+impl SecretError {
+    /// The alias of the config whose key it is (`*` when it concerns every config).
+    pub fn alias(&self) -> &str {
+        match self {
+            Self::NoKey { alias } | Self::WrongKey { alias } => alias,
+            Self::NoCipher => "*",
+        }
+    }
 }
 
 /// Encrypts and decrypts API keys with a 32-byte key. `Debug` hides the key.

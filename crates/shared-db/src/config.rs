@@ -29,13 +29,16 @@ pub struct DbConfig {
 }
 
 impl DbConfig {
+    /// The default [`DbConfig::connect_timeout`].
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
     /// Defaults for `url`.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             max_connections: 10,
             min_connections: 0,
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             acquire_timeout: Duration::from_secs(30),
             statement_timeout: None,
             application_name: "stockdb".to_owned(),
@@ -205,6 +208,25 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `url` pointing at database `name` of the same server (user, host, port and query
+/// kept).
+pub fn url_with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +245,15 @@ mod tests {
             redact_url("postgres:///x?host=/tmp"),
             "postgres:///x?host=/tmp"
         );
+    }
+
+    #[test]
+    fn url_with_database_replaces_only_the_path() {
+        assert_eq!(
+            url_with_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
+            "postgres://u:p@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(url_with_database("postgres://h", "x"), "postgres://h/x");
     }
 
     #[test]

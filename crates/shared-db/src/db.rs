@@ -5,7 +5,7 @@ use std::str::FromStr;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, SqlxPostgresConnector};
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions as _, Connection as _};
 
 use crate::config::DbConfig;
@@ -22,6 +22,7 @@ const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 pub struct Db {
     conn: DatabaseConnection,
     pool: PgPool,
+    connect_timeout: Duration,
 }
 
 impl Db {
@@ -73,7 +74,10 @@ impl Db {
                     });
                 }
             };
-        Ok(Self::from_pool(pool))
+        Ok(Self {
+            connect_timeout: config.connect_timeout,
+            ..Self::from_pool(pool)
+        })
     }
 
     /// Wraps an existing sqlx pool (for services that already own one).
@@ -81,6 +85,21 @@ impl Db {
         Self {
             conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()),
             pool,
+            connect_timeout: DbConfig::DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+
+    /// A new connection outside the pool, with the pool's settings, made within the
+    /// connect timeout: for what must live on one session, such as a session advisory
+    /// lock that has to go away with the connection when the process dies.
+    pub async fn dedicated_connection(&self) -> Result<PgConnection, RepoError> {
+        let options = self.pool.connect_options();
+        match tokio::time::timeout(self.connect_timeout, PgConnection::connect_with(&options)).await
+        {
+            Ok(conn) => Ok(conn?),
+            Err(_elapsed) => Err(RepoError::Timeout {
+                what: "connecting to the database",
+            }),
         }
     }
 

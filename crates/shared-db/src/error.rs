@@ -77,8 +77,8 @@ impl StdError for InvalidInput {}
 
 /// What a repository call can fail with.
 ///
-/// `Unavailable` and `Timeout` are worth retrying; `Invalid`, `NotFound` and
-/// `Conflict` are not. No variant ever carries a secret.
+/// `Unavailable`, `Timeout` and `Busy` are worth retrying; the others are not. No variant
+/// ever carries a secret.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RepoError {
@@ -101,9 +101,56 @@ pub enum RepoError {
     /// Bad input; nothing was written.
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
-    /// A state change the domain rules forbid (e.g. a `COMPLETED` task set `RUNNING`).
-    #[error("{0}")]
-    InvalidState(String),
+    /// A state change the stored row does not allow: the domain rules forbid it (a
+    /// `COMPLETED` task set `RUNNING`), or another writer moved the row first.
+    #[error("{entity} {key} is {state}; it cannot become {wanted}")]
+    StateConflict {
+        /// What the row is (`sync task`, `research session` …).
+        entity: &'static str,
+        /// Its key.
+        key: String,
+        /// Its stored state.
+        state: String,
+        /// The state asked for.
+        wanted: String,
+    },
+    /// Another live worker holds the row (a sync task's lease); try again once it is done.
+    #[error("{entity} {key} is held by another live process")]
+    Busy {
+        /// What the row is.
+        entity: &'static str,
+        /// Its key.
+        key: String,
+    },
+    /// This worker's hold on the row was taken over by another one (its lease expired or
+    /// its connection died); its write was refused and nothing of it was written.
+    #[error("{entity} {key} was taken over by another run; this run's write was refused")]
+    Superseded {
+        /// What the row is.
+        entity: &'static str,
+        /// Its key.
+        key: String,
+    },
+    /// A stored secret cannot be read or written: no key is configured, or not the one it
+    /// was encrypted with. The source says which; it never holds the secret.
+    #[error("cannot use the secret of {entity} {key}")]
+    Secret {
+        /// What holds the secret (`llm config` …).
+        entity: &'static str,
+        /// Its key.
+        key: String,
+        /// Why.
+        #[source]
+        source: BoxError,
+    },
+    /// stockdb broke one of its own invariants: a bug to report, not bad input.
+    #[error("internal error in {component}: {detail}")]
+    Internal {
+        /// The part of stockdb (`bulk encoder` …).
+        component: &'static str,
+        /// What went wrong.
+        detail: String,
+    },
     /// A connection could not be acquired in time, or a statement hit `statement_timeout`.
     #[error("{what} timed out")]
     Timeout {
@@ -121,7 +168,10 @@ pub enum RepoError {
 impl RepoError {
     /// True when retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Timeout { .. })
+        matches!(
+            self,
+            Self::Unavailable(_) | Self::Timeout { .. } | Self::Busy { .. }
+        )
     }
 }
 

@@ -14,10 +14,10 @@ mod time;
 mod validate;
 
 pub use bulk::{
-    BulkColumn, BulkRow, BulkTable, ColumnType, Merge, OnConflict, ROWS_PER_STATEMENT, RowWriter,
+    Accessor, BulkColumn, BulkRow, BulkTable, ConflictRule, Merge, ROWS_PER_STATEMENT,
     UpsertReport, upsert, upsert_in, upsert_with,
 };
-pub use config::{DbConfig, redact_url};
+pub use config::{DbConfig, redact_url, url_with_database};
 pub use db::Db;
 pub use error::{BoxError, InvalidInput, RepoError};
 pub use page::Page;

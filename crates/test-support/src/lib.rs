@@ -18,15 +18,10 @@
     reason = "a test harness fails the test loudly, and says so on stderr, instead of returning errors"
 )]
 
-use std::sync::OnceLock;
-
 use rand::Rng as _;
 use rand::distr::Alphanumeric;
-use shared_db::{Db, DbConfig};
+use shared_db::{Db, DbConfig, url_with_database};
 use sqlx::{Connection, PgConnection};
-use testcontainers_modules::postgres::Postgres;
-use testcontainers_modules::testcontainers::runners::AsyncRunner;
-use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt};
 use tokio::sync::OnceCell;
 
 /// Prefix of every per-test database name; `cargo xtask db clean-tests` removes them.
@@ -67,7 +62,7 @@ impl TestDb {
             None => format!(r#"CREATE DATABASE "{name}""#),
         };
         admin_execute(admin_url, &sql).await;
-        let url = with_database(admin_url, &name);
+        let url = url_with_database(admin_url, &name);
         let db = Db::connect(&DbConfig::new(&url).with_application_name("stockdb-test"))
             .await
             .unwrap_or_else(|err| panic!("cannot connect to test database {name}: {err:?}"));
@@ -138,9 +133,6 @@ struct Server {
     template: String,
 }
 
-/// Keeps the container (if any) alive until the process exits.
-static CONTAINER: OnceLock<ContainerAsync<Postgres>> = OnceLock::new();
-
 async fn server() -> &'static Server {
     static SERVER: OnceCell<Server> = OnceCell::const_new();
     SERVER
@@ -171,18 +163,21 @@ pub async fn server_url() -> String {
     server().await.admin_url.clone()
 }
 
+/// A PostgreSQL container for this process, through testcontainers; its URL.
+#[cfg(feature = "container")]
 async fn start_container() -> String {
+    use std::sync::OnceLock;
+
+    use testcontainers_modules::postgres::Postgres;
+    use testcontainers_modules::testcontainers::runners::AsyncRunner;
+    use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt};
+
+    /// Keeps the container alive until the process exits.
+    static CONTAINER: OnceLock<ContainerAsync<Postgres>> = OnceLock::new();
     let started = Postgres::default().with_tag("15-alpine").start().await;
     let container = match started {
         Ok(container) => container,
-        Err(err) => panic!(
-            "\nNo PostgreSQL server for the tests.\n\
-             Set TEST_DATABASE_URL (or DATABASE_URL) to a server the tests may create \
-             databases on, e.g.\n\
-             \n    TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --workspace\n\n\
-             or start a Docker engine so that a PostgreSQL container can be run.\n\
-             (testcontainers: {err})\n"
-        ),
+        Err(err) => panic!("{NO_SERVER}(testcontainers: {err})\n"),
     };
     let host = container.get_host().await.expect("container host");
     let port = container
@@ -192,6 +187,17 @@ async fn start_container() -> String {
     let _ = CONTAINER.set(container);
     format!("postgres://postgres:postgres@{host}:{port}/postgres")
 }
+
+#[cfg(not(feature = "container"))]
+async fn start_container() -> String {
+    panic!("{NO_SERVER}(test-support was built without its `container` feature)\n")
+}
+
+/// What a test says when it has no server.
+const NO_SERVER: &str = "\nNo PostgreSQL server for the tests.\n\
+    Set TEST_DATABASE_URL (or DATABASE_URL) to a server the tests may create databases on, e.g.\n\
+    \n    TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --workspace\n\n\
+    or start a Docker engine so that a PostgreSQL container can be run.\n";
 
 /// Creates the template database for the current migrations unless it exists.
 async fn ensure_template(admin_url: &str) -> String {
@@ -220,7 +226,7 @@ async fn ensure_template(admin_url: &str) -> String {
         run(&mut admin, format!(r#"CREATE DATABASE "{building}""#))
             .await
             .expect("create template");
-        let runner = migration::MigrationRunner::connect(&with_database(admin_url, &building))
+        let runner = migration::MigrationRunner::connect(&url_with_database(admin_url, &building))
             .await
             .expect("connect to template");
         runner.up(None).await.expect("migrate template");
@@ -269,42 +275,10 @@ async fn run(conn: &mut PgConnection, sql: String) -> Result<(), sqlx::Error> {
         .map(drop)
 }
 
-/// `url` pointing at database `name` of the same server.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
 fn random_suffix() -> String {
     rand::rng()
         .sample_iter(Alphanumeric)
         .take(16)
         .map(|c| char::from(c).to_ascii_lowercase())
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn with_database_replaces_only_the_path() {
-        assert_eq!(
-            with_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
-            "postgres://u:p@h:5432/x?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
-    }
 }

@@ -1,16 +1,5 @@
-//! Tests of the app crate against PostgreSQL: the `Stockdb` wiring and the `stockdb` CLI.
+//! Tests of the app crate against PostgreSQL: the `Stockdb` wiring.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
-mod cli;
-mod faults;
 mod stockdb;
-
-/// The `stockdb` binary, pointed at `url`, with no secret key and quiet logs.
-pub(crate) fn stockdb(url: &str) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stockdb"));
-    cmd.env("DATABASE_URL", url)
-        .env_remove("STOCKDB_SECRET_KEY")
-        .env("RUST_LOG", "warn");
-    cmd
-}

@@ -1,7 +1,7 @@
 //! `Stockdb` hands out every repository on one pool.
 
 use app::Stockdb;
-use app::audit::{CallStatus, LlmCallLog};
+use app::audit::LlmCallLog;
 use app::coordinator::{NodeExecution, NodeStatus, ResearchSession};
 use app::data_engineering::{StockInfo, ThirdCode};
 use app::llm_platform::{ApiKey, NewLlmConfig, SecretCipher};
@@ -48,25 +48,9 @@ async fn every_repository_works_through_one_stockdb() {
         ))
         .await
         .unwrap();
-    let call = LlmCallLog {
-        id: uuid::Uuid::new_v4(),
-        session_id: Some(session.id),
-        caller_module: "research".into(),
-        caller_agent: None,
-        model_name: "deepseek-chat".into(),
-        vendor: "deepseek".into(),
-        prompt_text: "?".into(),
-        system_message: None,
-        completion_text: None,
-        prompt_tokens: None,
-        completion_tokens: None,
-        total_tokens: None,
-        temperature: 0.0,
-        latency_ms: 5,
-        status: CallStatus::Success,
-        error_message: None,
-        created_at: utc_now(),
-    };
+    let mut call = LlmCallLog::new("research", "deepseek", "deepseek-chat", "?", utc_now());
+    call.session_id = Some(session.id);
+    call.latency_ms = 5;
     db.llm_calls().save(&call).await.unwrap();
     assert_eq!(
         db.llm_calls().get_by_session_id(session.id).await.unwrap(),

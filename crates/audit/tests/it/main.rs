@@ -24,25 +24,28 @@ fn llm_call(
     status: CallStatus,
     seconds: i64,
 ) -> LlmCallLog {
-    LlmCallLog {
-        id: Uuid::new_v4(),
-        session_id: session,
-        caller_module: "research".into(),
-        caller_agent: Some("valuation-agent".into()),
-        model_name: model.into(),
-        vendor: "deepseek".into(),
-        prompt_text: "分析贵州茅台的估值".into(),
-        system_message: Some("你是一名分析师".into()),
-        completion_text: (status == CallStatus::Success).then(|| "估值偏高".into()),
-        prompt_tokens: Some(100),
-        completion_tokens: Some(latency_ms / 10),
-        total_tokens: Some(100 + latency_ms / 10),
-        temperature: 0.7,
-        latency_ms,
-        status,
-        error_message: (status == CallStatus::Failed).then(|| "rate limited".into()),
-        created_at: at(seconds),
+    let mut call = LlmCallLog::new(
+        "research",
+        "deepseek",
+        model,
+        "分析贵州茅台的估值",
+        at(seconds),
+    );
+    call.session_id = session;
+    call.caller_agent = Some("valuation-agent".into());
+    call.system_message = Some("你是一名分析师".into());
+    call.prompt_tokens = Some(100);
+    call.completion_tokens = Some(latency_ms / 10);
+    call.total_tokens = Some(100 + latency_ms / 10);
+    call.temperature = 0.7;
+    call.latency_ms = latency_ms;
+    call.status = status;
+    if status == CallStatus::Success {
+        call.completion_text = Some("估值偏高".into());
+    } else {
+        call.error_message = Some("rate limited".into());
     }
+    call
 }
 
 fn api_call(
@@ -52,23 +55,18 @@ fn api_call(
     status: CallStatus,
     seconds: i64,
 ) -> ExternalApiCallLog {
-    ExternalApiCallLog {
-        id: Uuid::new_v4(),
-        session_id: session,
-        service_name: service.into(),
-        operation: "daily".into(),
-        request_params: Some(json!({"ts_code": "600519.SH", "start_date": "20240101"})),
-        response_data: Some("[...]".into()),
-        status_code: Some(if status == CallStatus::Success {
-            200
-        } else {
-            500
-        }),
-        latency_ms,
-        status,
-        error_message: None,
-        created_at: at(seconds),
-    }
+    let mut call = ExternalApiCallLog::new(service, "daily", at(seconds));
+    call.session_id = session;
+    call.request_params = Some(json!({"ts_code": "600519.SH", "start_date": "20240101"}));
+    call.response_data = Some("[...]".into());
+    call.status_code = Some(if status == CallStatus::Success {
+        200
+    } else {
+        500
+    });
+    call.latency_ms = latency_ms;
+    call.status = status;
+    call
 }
 
 #[tokio::test]

@@ -80,7 +80,7 @@ async fn only_a_running_session_can_be_finished() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, RepoError::InvalidState(ref m) if m.contains("completed")),
+        matches!(err, RepoError::StateConflict { ref state, .. } if state == "completed"),
         "{err:?}"
     );
     let err = repo

@@ -2,6 +2,7 @@
 
 mod daily;
 mod finance;
+mod lease;
 mod stock;
 mod sync;
 
@@ -35,6 +36,7 @@ impl BatchRows {
         self.len() == 0
     }
 }
+pub use lease::{RunOutcome, SyncBatch, TaskLease};
 pub use sync::{SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus, TransitionError};
 
 pub(crate) use daily::daily_values;

@@ -129,6 +129,24 @@ pub struct StockInfo {
 }
 
 impl StockInfo {
+    /// The optional columns of Tushare's `stock_basic` the stock list stores, in Tushare's
+    /// order; each is also the field's (and the column's) name. The required ones are
+    /// `ts_code` (`third_code`), `symbol` and `name`.
+    pub const TUSHARE_COLUMNS: [&'static str; 12] = [
+        "area",
+        "industry",
+        "fullname",
+        "enname",
+        "cnspell",
+        "market",
+        "exchange",
+        "curr_type",
+        "list_status",
+        "list_date",
+        "delist_date",
+        "is_hs",
+    ];
+
     /// A stock with its required fields and nothing else.
     pub fn new(third_code: ThirdCode, symbol: impl Into<String>, name: impl Into<String>) -> Self {
         Self {

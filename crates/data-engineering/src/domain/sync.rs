@@ -81,7 +81,12 @@ pub struct TransitionError {
 
 impl From<TransitionError> for RepoError {
     fn from(err: TransitionError) -> Self {
-        RepoError::InvalidState(err.to_string())
+        RepoError::StateConflict {
+            entity: "sync task",
+            key: err.task.to_string(),
+            state: err.from.to_string(),
+            wanted: err.to.to_string(),
+        }
     }
 }
 
@@ -188,26 +193,27 @@ impl SyncTask {
     }
 
     /// Records a finished batch of a `RUNNING` task: `items` more done (the offset moves
-    /// on), `rows` more processed. Counters saturate at `i32::MAX`.
+    /// on), `rows` more processed. A counter that would pass `i32::MAX` (the column's
+    /// range) is `Invalid` and nothing changes.
     pub fn record_batch(
         &mut self,
         items: u32,
         rows: u32,
         now: NaiveDateTime,
-    ) -> Result<(), TransitionError> {
+    ) -> Result<(), RepoError> {
         if self.status != SyncTaskStatus::Running {
             return Err(TransitionError {
                 task: self.id,
                 from: self.status,
                 to: SyncTaskStatus::Running,
-            });
+            }
+            .into());
         }
+        let offset = add_count("current_offset", self.current_offset, items)?;
+        let processed = add_count("total_processed", self.total_processed, rows)?;
+        self.current_offset = offset;
+        self.total_processed = processed;
         self.updated_at = Some(now);
-        let add = |counter: i32, delta: u32| {
-            counter.saturating_add(i32::try_from(delta).unwrap_or(i32::MAX))
-        };
-        self.current_offset = add(self.current_offset, items);
-        self.total_processed = add(self.total_processed, rows);
         Ok(())
     }
 
@@ -229,6 +235,20 @@ impl SyncTask {
     pub fn pause(&mut self, now: NaiveDateTime) -> Result<(), TransitionError> {
         self.transition(SyncTaskStatus::Paused, now)
     }
+}
+
+/// `counter + delta`, or `Invalid` naming `field` when it leaves the `integer` range.
+fn add_count(field: &'static str, counter: i32, delta: u32) -> Result<i32, InvalidInput> {
+    i32::try_from(delta)
+        .ok()
+        .and_then(|delta| counter.checked_add(delta))
+        .ok_or_else(|| {
+            InvalidInput::new(
+                field,
+                format!("{counter} + {delta}"),
+                "past the largest value the column holds (2,147,483,647)",
+            )
+        })
 }
 
 /// A stock (or input line) a sync job failed on, retried up to `max_retries` times

@@ -6,9 +6,10 @@ use sea_orm::{
     ColumnTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     QuerySelect, Statement,
 };
+use shared_db::Accessor::{Date, Float8, Text};
 use shared_db::{
-    BulkColumn, BulkRow, BulkTable, ColumnType, Db, InvalidInput, Merge, RepoError, RowWriter,
-    UpsertReport, upsert, upsert_with,
+    BulkColumn, BulkRow, BulkTable, Db, InvalidInput, Merge, RepoError, UpsertReport, upsert,
+    upsert_with,
 };
 
 use super::check_range;
@@ -31,19 +32,21 @@ impl PgStockDailyRepository {
 
 macro_rules! daily_bulk_row {
     ($($field:ident $doc:literal),* $(,)?) => {
-        const STOCK_DAILY: BulkTable = BulkTable {
-            name: "stock_daily",
-            columns: &[
-                BulkColumn::key("third_code", ColumnType::Text),
-                BulkColumn::key("trade_date", ColumnType::Date),
-                $(BulkColumn::value(stringify!($field), ColumnType::Float8),)*
-                BulkColumn::value("source", ColumnType::Text),
+        /// `stock_daily` as the bulk engine writes it: one entry per column, with its
+        /// accessor; the value columns come from `daily_values!`.
+        const STOCK_DAILY: BulkTable<StockDaily> = BulkTable::new(
+            "stock_daily",
+            &[
+                BulkColumn::key("third_code", Text(|d| Some(d.third_code.as_str()))),
+                BulkColumn::key("trade_date", Date(|d| Some(d.trade_date))),
+                $(BulkColumn::value(stringify!($field), Float8(|d| d.$field)),)*
+                BulkColumn::value("source", Text(|d| d.source.as_deref())),
             ],
-        };
+        );
 
         impl BulkRow for StockDaily {
             type Key<'a> = (&'a str, NaiveDate);
-            const TABLE: &'static BulkTable = &STOCK_DAILY;
+            const TABLE: &'static BulkTable<Self> = &STOCK_DAILY;
 
             fn key(&self) -> (&str, NaiveDate) {
                 (self.third_code.as_str(), self.trade_date)
@@ -51,13 +54,6 @@ macro_rules! daily_bulk_row {
 
             fn validate(&self) -> Result<(), InvalidInput> {
                 StockDaily::validate(self)
-            }
-
-            fn write<'a>(&'a self, out: &mut RowWriter<'a>) {
-                out.text(Some(self.third_code.as_str()));
-                out.date(Some(self.trade_date));
-                $(out.float(self.$field);)*
-                out.text(self.source.as_deref());
             }
         }
     };

@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use shared_db::Accessor::{Date, Float8, Text};
 use shared_db::{
-    BulkColumn, BulkRow, BulkTable, ColumnType, Db, InvalidInput, Merge, RepoError, RowWriter,
-    UpsertReport, upsert, upsert_with,
+    BulkColumn, BulkRow, BulkTable, Db, InvalidInput, Merge, RepoError, UpsertReport, upsert,
+    upsert_with,
 };
 
 use super::checked_limit;
@@ -28,20 +29,22 @@ impl PgStockFinanceRepository {
 
 macro_rules! finance_bulk_row {
     ($($field:ident $doc:literal),* $(,)?) => {
-        const STOCK_FINANCE: BulkTable = BulkTable {
-            name: "stock_finance",
-            columns: &[
-                BulkColumn::key("third_code", ColumnType::Text),
-                BulkColumn::key("ann_date", ColumnType::Date),
-                BulkColumn::key("end_date", ColumnType::Date),
-                $(BulkColumn::value(stringify!($field), ColumnType::Float8),)*
-                BulkColumn::value("source", ColumnType::Text),
+        /// `stock_finance` as the bulk engine writes it: one entry per column, with its
+        /// accessor; the indicator columns come from `finance_indicators!`.
+        const STOCK_FINANCE: BulkTable<StockFinance> = BulkTable::new(
+            "stock_finance",
+            &[
+                BulkColumn::key("third_code", Text(|f| Some(f.third_code.as_str()))),
+                BulkColumn::key("ann_date", Date(|f| Some(f.ann_date))),
+                BulkColumn::key("end_date", Date(|f| Some(f.end_date))),
+                $(BulkColumn::value(stringify!($field), Float8(|f| f.$field)),)*
+                BulkColumn::value("source", Text(|f| f.source.as_deref())),
             ],
-        };
+        );
 
         impl BulkRow for StockFinance {
             type Key<'a> = (&'a str, NaiveDate, NaiveDate);
-            const TABLE: &'static BulkTable = &STOCK_FINANCE;
+            const TABLE: &'static BulkTable<Self> = &STOCK_FINANCE;
 
             fn key(&self) -> (&str, NaiveDate, NaiveDate) {
                 (self.third_code.as_str(), self.ann_date, self.end_date)
@@ -49,14 +52,6 @@ macro_rules! finance_bulk_row {
 
             fn validate(&self) -> Result<(), InvalidInput> {
                 StockFinance::validate(self)
-            }
-
-            fn write<'a>(&'a self, out: &mut RowWriter<'a>) {
-                out.text(Some(self.third_code.as_str()));
-                out.date(Some(self.ann_date));
-                out.date(Some(self.end_date));
-                $(out.float(self.$field);)*
-                out.text(self.source.as_deref());
             }
         }
     };

@@ -7,9 +7,9 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement,
 };
+use shared_db::Accessor::{Date, Text};
 use shared_db::{
-    BulkColumn, BulkRow, BulkTable, ColumnType, Db, InvalidInput, Page, RepoError, RowWriter,
-    UpsertReport, upsert,
+    BulkColumn, BulkRow, BulkTable, Db, InvalidInput, Page, RepoError, UpsertReport, upsert,
 };
 
 use super::checked_limit;
@@ -30,32 +30,33 @@ impl PgStockRepository {
     }
 }
 
-const STOCK_INFO: BulkTable = BulkTable {
-    name: "stock_info",
-    columns: &[
-        BulkColumn::key("third_code", ColumnType::Text),
-        BulkColumn::value("symbol", ColumnType::Text),
-        BulkColumn::value("name", ColumnType::Text),
-        BulkColumn::value("area", ColumnType::Text),
-        BulkColumn::value("industry", ColumnType::Text),
-        BulkColumn::value("market", ColumnType::Text),
-        BulkColumn::value("list_date", ColumnType::Date),
-        BulkColumn::value("fullname", ColumnType::Text),
-        BulkColumn::value("enname", ColumnType::Text),
-        BulkColumn::value("cnspell", ColumnType::Text),
-        BulkColumn::value("exchange", ColumnType::Text),
-        BulkColumn::value("curr_type", ColumnType::Text),
-        BulkColumn::value("list_status", ColumnType::Text),
-        BulkColumn::value("delist_date", ColumnType::Date),
-        BulkColumn::value("is_hs", ColumnType::Text),
-        BulkColumn::value("source", ColumnType::Text),
-        BulkColumn::keep_if_null("last_finance_sync_date", ColumnType::Date),
+/// `stock_info` as the bulk engine writes it: one entry per column, with its accessor.
+const STOCK_INFO: BulkTable<StockInfo> = BulkTable::new(
+    "stock_info",
+    &[
+        BulkColumn::key("third_code", Text(|s| Some(s.third_code.as_str()))),
+        BulkColumn::value("symbol", Text(|s| Some(&s.symbol))),
+        BulkColumn::value("name", Text(|s| Some(&s.name))),
+        BulkColumn::value("area", Text(|s| s.area.as_deref())),
+        BulkColumn::value("industry", Text(|s| s.industry.as_deref())),
+        BulkColumn::value("market", Text(|s| s.market.as_deref())),
+        BulkColumn::value("list_date", Date(|s| s.list_date)),
+        BulkColumn::value("fullname", Text(|s| s.fullname.as_deref())),
+        BulkColumn::value("enname", Text(|s| s.enname.as_deref())),
+        BulkColumn::value("cnspell", Text(|s| s.cnspell.as_deref())),
+        BulkColumn::value("exchange", Text(|s| s.exchange.as_deref())),
+        BulkColumn::value("curr_type", Text(|s| s.curr_type.as_deref())),
+        BulkColumn::value("list_status", Text(|s| s.list_status.as_deref())),
+        BulkColumn::value("delist_date", Date(|s| s.delist_date)),
+        BulkColumn::value("is_hs", Text(|s| s.is_hs.as_deref())),
+        BulkColumn::value("source", Text(|s| s.source.as_deref())),
+        BulkColumn::keep_if_null("last_finance_sync_date", Date(|s| s.last_finance_sync_date)),
     ],
-};
+);
 
 impl BulkRow for StockInfo {
     type Key<'a> = &'a str;
-    const TABLE: &'static BulkTable = &STOCK_INFO;
+    const TABLE: &'static BulkTable<Self> = &STOCK_INFO;
 
     fn key(&self) -> &str {
         self.third_code.as_str()
@@ -63,26 +64,6 @@ impl BulkRow for StockInfo {
 
     fn validate(&self) -> Result<(), InvalidInput> {
         StockInfo::validate(self)
-    }
-
-    fn write<'a>(&'a self, out: &mut RowWriter<'a>) {
-        out.text(Some(self.third_code.as_str()));
-        out.text(Some(&self.symbol));
-        out.text(Some(&self.name));
-        out.text(self.area.as_deref());
-        out.text(self.industry.as_deref());
-        out.text(self.market.as_deref());
-        out.date(self.list_date);
-        out.text(self.fullname.as_deref());
-        out.text(self.enname.as_deref());
-        out.text(self.cnspell.as_deref());
-        out.text(self.exchange.as_deref());
-        out.text(self.curr_type.as_deref());
-        out.text(self.list_status.as_deref());
-        out.date(self.delist_date);
-        out.text(self.is_hs.as_deref());
-        out.text(self.source.as_deref());
-        out.date(self.last_finance_sync_date);
     }
 }
 

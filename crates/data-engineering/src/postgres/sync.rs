@@ -7,11 +7,15 @@ use sea_orm::{
     ActiveValue, ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement,
 };
-use shared_db::{Db, Merge, RepoError, UpsertReport, upsert_in, utc_now};
+use shared_db::{Db, InvalidInput, Merge, RepoError, UpsertReport, upsert_in, utc_now};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::checked_limit;
-use crate::domain::{BatchRows, SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus};
+use crate::domain::{
+    BatchRows, RunOutcome, SyncBatch, SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus,
+    TaskLease,
+};
 use crate::entity::{sync_failure_records as failures, sync_tasks as tasks};
 use crate::repository::SyncRepository;
 
@@ -48,16 +52,78 @@ impl PgSyncRepository {
     /// that may not move to `to`.
     async fn refused(&self, id: Uuid, to: SyncTaskStatus) -> RepoError {
         match self.get_by_id(id).await {
-            Ok(Some(stored)) => RepoError::InvalidState(format!(
-                "sync task {id} is {}; it cannot become {to}",
-                stored.status
-            )),
+            Ok(Some(stored)) => RepoError::StateConflict {
+                entity: "sync task",
+                key: id.to_string(),
+                state: stored.status.to_string(),
+                wanted: to.to_string(),
+            },
             Ok(None) => RepoError::NotFound {
                 entity: "sync task",
                 key: id.to_string(),
             },
             Err(err) => err,
         }
+    }
+
+    /// The error for a fenced write that matched no row: the run's lease was taken over
+    /// (`Superseded`), or the task is no longer running.
+    async fn lease_refused(&self, lease: &TaskLease) -> RepoError {
+        match self.get_by_id(lease.task_id()).await {
+            Ok(Some(stored)) if stored.status == SyncTaskStatus::Running => RepoError::Superseded {
+                entity: "sync task",
+                key: lease.task_id().to_string(),
+            },
+            Ok(_) => self.refused(lease.task_id(), SyncTaskStatus::Running).await,
+            Err(err) => err,
+        }
+    }
+
+    /// A dedicated connection holding the session advisory lock of task `id`, or `None`
+    /// when another live run holds it. The lock goes with the connection: when the
+    /// process dies or the connection is cut, the task can be taken again.
+    async fn lock_task(&self, id: Uuid) -> Result<Option<PgConnection>, RepoError> {
+        let mut conn = self.db.dedicated_connection().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(lock_key(id))
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(locked.then_some(conn))
+    }
+}
+
+/// The advisory lock key of a task: the first eight bytes of its id.
+fn lock_key(id: Uuid) -> i64 {
+    let bytes = id.as_bytes();
+    i64::from_be_bytes([
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+    ])
+}
+
+/// `count` as an `integer` parameter, or `Invalid` naming `field`.
+fn count_param(field: &'static str, count: usize) -> Result<i32, InvalidInput> {
+    i32::try_from(count)
+        .map_err(|_| InvalidInput::new(field, count, "more than the column holds (2,147,483,647)"))
+}
+
+/// A batch's checkpoint as the JSON object merged into `config`: an object without the
+/// lease key (a checkpoint must not forge or drop the run's fence).
+fn checked_checkpoint(
+    checkpoint: Option<serde_json::Value>,
+) -> Result<serde_json::Value, InvalidInput> {
+    match checkpoint {
+        None => Ok(serde_json::Value::Object(serde_json::Map::new())),
+        Some(value) if !value.is_object() => Err(InvalidInput::new(
+            "checkpoint",
+            value,
+            "must be a JSON object",
+        )),
+        Some(value) if value.get(TaskLease::CONFIG_KEY).is_some() => Err(InvalidInput::new(
+            "checkpoint",
+            TaskLease::CONFIG_KEY,
+            "a reserved key of the task's config",
+        )),
+        Some(value) => Ok(value),
     }
 }
 
@@ -97,13 +163,19 @@ async fn insert_failures(
     Ok(())
 }
 
-/// Resumable statuses `claim_next` takes, and those `resume` accepts.
+/// Statuses `claim_next` takes, and those `take` accepts (a `RUNNING` task only when its
+/// advisory lock is free: its run is gone).
 const CLAIMABLE: &str = "('PENDING', 'PAUSED')";
-const RESUMABLE: &str = "('PENDING', 'PAUSED', 'FAILED')";
+const TAKABLE: &str = "('PENDING', 'PAUSED', 'FAILED', 'RUNNING')";
 
-/// The columns a claim or a resume sets; `$2` is now.
+/// The columns a claim or a take sets: `$2` is now, `$3` the new lease token.
 const START_SET: &str = "status = 'RUNNING', started_at = COALESCE(started_at, $2), \
-                         updated_at = $2, completed_at = NULL";
+                         updated_at = $2, completed_at = NULL, \
+                         config = (COALESCE(config::jsonb, '{}'::jsonb) \
+                                   || jsonb_build_object('lease', $3::text))::json";
+
+/// The fence of every write of a leased run: `$1` is the task, `$2` the run's token.
+const FENCE: &str = "id = $1 AND status = 'RUNNING' AND config->>'lease' = $2";
 
 #[async_trait]
 impl SyncRepository for PgSyncRepository {
@@ -174,7 +246,7 @@ impl SyncRepository for PgSyncRepository {
         &self,
         job_type: SyncJobType,
         now: NaiveDateTime,
-    ) -> Result<Option<SyncTask>, RepoError> {
+    ) -> Result<Option<TaskLease>, RepoError> {
         // SKIP LOCKED: a concurrent claimer passes over the row this one is taking.
         let sql = format!(
             "UPDATE sync_tasks SET {START_SET} \
@@ -184,69 +256,127 @@ impl SyncRepository for PgSyncRepository {
                AND status IN {CLAIMABLE} \
              RETURNING *"
         );
-        self.update_task_returning(&sql, vec![job_type.as_str().into(), now.into()])
-            .await
+        loop {
+            let token = Uuid::new_v4();
+            let values = vec![
+                job_type.as_str().into(),
+                now.into(),
+                token.to_string().into(),
+            ];
+            let Some(task) = self.update_task_returning(&sql, values).await? else {
+                return Ok(None);
+            };
+            // The claim is ours unless someone took the task between the claim and the
+            // lock; then it is theirs, and the next candidate is tried.
+            if let Some(mut holder) = self.lock_task(task.id).await? {
+                let still_ours: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM sync_tasks WHERE id = $1 AND config->>'lease' = $2)",
+                )
+                .bind(task.id)
+                .bind(token.to_string())
+                .fetch_one(&mut holder)
+                .await?;
+                if still_ours {
+                    return Ok(Some(TaskLease::new(task, token, Box::new(holder))));
+                }
+            }
+        }
     }
 
-    async fn resume(&self, id: Uuid, now: NaiveDateTime) -> Result<SyncTask, RepoError> {
+    async fn take(&self, id: Uuid, now: NaiveDateTime) -> Result<TaskLease, RepoError> {
+        let Some(holder) = self.lock_task(id).await? else {
+            return Err(RepoError::Busy {
+                entity: "sync task",
+                key: id.to_string(),
+            });
+        };
+        let token = Uuid::new_v4();
         let sql = format!(
-            "UPDATE sync_tasks SET {START_SET} WHERE id = $1 AND status IN {RESUMABLE} RETURNING *"
+            "UPDATE sync_tasks SET {START_SET} WHERE id = $1 AND status IN {TAKABLE} RETURNING *"
         );
-        match self
-            .update_task_returning(&sql, vec![id.into(), now.into()])
-            .await?
-        {
-            Some(task) => Ok(task),
+        let values = vec![id.into(), now.into(), token.to_string().into()];
+        match self.update_task_returning(&sql, values).await? {
+            Some(task) => Ok(TaskLease::new(task, token, Box::new(holder))),
             None => Err(self.refused(id, SyncTaskStatus::Running).await),
         }
     }
 
     async fn commit_batch(
         &self,
-        task_id: Uuid,
-        rows: BatchRows,
-        failures: &[SyncFailureRecord],
-        items: u32,
+        lease: &TaskLease,
+        batch: SyncBatch,
     ) -> Result<(SyncTask, UpsertReport), RepoError> {
-        for (idx, failure) in failures.iter().enumerate() {
+        for (idx, failure) in batch.failures.iter().enumerate() {
             failure.validate().map_err(|err| err.at_row(idx))?;
         }
-        let received = i32::try_from(rows.len()).unwrap_or(i32::MAX);
-        let items = i32::try_from(items).unwrap_or(i32::MAX);
+        let items = count_param("items", batch.items as usize)?;
+        let received = count_param("rows", batch.rows.len())?;
+        let checkpoint = checked_checkpoint(batch.checkpoint)?;
         let mut txn = self.db.pool().begin().await?;
-        let report = match rows {
-            BatchRows::Stocks(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
-            BatchRows::Dailies(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
-            BatchRows::Finance(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
-        };
-        if !failures.is_empty() {
-            insert_failures(&mut txn, failures).await?;
-        }
-        let advanced = sqlx::query(
-            "UPDATE sync_tasks SET current_offset = current_offset + $2, \
-                    total_processed = total_processed + $3, updated_at = $4 \
-             WHERE id = $1 AND status = 'RUNNING'",
-        )
-        .bind(task_id)
+        // The fence first: it locks the task's row, so no other run can take the task
+        // while this batch is written, and a superseded run writes nothing at all.
+        let advanced = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE sync_tasks SET current_offset = current_offset + $3, \
+                    total_processed = total_processed + $4, updated_at = $5, \
+                    config = (COALESCE(config::jsonb, '{{}}'::jsonb) || $6::jsonb)::json \
+             WHERE {FENCE}"
+        )))
+        .bind(lease.task_id())
+        .bind(lease.token().to_string())
         .bind(items)
         .bind(received)
         .bind(utc_now())
+        .bind(checkpoint)
         .execute(&mut *txn)
         .await?
         .rows_affected();
         if advanced == 0 {
             // Dropping the transaction rolls the batch back.
-            return Err(self.refused(task_id, SyncTaskStatus::Running).await);
+            drop(txn);
+            return Err(self.lease_refused(lease).await);
+        }
+        let report = match batch.rows {
+            BatchRows::Stocks(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
+            BatchRows::Dailies(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
+            BatchRows::Finance(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
+        };
+        if !batch.failures.is_empty() {
+            insert_failures(&mut txn, &batch.failures).await?;
         }
         txn.commit().await?;
         let task = self
-            .get_by_id(task_id)
+            .get_by_id(lease.task_id())
             .await?
             .ok_or_else(|| RepoError::NotFound {
                 entity: "sync task",
-                key: task_id.to_string(),
+                key: lease.task_id().to_string(),
             })?;
         Ok((task, report))
+    }
+
+    async fn release(
+        &self,
+        lease: TaskLease,
+        outcome: RunOutcome,
+        now: NaiveDateTime,
+    ) -> Result<SyncTask, RepoError> {
+        let completed_at = (outcome != RunOutcome::Paused).then_some(now);
+        let sql = format!(
+            "UPDATE sync_tasks SET status = $3, updated_at = $4, completed_at = $5, \
+                    config = (config::jsonb - 'lease')::json \
+             WHERE {FENCE} RETURNING *"
+        );
+        let values = vec![
+            lease.task_id().into(),
+            lease.token().to_string().into(),
+            outcome.status().as_str().into(),
+            now.into(),
+            completed_at.into(),
+        ];
+        match self.update_task_returning(&sql, values).await? {
+            Some(task) => Ok(task),
+            None => Err(self.lease_refused(&lease).await),
+        }
     }
 
     async fn create_failure(&self, failure: &SyncFailureRecord) -> Result<(), RepoError> {

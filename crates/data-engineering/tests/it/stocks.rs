@@ -26,6 +26,52 @@ async fn save_returns_the_stored_stock_and_keeps_its_id() {
 }
 
 #[tokio::test]
+async fn every_column_lands_in_its_own_place_through_both_write_paths() {
+    let test_db = TestDb::new().await;
+    let repo = PgStockRepository::new(test_db.db().clone());
+    // A distinct value in every column, so two columns swapped anywhere would show.
+    let distinct = |n: usize| {
+        let mut s = stock(
+            &format!("{n:06}.SZ"),
+            &format!("{n:06}"),
+            &format!("name-{n}"),
+        );
+        s.area = Some(format!("area-{n}"));
+        s.industry = Some(format!("industry-{n}"));
+        s.market = Some(format!("market-{n}"));
+        s.list_date = Some(date("2001-02-03"));
+        s.fullname = Some(format!("fullname-{n}"));
+        s.enname = Some(format!("enname-{n}"));
+        s.cnspell = Some(format!("cnspell-{n}"));
+        s.exchange = Some(format!("exch-{n}"));
+        s.curr_type = Some(format!("curr-{n}"));
+        s.list_status = Some("L".into());
+        s.delist_date = Some(date("2030-04-05"));
+        s.is_hs = Some("H".into());
+        s.source = Some(format!("src-{n}"));
+        s.last_finance_sync_date = Some(date("2024-06-07"));
+        s
+    };
+    // 1,500 new rows go in by COPY, and the same rows again by the UNNEST upsert.
+    let stocks: Vec<_> = (0..1_500).map(distinct).collect();
+    repo.save_all(stocks.clone()).await.unwrap();
+    let updated: Vec<_> = stocks
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            s.area = s.area.map(|a| format!("{a}+"));
+            s
+        })
+        .collect();
+    for expected in [stocks, updated] {
+        repo.save_all(expected.clone()).await.unwrap();
+        let stored = repo.get_all(Page::first(10_000).unwrap()).await.unwrap();
+        let stored: Vec<_> = stored.into_iter().map(|s| s.info).collect();
+        assert_eq!(stored, expected);
+    }
+}
+
+#[tokio::test]
 async fn save_all_keeps_ids_dedups_last_wins_and_reports() {
     let test_db = TestDb::new().await;
     let repo = PgStockRepository::new(test_db.db().clone());

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use data_engineering::{
-    PgSyncRepository, SyncFailureRecord, SyncJobType, SyncRepository, SyncTask, SyncTaskStatus,
+    BatchRows, PgSyncRepository, RunOutcome, SyncBatch, SyncFailureRecord, SyncJobType,
+    SyncRepository, SyncTask, SyncTaskStatus,
 };
 use serde_json::json;
 use shared_db::{RepoError, utc_now};
@@ -74,7 +75,7 @@ async fn update_refuses_a_transition_from_the_stored_status() {
     other_worker.pause(utc_now()).unwrap();
     let err = repo.update(&other_worker).await.unwrap_err();
     assert!(
-        matches!(err, RepoError::InvalidState(ref m) if m.contains("COMPLETED")),
+        matches!(err, RepoError::StateConflict { ref state, .. } if state == "COMPLETED"),
         "{err:?}"
     );
     assert_eq!(
@@ -127,7 +128,7 @@ async fn latest_by_job_type_is_the_most_recently_started() {
 }
 
 #[tokio::test]
-async fn resume_continues_a_paused_or_failed_task_from_its_offset() {
+async fn take_continues_a_failed_task_from_its_offset_and_holds_it() {
     let test_db = TestDb::new().await;
     let repo = PgSyncRepository::new(test_db.db().clone());
     let mut task = task(SyncJobType::DailyHistory);
@@ -138,26 +139,110 @@ async fn resume_continues_a_paused_or_failed_task_from_its_offset() {
     task.fail(utc_now()).unwrap();
     repo.update(&task).await.unwrap();
 
-    let resumed = repo.resume(task.id, utc_now()).await.unwrap();
-    assert_eq!(resumed.status, SyncTaskStatus::Running);
+    let lease = repo.take(task.id, utc_now()).await.unwrap();
+    let taken = lease.task();
+    assert_eq!(taken.status, SyncTaskStatus::Running);
+    assert_eq!((taken.current_offset, taken.total_processed), (150, 900));
+    assert_eq!(taken.started_at, task.started_at, "the first start is kept");
+    assert_eq!(taken.completed_at, None);
     assert_eq!(
-        (resumed.current_offset, resumed.total_processed),
-        (150, 900)
+        taken.config.as_ref().unwrap()["file"],
+        "daily.csv",
+        "the config is kept"
     );
-    assert_eq!(
-        resumed.started_at, task.started_at,
-        "the first start is kept"
-    );
-    assert_eq!(resumed.completed_at, None);
-    let err = repo.resume(task.id, utc_now()).await.unwrap_err();
+    let err = repo.take(task.id, utc_now()).await.unwrap_err();
     assert!(
-        matches!(err, RepoError::InvalidState(_)),
-        "a running task cannot be resumed: {err:?}"
+        matches!(err, RepoError::Busy { .. }),
+        "a live run's task is not taken: {err:?}"
+    );
+
+    // The run ends; a completed task cannot be taken again.
+    let done = repo
+        .release(lease, RunOutcome::Completed, utc_now())
+        .await
+        .unwrap();
+    assert_eq!(done.status, SyncTaskStatus::Completed);
+    assert!(done.completed_at.is_some());
+    assert!(
+        done.config.as_ref().unwrap().get("lease").is_none(),
+        "the token goes with the run"
     );
     assert!(matches!(
-        repo.resume(uuid::Uuid::new_v4(), utc_now()).await,
+        repo.take(task.id, utc_now()).await,
+        Err(RepoError::StateConflict { .. })
+    ));
+    assert!(matches!(
+        repo.take(uuid::Uuid::new_v4(), utc_now()).await,
         Err(RepoError::NotFound { .. })
     ));
+}
+
+#[tokio::test]
+async fn a_run_whose_task_was_taken_over_writes_nothing_more() {
+    let test_db = TestDb::new().await;
+    let repo = PgSyncRepository::new(test_db.db().clone());
+    let task = task(SyncJobType::DailyHistory);
+    repo.create(&task).await.unwrap();
+    let first = repo.take(task.id, utc_now()).await.unwrap();
+    let batch = |close: f64| SyncBatch {
+        rows: BatchRows::Dailies(vec![crate::bar("000001.SZ", "2024-01-02", close)]),
+        failures: Vec::new(),
+        items: 1,
+        checkpoint: Some(json!({"bytes": 10})),
+    };
+    repo.commit_batch(&first, batch(1.0)).await.unwrap();
+
+    // The first run's hold is lost (the connection holding its lock is cut, as an idle
+    // timeout or a proxy would), and a second run takes the task over.
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks \
+         WHERE locktype = 'advisory' \
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_all(test_db.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(cut, [true], "the first run's lock connection");
+    let second = loop {
+        // The server drops the lock once the backend has gone.
+        match repo.take(task.id, utc_now()).await {
+            Ok(lease) => break lease,
+            Err(RepoError::Busy { .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(err) => panic!("{err:?}"),
+        }
+    };
+    assert_ne!(second.token(), first.token());
+    assert_eq!(second.task().current_offset, 1);
+    assert_eq!(second.task().config.as_ref().unwrap()["bytes"], 10);
+    let stale = first;
+    let err = repo.commit_batch(&stale, batch(2.0)).await.unwrap_err();
+    assert!(matches!(err, RepoError::Superseded { .. }), "{err:?}");
+    let err = repo
+        .release(stale, RunOutcome::Completed, utc_now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepoError::Superseded { .. }), "{err:?}");
+    let stored = repo.get_by_id(task.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.current_offset),
+        (SyncTaskStatus::Running, 1)
+    );
+    let close: f64 = sqlx::query_scalar("SELECT close FROM stock_daily")
+        .fetch_one(test_db.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(close, 1.0, "the superseded batch wrote nothing");
+    repo.commit_batch(&second, batch(3.0)).await.unwrap();
+    let done = repo
+        .release(second, RunOutcome::Paused, utc_now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.status, done.current_offset, done.completed_at),
+        (SyncTaskStatus::Paused, 2, None)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,13 +261,13 @@ async fn concurrent_claims_never_share_a_task() {
             let repo = Arc::clone(&repo);
             tokio::spawn(async move {
                 let mut mine = Vec::new();
-                while let Some(t) = repo
+                while let Some(lease) = repo
                     .claim_next(SyncJobType::FinanceHistory, utc_now())
                     .await
                     .unwrap()
                 {
-                    assert_eq!(t.status, SyncTaskStatus::Running);
-                    mine.push(t.id);
+                    assert_eq!(lease.task().status, SyncTaskStatus::Running);
+                    mine.push(lease.task_id());
                 }
                 mine
             })
@@ -297,46 +382,72 @@ async fn a_bad_failure_record_in_a_batch_writes_nothing() {
 async fn a_batch_commits_rows_failures_and_progress_together() {
     let test_db = TestDb::new().await;
     let repo = PgSyncRepository::new(test_db.db().clone());
-    let mut task = task(SyncJobType::DailyHistory);
+    let task = task(SyncJobType::DailyHistory);
     repo.create(&task).await.unwrap();
-    task = repo.resume(task.id, utc_now()).await.unwrap();
+    let lease = repo.take(task.id, utc_now()).await.unwrap();
     let rows = vec![
         crate::bar("000001.SZ", "2024-01-02", 1.0),
         crate::bar("000001.SZ", "2024-01-03", 2.0),
     ];
-    let failures =
-        [
-            SyncFailureRecord::new(SyncJobType::DailyHistory, "line 3", "bad close", utc_now())
-                .with_max_retries(0),
-        ];
+    let failures = vec![
+        SyncFailureRecord::new(SyncJobType::DailyHistory, "line 3", "bad close", utc_now())
+            .with_max_retries(0),
+    ];
     let (after, report) = repo
         .commit_batch(
-            task.id,
-            data_engineering::BatchRows::Dailies(rows.clone()),
-            &failures,
-            3,
+            &lease,
+            SyncBatch {
+                rows: BatchRows::Dailies(rows),
+                failures,
+                items: 3,
+                checkpoint: Some(json!({"bytes": 120})),
+            },
         )
         .await
         .unwrap();
     assert_eq!(report.inserted, 2);
     assert_eq!((after.current_offset, after.total_processed), (3, 2));
+    assert_eq!(after.config.as_ref().unwrap()["bytes"], 120);
     assert_eq!(repo.list_failures(None, true, 10).await.unwrap().len(), 1);
+
+    // A bad checkpoint is refused before anything is written.
+    let more = || BatchRows::Dailies(vec![crate::bar("000002.SZ", "2024-01-02", 1.0)]);
+    for checkpoint in [json!([1]), json!({"lease": "forged"})] {
+        let err = repo
+            .commit_batch(
+                &lease,
+                SyncBatch {
+                    rows: more(),
+                    failures: Vec::new(),
+                    items: 1,
+                    checkpoint: Some(checkpoint),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, RepoError::Invalid(ref i) if i.field == "checkpoint"),
+            "{err:?}"
+        );
+    }
 
     // Paused by someone else: the next batch is refused and writes nothing.
     let mut paused = after.clone();
     paused.pause(utc_now()).unwrap();
     repo.update(&paused).await.unwrap();
-    let more = vec![crate::bar("000002.SZ", "2024-01-02", 1.0)];
     let err = repo
         .commit_batch(
-            task.id,
-            data_engineering::BatchRows::Dailies(more),
-            &failures[..0],
-            1,
+            &lease,
+            SyncBatch {
+                rows: more(),
+                failures: Vec::new(),
+                items: 1,
+                checkpoint: None,
+            },
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, RepoError::InvalidState(_)), "{err:?}");
+    assert!(matches!(err, RepoError::StateConflict { .. }), "{err:?}");
     assert_eq!(test_db.count("stock_daily").await, 2);
     let stored = repo.get_by_id(task.id).await.unwrap().unwrap();
     assert_eq!((stored.current_offset, stored.total_processed), (3, 2));

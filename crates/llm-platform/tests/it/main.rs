@@ -106,13 +106,14 @@ async fn keys_are_encrypted_at_rest_with_a_cipher() {
     let no_key = PgLlmConfigRepository::new(test_db.db().clone(), None);
     let err = no_key.get_by_alias("gpt").await.unwrap_err();
     assert!(
-        matches!(err, RepoError::InvalidState(ref m) if m.contains("STOCKDB_SECRET_KEY")),
+        matches!(err, RepoError::Secret { ref key, .. } if key == "gpt")
+            && cause(&err).contains("STOCKDB_SECRET_KEY"),
         "{err:?}"
     );
     let wrong_key = PgLlmConfigRepository::new(test_db.db().clone(), Some(self::cipher()));
     let err = wrong_key.get_by_alias("gpt").await.unwrap_err();
     assert!(
-        matches!(err, RepoError::InvalidState(ref m) if m.contains("cannot decrypt")),
+        matches!(err, RepoError::Secret { .. }) && cause(&err).contains("cannot decrypt"),
         "{err:?}"
     );
     assert!(!format!("{err:?} {err}").contains(KEY));
@@ -156,10 +157,11 @@ async fn plaintext_rows_read_and_are_upgraded_by_reencrypt() {
             KEY
         );
     }
-    assert!(matches!(
-        legacy.reencrypt_plaintext().await,
-        Err(RepoError::InvalidState(_))
-    ));
+    let err = legacy.reencrypt_plaintext().await.unwrap_err();
+    assert!(
+        matches!(err, RepoError::Secret { .. }) && cause(&err).contains("STOCKDB_SECRET_KEY"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -229,4 +231,11 @@ async fn secrets_never_reach_debug_or_trace_logs() {
         "statements were logged at TRACE/DEBUG: {logs}"
     );
     assert!(!logs.contains(KEY), "the api key leaked into the logs");
+}
+
+/// What the error's source says.
+fn cause(err: &RepoError) -> String {
+    std::error::Error::source(err)
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }

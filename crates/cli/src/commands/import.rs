@@ -8,13 +8,13 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use app::Stockdb;
-use app::import::{
-    ImportKind, ImportOptions, ImportProgress, ImportSummary, import_csv, stop_flag,
-};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::output;
+use crate::import::{
+    ImportKind, ImportOptions, ImportProgress, ImportSummary, import_csv, stop_flag,
+};
 
 /// The file kinds, as the command line names them.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -165,7 +165,7 @@ pub(crate) async fn import(db: &Stockdb, args: &ImportArgs) -> anyhow::Result<Im
         }
     });
     let progress = Progress::new();
-    let result = import_csv(db.db(), db.sync().as_ref(), &options, &progress, &stop).await;
+    let result = import_csv(db.sync().as_ref(), &options, &progress, &stop).await;
     watcher.abort();
     Ok(result?)
 }

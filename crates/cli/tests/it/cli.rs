@@ -339,7 +339,7 @@ fn the_embedded_cluster_starts_serves_and_stops() {
             .args(args);
         cmd.output().unwrap()
     };
-    if app::embedded::find_server_binaries().is_none() {
+    if stockdb_cli::embedded::find_server_binaries().is_none() {
         // No server binaries here: the error must say how to get some.
         let output = embedded(&["db", "start"]);
         assert_eq!(output.status.code(), Some(1));

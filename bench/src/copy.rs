@@ -3,6 +3,9 @@
 use chrono::NaiveDate;
 use data_engineering::{StockDaily, StockFinance};
 
+/// PostgreSQL's date epoch.
+const PG_EPOCH: NaiveDate = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
+
 /// One field of a row, in table order.
 pub(crate) enum Field<'a> {
     Text(Option<&'a str>),
@@ -68,7 +71,6 @@ pub(crate) fn binary_payload<'a, R: 'a>(
     rows: &'a [R],
     fields: impl Fn(&'a R) -> Vec<Field<'a>>,
 ) -> Vec<u8> {
-    let epoch = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
     let mut out = Vec::with_capacity(rows.len() * 300);
     out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     out.extend_from_slice(&0i32.to_be_bytes());
@@ -84,7 +86,7 @@ pub(crate) fn binary_payload<'a, R: 'a>(
                 }
                 Field::Date(date) => {
                     out.extend_from_slice(&4i32.to_be_bytes());
-                    out.extend_from_slice(&((date - epoch).num_days() as i32).to_be_bytes());
+                    out.extend_from_slice(&((date - PG_EPOCH).num_days() as i32).to_be_bytes());
                 }
                 Field::Float(Some(value)) => {
                     out.extend_from_slice(&8i32.to_be_bytes());

@@ -5,16 +5,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use app::Stockdb;
-use app::data_engineering::{StockDaily, StockFinance, StockInfo};
-use app::import::STOCK_COLUMNS;
+use app::data_engineering::StockInfo;
 use app::llm_platform::{ApiKey, NewLlmConfig};
-use app::sample;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use clap::Args;
+use sample::{SampleTrace, tushare};
 
 use super::import::{ImportArgs, Kind, import, print_summary};
+use super::market::{self, DailyArgs, FinanceArgs, StockCommand};
 use super::output::heading;
-use super::{Target, queries};
+use super::sync::SyncCommand;
+use super::target::Target;
+use super::traces::{self, AuditCommand, SessionsCommand};
 
 /// `stockdb demo` arguments.
 #[derive(Debug, Args)]
@@ -37,6 +39,10 @@ pub(crate) struct DemoArgs {
 }
 
 const SEED: u64 = 7;
+/// The sample's first trading day.
+const FIRST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2024, 1, 2).expect("a valid date");
+/// When the sample's research sessions start, on the last trading day.
+const SESSIONS_START: NaiveTime = NaiveTime::from_hms_opt(9, 30, 0).expect("a valid time");
 
 pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow::Result<()> {
     let db = target.open().await?;
@@ -52,11 +58,8 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
     );
 
     let stocks = sample::stocks(args.stocks, SEED);
-    let days = sample::trading_days(
-        NaiveDate::from_ymd_opt(2024, 1, 2).unwrap_or_default(),
-        args.days,
-    );
-    let last_day = days.last().copied().unwrap_or_default();
+    let days = sample::trading_days(FIRST_DAY, args.days.max(1));
+    let last_day = days.last().copied().unwrap_or(FIRST_DAY);
     // Reports are out within 110 days of their period's end: the newest one the sample
     // holds is for the last quarter that ended that long before the last trading day.
     let last_quarter = sample::last_quarter_end(last_day - chrono::Duration::days(110));
@@ -77,7 +80,7 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
     let _ = std::fs::remove_dir_all(&dir);
 
     heading("recording research sessions, node executions and their LLM / API calls");
-    let start = last_day.and_hms_opt(9, 30, 0).unwrap_or_default();
+    let start = last_day.and_time(SESSIONS_START);
     let traces = sample::traces(&stocks, args.sessions, start, SEED);
     record_traces(&db, &traces).await?;
     let mut config = NewLlmConfig::new(
@@ -110,74 +113,19 @@ fn write_sample_csvs(
     quarters: u32,
     last_quarter: NaiveDate,
 ) -> anyhow::Result<Vec<(Kind, PathBuf)>> {
-    let ymd = |d: Option<NaiveDate>| {
-        d.map(|d| d.format("%Y%m%d").to_string())
-            .unwrap_or_default()
+    let create = |name: &str| -> anyhow::Result<(PathBuf, std::io::BufWriter<std::fs::File>)> {
+        let path = dir.join(name);
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok((path, std::io::BufWriter::new(file)))
     };
-    let float = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-
-    let stock_file = dir.join("stock_basic.csv");
-    let mut w = csv::Writer::from_path(&stock_file)?;
-    let mut header = vec!["ts_code", "symbol", "name"];
-    header.extend(STOCK_COLUMNS);
-    w.write_record(&header)?;
-    for s in stocks {
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        w.write_record([
-            s.third_code.to_string(),
-            s.symbol.clone(),
-            s.name.clone(),
-            text(&s.area),
-            text(&s.industry),
-            text(&s.fullname),
-            text(&s.enname),
-            text(&s.cnspell),
-            text(&s.market),
-            text(&s.exchange),
-            text(&s.curr_type),
-            text(&s.list_status),
-            ymd(s.list_date),
-            ymd(s.delist_date),
-            text(&s.is_hs),
-        ])?;
-    }
-    w.flush()?;
-
-    let daily_file = dir.join("daily.csv");
-    let mut w = csv::Writer::from_path(&daily_file)?;
-    let mut header = vec!["ts_code", "trade_date"];
-    header.extend(StockDaily::VALUE_FIELDS);
-    w.write_record(&header)?;
-    for bar in sample::daily_bars(stocks, days, SEED) {
-        let mut record = vec![bar.third_code.to_string(), ymd(Some(bar.trade_date))];
-        record.extend(
-            StockDaily::VALUE_FIELDS
-                .iter()
-                .map(|f| float(bar.value(f).flatten())),
-        );
-        w.write_record(&record)?;
-    }
-    w.flush()?;
-
-    let finance_file = dir.join("fina_indicator.csv");
-    let mut w = csv::Writer::from_path(&finance_file)?;
-    let mut header = vec!["ts_code", "ann_date", "end_date"];
-    header.extend(StockFinance::INDICATORS);
-    w.write_record(&header)?;
-    for report in sample::finance_reports(stocks, quarters, last_quarter, SEED) {
-        let mut record = vec![
-            report.third_code.to_string(),
-            ymd(Some(report.ann_date)),
-            ymd(Some(report.end_date)),
-        ];
-        record.extend(
-            StockFinance::INDICATORS
-                .iter()
-                .map(|f| float(report.indicator(f).flatten())),
-        );
-        w.write_record(&record)?;
-    }
-    w.flush()?;
+    let (stock_file, out) = create("stock_basic.csv")?;
+    tushare::write_stock_basic(out, stocks)?;
+    let (daily_file, out) = create("daily.csv")?;
+    tushare::write_daily(out, sample::daily_bars(stocks, days, SEED))?;
+    let (finance_file, out) = create("fina_indicator.csv")?;
+    let reports = sample::finance_reports(stocks, quarters, last_quarter, SEED);
+    tushare::write_fina_indicator(out, &reports)?;
     Ok(vec![
         (Kind::Stocks, stock_file),
         (Kind::Daily, daily_file),
@@ -186,7 +134,7 @@ fn write_sample_csvs(
 }
 
 /// Saves each session running, its nodes and calls, then finishes it: as a workflow does.
-async fn record_traces(db: &Stockdb, traces: &[sample::SampleTrace]) -> anyhow::Result<()> {
+async fn record_traces(db: &Stockdb, traces: &[SampleTrace]) -> anyhow::Result<()> {
     for trace in traces {
         let mut running = trace.session.clone();
         running.status = app::coordinator::SessionStatus::Running;
@@ -213,7 +161,7 @@ async fn record_traces(db: &Stockdb, traces: &[sample::SampleTrace]) -> anyhow::
 async fn tour(
     db: &Stockdb,
     stocks: &[StockInfo],
-    traces: &[sample::SampleTrace],
+    traces: &[SampleTrace],
     json: bool,
 ) -> anyhow::Result<()> {
     let Some(stock) = stocks.first() else {
@@ -221,7 +169,7 @@ async fn tour(
     };
     let code = stock.third_code.to_string();
     heading(&format!("stockdb stock show {code}"));
-    queries::stock(db, queries::StockCommand::Show { code: code.clone() }, json).await?;
+    market::stock(db, StockCommand::Show { code: code.clone() }, json).await?;
 
     let latest = db
         .dailies()
@@ -233,15 +181,15 @@ async fn tour(
             "stockdb daily {code} --from {from} --to {}",
             latest.trade_date
         ));
-        let args = queries::DailyArgs::new(&code, from, latest.trade_date);
-        queries::daily(db, &args, json).await?;
+        let args = DailyArgs::new(&code, from, latest.trade_date);
+        market::daily(db, &args, json).await?;
     }
     heading(&format!("stockdb finance {code} --recent 4"));
-    queries::finance(db, &queries::FinanceArgs::new(&code, 4), json).await?;
+    market::finance(db, &FinanceArgs::new(&code, 4), json).await?;
     heading("stockdb sync status");
-    queries::sync(
+    super::sync::run(
         db,
-        queries::SyncCommand::Status {
+        SyncCommand::Status {
             job: None,
             limit: 5,
         },
@@ -249,9 +197,9 @@ async fn tour(
     )
     .await?;
     heading("stockdb sessions list --limit 5");
-    queries::sessions(
+    traces::sessions(
         db,
-        queries::SessionsCommand::List {
+        SessionsCommand::List {
             symbol: None,
             since: None,
             until: None,
@@ -263,7 +211,7 @@ async fn tour(
     .await?;
     if let Some(trace) = traces.last() {
         heading(&format!("stockdb sessions show {}", trace.session.id));
-        queries::show_session(db, trace.session.id, json).await?;
+        traces::show_session(db, trace.session.id, json).await?;
     }
     if let Some(first) = traces.first() {
         let since = first.session.created_at.date();
@@ -272,10 +220,10 @@ async fn tour(
             .last()
             .and_then(|t| t.session.completed_at)
             .map(|t| t + chrono::Duration::seconds(1));
-        queries::audit(
+        traces::audit(
             db,
-            queries::AuditCommand::Stats {
-                since: Some(since.and_hms_opt(0, 0, 0).unwrap_or_default()),
+            AuditCommand::Stats {
+                since: Some(since.and_time(NaiveTime::MIN)),
                 until,
             },
             json,

@@ -1,0 +1,270 @@
+//! The read suite: each repository read path against the same SQL as a prepared statement
+//! on one dedicated connection (no pool, no ORM, rows not decoded), call by call.
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use coordinator::{PgResearchSessionRepository, ResearchSessionRepository as _, SessionFilter};
+use data_engineering::{
+    PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, StockDailyRepository,
+    StockFinance, StockFinanceRepository, StockRepository, ThirdCode,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use shared_db::Page;
+
+use crate::stats::Latency;
+use crate::writes::{Data, LAST_QUARTER};
+use crate::{Bench, QUARTERS, SEED};
+
+/// Research sessions the `list_sessions` path reads from.
+const SESSIONS: usize = 100_000;
+/// Unrecorded calls before each read path, so connection set-up and first-time statement
+/// preparation are not counted.
+const WARM_UP: usize = 10;
+/// The day half of the stocks last synced their finance.
+const SYNCED_ON: NaiveDate = NaiveDate::from_ymd_opt(2024, 10, 20).expect("a valid date");
+/// The threshold of the missing-finance read.
+const THRESHOLD: NaiveDate = NaiveDate::from_ymd_opt(2024, 11, 1).expect("a valid date");
+
+/// One read path: the repository against the floor.
+#[derive(Debug, Serialize)]
+pub(crate) struct ReadPath {
+    pub(crate) repository: Latency,
+    pub(crate) floor: Latency,
+    pub(crate) p99_over_floor: f64,
+}
+
+/// Every read path.
+#[derive(Debug, Serialize)]
+pub(crate) struct Reads {
+    pub(crate) one_stock_one_year: ReadPath,
+    pub(crate) latest_bar_of_one_stock: ReadPath,
+    pub(crate) whole_market_on_one_day: ReadPath,
+    pub(crate) missing_finance_stocks: ReadPath,
+    pub(crate) list_sessions_of_one_stock: ReadPath,
+}
+
+impl Reads {
+    /// Each path with its name, for the report.
+    pub(crate) fn paths(&self) -> [(&'static str, &ReadPath); 5] {
+        [
+            ("one_stock_one_year", &self.one_stock_one_year),
+            ("latest_bar_of_one_stock", &self.latest_bar_of_one_stock),
+            ("whole_market_on_one_day", &self.whole_market_on_one_day),
+            ("missing_finance_stocks", &self.missing_finance_stocks),
+            (
+                "list_sessions_of_one_stock",
+                &self.list_sessions_of_one_stock,
+            ),
+        ]
+    }
+}
+
+impl Bench {
+    /// Fills the tables the read paths read: every bar, the reports but the latest quarter
+    /// of every third stock, half the stocks synced, 100,000 research sessions.
+    pub(crate) async fn fill_for_reads(&self, data: &Data) -> anyhow::Result<()> {
+        PgStockFinanceRepository::new(self.db.clone())
+            .save_all(missing_latest_quarter(&data.reports))
+            .await?;
+        let synced: Vec<ThirdCode> = data
+            .stocks
+            .iter()
+            .step_by(2)
+            .map(|st| st.third_code.clone())
+            .collect();
+        PgStockRepository::new(self.db.clone())
+            .update_last_finance_sync_date(&synced, SYNCED_ON)
+            .await?;
+        // Generated server-side: the measurement is the read, not the fixture.
+        self.sql(&format!(
+            "INSERT INTO research_sessions (id, symbol, status, selected_experts, options, trigger_source, \
+                                            created_at, completed_at, duration_ms) \
+             SELECT gen_random_uuid(), (SELECT array_agg(third_code ORDER BY id) FROM stock_info)[1 + i % {n_stocks}], \
+                    'completed', '[\"fundamental\", \"technical\"]'::jsonb, '{{\"depth\": 2}}'::jsonb, 'scheduler', \
+                    timestamp '2024-01-01' + i * interval '5 minutes', \
+                    timestamp '2024-01-01' + i * interval '5 minutes' + interval '40 seconds', 40000 \
+             FROM generate_series(1, {SESSIONS}) i",
+            n_stocks = data.stocks.len(),
+        ))
+        .await?;
+        self.sql("VACUUM ANALYZE").await
+    }
+
+    /// Every read path, `calls` calls each on random keys.
+    pub(crate) async fn reads(&self, data: &Data) -> anyhow::Result<Reads> {
+        let stocks = &data.stocks[..data.daily_stocks];
+        let days = &data.days;
+        let daily_repo = PgStockDailyRepository::new(self.db.clone());
+        let stock_repo = PgStockRepository::new(self.db.clone());
+        let session_repo = PgResearchSessionRepository::new(self.db.clone());
+        // The floor: the same SQL as a prepared statement on one dedicated connection.
+        let mut conn = self.db.pool().acquire().await?;
+        let mut rng = StdRng::seed_from_u64(SEED);
+        let calls = self.settings.calls;
+        let first_day = days.first().copied().unwrap_or(LAST_QUARTER);
+        let year_end = first_day + chrono::Duration::days(364);
+        let codes: Vec<ThirdCode> = (0..calls + WARM_UP)
+            .map(|_| stocks[rng.random_range(0..stocks.len())].third_code.clone())
+            .collect();
+        let market_days: Vec<NaiveDate> = (0..calls + WARM_UP)
+            .map(|_| days[rng.random_range(0..days.len())])
+            .collect();
+        eprintln!("read paths: {calls} calls each, after {WARM_UP} warm-up calls");
+
+        let one_stock_one_year = compare(
+            calls,
+            async |i| {
+                let rows = daily_repo.get_by_third_code_and_date_range(&codes[i], first_day, year_end).await?;
+                anyhow::ensure!(rows.len() == days.len(), "expected a year of bars");
+                Ok(())
+            },
+            async |i| {
+                sqlx::query(
+                    "SELECT * FROM stock_daily WHERE third_code = $1 AND trade_date BETWEEN $2 AND $3 \
+                     ORDER BY trade_date",
+                )
+                .bind(codes[i].as_str())
+                .bind(first_day)
+                .bind(year_end)
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok(())
+            },
+        )
+        .await?;
+
+        let latest_bar_of_one_stock = compare(
+            calls,
+            async |i| Ok(daily_repo.get_latest_by_third_code(&codes[i]).await.map(drop)?),
+            async |i| {
+                sqlx::query("SELECT * FROM stock_daily WHERE third_code = $1 ORDER BY trade_date DESC LIMIT 1")
+                    .bind(codes[i].as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                Ok(())
+            },
+        )
+        .await?;
+
+        let whole_market_on_one_day = compare(
+            calls,
+            async |i| {
+                let market = daily_repo.get_all_by_trade_date(market_days[i]).await?;
+                anyhow::ensure!(market.len() == stocks.len(), "expected the whole market");
+                Ok(())
+            },
+            async |i| {
+                sqlx::query(
+                    "SELECT d.*, s.name FROM stock_daily d LEFT JOIN stock_info s ON s.third_code = d.third_code \
+                     WHERE d.trade_date = $1 ORDER BY d.third_code",
+                )
+                .bind(market_days[i])
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok(())
+            },
+        )
+        .await?;
+
+        let missing_finance_stocks = compare(
+            calls,
+            async |_| Ok(stock_repo.get_missing_finance_stocks(LAST_QUARTER, THRESHOLD, 200).await.map(drop)?),
+            async |_| {
+                sqlx::query(
+                    "SELECT s.third_code FROM stock_info s WHERE NOT EXISTS (SELECT 1 FROM stock_finance f \
+                     WHERE f.third_code = s.third_code AND f.end_date = $1) AND (s.last_finance_sync_date IS NULL \
+                     OR s.last_finance_sync_date < $2) ORDER BY s.third_code LIMIT $3",
+                )
+                .bind(LAST_QUARTER)
+                .bind(THRESHOLD)
+                .bind(200i64)
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok(())
+            },
+        )
+        .await?;
+
+        // The newest page of one stock's sessions, out of 100,000 sessions.
+        let page = Page::first(20)?;
+        let list_sessions_of_one_stock = compare(
+            calls,
+            async |i| {
+                let filter = SessionFilter {
+                    symbol: Some(codes[i].to_string()),
+                    ..SessionFilter::default()
+                };
+                session_repo.list_sessions(&filter, page).await?;
+                Ok(())
+            },
+            async |i| {
+                sqlx::query(
+                    "SELECT * FROM research_sessions WHERE symbol = $1 ORDER BY created_at DESC, id DESC \
+                     LIMIT $2 OFFSET $3",
+                )
+                .bind(codes[i].as_str())
+                .bind(20i64)
+                .bind(0i64)
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(Reads {
+            one_stock_one_year,
+            latest_bar_of_one_stock,
+            whole_market_on_one_day,
+            missing_finance_stocks,
+            list_sessions_of_one_stock,
+        })
+    }
+}
+
+/// Times `calls` calls of the repository and of the floor, interleaved, after
+/// [`WARM_UP`] unrecorded calls of each. Call `i` uses key `i`.
+async fn compare(
+    calls: usize,
+    mut repository: impl AsyncFnMut(usize) -> anyhow::Result<()>,
+    mut floor: impl AsyncFnMut(usize) -> anyhow::Result<()>,
+) -> anyhow::Result<ReadPath> {
+    for i in 0..WARM_UP {
+        repository(calls + i).await?;
+        floor(calls + i).await?;
+    }
+    let (mut repo_samples, mut floor_samples) =
+        (Vec::with_capacity(calls), Vec::with_capacity(calls));
+    for i in 0..calls {
+        let start = Instant::now();
+        repository(i).await?;
+        repo_samples.push(start.elapsed());
+        let start = Instant::now();
+        floor(i).await?;
+        floor_samples.push(start.elapsed());
+    }
+    Ok(read_path(&repo_samples, &floor_samples))
+}
+
+fn read_path(repo: &[Duration], floor: &[Duration]) -> ReadPath {
+    let (repository, floor) = (Latency::new(repo), Latency::new(floor));
+    ReadPath {
+        p99_over_floor: repository.p99_ms / floor.p99_ms,
+        repository,
+        floor,
+    }
+}
+
+/// The reports, minus the latest quarter of every third stock (not published yet).
+fn missing_latest_quarter(reports: &[StockFinance]) -> Vec<StockFinance> {
+    reports
+        .iter()
+        .enumerate()
+        .filter(|(idx, r)| {
+            !(r.end_date == LAST_QUARTER && (idx / QUARTERS as usize).is_multiple_of(3))
+        })
+        .map(|(_, r)| r.clone())
+        .collect()
+}

@@ -1,0 +1,172 @@
+//! The `stockdb` commands: arguments, dispatch and the process's exit status.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool reports on stdout and stderr"
+)]
+
+mod args;
+mod db;
+mod demo;
+mod import;
+mod market;
+mod output;
+mod sync;
+mod target;
+mod traces;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use self::target::Target;
+
+/// stockdb: the persistence layer of the A-share research assistant, from the command line.
+///
+/// Without DATABASE_URL (or --database-url), stockdb runs its own PostgreSQL cluster in
+/// --data-dir, with the server binaries installed on this machine, started on demand.
+#[derive(Debug, Parser)]
+#[command(name = "stockdb", version, propagate_version = true)]
+struct Cli {
+    /// The database; without it, the embedded cluster in --data-dir is used.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Where the embedded cluster lives [default: $STOCKDB_DATA_DIR, /var/lib/stockdb as
+    /// root, else ~/.local/share/stockdb].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print JSON instead of tables (queries).
+    #[arg(long, global = true)]
+    json: bool,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load a realistic sample (stocks, daily bars, finance, research traces) through the
+    /// import paths, then show a tour of the queries. Start here.
+    Demo(demo::DemoArgs),
+    /// Manage the embedded PostgreSQL cluster.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Run migrations (the same engine as `cargo xtask migrate`).
+    Migrate {
+        #[command(subcommand)]
+        command: migration::MigrateCommand,
+    },
+    /// Import a Tushare-format CSV file as a resumable sync task.
+    Import(import::ImportArgs),
+    /// Stock list queries.
+    Stock {
+        #[command(subcommand)]
+        command: market::StockCommand,
+    },
+    /// Daily bars of one stock.
+    Daily(market::DailyArgs),
+    /// Financial indicators of one stock.
+    Finance(market::FinanceArgs),
+    /// Sync tasks and failures.
+    Sync {
+        #[command(subcommand)]
+        command: sync::SyncCommand,
+    },
+    /// Research sessions and their traces.
+    Sessions {
+        #[command(subcommand)]
+        command: traces::SessionsCommand,
+    },
+    /// Audit statistics of LLM and external API calls.
+    Audit {
+        #[command(subcommand)]
+        command: traces::AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DbCommand {
+    /// Initialize (first time) and start the embedded cluster.
+    Start,
+    /// Stop the embedded cluster.
+    Stop,
+    /// Show the embedded cluster's state and where it lives.
+    Status,
+    /// Print the database URL stockdb uses (starting the embedded cluster if needed).
+    Url,
+}
+
+/// Parses the arguments, runs the command on a multi-threaded runtime and maps the
+/// outcome to the exit status.
+pub(crate) fn main() -> ExitCode {
+    let args = Cli::parse();
+    init_logging(args.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` overrides `-v`.
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,sqlx=warn",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}
+
+/// Runs the command.
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let target = Target::new(cli.database_url.clone(), cli.data_dir.clone());
+    let json = cli.json;
+    match cli.command {
+        Command::Db { command } => db::run(&target, command, json).await,
+        Command::Migrate { command } => {
+            let url = if command.needs_database() {
+                Some(target.url().await?)
+            } else {
+                None
+            };
+            command.run(url.as_deref(), &mut std::io::stdout()).await?;
+            Ok(())
+        }
+        Command::Demo(args) => demo::run(&target, &args, json).await,
+        Command::Import(args) => import::run(&target.open().await?, &args, json).await,
+        Command::Stock { command } => market::stock(&target.open().await?, command, json).await,
+        Command::Daily(args) => market::daily(&target.open().await?, &args, json).await,
+        Command::Finance(args) => market::finance(&target.open().await?, &args, json).await,
+        Command::Sync { command } => sync::run(&target.open().await?, command, json).await,
+        Command::Sessions { command } => {
+            traces::sessions(&target.open().await?, command, json).await
+        }
+        Command::Audit { command } => traces::audit(&target.open().await?, command, json).await,
+    }
+}

@@ -1,0 +1,101 @@
+//! `stockdb sync status|failures`: sync tasks and failure records.
+
+use app::Stockdb;
+use app::data_engineering::SyncJobType;
+use clap::Subcommand;
+
+use super::args::parse_job;
+use super::output::{count, opt, print_json, print_table, table};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SyncCommand {
+    /// Recent sync tasks with their progress.
+    Status {
+        /// Only this job type (DAILY_HISTORY, FINANCE_HISTORY, STOCK_LIST …).
+        #[arg(long, value_parser = parse_job)]
+        job: Option<SyncJobType>,
+        /// How many tasks.
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
+    /// Failure records, newest first.
+    Failures {
+        /// Only this job type.
+        #[arg(long, value_parser = parse_job)]
+        job: Option<SyncJobType>,
+        /// Include resolved failures.
+        #[arg(long)]
+        all: bool,
+        /// How many records.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+}
+
+pub(crate) async fn run(db: &Stockdb, command: SyncCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        SyncCommand::Status { job, limit } => {
+            let tasks = db.sync().list_tasks(job, limit).await?;
+            if json {
+                return print_json(&tasks);
+            }
+            let mut t = table(&[
+                "task",
+                "job",
+                "status",
+                "offset",
+                "processed",
+                "started (UTC)",
+                "updated (UTC)",
+                "file",
+            ]);
+            for task in &tasks {
+                let file = task
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.get("file"))
+                    .and_then(|f| f.as_str())
+                    .and_then(|f| f.rsplit('/').next())
+                    .unwrap_or("-");
+                t.add_row(vec![
+                    task.id.to_string()[..8].to_owned(),
+                    task.job_type.to_string(),
+                    task.status.to_string(),
+                    count(task.current_offset),
+                    count(task.total_processed),
+                    opt(task.started_at.map(|t| t.format("%Y-%m-%d %H:%M:%S"))),
+                    opt(task.updated_at.map(|t| t.format("%Y-%m-%d %H:%M:%S"))),
+                    file.to_owned(),
+                ]);
+            }
+            print_table(t);
+        }
+        SyncCommand::Failures { job, all, limit } => {
+            let failures = db.sync().list_failures(job, all, limit).await?;
+            if json {
+                return print_json(&failures);
+            }
+            let mut t = table(&[
+                "job",
+                "stock / line",
+                "retries",
+                "error",
+                "last attempt (UTC)",
+                "resolved",
+            ]);
+            for f in &failures {
+                t.add_row(vec![
+                    f.job_type.to_string(),
+                    f.third_code.clone(),
+                    format!("{}/{}", f.retry_count, f.max_retries),
+                    opt(f.error_message.as_ref()),
+                    opt(f.last_attempt_at.map(|t| t.format("%Y-%m-%d %H:%M:%S"))),
+                    opt(f.resolved_at.map(|t| t.format("%Y-%m-%d %H:%M"))),
+                ]);
+            }
+            print_table(t);
+            println!("{} failure record(s)", failures.len());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! Research traces and audit: `stockdb sessions list|show`, `stockdb audit stats`.
+
+use anyhow::Context as _;
+use app::Stockdb;
+use app::audit::TimeWindow;
+use app::coordinator::SessionFilter;
+use chrono::NaiveDateTime;
+use clap::Subcommand;
+use serde_json::json;
+use shared_db::Page;
+use uuid::Uuid;
+
+use super::args::parse_time;
+use super::output::{self, count, duration_ms, num, opt, print_json, print_table, table};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SessionsCommand {
+    /// Research sessions, newest first.
+    List {
+        /// Only sessions on this symbol.
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Only sessions created on or after this day or time (UTC).
+        #[arg(long, value_parser = parse_time)]
+        since: Option<NaiveDateTime>,
+        /// Only sessions created on or before this time (UTC).
+        #[arg(long, value_parser = parse_time)]
+        until: Option<NaiveDateTime>,
+        /// Sessions to skip.
+        #[arg(long, default_value_t = 0)]
+        skip: u64,
+        /// Sessions to show.
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
+    /// One session's trace: its nodes in order, and the LLM and API calls it made.
+    Show {
+        /// The session id.
+        id: Uuid,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Calls, errors, tokens and latency percentiles per model and per service.
+    Stats {
+        /// Start of the window (UTC day or time, inclusive); default 7 days ago.
+        #[arg(long, value_parser = parse_time)]
+        since: Option<NaiveDateTime>,
+        /// End of the window (exclusive); default now.
+        #[arg(long, value_parser = parse_time)]
+        until: Option<NaiveDateTime>,
+    },
+}
+
+pub(crate) async fn sessions(
+    db: &Stockdb,
+    command: SessionsCommand,
+    json: bool,
+) -> anyhow::Result<()> {
+    match command {
+        SessionsCommand::List {
+            symbol,
+            since,
+            until,
+            skip,
+            limit,
+        } => {
+            let filter = SessionFilter {
+                symbol: symbol.map(|s| s.to_ascii_uppercase()),
+                created_after: since,
+                created_before: until,
+            };
+            let sessions = db
+                .sessions()
+                .list_sessions(&filter, Page::new(skip, limit)?)
+                .await?;
+            if json {
+                return print_json(&sessions);
+            }
+            let mut t = table(&[
+                "session",
+                "symbol",
+                "status",
+                "created (UTC)",
+                "duration",
+                "trigger",
+            ]);
+            for s in &sessions {
+                t.add_row(vec![
+                    s.id.to_string(),
+                    s.symbol.clone(),
+                    s.status.to_string(),
+                    s.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    duration_ms(s.duration_ms),
+                    opt(s.trigger_source.as_ref()),
+                ]);
+            }
+            print_table(t);
+        }
+        SessionsCommand::Show { id } => show_session(db, id, json).await?,
+    }
+    Ok(())
+}
+
+/// A readable trace of session `id`.
+pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::Result<()> {
+    let session = db
+        .sessions()
+        .get_session_by_id(id)
+        .await?
+        .with_context(|| format!("no research session {id}"))?;
+    let nodes = db.sessions().get_node_executions_by_session(id).await?;
+    let llm_calls = db.llm_calls().get_by_session_id(id).await?;
+    let api_calls = db.api_calls().get_by_session_id(id).await?;
+    if json {
+        return print_json(
+            &json!({"session": session, "nodes": nodes, "llm_calls": llm_calls, "api_calls": api_calls}),
+        );
+    }
+    println!(
+        "session {}  {}  {}  created {} UTC  took {}  experts {}",
+        session.id,
+        session.symbol,
+        session.status,
+        session.created_at.format("%Y-%m-%d %H:%M:%S"),
+        duration_ms(session.duration_ms),
+        session
+            .selected_experts
+            .as_deref()
+            .map_or_else(|| "-".to_owned(), |e| e.join(", "))
+    );
+    let mut t = table(&["#", "node", "status", "started (UTC)", "duration", "error"]);
+    for (idx, node) in nodes.iter().enumerate() {
+        t.add_row(vec![
+            (idx + 1).to_string(),
+            node.node_type.clone(),
+            node.status.to_string(),
+            node.started_at.format("%H:%M:%S%.3f").to_string(),
+            duration_ms(node.duration_ms),
+            match (&node.error_type, &node.error_message) {
+                (Some(kind), Some(message)) => format!("{kind}: {message}"),
+                (kind, message) => opt(kind.as_ref().or(message.as_ref())),
+            },
+        ]);
+    }
+    print_table(t);
+    println!("LLM calls");
+    let mut t = table(&["at (UTC)", "agent", "model", "latency", "tokens", "status"]);
+    for call in &llm_calls {
+        t.add_row(vec![
+            call.created_at.format("%H:%M:%S%.3f").to_string(),
+            opt(call.caller_agent.as_ref()),
+            format!("{}/{}", call.vendor, call.model_name),
+            duration_ms(Some(call.latency_ms)),
+            opt(call.total_tokens),
+            call.status.to_string(),
+        ]);
+    }
+    print_table(t);
+    println!("External API calls");
+    let mut t = table(&[
+        "at (UTC)",
+        "service",
+        "operation",
+        "HTTP",
+        "latency",
+        "status",
+    ]);
+    for call in &api_calls {
+        t.add_row(vec![
+            call.created_at.format("%H:%M:%S%.3f").to_string(),
+            call.service_name.clone(),
+            call.operation.clone(),
+            opt(call.status_code),
+            duration_ms(Some(call.latency_ms)),
+            call.status.to_string(),
+        ]);
+    }
+    print_table(t);
+    Ok(())
+}
+
+pub(crate) async fn audit(db: &Stockdb, command: AuditCommand, json: bool) -> anyhow::Result<()> {
+    let AuditCommand::Stats { since, until } = command;
+    let until = until.unwrap_or_else(|| shared_db::utc_now() + chrono::Duration::seconds(1));
+    let since = since.unwrap_or(until - chrono::Duration::days(7));
+    let window = TimeWindow::new(since, until)?;
+    let llm = db.llm_calls().stats(window).await?;
+    let api = db.api_calls().stats(window).await?;
+    if json {
+        return print_json(&json!({"from": since, "to": until, "llm": llm, "external_api": api}));
+    }
+    println!("window: {since} .. {until} (UTC)");
+    for (title, rows, tokens) in [
+        ("LLM calls by model", &llm, true),
+        ("External API calls by service", &api, false),
+    ] {
+        output::heading(title);
+        let mut headers = vec!["group", "calls", "errors", "error rate"];
+        if tokens {
+            headers.extend(["prompt tok", "completion tok", "total tok"]);
+        }
+        headers.extend(["p50 ms", "p95 ms", "p99 ms"]);
+        let mut t = table(&headers);
+        for s in rows.iter() {
+            let mut row = vec![
+                s.group.clone(),
+                count(s.calls),
+                count(s.errors),
+                format!("{:.1}%", s.error_rate * 100.0),
+            ];
+            if tokens {
+                row.extend([
+                    count(s.prompt_tokens),
+                    count(s.completion_tokens),
+                    count(s.total_tokens),
+                ]);
+            }
+            row.extend([
+                num(Some(s.latency_p50_ms), 0),
+                num(Some(s.latency_p95_ms), 0),
+                num(Some(s.latency_p99_ms), 0),
+            ]);
+            t.add_row(row);
+        }
+        print_table(t);
+    }
+    Ok(())
+}

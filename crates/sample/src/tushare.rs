@@ -1,0 +1,139 @@
+//! The sample as Tushare exports it: CSV files of `stock_basic`, `daily` (with the
+//! `daily_basic` and `adj_factor` columns) and `fina_indicator`, with a header line, dates
+//! as `YYYYMMDD` and empty cells for missing values. `stockdb import` reads them back.
+
+use std::io::Write;
+
+use chrono::NaiveDate;
+use data_engineering::{StockDaily, StockFinance, StockInfo};
+
+fn ymd(date: Option<NaiveDate>) -> String {
+    date.map(|d| d.format("%Y%m%d").to_string())
+        .unwrap_or_default()
+}
+
+fn float(value: Option<f64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn text(value: Option<&String>) -> String {
+    value.cloned().unwrap_or_default()
+}
+
+/// The optional `stock_basic` column `column` of `stock`, as Tushare writes it.
+fn stock_basic_cell(stock: &StockInfo, column: &str) -> String {
+    match column {
+        "area" => text(stock.area.as_ref()),
+        "industry" => text(stock.industry.as_ref()),
+        "fullname" => text(stock.fullname.as_ref()),
+        "enname" => text(stock.enname.as_ref()),
+        "cnspell" => text(stock.cnspell.as_ref()),
+        "market" => text(stock.market.as_ref()),
+        "exchange" => text(stock.exchange.as_ref()),
+        "curr_type" => text(stock.curr_type.as_ref()),
+        "list_status" => text(stock.list_status.as_ref()),
+        "list_date" => ymd(stock.list_date),
+        "delist_date" => ymd(stock.delist_date),
+        "is_hs" => text(stock.is_hs.as_ref()),
+        _ => String::new(),
+    }
+}
+
+/// Writes `stocks` as a `stock_basic` file: `ts_code`, `symbol`, `name` and every column of
+/// [`StockInfo::TUSHARE_COLUMNS`].
+pub fn write_stock_basic(out: impl Write, stocks: &[StockInfo]) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    let mut header = vec!["ts_code", "symbol", "name"];
+    header.extend(StockInfo::TUSHARE_COLUMNS);
+    w.write_record(&header)?;
+    for stock in stocks {
+        let mut record = vec![
+            stock.third_code.to_string(),
+            stock.symbol.clone(),
+            stock.name.clone(),
+        ];
+        record.extend(
+            StockInfo::TUSHARE_COLUMNS
+                .iter()
+                .map(|column| stock_basic_cell(stock, column)),
+        );
+        w.write_record(&record)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Writes `bars` as a `daily` file with every value column; returns the data lines
+/// written.
+pub fn write_daily(
+    out: impl Write,
+    bars: impl IntoIterator<Item = StockDaily>,
+) -> csv::Result<u64> {
+    let mut w = csv::Writer::from_writer(out);
+    let mut header = vec!["ts_code", "trade_date"];
+    header.extend(StockDaily::VALUE_FIELDS);
+    w.write_record(&header)?;
+    let mut lines = 0;
+    for bar in bars {
+        let mut record = vec![bar.third_code.to_string(), ymd(Some(bar.trade_date))];
+        record.extend(
+            StockDaily::VALUE_FIELDS
+                .iter()
+                .map(|field| float(bar.value(field).flatten())),
+        );
+        w.write_record(&record)?;
+        lines += 1;
+    }
+    w.flush()?;
+    Ok(lines)
+}
+
+/// Writes `reports` as a `fina_indicator` file with every indicator column.
+pub fn write_fina_indicator(out: impl Write, reports: &[StockFinance]) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    let mut header = vec!["ts_code", "ann_date", "end_date"];
+    header.extend(StockFinance::INDICATORS);
+    w.write_record(&header)?;
+    for report in reports {
+        let mut record = vec![
+            report.third_code.to_string(),
+            ymd(Some(report.ann_date)),
+            ymd(Some(report.end_date)),
+        ];
+        record.extend(
+            StockFinance::INDICATORS
+                .iter()
+                .map(|field| float(report.indicator(field).flatten())),
+        );
+        w.write_record(&record)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stock_basic_column_has_a_cell() {
+        let stock = crate::stocks(1, 3).remove(0);
+        for column in StockInfo::TUSHARE_COLUMNS {
+            if column != "delist_date" {
+                assert!(
+                    !stock_basic_cell(&stock, column).is_empty(),
+                    "{column} is written"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn files_start_with_tushare_headers() {
+        let mut out = Vec::new();
+        write_stock_basic(&mut out, &crate::stocks(2, 3)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("ts_code,symbol,name,area,industry,"));
+        assert_eq!(text.lines().count(), 3);
+    }
+}

@@ -1,0 +1,134 @@
+//! Encoding a chunk of rows for the wire: PostgreSQL's binary `COPY` format, or one typed
+//! array per column for the `UNNEST` upsert. Both read the values through the table's
+//! accessors, so they cannot disagree with the column list.
+
+use std::borrow::Borrow;
+
+use chrono::{Datelike, NaiveDate};
+use sqlx::Arguments as _;
+use sqlx::postgres::PgArguments;
+
+use super::table::{Accessor, BulkTable};
+use crate::error::{InvalidInput, RepoError};
+
+/// Days from 0001-01-01 (CE day 1) to 2000-01-01, PostgreSQL's date epoch.
+const PG_EPOCH_CE_DAYS: i32 = 730_120;
+
+/// Header of a binary `COPY` payload: signature, flags, header extension length.
+const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// The days since 2000-01-01 that PostgreSQL stores for `date`.
+pub(crate) fn pg_days(date: NaiveDate) -> i32 {
+    date.num_days_from_ce() - PG_EPOCH_CE_DAYS
+}
+
+/// `rows` as one binary `COPY` payload, header and trailer included.
+///
+/// Errors: `Invalid` for a text value longer than a `COPY` field can carry (2 GiB).
+pub(crate) fn copy_payload<R>(table: &BulkTable<R>, rows: &[R]) -> Result<Vec<u8>, RepoError> {
+    let mut buf = Vec::with_capacity(COPY_HEADER.len() + rows.len() * table.columns.len() * 12);
+    buf.extend_from_slice(COPY_HEADER);
+    for row in rows {
+        buf.extend_from_slice(&table.field_count().to_be_bytes());
+        for column in table.columns {
+            match column.value {
+                Accessor::Text(get) => match get(row) {
+                    Some(text) => {
+                        let len = i32::try_from(text.len()).map_err(|_| {
+                            InvalidInput::new(
+                                column.name,
+                                format!("{} bytes of text", text.len()),
+                                "longer than a PostgreSQL field can hold",
+                            )
+                        })?;
+                        buf.extend_from_slice(&len.to_be_bytes());
+                        buf.extend_from_slice(text.as_bytes());
+                    }
+                    None => null(&mut buf),
+                },
+                Accessor::Date(get) => fixed(&mut buf, get(row).map(|d| pg_days(d).to_be_bytes())),
+                Accessor::Float8(get) => fixed(&mut buf, get(row).map(f64::to_be_bytes)),
+                Accessor::Int4(get) => fixed(&mut buf, get(row).map(i32::to_be_bytes)),
+            }
+        }
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    Ok(buf)
+}
+
+fn null(buf: &mut Vec<u8>) {
+    buf.extend_from_slice(&(-1i32).to_be_bytes());
+}
+
+/// Appends a fixed-size field (`N` is at most 8, so its length always fits).
+fn fixed<const N: usize>(buf: &mut Vec<u8>, bytes: Option<[u8; N]>) {
+    match bytes {
+        Some(bytes) => {
+            buf.extend_from_slice(&(N as i32).to_be_bytes());
+            buf.extend_from_slice(&bytes);
+        }
+        None => null(buf),
+    }
+}
+
+/// `rows` as the `UNNEST` statement's parameters: one typed array per column, encoded
+/// now, so the result owns its bytes and can be built on another thread while the
+/// previous statement runs.
+pub(crate) fn unnest_arguments<R, T: Borrow<R>>(
+    table: &BulkTable<R>,
+    rows: &[T],
+) -> Result<PgArguments, RepoError> {
+    let mut args = PgArguments::default();
+    args.reserve(table.columns.len(), rows.len() * table.columns.len() * 16);
+    for column in table.columns {
+        let added = match column.value {
+            Accessor::Text(get) => args.add(column_of(rows, get)),
+            Accessor::Date(get) => args.add(column_of(rows, get)),
+            Accessor::Float8(get) => args.add(column_of(rows, get)),
+            Accessor::Int4(get) => args.add(column_of(rows, get)),
+        };
+        added.map_err(|source| RepoError::Internal {
+            component: "bulk encoder",
+            detail: format!("cannot encode column {}: {source}", column.name),
+        })?;
+    }
+    Ok(args)
+}
+
+/// One column's values, read from every row.
+fn column_of<'r, R: 'r, T: Borrow<R>, V>(rows: &'r [T], get: fn(&'r R) -> V) -> Vec<V> {
+    rows.iter().map(|row| get(row.borrow())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bulk::table::tests::{DEMO, Demo};
+
+    #[test]
+    fn copy_rows_are_in_binary_copy_format() {
+        let payload = copy_payload(&DEMO, &[Demo("ab", 1.5)]).unwrap();
+        let mut expected = b"PGCOPY\n\xff\r\n\0".to_vec();
+        expected.extend_from_slice(&[0; 8]);
+        expected.extend_from_slice(&3i16.to_be_bytes());
+        expected.extend_from_slice(&2i32.to_be_bytes());
+        expected.extend_from_slice(b"ab");
+        expected.extend_from_slice(&8i32.to_be_bytes());
+        expected.extend_from_slice(&1.5f64.to_be_bytes());
+        expected.extend_from_slice(&(-1i32).to_be_bytes());
+        expected.extend_from_slice(&(-1i16).to_be_bytes());
+        assert_eq!(payload, expected);
+    }
+
+    #[test]
+    fn dates_count_days_from_2000() {
+        let day = NaiveDate::from_ymd_opt(2000, 1, 2).unwrap();
+        assert_eq!(pg_days(day), 1);
+    }
+
+    #[test]
+    fn arrays_hold_one_parameter_per_column() {
+        let args = unnest_arguments(&DEMO, &[Demo("a", 1.0), Demo("b", 2.0)]).unwrap();
+        assert_eq!(args.len(), 3);
+    }
+}
