@@ -103,7 +103,7 @@ fn main() -> anyhow::Result<()> {
         .find_map(|key| std::env::var(key).ok().filter(|url| !url.is_empty()))
         .unwrap_or_else(|| LOCAL_SERVER_URL.to_owned());
     let name = format!("stockdb_bench_{}", std::process::id());
-    let url = url_with_database(&server, &name);
+    let url = url_with_database(&server, &name)?;
     runtime
         .block_on(admin(&server, &format!(r#"CREATE DATABASE "{name}""#)))
         .with_context(|| {

@@ -1,7 +1,8 @@
 //! The `migrate` subcommand, shared by `cargo xtask migrate` and `stockdb migrate`.
 
 use std::fmt;
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
+use std::time::Duration;
 
 use crate::migrations::MIGRATIONS;
 use crate::runner::{MigrateError, MigrationRunner, MigrationStatus};
@@ -15,18 +16,36 @@ pub enum MigrateCommand {
         /// Stop at this schema version.
         #[arg(long, value_name = "N")]
         to: Option<usize>,
+        /// How long to wait for another process's migration.
+        #[command(flatten)]
+        wait: LockWait,
     },
-    /// Revert migrations (one step, or down to version N; 0 empties the schema).
+    /// Revert migrations (one step, or down to version N; 0 empties the schema). Drops
+    /// tables with their rows: asks first (or --yes).
     Down {
         /// Revert down to this schema version.
         #[arg(long, value_name = "N")]
         to: Option<usize>,
+        /// Do it without asking.
+        #[arg(long)]
+        yes: bool,
+        /// How long to wait for another process's migration.
+        #[command(flatten)]
+        wait: LockWait,
     },
     /// Show applied and pending migrations, whether the schema matches its golden print,
     /// and any Alembic revision waiting to be adopted.
     Status,
-    /// Drop every table in the public schema and apply every migration (development only).
-    Fresh,
+    /// Drop stockdb's own tables with their rows and apply every migration (development
+    /// only; tables that are not stockdb's are left alone). Asks first (or --yes).
+    Fresh {
+        /// Do it without asking.
+        #[arg(long)]
+        yes: bool,
+        /// How long to wait for another process's migration.
+        #[command(flatten)]
+        wait: LockWait,
+    },
     /// Print the SQL a migration would run, without connecting to a database.
     Sql {
         /// Print the revert scripts instead of the apply scripts.
@@ -44,7 +63,46 @@ pub enum MigrateCommand {
     },
     /// Take over a database created by the earlier Python service (Alembic revisions
     /// c0ff00000001..3): check its schema, then record the matching migrations as applied.
-    Adopt,
+    Adopt {
+        /// How long to wait for another process's migration.
+        #[command(flatten)]
+        wait: LockWait,
+    },
+}
+
+/// How long a change waits for another process's migration.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LockWait {
+    /// Give up when another process holds the migration lock this long (e.g. 90s, 10m,
+    /// 1h; 0 waits as long as it takes). Who holds it is logged every 10 s.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    lock_timeout: Duration,
+}
+
+impl LockWait {
+    fn timeout(&self) -> Option<Duration> {
+        (!self.lock_timeout.is_zero()).then_some(self.lock_timeout)
+    }
+}
+
+/// `90`, `90s`, `10m` or `1h`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(idx) => text.split_at(idx),
+        None => (text, "s"),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (e.g. 90s, 10m, 1h)"))?;
+    let secs = match unit {
+        "s" => Some(number),
+        "m" => number.checked_mul(60),
+        "h" => number.checked_mul(3_600),
+        _ => None,
+    }
+    .ok_or_else(|| format!("{text:?} is not a duration (e.g. 90s, 10m, 1h)"))?;
+    Ok(Duration::from_secs(secs))
 }
 
 impl MigrateCommand {
@@ -54,6 +112,10 @@ impl MigrateCommand {
     }
 
     /// Runs the command against `url` (ignored by `sql`), writing a report to `out`.
+    ///
+    /// `down` and `fresh` first print what they would drop; without `--yes` they go on
+    /// only when stdin is a terminal and the operator types the database's name, and
+    /// otherwise change nothing (`NotConfirmed`).
     pub async fn run(&self, url: Option<&str>, out: &mut dyn Write) -> Result<(), MigrateError> {
         if let Self::Sql { down, from, to, .. } = *self {
             let latest = MigrationRunner::LATEST;
@@ -66,7 +128,14 @@ impl MigrateCommand {
             return write_out(out, &script);
         }
         let url = url.ok_or(MigrateError::NoDatabase)?;
-        let runner = MigrationRunner::connect(url).await?;
+        let wait = match self {
+            Self::Up { wait, .. }
+            | Self::Down { wait, .. }
+            | Self::Fresh { wait, .. }
+            | Self::Adopt { wait } => wait.timeout(),
+            Self::Status | Self::Sql { .. } => None,
+        };
+        let runner = MigrationRunner::connect(url).await?.with_lock_timeout(wait);
         let result = self.run_with(&runner, out).await;
         runner.close().await?;
         result
@@ -78,10 +147,29 @@ impl MigrateCommand {
         out: &mut dyn Write,
     ) -> Result<(), MigrateError> {
         let report = match *self {
-            Self::Up { to } => list("applied", &runner.up(to).await?, "nothing to apply"),
-            Self::Down { to } => list("reverted", &runner.down(to).await?, "nothing to revert"),
-            Self::Fresh => list("applied", &runner.fresh().await?, "nothing to apply"),
-            Self::Adopt => {
+            Self::Up { to, .. } => list("applied", &runner.up(to).await?, "nothing to apply"),
+            Self::Down { to, yes, .. } => {
+                let (reverted, dropped) = runner.down_plan(to).await?;
+                if !reverted.is_empty() {
+                    let what = format!(
+                        "reverting {} drops {}",
+                        reverted.join(", "),
+                        tables(&dropped)
+                    );
+                    confirm(runner, yes, &what, out).await?;
+                }
+                list("reverted", &runner.down(to).await?, "nothing to revert")
+            }
+            Self::Fresh { yes, .. } => {
+                let (dropped, kept) = runner.fresh_plan().await?;
+                let mut what = format!("fresh drops {}", tables(&dropped));
+                if !kept.is_empty() {
+                    what.push_str(&format!(" (and leaves alone {})", kept.join(", ")));
+                }
+                confirm(runner, yes, &what, out).await?;
+                list("applied", &runner.fresh().await?, "nothing to apply")
+            }
+            Self::Adopt { .. } => {
                 let version = runner.adopt().await?;
                 format!("adopted: recorded migrations 1..={version} as applied\n")
             }
@@ -89,6 +177,48 @@ impl MigrateCommand {
         };
         write_out(out, &report)?;
         write_out(out, &StatusReport(&runner.status().await?).to_string())
+    }
+}
+
+/// `tables` for a sentence: "no table", or "the tables a, b with every row".
+fn tables(tables: &[String]) -> String {
+    if tables.is_empty() {
+        "no table".to_owned()
+    } else {
+        format!("the tables {} with every row", tables.join(", "))
+    }
+}
+
+/// Says `what` will happen, then goes on when `yes`, or when the operator types the
+/// database's name on a terminal; otherwise `NotConfirmed`.
+async fn confirm(
+    runner: &MigrationRunner,
+    yes: bool,
+    what: &str,
+    out: &mut dyn Write,
+) -> Result<(), MigrateError> {
+    let database = runner.database_name().await?;
+    write_out(out, &format!("database {database}: {what}\n"))?;
+    if yes {
+        return Ok(());
+    }
+    let not_confirmed = || MigrateError::NotConfirmed {
+        what: format!("database {database}: {what}"),
+    };
+    if !std::io::stdin().is_terminal() {
+        return Err(not_confirmed());
+    }
+    write_out(
+        out,
+        &format!("type the database's name ({database}) to go on: "),
+    )?;
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() == database {
+        Ok(())
+    } else {
+        Err(not_confirmed())
     }
 }
 
@@ -165,6 +295,16 @@ fn format_epoch(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_timeouts_read_as_durations() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3_600)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
 
     #[test]
     fn formats_epoch_seconds_as_utc() {

@@ -6,16 +6,19 @@
 //! Migrations are frozen history: this crate never imports a context's entities, and a
 //! schema change is a new migration, never an edit.
 
+mod adopt;
 #[cfg(feature = "cli")]
 mod cli;
 mod digest;
+mod error;
 mod fingerprint;
+mod lock;
 mod migrations;
 mod runner;
 mod script;
 
 #[cfg(feature = "cli")]
-pub use cli::MigrateCommand;
+pub use cli::{LockWait, MigrateCommand};
 pub use digest::schema_digest;
 pub use fingerprint::{diff, fingerprint, golden};
 pub use migrations::Migrator;

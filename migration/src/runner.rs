@@ -1,78 +1,20 @@
 //! `MigrationRunner`: applies, reverts, reports and adopts, one process at a time.
 
-use std::str::FromStr;
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 use sea_orm_migration::sea_orm::{
-    ActiveValue, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait,
-    SqlxPostgresConnector, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, SqlxPostgresConnector, Statement,
 };
-use sea_orm_migration::seaql_migrations;
 use sea_orm_migration::{DbErr, MigratorTrait};
-use sqlx::ConnectOptions as _;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 
-use shared_db::redact_url;
+use shared_db::{DbConfig, redact_url};
 
-use crate::fingerprint::{diff, fingerprint, golden};
+pub use crate::error::MigrateError;
+use crate::fingerprint::{fingerprint, golden};
+use crate::lock;
 use crate::migrations::{MIGRATIONS, Migrator};
-
-/// Key of the session-level advisory lock that serialises migration runs.
-const LOCK_KEY: i64 = 0x0073_746f_636b_6462; // "stockdb"
-
-/// What a migration command can fail with.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum MigrateError {
-    /// The database could not be reached; the URL is shown without its password.
-    #[error("cannot connect to {url}")]
-    Connect {
-        /// The URL, password redacted.
-        url: String,
-        /// The driver's error.
-        #[source]
-        source: sqlx::Error,
-    },
-    /// A statement failed.
-    #[error("database error")]
-    Db(#[from] DbErr),
-    /// The requested target version cannot be reached with this command.
-    #[error("cannot migrate to version {to}: {reason}")]
-    Target {
-        /// The requested version.
-        to: usize,
-        /// Why not.
-        reason: String,
-    },
-    /// The database was created by the earlier service and must be adopted first.
-    #[error(
-        "this database was created by the earlier service (alembic revision {revision}) and has \
-         no stockdb migration history; run `migrate adopt` first"
-    )]
-    NeedsAdopt {
-        /// The revision found in `alembic_version`.
-        revision: String,
-    },
-    /// `adopt` found nothing to adopt.
-    #[error("nothing to adopt: {0}")]
-    NothingToAdopt(String),
-    /// `adopt` refused the database; nothing was changed.
-    #[error("refusing to adopt, nothing was changed: {reason}{}", diff.as_deref().map(|d| format!("\n{d}")).unwrap_or_default())]
-    AdoptRefused {
-        /// Why.
-        reason: String,
-        /// Unified diff from the golden schema to the live one, when the schemas differ.
-        diff: Option<String>,
-    },
-    /// No database URL was given to a command that needs one.
-    #[error("no database: set DATABASE_URL or pass --database-url")]
-    NoDatabase,
-    /// The report could not be written.
-    #[error("cannot write the report")]
-    Output(#[from] std::io::Error),
-    /// The migration history names migrations this build does not have.
-    #[error("the database's migration history does not match this build: {0}")]
-    History(String),
-}
 
 /// One row of the migration history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +58,8 @@ impl MigrationStatus {
 /// second finds nothing left to do. The lock goes with the connection if the process dies.
 #[derive(Debug)]
 pub struct MigrationRunner {
-    db: DatabaseConnection,
+    pub(crate) db: DatabaseConnection,
+    lock_timeout: Option<Duration>,
 }
 
 impl MigrationRunner {
@@ -128,31 +71,43 @@ impl MigrationRunner {
         MIGRATIONS.iter().map(|m| m.name).collect()
     }
 
-    /// Opens one connection to `url`.
+    /// Opens one connection to `url`, within 10 s (the connect timeout of
+    /// `DbConfig`), with TCP keepalives so that a process that dies while holding the
+    /// migration lock lets it go. Errors carry the cause: refused, no such host, timeout.
     pub async fn connect(url: &str) -> Result<Self, MigrateError> {
-        let redacted = redact_url(url);
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|source| MigrateError::Connect {
-                url: redacted.clone(),
-                source,
-            })?
-            .application_name("stockdb-migrate")
-            .log_statements(tracing::log::LevelFilter::Debug);
+        let connect_err = |source| MigrateError::Connect {
+            url: redact_url(url),
+            source,
+        };
+        // No statement_timeout: a migration may build an index for minutes.
+        let config = DbConfig::new(url).with_application_name("stockdb-migrate");
+        let options = config.connect_options().map_err(connect_err)?;
+        shared_db::check_reachable(&config)
+            .await
+            .map_err(connect_err)?;
         // One connection that is never recycled: the advisory lock lives on it.
         let pool = PgPoolOptions::new()
             .max_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .acquire_timeout(config.connect_timeout)
             .test_before_acquire(false)
             .connect_with(options)
             .await
-            .map_err(|source| MigrateError::Connect {
-                url: redacted,
-                source,
-            })?;
+            .map_err(|err| connect_err(err.into()))?;
         Ok(Self {
             db: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+            lock_timeout: None,
         })
+    }
+
+    /// The longest wait for another process's migration to finish before a change gives
+    /// up with `LockTimeout` (default: as long as it takes). The wait is logged at WARN
+    /// every 10 s, naming the process that holds the lock.
+    #[must_use]
+    pub fn with_lock_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.lock_timeout = timeout;
+        self
     }
 
     /// Where the database stands. Reads only: creates no bookkeeping table.
@@ -246,141 +201,132 @@ impl MigrationRunner {
         .await
     }
 
-    /// Drops every table and type in the `public` schema, then applies every migration.
+    /// The tables `fresh` would drop (stockdb's own that exist, with their rows) and the
+    /// tables of the schema it would leave alone (anyone else's), both sorted.
+    pub async fn fresh_plan(&self) -> Result<(Vec<String>, Vec<String>), MigrateError> {
+        let ours = own_tables();
+        let (mut dropped, mut kept) = (Vec::new(), Vec::new());
+        for table in public_tables(&self.db).await? {
+            if ours.contains(table.as_str()) {
+                dropped.push(table);
+            } else {
+                kept.push(table);
+            }
+        }
+        Ok((dropped, kept))
+    }
+
+    /// Drops stockdb's own tables (those of its migrations, and its history table) with
+    /// every row, then applies every migration. Tables of anyone else are left as they
+    /// are; one that references a stockdb table makes the drop fail, and nothing changes.
     /// For development databases only.
     pub async fn fresh(&self) -> Result<Vec<&'static str>, MigrateError> {
         self.locked(async || {
-            Migrator::fresh(&self.db).await?;
+            let (dropped, _) = self.fresh_plan().await?;
+            if !dropped.is_empty() {
+                let names: Vec<String> = dropped.iter().map(|t| format!("\"{t}\"")).collect();
+                // One statement, no CASCADE: all or nothing, and nothing of anyone else's.
+                self.db
+                    .execute_unprepared(&format!("DROP TABLE {}", names.join(", ")))
+                    .await?;
+            }
+            Migrator::up(&self.db, None).await?;
             Ok(Self::names())
         })
         .await
     }
 
-    /// Takes over a database created by the earlier service's Alembic revisions.
-    ///
-    /// Reads the revision in `alembic_version`, checks that the live schema equals the
-    /// golden print of that version, then records the matching migrations as applied, so
-    /// that later migrations run normally. Returns the adopted version. On any mismatch it
-    /// refuses with a readable diff and changes nothing. Adopting twice is a no-op.
-    /// `alembic_version` itself is left in place.
-    pub async fn adopt(&self) -> Result<usize, MigrateError> {
-        self.locked(async || {
-            let Some(revision) = alembic_revision(&self.db).await? else {
-                return Err(MigrateError::NothingToAdopt(
-                    "the database has no alembic_version table; use `migrate up`".to_owned(),
-                ));
-            };
-            let known = Self::names();
-            let Some(version) = known
-                .iter()
-                .position(|name| name.split('_').next() == Some(revision.as_str()))
-                .map(|idx| idx + 1)
-            else {
-                return Err(MigrateError::AdoptRefused {
-                    reason: format!(
-                        "alembic revision {revision:?} is not one stockdb can adopt \
-                         (c0ff00000001, c0ff00000002 or c0ff00000003); a database past \
-                         c0ff00000003 carries the earlier service's own later changes"
-                    ),
-                    diff: None,
-                });
-            };
-            let applied = applied_history(&self.db).await?;
-            if !applied.is_empty() {
-                let names: Vec<&str> = applied.iter().map(|a| a.name.as_str()).collect();
-                if names == known[..version] {
-                    return Ok(version);
-                }
-                return Err(MigrateError::AdoptRefused {
-                    reason: format!(
-                        "the database already has a stockdb history ({}) that does not match \
-                         alembic revision {revision}",
-                        names.join(", ")
-                    ),
-                    diff: None,
-                });
-            }
-            let expected = golden(version).unwrap_or_default();
-            let live = fingerprint(&self.db).await?;
-            if live != expected {
-                return Err(MigrateError::AdoptRefused {
-                    reason: format!(
-                        "the live schema differs from schema version {version} \
-                         (alembic revision {revision})"
-                    ),
-                    diff: Some(diff(
-                        &format!("expected (schema v{version})"),
-                        expected,
-                        "live database",
-                        &live,
-                    )),
-                });
-            }
-            let txn = self.db.begin().await?;
-            Migrator::install(&txn).await?;
-            let applied_at = unix_now();
-            seaql_migrations::Entity::insert_many(known[..version].iter().map(|name| {
-                seaql_migrations::ActiveModel {
-                    version: ActiveValue::Set((*name).to_owned()),
-                    applied_at: ActiveValue::Set(applied_at),
-                }
-            }))
-            .exec_without_returning(&txn)
+    /// What reverting to version `to` (default: one step back) would revert: the
+    /// migrations, newest first, and the tables that go with them, with every row.
+    pub async fn down_plan(
+        &self,
+        to: Option<usize>,
+    ) -> Result<(Vec<&'static str>, Vec<String>), MigrateError> {
+        let current = self.status().await?.version();
+        let target = to.unwrap_or(current.saturating_sub(1)).min(current);
+        let reverted: Vec<&'static str> = Self::names()[target..current]
+            .iter()
+            .rev()
+            .copied()
+            .collect();
+        let before = tables_of(golden(current).unwrap_or_default());
+        let after = tables_of(golden(target).unwrap_or_default());
+        let dropped = before.difference(&after).map(|t| (*t).to_owned()).collect();
+        Ok((reverted, dropped))
+    }
+
+    /// The name of the database the runner is connected to.
+    pub async fn database_name(&self) -> Result<String, MigrateError> {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT current_database()::text AS name",
+            ))
             .await?;
-            txn.commit().await?;
-            Ok(version)
-        })
-        .await
+        let row = row.ok_or_else(|| DbErr::RecordNotFound("current_database()".to_owned()))?;
+        Ok(row.try_get::<String>("", "name")?)
     }
 
     /// Closes the connection.
     pub async fn close(self) -> Result<(), MigrateError> {
         Ok(self.db.close().await?)
     }
+}
 
-    async fn locked<T>(
+impl MigrationRunner {
+    /// Runs `work` under the migration lock (see the `lock` module).
+    pub(crate) async fn locked<T>(
         &self,
         work: impl AsyncFnOnce() -> Result<T, MigrateError>,
     ) -> Result<T, MigrateError> {
-        let got_it = self
-            .db
-            .query_one_raw(Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                "SELECT pg_try_advisory_lock($1) AS locked",
-                [LOCK_KEY.into()],
-            ))
-            .await?
-            .map(|row| row.try_get::<bool>("", "locked"))
-            .transpose()?
-            .unwrap_or(false);
-        if !got_it {
-            tracing::info!("another process is migrating this database; waiting for it to finish");
-            self.db
-                .execute_raw(Statement::from_sql_and_values(
-                    DatabaseBackend::Postgres,
-                    "SELECT pg_advisory_lock($1)",
-                    [LOCK_KEY.into()],
-                ))
-                .await?;
-        }
+        lock::acquire(&self.db, self.lock_timeout).await?;
         let result = work().await;
-        let unlocked = self
-            .db
-            .execute_raw(Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                "SELECT pg_advisory_unlock($1)",
-                [LOCK_KEY.into()],
-            ))
-            .await;
+        let unlocked = lock::release(&self.db).await;
         let value = result?;
         unlocked?;
         Ok(value)
     }
 }
 
+/// The tables of a golden print.
+fn tables_of(print: &str) -> BTreeSet<&str> {
+    print
+        .lines()
+        .filter_map(|line| line.strip_prefix("table "))
+        .map(|rest| rest.split_whitespace().next().unwrap_or(rest))
+        .collect()
+}
+
+/// Every table a stockdb migration creates, and stockdb's history table.
+fn own_tables() -> BTreeSet<&'static str> {
+    let mut tables: BTreeSet<&'static str> = (1..=MIGRATIONS.len())
+        .filter_map(golden)
+        .flat_map(tables_of)
+        .collect();
+    tables.insert("seaql_migrations");
+    tables
+}
+
+/// The tables of the `public` schema, sorted.
+async fn public_tables(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT c.relname::text AS name FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
+             ORDER BY 1",
+        ))
+        .await?;
+    rows.iter().map(|row| row.try_get("", "name")).collect()
+}
+
 /// The `seaql_migrations` rows, oldest first; empty when the table does not exist
 /// (reading never creates it).
-async fn applied_history(db: &DatabaseConnection) -> Result<Vec<AppliedMigration>, DbErr> {
+pub(crate) async fn applied_history(
+    db: &DatabaseConnection,
+) -> Result<Vec<AppliedMigration>, DbErr> {
     if !table_exists(db, "seaql_migrations").await? {
         return Ok(Vec::new());
     }
@@ -414,7 +360,7 @@ async fn table_exists(db: &DatabaseConnection, table: &str) -> Result<bool, DbEr
         .unwrap_or(false))
 }
 
-async fn alembic_revision(db: &DatabaseConnection) -> Result<Option<String>, DbErr> {
+pub(crate) async fn alembic_revision(db: &DatabaseConnection) -> Result<Option<String>, DbErr> {
     if !table_exists(db, "alembic_version").await? {
         return Ok(None);
     }
@@ -438,6 +384,6 @@ fn step_count(steps: usize) -> Result<u32, MigrateError> {
     })
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }

@@ -47,6 +47,20 @@ impl std::fmt::Debug for Stockdb {
 }
 
 impl Stockdb {
+    /// The tables stockdb manages, each owned by one context.
+    pub const TABLES: [&'static str; 10] = [
+        "stock_info",
+        "stock_daily",
+        "stock_finance",
+        "sync_tasks",
+        "sync_failure_records",
+        "llm_configs",
+        "research_sessions",
+        "node_executions",
+        "llm_call_logs",
+        "external_api_call_logs",
+    ];
+
     /// Connects with `DbConfig::from_env()` (`DATABASE_URL` …) and encrypts LLM API keys
     /// with `STOCKDB_SECRET_KEY` when it is set.
     pub async fn from_env() -> Result<Self, RepoError> {
@@ -81,6 +95,13 @@ impl Stockdb {
     /// The pool.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The tables stockdb manages that hold at least one row, in [`Stockdb::TABLES`]
+    /// order: empty for a database with no data of stockdb's (what `stockdb demo`
+    /// requires before it writes).
+    pub async fn tables_with_rows(&self) -> Result<Vec<&'static str>, RepoError> {
+        self.db.tables_with_rows(&Self::TABLES).await
     }
 
     /// The stock list (`stock_info`).

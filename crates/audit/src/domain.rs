@@ -3,7 +3,10 @@
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shared_db::{InvalidInput, check_finite, check_len, check_not_empty, check_not_negative};
+use shared_db::{
+    InvalidInput, check_finite, check_json, check_len, check_not_empty, check_not_negative,
+    check_text,
+};
 use uuid::Uuid;
 
 shared_db::string_enum! {
@@ -101,7 +104,11 @@ impl LlmCallLog {
         check_not_negative("latency_ms", Some(self.latency_ms))?;
         check_not_negative("prompt_tokens", self.prompt_tokens)?;
         check_not_negative("completion_tokens", self.completion_tokens)?;
-        check_not_negative("total_tokens", self.total_tokens)
+        check_not_negative("total_tokens", self.total_tokens)?;
+        check_text("prompt_text", Some(&self.prompt_text))?;
+        check_text("system_message", self.system_message.as_deref())?;
+        check_text("completion_text", self.completion_text.as_deref())?;
+        check_text("error_message", self.error_message.as_deref())
     }
 }
 
@@ -163,6 +170,9 @@ impl ExternalApiCallLog {
         check_len("service_name", Some(&self.service_name), 50)?;
         check_len("operation", Some(&self.operation), 100)?;
         check_not_negative("latency_ms", Some(self.latency_ms))?;
+        check_text("response_data", self.response_data.as_deref())?;
+        check_text("error_message", self.error_message.as_deref())?;
+        check_json("request_params", self.request_params.as_ref())?;
         if let Some(code) = self.status_code.filter(|code| !(100..=599).contains(code)) {
             return Err(InvalidInput::new(
                 "status_code",

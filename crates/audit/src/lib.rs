@@ -1,6 +1,7 @@
 //! Audit logs: every LLM call (`llm_call_logs`) and every external data-API call
 //! (`external_api_call_logs`), with statistics over a time window computed in SQL.
-//! Secret-looking request parameters are redacted before they are stored.
+//! Secrets are redacted before anything is stored: request parameters, responses and error
+//! messages (see [`redact_text`]).
 
 mod domain;
 mod entity;
@@ -10,5 +11,5 @@ mod repository;
 
 pub use domain::{CallStats, CallStatus, ExternalApiCallLog, LlmCallLog, TimeWindow};
 pub use postgres::{PgExternalApiCallLogRepository, PgLlmCallLogRepository};
-pub use redact::{REDACTED, is_secret_name, redact_params};
+pub use redact::{REDACTED, is_secret_name, redact_params, redact_text};
 pub use repository::{ExternalApiCallLogRepository, LlmCallLogRepository};

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::domain::{CallStats, ExternalApiCallLog, LlmCallLog, TimeWindow};
 use crate::entity::{external_api_call_logs as api_logs, llm_call_logs as llm_logs};
-use crate::redact::redact_params;
+use crate::redact::{redact_params, redact_text};
 use crate::repository::{ExternalApiCallLogRepository, LlmCallLogRepository};
 
 /// LLM call logs on PostgreSQL.
@@ -158,7 +158,7 @@ impl LlmCallLogRepository for PgLlmCallLogRepository {
             temperature: Set(log.temperature),
             latency_ms: Set(log.latency_ms),
             status: Set(log.status.as_str().to_owned()),
-            error_message: Set(log.error_message.clone()),
+            error_message: Set(log.error_message.as_deref().map(redact_text)),
             created_at: Set(log.created_at),
         };
         llm_logs::Entity::insert(active)
@@ -205,11 +205,11 @@ impl ExternalApiCallLogRepository for PgExternalApiCallLogRepository {
             service_name: Set(log.service_name.clone()),
             operation: Set(log.operation.clone()),
             request_params: Set(log.request_params.as_ref().map(redact_params)),
-            response_data: Set(log.response_data.clone()),
+            response_data: Set(log.response_data.as_deref().map(redact_text)),
             status_code: Set(log.status_code),
             latency_ms: Set(log.latency_ms),
             status: Set(log.status.as_str().to_owned()),
-            error_message: Set(log.error_message.clone()),
+            error_message: Set(log.error_message.as_deref().map(redact_text)),
             created_at: Set(log.created_at),
         };
         api_logs::Entity::insert(active)

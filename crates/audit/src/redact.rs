@@ -1,13 +1,22 @@
-//! Redaction of secret-looking request parameters before they are stored.
+//! Redaction of secrets before an audit record is stored: request parameters (JSON), and
+//! free text (responses, error messages) that may quote a request.
+//!
+//! What counts as a secret: the value of a parameter, header or field whose name has a
+//! secret word in it (`token`, `key`, `secret`, `password`, `authorization` …, compared
+//! word by word, so `keyword` and `max_tokens` stay visible, and compounds such as
+//! `accesstoken`, `privatekey` and `passphrase` count); a URL's password; a `Bearer` or
+//! `Basic` credential; a key in a well-known shape (`sk-…`). JSON held in a string is
+//! parsed and redacted as JSON.
 
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
 use serde_json::{Map, Value};
 
 /// What a redacted value becomes.
 pub const REDACTED: &str = "***";
 
-/// Words that make a parameter name secret, compared case-insensitively with each word of
-/// the name (`api_key` → `api`, `key`; `X-Auth-Token` → `x`, `auth`, `token`; `apiKey` →
-/// `api`, `key`). Whole words only, so `keyword` and `max_tokens` stay visible.
+/// Words that make a name secret when a word of the name is exactly one of them.
 const SECRET_WORDS: &[&str] = &[
     "token",
     "key",
@@ -15,6 +24,7 @@ const SECRET_WORDS: &[&str] = &[
     "password",
     "passwd",
     "pwd",
+    "passphrase",
     "authorization",
     "auth",
     "credential",
@@ -24,12 +34,31 @@ const SECRET_WORDS: &[&str] = &[
     "cookie",
 ];
 
+/// Endings that make a word secret when names run words together (`accesstoken`,
+/// `clientsecret`, `privatekey`, `dbpassword`); `tokens`, `keyword` or `monkey` do not end
+/// in one.
+const SECRET_ENDINGS: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "passphrase",
+    "apikey",
+    "privatekey",
+    "accesskey",
+    "secretkey",
+    "signingkey",
+    "authkey",
+    "credential",
+    "credentials",
+];
+
 /// True when the parameter `name` looks like it holds a secret.
 pub fn is_secret_name(name: &str) -> bool {
     words(name).any(|word| {
-        SECRET_WORDS
-            .iter()
-            .any(|secret| word.eq_ignore_ascii_case(secret))
+        let word = word.to_ascii_lowercase();
+        SECRET_WORDS.contains(&word.as_str())
+            || SECRET_ENDINGS.iter().any(|ending| word.ends_with(ending))
     })
 }
 
@@ -63,8 +92,8 @@ fn words(name: &str) -> impl Iterator<Item = &str> {
 }
 
 /// `params` with the value of every secret-looking key replaced by `***`, at any depth
-/// (objects inside arrays included), and secret-looking `name=value` pairs inside string
-/// values (query strings, `Authorization`-style headers in URLs) masked too.
+/// (objects inside arrays included), and every string redacted as text
+/// ([`redact_text`]).
 pub fn redact_params(params: &Value) -> Value {
     match params {
         Value::Object(map) => Value::Object(
@@ -80,36 +109,62 @@ pub fn redact_params(params: &Value) -> Value {
                 .collect::<Map<_, _>>(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact_params).collect()),
-        Value::String(text) => Value::String(redact_query_string(text)),
+        Value::String(text) => Value::String(redact_text(text)),
         other => other.clone(),
     }
 }
 
-/// Masks the values of secret-looking `name=value` pairs in `text` (`?a=1&api_key=x`).
-fn redact_query_string(text: &str) -> String {
-    if !text.contains('=') {
-        return text.to_owned();
+/// A URL's password: `scheme://user:password@`.
+// The patterns are constants; the tests compile every one of them.
+static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s@/]+@").expect("a valid pattern")
+});
+
+/// `name = value`, `name: value`, `"name": "value"`, in query strings, headers, lines,
+/// `|`-separated pairs and JSON fragments; the name must hold a secret-ish stem (the
+/// precise test is [`is_secret_name`]).
+static SECRET_PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)(?P<name>['"]?[A-Za-z0-9_.\-]*(?:token|key|secret|passw(?:or)?d|pwd|passphrase|auth|credential|signature|cookie)[A-Za-z0-9_.\-]*['"]?)(?P<sep>[ \t]*[:=][ \t]*)(?P<value>"[^"]*"|'[^']*'|(?:(?:bearer|basic)[ \t]+)?[^\s&;,|"'}\]]+)"#,
+    )
+    .expect("a valid pattern")
+});
+
+/// A `Bearer` or `Basic` credential anywhere in text.
+static BEARER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(bearer|basic)[ \t]+[A-Za-z0-9._~+/\-]{6,}=*").expect("a valid pattern")
+});
+
+/// API keys in well-known shapes: `sk-…` (OpenAI, DeepSeek, Anthropic `sk-ant-…`).
+static KEY_SHAPED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{8,}").expect("a valid pattern"));
+
+/// `text` with its secrets masked: JSON in the string redacted as JSON, URL passwords,
+/// secret `name=value` / `name: value` pairs (query strings, headers, lines, `|`-separated
+/// lists), `Bearer`/`Basic` credentials and `sk-…` keys. What is not a secret is kept.
+pub fn redact_text(text: &str) -> String {
+    let trimmed = text.trim_start();
+    if (trimmed.starts_with('{') || trimmed.starts_with('['))
+        && let Ok(json) = serde_json::from_str::<Value>(text)
+    {
+        return redact_params(&json).to_string();
     }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(eq) = rest.find('=') {
-        let name_start = rest[..eq]
-            .rfind(['?', '&', ';', ' ', ','])
-            .map_or(0, |i| i + 1);
-        let name = &rest[name_start..eq];
-        let value_end = rest[eq + 1..]
-            .find(['&', ';', ' ', ',', '#'])
-            .map_or(rest.len(), |i| eq + 1 + i);
-        out.push_str(&rest[..=eq]);
-        if is_secret_name(name) {
-            out.push_str(REDACTED);
-        } else {
-            out.push_str(&rest[eq + 1..value_end]);
+    let text = URL_PASSWORD.replace_all(text, format!("${{1}}{REDACTED}@"));
+    let text = SECRET_PAIR.replace_all(&text, |caps: &Captures<'_>| {
+        let name = &caps["name"];
+        if !is_secret_name(name.trim_matches(['"', '\''])) {
+            return caps[0].to_owned();
         }
-        rest = &rest[value_end..];
-    }
-    out.push_str(rest);
-    out
+        let value = &caps["value"];
+        let masked = match value.chars().next() {
+            Some(quote @ ('"' | '\'')) => format!("{quote}{REDACTED}{quote}"),
+            _ => REDACTED.to_owned(),
+        };
+        format!("{name}{}{masked}", &caps["sep"])
+    });
+    let text = BEARER.replace_all(&text, format!("${{1}} {REDACTED}"));
+    let text = KEY_SHAPED.replace_all(&text, format!("${{1}}-{REDACTED}"));
+    text.into_owned()
 }
 
 #[cfg(test)]
@@ -118,7 +173,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn secret_names_are_whole_words_in_any_case() {
+    fn secret_names_are_whole_words_or_secret_compounds() {
         for name in [
             "token",
             "api_key",
@@ -128,16 +183,23 @@ mod tests {
             "client_secret",
             "PASSWORD",
             "access-token",
+            "accesstoken",
+            "privatekey",
+            "passphrase",
+            "refreshToken",
+            "db_password",
         ] {
             assert!(is_secret_name(name), "{name}");
         }
         for name in [
             "keyword",
             "max_tokens",
+            "maxtokens",
             "query",
             "ts_code",
             "monkey",
             "passage",
+            "author",
         ] {
             assert!(!is_secret_name(name), "{name}");
         }
@@ -165,9 +227,174 @@ mod tests {
                 "url": "https://api.example.com/v1?symbol=600519&apikey=***&page=2",
             })
         );
-        let text = redacted.to_string();
-        for secret in ["t-1", "abc", "k-2", "k-3"] {
-            assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+
+    /// One case: the text, a secret that must go, a neighbour that must stay.
+    const CASES: &[(&str, &str, &str)] = &[
+        // Query strings.
+        (
+            "https://api.x.com/v1?symbol=600519&apikey=K1secret&page=2",
+            "K1secret",
+            "symbol=600519",
+        ),
+        ("?token=T2secret&limit=5", "T2secret", "limit=5"),
+        ("a=1;password=P3secret;b=2", "P3secret", "b=2"),
+        (
+            "user=bob, passwd=P4secret, role=admin",
+            "P4secret",
+            "role=admin",
+        ),
+        (
+            "GET /data?access_token=A5secret HTTP/1.1",
+            "A5secret",
+            "HTTP/1.1",
+        ),
+        ("/v1?sig=1&signature=S6secret#frag", "S6secret", "sig=1"),
+        // Pairs on lines and between bars.
+        (
+            "user=alice\npassword=P7secret\nhost=db",
+            "P7secret",
+            "host=db",
+        ),
+        (
+            "user=alice|password=P8secret|host=db",
+            "P8secret",
+            "host=db",
+        ),
+        ("api_key=K9secret\r\nregion=cn", "K9secret", "region=cn"),
+        (
+            "client_secret = C10secret | scope = read",
+            "C10secret",
+            "scope = read",
+        ),
+        // Headers.
+        (
+            "Authorization: Bearer B11secretvalue\nAccept: json",
+            "B11secretvalue",
+            "Accept: json",
+        ),
+        (
+            "authorization: Basic dXNlcjpC12secret=",
+            "dXNlcjpC12secret",
+            "authorization",
+        ),
+        (
+            "x-api-key: X13secret\nx-request-id: 42",
+            "X13secret",
+            "x-request-id: 42",
+        ),
+        ("X-Auth-Token: T14secret", "T14secret", "X-Auth-Token"),
+        ("Cookie: session=C15secret", "C15secret", "Cookie"),
+        (
+            "Proxy-Authorization: Bearer P16secretvalue",
+            "P16secretvalue",
+            "Proxy",
+        ),
+        // JSON held in a string, whole or in a fragment.
+        (
+            r#"{"api_key": "sk-17secretvalue", "model": "deepseek-chat"}"#,
+            "17secretvalue",
+            "deepseek-chat",
+        ),
+        (
+            r#"[{"token": "T18secret"}, {"page": 3}]"#,
+            "T18secret",
+            "\"page\":3",
+        ),
+        (
+            r#"error: {"password": "P19secret", "user": "bob"} refused"#,
+            "P19secret",
+            "refused",
+        ),
+        (
+            r#"payload 'secret': 'S20secret', 'id': 7"#,
+            "S20secret",
+            "'id': 7",
+        ),
+        (
+            r#"{"nested": {"accessToken": "A21secret"}, "ok": true}"#,
+            "A21secret",
+            "\"ok\":true",
+        ),
+        // URL passwords.
+        (
+            "postgres://app:P22secret@db:5432/stock",
+            "P22secret",
+            "db:5432/stock",
+        ),
+        (
+            "fetching https://user:P23secret@api.example.com/x failed",
+            "P23secret",
+            "failed",
+        ),
+        ("redis://:P24secret@cache:6379/0", "P24secret", "cache:6379"),
+        // Compound names.
+        ("accesstoken=A25secret&x=1", "A25secret", "x=1"),
+        ("privatekey: K26secret", "K26secret", "privatekey"),
+        ("passphrase=P27secret", "P27secret", "passphrase"),
+        ("refreshToken=R28secret;lang=zh", "R28secret", "lang=zh"),
+        ("DB_PASSWORD=P29secret MODE=prod", "P29secret", "MODE=prod"),
+        ("clientSecret: C30secret", "C30secret", "clientSecret"),
+        // Keys in well-known shapes, wherever they appear.
+        (
+            "Incorrect API key provided: sk-31secretvalue123. See docs.",
+            "31secretvalue123",
+            "See docs.",
+        ),
+        ("key sk-ant-32secretvalue used", "32secretvalue", "used"),
+        (
+            "Bearer B33secretvalue was rejected",
+            "B33secretvalue",
+            "was rejected",
+        ),
+        // Harmless text stays as it is.
+        (
+            "keyword=茅台&max_tokens=512",
+            "",
+            "keyword=茅台&max_tokens=512",
+        ),
+        ("monkey=1&passage=2", "", "monkey=1&passage=2"),
+        (
+            "the token expired; log in again",
+            "",
+            "the token expired; log in again",
+        ),
+        (
+            "ts_code=600519.SH&start_date=20240101",
+            "",
+            "ts_code=600519.SH&start_date=20240101",
+        ),
+        ("author: 张三", "", "author: 张三"),
+        (
+            "HTTP 502 upstream gateway error",
+            "",
+            "HTTP 502 upstream gateway error",
+        ),
+        (r#"{"items": [1, 2, 3]}"#, "", "\"items\":[1,2,3]"),
+        ("tokens used: 1530", "", "tokens used: 1530"),
+        (
+            "https://api.example.com/v1/daily?ts_code=000001.SZ",
+            "",
+            "ts_code=000001.SZ",
+        ),
+    ];
+
+    #[test]
+    fn text_secrets_are_masked_and_their_neighbours_kept() {
+        assert!(CASES.len() >= 40);
+        for (text, secret, neighbour) in CASES {
+            let redacted = redact_text(text);
+            if !secret.is_empty() {
+                assert!(
+                    !redacted.contains(secret),
+                    "{text:?} → {redacted:?} kept {secret:?}"
+                );
+                assert!(redacted.contains(REDACTED), "{text:?} → {redacted:?}");
+            }
+            assert!(
+                redacted.contains(neighbour),
+                "{text:?} → {redacted:?} lost {neighbour:?}"
+            );
         }
     }
 }

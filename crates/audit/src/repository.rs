@@ -9,7 +9,8 @@ use crate::domain::{CallStats, ExternalApiCallLog, LlmCallLog, TimeWindow};
 /// Audit log of LLM calls (`llm_call_logs`).
 #[async_trait]
 pub trait LlmCallLogRepository: Send + Sync {
-    /// Stores one call. An existing id is `Conflict`.
+    /// Stores one call, with secrets in `error_message` redacted first (a provider's error
+    /// may quote the key it refused). An existing id is `Conflict`.
     async fn save(&self, log: &LlmCallLog) -> Result<(), RepoError>;
 
     /// The calls of session `session_id`, oldest `created_at` first (then by id).
@@ -23,8 +24,9 @@ pub trait LlmCallLogRepository: Send + Sync {
 /// Audit log of external data-API calls (`external_api_call_logs`).
 #[async_trait]
 pub trait ExternalApiCallLogRepository: Send + Sync {
-    /// Stores one call, with secret-looking `request_params` redacted first (see
-    /// [`crate::redact_params`]). An existing id is `Conflict`.
+    /// Stores one call, with secrets in `request_params`, `response_data` and
+    /// `error_message` redacted first (see [`crate::redact_params`],
+    /// [`crate::redact_text`]). An existing id is `Conflict`.
     async fn save(&self, log: &ExternalApiCallLog) -> Result<(), RepoError>;
 
     /// The calls of session `session_id`, oldest `created_at` first (then by id).

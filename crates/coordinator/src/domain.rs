@@ -3,7 +3,9 @@
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shared_db::{InvalidInput, check_len, check_not_empty, check_not_negative};
+use shared_db::{
+    InvalidInput, check_json, check_len, check_not_empty, check_not_negative, check_text,
+};
 use uuid::Uuid;
 
 shared_db::string_enum! {
@@ -84,6 +86,10 @@ impl ResearchSession {
         check_len("symbol", Some(&self.symbol), 20)?;
         check_len("trigger_source", self.trigger_source.as_deref(), 50)?;
         check_object("options", self.options.as_ref())?;
+        check_json("options", self.options.as_ref())?;
+        for expert in self.selected_experts.iter().flatten() {
+            check_text("selected_experts", Some(expert))?;
+        }
         check_not_negative("duration_ms", self.duration_ms)?;
         check_completion(self.created_at, self.completed_at)
     }
@@ -146,6 +152,9 @@ impl NodeExecution {
         check_len("node_type", Some(&self.node_type), 50)?;
         check_len("error_type", self.error_type.as_deref(), 100)?;
         check_object("result_data", self.result_data.as_ref())?;
+        check_json("result_data", self.result_data.as_ref())?;
+        check_text("narrative_report", self.narrative_report.as_deref())?;
+        check_text("error_message", self.error_message.as_deref())?;
         check_not_negative("duration_ms", self.duration_ms)?;
         check_completion(self.started_at, self.completed_at)
     }

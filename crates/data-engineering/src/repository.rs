@@ -169,17 +169,35 @@ pub trait SyncRepository: Send + Sync {
         now: NaiveDateTime,
     ) -> Result<Option<TaskLease>, RepoError>;
 
+    /// Stores `task` (a new task) and takes it for a run at once, as
+    /// [`SyncRepository::take`] does. With a `scope` (a name such as the file an import
+    /// reads), the lease also holds that scope: while it lives, every `start` or `take` of
+    /// the same scope is `Busy`, so two runs of the same work never overlap. `Conflict`
+    /// for an existing id; nothing is stored when the scope is held.
+    async fn start(
+        &self,
+        task: &SyncTask,
+        scope: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<TaskLease, RepoError>;
+
     /// Takes the task `id` for a new run and returns its lease: from `PENDING`, `PAUSED`
     /// or `FAILED`, or from `RUNNING` when no live run holds it (its process crashed, or
     /// lost its connection). The task becomes `RUNNING` with a new fencing token; its
     /// offset, counters and first `started_at` are kept, so work continues where it
     /// stopped, and a run that still believes it holds the task is refused from its next
-    /// write on.
+    /// write on. `scope` as for [`SyncRepository::start`].
     ///
-    /// `Busy` while another live run holds the task; `StateConflict` for a `COMPLETED`
-    /// task; `NotFound` for an unknown id. Only for tasks whose every run takes a lease:
-    /// a `RUNNING` task that some other worker runs without one would be taken from it.
-    async fn take(&self, id: Uuid, now: NaiveDateTime) -> Result<TaskLease, RepoError>;
+    /// `Busy` while another live run holds the task (or the scope); `StateConflict` for a
+    /// `COMPLETED` task; `NotFound` for an unknown id. Only for tasks whose every run takes
+    /// a lease: a `RUNNING` task that some other worker runs without one would be taken
+    /// from it.
+    async fn take(
+        &self,
+        id: Uuid,
+        scope: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<TaskLease, RepoError>;
 
     /// Commits one batch of the run holding `lease`, atomically: merges the batch's rows
     /// (a `None` never erases a stored value), stores its failure records, advances the

@@ -2,9 +2,20 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use shared_db::{InvalidInput, check_not_empty};
+use shared_db::{InvalidInput, check_not_empty, check_text};
 
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, SecretError};
+
+/// A config's key in JSON: `***`, or why it cannot be read.
+fn serialize_key<S: serde::Serializer>(
+    key: &Result<ApiKey, SecretError>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match key {
+        Ok(key) => key.serialize(serializer),
+        Err(err) => serializer.serialize_str(&format!("<unreadable: {err}>")),
+    }
+}
 
 /// An LLM configuration to save, keyed by its `alias`.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +86,20 @@ impl NewLlmConfig {
                 "must start with http:// or https://",
             ));
         }
+        if self.api_key.expose().contains('\0') {
+            return Err(InvalidInput::secret("api_key", "contains a NUL character"));
+        }
+        if let Some(url) = self.base_url.as_ref().filter(|url| url.contains('\0')) {
+            return Err(InvalidInput::new(
+                "base_url",
+                shown_url(url).escape_debug(),
+                "contains a NUL character",
+            ));
+        }
+        check_text("description", self.description.as_deref())?;
+        for tag in &self.tags {
+            check_text("tags", Some(tag))?;
+        }
         if let Some(tag) = self.tags.iter().find(|tag| tag.trim().is_empty()) {
             return Err(InvalidInput::new("tags", tag, "a tag must not be empty"));
         }
@@ -86,7 +111,12 @@ impl NewLlmConfig {
 /// `?api_key=…`), so its password and query string are left out.
 fn shown_url(url: &str) -> String {
     let without_query = url.split(['?', '#']).next().unwrap_or_default();
-    shared_db::redact_url(without_query)
+    if without_query.contains('@') {
+        shared_db::redact_url(without_query)
+    } else {
+        // No user-info, no query: nothing secret left to hide.
+        without_query.to_owned()
+    }
 }
 
 /// A stored LLM configuration.
@@ -100,8 +130,11 @@ pub struct LlmConfig {
     pub vendor: String,
     /// The client protocol.
     pub provider_type: String,
-    /// The decrypted key (`Debug`/`Serialize` print `***`).
-    pub api_key: ApiKey,
+    /// The decrypted key (`Debug`/`Serialize` print `***`), or why it cannot be read (no
+    /// or the wrong `STOCKDB_SECRET_KEY`, or the row's endpoint changed since the key was
+    /// saved): only listings return an `Err` here; single reads fail instead.
+    #[serde(serialize_with = "serialize_key")]
+    pub api_key: Result<ApiKey, SecretError>,
     /// The model's name at the vendor.
     pub model_name: String,
     /// Endpoint.

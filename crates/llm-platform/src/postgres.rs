@@ -12,7 +12,7 @@ use crate::domain::{LlmConfig, NewLlmConfig};
 use crate::entity::llm_configs::{ActiveModel, Column, Entity, Model, StoredApiKey};
 use crate::repository::LlmConfigRepository;
 use crate::secret::{
-    ENCRYPTED_PREFIX, SecretCipher, SecretError, is_encrypted, read_stored, to_stored,
+    ENCRYPTED_PREFIX, KeyBinding, SecretCipher, SecretError, is_current, read_stored, to_stored,
 };
 
 /// A key that cannot be read, as the repository error naming its config.
@@ -40,9 +40,10 @@ impl PgLlmConfigRepository {
         Self { db, cipher }
     }
 
+    /// The stored row as a config; a key that cannot be read is kept as its error, so
+    /// one bad row never hides the others.
     fn to_domain(&self, m: Model) -> Result<LlmConfig, RepoError> {
-        let api_key =
-            read_stored(self.cipher.as_ref(), &m.alias, &m.api_key.0).map_err(secret_error)?;
+        let api_key = read_stored(self.cipher.as_ref(), binding_of(&m), &m.api_key.0);
         let tags = match m.tags {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items
@@ -79,6 +80,7 @@ impl PgLlmConfigRepository {
         })
     }
 
+    /// Every config (or the active ones), in list order; unreadable keys are logged.
     async fn find(&self, active_only: bool) -> Result<Vec<LlmConfig>, RepoError> {
         let mut query = Entity::find();
         if active_only {
@@ -90,8 +92,24 @@ impl PgLlmConfigRepository {
             .all(self.db.conn())
             .await?
             .into_iter()
-            .map(|m| self.to_domain(m))
+            .map(|m| {
+                let config = self.to_domain(m)?;
+                if let Err(err) = &config.api_key {
+                    tracing::warn!(alias = %config.alias, "listing an llm config whose key cannot be read: {err}");
+                }
+                Ok(config)
+            })
             .collect()
+    }
+}
+
+/// The fields a stored row's key is bound to.
+fn binding_of(m: &Model) -> KeyBinding<'_> {
+    KeyBinding {
+        alias: &m.alias,
+        vendor: &m.vendor,
+        provider_type: &m.provider_type,
+        base_url: m.base_url.as_deref(),
     }
 }
 
@@ -106,7 +124,14 @@ impl LlmConfigRepository for PgLlmConfigRepository {
                 SecretCipher::ENV
             );
         }
-        let stored = to_stored(self.cipher.as_ref(), &config.alias, &config.api_key);
+        let binding = KeyBinding {
+            alias: &config.alias,
+            vendor: &config.vendor,
+            provider_type: &config.provider_type,
+            base_url: config.base_url.as_deref(),
+        };
+        let stored =
+            to_stored(self.cipher.as_ref(), binding, &config.api_key).map_err(secret_error)?;
         let active = ActiveModel {
             id: NotSet,
             alias: Set(config.alias),
@@ -140,7 +165,7 @@ impl LlmConfigRepository for PgLlmConfigRepository {
             .on_conflict(on_conflict)
             .exec_with_returning(self.db.conn())
             .await?;
-        self.to_domain(model)
+        readable(self.to_domain(model)?)
     }
 
     async fn get_by_alias(&self, alias: &str) -> Result<Option<LlmConfig>, RepoError> {
@@ -148,7 +173,7 @@ impl LlmConfigRepository for PgLlmConfigRepository {
             .filter(Column::Alias.eq(alias))
             .one(self.db.conn())
             .await?
-            .map(|m| self.to_domain(m))
+            .map(|m| readable(self.to_domain(m)?))
             .transpose()
     }
 
@@ -184,34 +209,46 @@ impl LlmConfigRepository for PgLlmConfigRepository {
         Ok(result.rows_affected > 0)
     }
 
-    async fn reencrypt_plaintext(&self) -> Result<u64, RepoError> {
+    async fn reencrypt(&self) -> Result<u64, RepoError> {
         let Some(cipher) = &self.cipher else {
             return Err(secret_error(SecretError::NoCipher));
         };
         let txn = self.db.conn().begin().await?;
-        let plaintext = Entity::find()
+        let outdated = Entity::find()
             .filter(Column::ApiKey.not_like(format!("{ENCRYPTED_PREFIX}%")))
             .lock_exclusive()
             .all(&txn)
             .await?;
         let mut upgraded = 0;
-        for model in plaintext {
-            if is_encrypted(&model.api_key.0) {
+        for model in outdated {
+            if is_current(&model.api_key.0) {
                 continue;
             }
-            let key = read_stored(None, &model.alias, &model.api_key.0).map_err(secret_error)?;
+            let binding = binding_of(&model);
+            // Plaintext reads as it is; a first-scheme key needs the cipher.
+            let key = read_stored(Some(cipher), binding, &model.api_key.0).map_err(secret_error)?;
+            let stored = cipher.encrypt(binding, &key).map_err(secret_error)?;
             Entity::update_many()
-                .col_expr(
-                    Column::ApiKey,
-                    Expr::value(StoredApiKey(cipher.encrypt(&model.alias, &key))),
-                )
+                .col_expr(Column::ApiKey, Expr::value(StoredApiKey(stored)))
                 .filter(Column::Id.eq(model.id))
                 .exec(&txn)
                 .await?;
             upgraded += 1;
         }
         txn.commit().await?;
-        tracing::info!(upgraded, "re-encrypted plaintext LLM api keys");
+        tracing::info!(
+            upgraded,
+            "re-encrypted LLM api keys with the current scheme"
+        );
         Ok(upgraded)
+    }
+}
+
+/// `config` when its key can be read, else the key's error: what single-config reads
+/// return.
+fn readable(config: LlmConfig) -> Result<LlmConfig, RepoError> {
+    match &config.api_key {
+        Ok(_) => Ok(config),
+        Err(err) => Err(secret_error(err.clone())),
     }
 }

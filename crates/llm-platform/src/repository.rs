@@ -13,10 +13,13 @@ pub trait LlmConfigRepository: Send + Sync {
     async fn upsert(&self, config: NewLlmConfig) -> Result<LlmConfig, RepoError>;
 
     /// The config `alias`, if any. An encrypted key that cannot be decrypted (no or
-    /// wrong `STOCKDB_SECRET_KEY`) is `RepoError::Secret`, never garbage.
+    /// wrong `STOCKDB_SECRET_KEY`, or the row's vendor, provider type or base URL changed
+    /// since the key was saved) is `RepoError::Secret`, never garbage.
     async fn get_by_alias(&self, alias: &str) -> Result<Option<LlmConfig>, RepoError>;
 
-    /// Every config, lowest `priority` first (`NULL` last), then by alias.
+    /// Every config, lowest `priority` first (`NULL` last), then by alias. A config whose
+    /// key cannot be read is listed with the reason in its `api_key` (an `Err`), so one
+    /// bad row never hides the others.
     async fn list(&self) -> Result<Vec<LlmConfig>, RepoError>;
 
     /// The active configs, in the same order as [`LlmConfigRepository::list`].
@@ -28,8 +31,10 @@ pub trait LlmConfigRepository: Send + Sync {
     /// Deletes the config `alias`; false when there was none.
     async fn delete(&self, alias: &str) -> Result<bool, RepoError>;
 
-    /// Encrypts every key still stored in plaintext (rows of the earlier service, or saved
-    /// before a cipher was configured), in one transaction; returns how many. Needs a
-    /// cipher (`RepoError::Secret` without one).
-    async fn reencrypt_plaintext(&self) -> Result<u64, RepoError>;
+    /// Encrypts, with the current scheme, every key stored in plaintext (rows of the
+    /// earlier service, or saved before a cipher was configured) or with the first scheme
+    /// (`enc:v1:`, bound to the alias only), in one transaction; returns how many. Needs a
+    /// cipher (`RepoError::Secret` without one); a key that cannot be read is
+    /// `RepoError::Secret` and nothing changes.
+    async fn reencrypt(&self) -> Result<u64, RepoError>;
 }

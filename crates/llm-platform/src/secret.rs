@@ -1,10 +1,13 @@
 //! API keys: `ApiKey`, a secret that never prints, and `SecretCipher`, which encrypts
 //! keys at rest.
 //!
-//! Stored form: `enc:v1:` followed by base64 of a 24-byte random nonce and the
-//! XChaCha20-Poly1305 ciphertext, with the config's alias as associated data (a ciphertext
-//! copied to another row does not decrypt). Text without the prefix is a plaintext key
-//! written by the earlier service; it still reads, and `reencrypt_plaintext` upgrades it.
+//! Stored form: `enc:v2:` followed by base64 of a 24-byte random nonce and the
+//! XChaCha20-Poly1305 ciphertext. The associated data binds the key to its config's alias
+//! *and* to where the key is sent (vendor, provider type, base URL): a ciphertext copied
+//! to another row, or a row whose `base_url` someone pointed at their own host, does not
+//! decrypt, so the key is never handed to an endpoint it was not saved for. `enc:v1:`
+//! (alias only) and plaintext keys of the earlier service still read; `reencrypt`
+//! upgrades both.
 
 use std::fmt;
 
@@ -16,8 +19,45 @@ use serde::{Serialize, Serializer};
 use shared_db::InvalidInput;
 use zeroize::Zeroizing;
 
-/// Prefix of an encrypted key; the version names the scheme.
-pub(crate) const ENCRYPTED_PREFIX: &str = "enc:v1:";
+/// Prefix of an encrypted key of the current scheme.
+pub(crate) const ENCRYPTED_PREFIX: &str = "enc:v2:";
+/// Prefix of the first scheme (the alias as associated data only); still read.
+pub(crate) const V1_PREFIX: &str = "enc:v1:";
+/// What every encrypted key starts with, whatever its scheme.
+pub(crate) const ANY_ENCRYPTED_PREFIX: &str = "enc:";
+
+/// Where a key belongs: the fields its encryption binds it to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyBinding<'a> {
+    pub(crate) alias: &'a str,
+    pub(crate) vendor: &'a str,
+    pub(crate) provider_type: &'a str,
+    pub(crate) base_url: Option<&'a str>,
+}
+
+impl KeyBinding<'_> {
+    /// The associated data of the current scheme: each field length-prefixed, so that no
+    /// two different bindings give the same bytes.
+    fn associated_data(&self) -> Vec<u8> {
+        let mut aad = b"stockdb llm key v2".to_vec();
+        for field in [
+            Some(self.alias),
+            Some(self.vendor),
+            Some(self.provider_type),
+            self.base_url,
+        ] {
+            match field {
+                Some(text) => {
+                    aad.push(1);
+                    aad.extend_from_slice(&(text.len() as u64).to_be_bytes());
+                    aad.extend_from_slice(text.as_bytes());
+                }
+                None => aad.push(0),
+            }
+        }
+        aad
+    }
+}
 
 const NONCE_LEN: usize = 24;
 
@@ -73,13 +113,30 @@ pub enum SecretError {
     /// Encrypting was asked for and no cipher is configured.
     #[error("encrypting api keys needs a key: set STOCKDB_SECRET_KEY")]
     NoCipher,
+    /// The stored value names an encryption scheme this build does not know.
+    #[error(
+        "the api_key of llm config {alias:?} is encrypted with a scheme this stockdb does not know"
+    )]
+    UnknownScheme {
+        /// The config.
+        alias: String,
+    },
+    /// The cipher refused to encrypt (it cannot, with a valid key and nonce).
+    #[error("cannot encrypt the api_key of llm config {alias:?}")]
+    CannotEncrypt {
+        /// The config.
+        alias: String,
+    },
 }
 
 impl SecretError {
     /// The alias of the config whose key it is (`*` when it concerns every config).
     pub fn alias(&self) -> &str {
         match self {
-            Self::NoKey { alias } | Self::WrongKey { alias } => alias,
+            Self::NoKey { alias }
+            | Self::WrongKey { alias }
+            | Self::UnknownScheme { alias }
+            | Self::CannotEncrypt { alias } => alias,
             Self::NoCipher => "*",
         }
     }
@@ -132,27 +189,32 @@ impl SecretCipher {
         BASE64.encode(XChaCha20Poly1305::generate_key(&mut OsRng))
     }
 
-    /// `key` encrypted for the config `alias`, in the stored form.
-    pub(crate) fn encrypt(&self, alias: &str, key: &ApiKey) -> String {
+    /// `key` encrypted for the config `binding` names, in the stored form.
+    pub(crate) fn encrypt(
+        &self,
+        binding: KeyBinding<'_>,
+        key: &ApiKey,
+    ) -> Result<String, SecretError> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        // Encryption with a valid key and nonce cannot fail.
         let ciphertext = self
             .cipher
             .encrypt(
                 &nonce,
                 Payload {
                     msg: key.expose().as_bytes(),
-                    aad: alias.as_bytes(),
+                    aad: &binding.associated_data(),
                 },
             )
-            .unwrap_or_default();
+            .map_err(|_| SecretError::CannotEncrypt {
+                alias: binding.alias.to_owned(),
+            })?;
         let mut blob = Vec::with_capacity(NONCE_LEN + ciphertext.len());
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&ciphertext);
-        format!("{ENCRYPTED_PREFIX}{}", BASE64.encode(blob))
+        Ok(format!("{ENCRYPTED_PREFIX}{}", BASE64.encode(blob)))
     }
 
-    fn decrypt(&self, alias: &str, encoded: &str) -> Result<ApiKey, SecretError> {
+    fn decrypt(&self, alias: &str, aad: &[u8], encoded: &str) -> Result<ApiKey, SecretError> {
         let wrong_key = || SecretError::WrongKey {
             alias: alias.to_owned(),
         };
@@ -168,7 +230,7 @@ impl SecretCipher {
                     &XNonce::from(nonce),
                     Payload {
                         msg: ciphertext,
-                        aad: alias.as_bytes(),
+                        aad,
                     },
                 )
                 .map_err(|_| wrong_key())?,
@@ -178,33 +240,45 @@ impl SecretCipher {
     }
 }
 
-/// True when `stored` is an encrypted key rather than plaintext.
-pub(crate) fn is_encrypted(stored: &str) -> bool {
+/// True when `stored` is encrypted with the current scheme (nothing to upgrade).
+pub(crate) fn is_current(stored: &str) -> bool {
     stored.starts_with(ENCRYPTED_PREFIX)
 }
 
-/// Reads a stored key: plaintext as it is, encrypted through `cipher`.
+/// Reads a stored key: plaintext as it is, encrypted through `cipher` (either scheme).
 pub(crate) fn read_stored(
     cipher: Option<&SecretCipher>,
-    alias: &str,
+    binding: KeyBinding<'_>,
     stored: &str,
 ) -> Result<ApiKey, SecretError> {
-    match stored.strip_prefix(ENCRYPTED_PREFIX) {
-        None => Ok(ApiKey::new(stored)),
-        Some(encoded) => match cipher {
-            Some(cipher) => cipher.decrypt(alias, encoded),
-            None => Err(SecretError::NoKey {
-                alias: alias.to_owned(),
-            }),
-        },
+    let (encoded, aad) = if let Some(encoded) = stored.strip_prefix(ENCRYPTED_PREFIX) {
+        (encoded, binding.associated_data())
+    } else if let Some(encoded) = stored.strip_prefix(V1_PREFIX) {
+        (encoded, binding.alias.as_bytes().to_vec())
+    } else if stored.starts_with(ANY_ENCRYPTED_PREFIX) {
+        return Err(SecretError::UnknownScheme {
+            alias: binding.alias.to_owned(),
+        });
+    } else {
+        return Ok(ApiKey::new(stored));
+    };
+    match cipher {
+        Some(cipher) => cipher.decrypt(binding.alias, &aad, encoded),
+        None => Err(SecretError::NoKey {
+            alias: binding.alias.to_owned(),
+        }),
     }
 }
 
 /// The stored form of `key`: encrypted when a cipher is configured, else plaintext.
-pub(crate) fn to_stored(cipher: Option<&SecretCipher>, alias: &str, key: &ApiKey) -> String {
+pub(crate) fn to_stored(
+    cipher: Option<&SecretCipher>,
+    binding: KeyBinding<'_>,
+    key: &ApiKey,
+) -> Result<String, SecretError> {
     match cipher {
-        Some(cipher) => cipher.encrypt(alias, key),
-        None => key.expose().to_owned(),
+        Some(cipher) => cipher.encrypt(binding, key),
+        None => Ok(key.expose().to_owned()),
     }
 }
 
@@ -214,6 +288,15 @@ mod tests {
 
     fn cipher() -> SecretCipher {
         SecretCipher::from_base64(&SecretCipher::generate_key()).unwrap()
+    }
+
+    fn binding<'a>(alias: &'a str, base_url: Option<&'a str>) -> KeyBinding<'a> {
+        KeyBinding {
+            alias,
+            vendor: "deepseek",
+            provider_type: "openai",
+            base_url,
+        }
     }
 
     #[test]
@@ -228,45 +311,82 @@ mod tests {
     fn encrypted_keys_round_trip_and_differ_each_time() {
         let cipher = cipher();
         let key = ApiKey::new("sk-live-123456");
-        let first = cipher.encrypt("gpt", &key);
-        let second = cipher.encrypt("gpt", &key);
+        let at = binding("gpt", Some("https://api.example.com"));
+        let first = cipher.encrypt(at, &key).unwrap();
+        let second = cipher.encrypt(at, &key).unwrap();
         assert!(first.starts_with(ENCRYPTED_PREFIX));
         assert!(!first.contains("sk-live"));
         assert_ne!(first, second, "a fresh nonce every time");
-        assert_eq!(read_stored(Some(&cipher), "gpt", &first).unwrap(), key);
+        assert_eq!(read_stored(Some(&cipher), at, &first).unwrap(), key);
     }
 
     #[test]
-    fn a_wrong_key_or_alias_is_an_error_never_garbage() {
-        let stored = cipher().encrypt("gpt", &ApiKey::new("sk-live-123456"));
+    fn a_key_only_decrypts_for_where_it_was_saved() {
+        let cipher = cipher();
+        let key = ApiKey::new("sk");
+        let stored = cipher
+            .encrypt(binding("gpt", Some("https://api.openai.com")), &key)
+            .unwrap();
+        for elsewhere in [
+            binding("claude", Some("https://api.openai.com")),
+            binding("gpt", Some("https://evil.example.com")),
+            binding("gpt", None),
+            KeyBinding {
+                vendor: "other",
+                ..binding("gpt", Some("https://api.openai.com"))
+            },
+        ] {
+            assert!(matches!(
+                read_stored(Some(&cipher), elsewhere, &stored),
+                Err(SecretError::WrongKey { .. })
+            ));
+        }
         assert!(matches!(
-            read_stored(Some(&cipher()), "gpt", &stored),
+            read_stored(
+                Some(&super::tests::cipher()),
+                binding("gpt", Some("https://api.openai.com")),
+                &stored
+            ),
             Err(SecretError::WrongKey { .. })
         ));
-        let right = cipher();
-        let stored = right.encrypt("gpt", &ApiKey::new("sk"));
         assert!(matches!(
-            read_stored(Some(&right), "claude", &stored),
-            Err(SecretError::WrongKey { .. })
-        ));
-        assert!(matches!(
-            read_stored(None, "gpt", &stored),
+            read_stored(None, binding("gpt", None), &stored),
             Err(SecretError::NoKey { .. })
         ));
     }
 
     #[test]
-    fn plaintext_rows_still_read() {
+    fn first_scheme_keys_and_plaintext_still_read() {
+        let cipher = cipher();
+        // The first scheme bound the alias only.
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let ciphertext = cipher
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: b"sk-old",
+                    aad: b"gpt",
+                },
+            )
+            .unwrap();
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&ciphertext);
+        let v1 = format!("{V1_PREFIX}{}", BASE64.encode(blob));
+        let at = binding("gpt", Some("https://anywhere"));
         assert_eq!(
-            read_stored(None, "gpt", "sk-plain").unwrap().expose(),
+            read_stored(Some(&cipher), at, &v1).unwrap().expose(),
+            "sk-old"
+        );
+        assert!(!is_current(&v1));
+        assert_eq!(
+            read_stored(None, at, "sk-plain").unwrap().expose(),
             "sk-plain"
         );
-        assert_eq!(
-            read_stored(Some(&cipher()), "gpt", "sk-plain")
-                .unwrap()
-                .expose(),
-            "sk-plain"
-        );
+        assert!(matches!(
+            read_stored(Some(&cipher), at, "enc:v9:AAAA"),
+            Err(SecretError::UnknownScheme { .. })
+        ));
     }
 
     #[test]

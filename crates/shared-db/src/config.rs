@@ -26,6 +26,13 @@ pub struct DbConfig {
     pub statement_timeout: Option<Duration>,
     /// `application_name` shown in `pg_stat_activity` (default `stockdb`).
     pub application_name: String,
+    /// How long a connection may be silent before the server probes its client with TCP
+    /// keepalives (default 60 s; `None` leaves the server's setting, often two hours).
+    /// A client that died without closing its connection is then noticed within about
+    /// twice this time, and its locks and transaction released. Set as the session's
+    /// `tcp_keepalives_idle` (probes every tenth of it, three unanswered probes end the
+    /// connection); sqlx offers no client-side keepalive.
+    pub tcp_keepalive: Option<Duration>,
 }
 
 impl DbConfig {
@@ -42,12 +49,14 @@ impl DbConfig {
             acquire_timeout: Duration::from_secs(30),
             statement_timeout: None,
             application_name: "stockdb".to_owned(),
+            tcp_keepalive: Some(Duration::from_secs(60)),
         }
     }
 
     /// Reads `DATABASE_URL` and the optional `STOCKDB_DB_MAX_CONNECTIONS`,
     /// `STOCKDB_DB_MIN_CONNECTIONS`, `STOCKDB_DB_CONNECT_TIMEOUT_MS`,
-    /// `STOCKDB_DB_ACQUIRE_TIMEOUT_MS`, `STOCKDB_DB_STATEMENT_TIMEOUT_MS` and
+    /// `STOCKDB_DB_ACQUIRE_TIMEOUT_MS`, `STOCKDB_DB_STATEMENT_TIMEOUT_MS`,
+    /// `STOCKDB_DB_TCP_KEEPALIVE_MS` (0 turns either off) and
     /// `STOCKDB_DB_APPLICATION_NAME`.
     ///
     /// A missing `DATABASE_URL` or a value that does not parse is an [`InvalidInput`]
@@ -67,7 +76,16 @@ impl DbConfig {
                     "not set; give a PostgreSQL URL such as postgres://postgres@127.0.0.1:5432/stockdb",
                 )
             })?;
-        let mut config = Self::new(url);
+        Self::new(url).with_overrides(lookup)
+    }
+
+    /// This configuration with the `STOCKDB_DB_*` settings that `lookup` has (see
+    /// [`DbConfig::from_env`]) applied over it; the URL is kept.
+    pub fn with_overrides(
+        self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, InvalidInput> {
+        let mut config = self;
         let number = |key: &'static str| -> Result<Option<u64>, InvalidInput> {
             lookup(key)
                 .map(|raw| {
@@ -94,6 +112,9 @@ impl DbConfig {
         }
         if let Some(ms) = number("STOCKDB_DB_STATEMENT_TIMEOUT_MS")? {
             config.statement_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+        }
+        if let Some(ms) = number("STOCKDB_DB_TCP_KEEPALIVE_MS")? {
+            config.tcp_keepalive = (ms > 0).then(|| Duration::from_millis(ms));
         }
         if let Some(name) = lookup("STOCKDB_DB_APPLICATION_NAME") {
             config.application_name = name;
@@ -135,6 +156,29 @@ impl DbConfig {
     pub fn with_statement_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.statement_timeout = timeout;
         self
+    }
+
+    /// Sets [`DbConfig::tcp_keepalive`].
+    #[must_use]
+    pub fn with_tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
+        self.tcp_keepalive = idle;
+        self
+    }
+
+    /// The session settings every connection of this configuration starts with
+    /// (`statement_timeout`, the TCP keepalive settings), as `(name, value)` pairs.
+    pub fn session_options(&self) -> Vec<(&'static str, String)> {
+        let mut options = Vec::new();
+        if let Some(timeout) = self.statement_timeout {
+            options.push(("statement_timeout", timeout.as_millis().to_string()));
+        }
+        if let Some(idle) = self.tcp_keepalive {
+            let secs = idle.as_secs().max(1);
+            options.push(("tcp_keepalives_idle", secs.to_string()));
+            options.push(("tcp_keepalives_interval", (secs / 10).max(1).to_string()));
+            options.push(("tcp_keepalives_count", "3".to_owned()));
+        }
+        options
     }
 
     /// Sets [`DbConfig::application_name`].
@@ -182,49 +226,61 @@ impl fmt::Debug for DbConfig {
             .field("acquire_timeout", &self.acquire_timeout)
             .field("statement_timeout", &self.statement_timeout)
             .field("application_name", &self.application_name)
+            .field("tcp_keepalive", &self.tcp_keepalive)
             .finish()
     }
 }
 
-/// `url` with the password of its user-info part replaced by `***`.
+/// What a URL that cannot be parsed prints as: it may hold a password anywhere.
+pub const UNPARSABLE_URL: &str = "<unparsable URL>";
+
+/// Query parameters whose value is a secret (libpq's `password`, `sslpassword`, and any
+/// name with `pass`, `secret` or `token` in it).
+fn is_secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["pass", "secret", "token"]
+        .iter()
+        .any(|word| name.contains(word))
+}
+
+/// `url` fit for logs and messages: the password replaced by `***`, and the value of every
+/// secret query parameter (`password=`, `sslpassword=` …) too. A URL that does not parse
+/// (an unencoded `/` or `?` in a password, say) prints as [`UNPARSABLE_URL`], since its
+/// secret could be anywhere.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return UNPARSABLE_URL.to_owned();
     };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    let user_info = &rest[..at];
-    match user_info.find(':') {
-        Some(colon) => format!(
-            "{}{}:***{}",
-            &url[..scheme_end + 3],
-            &user_info[..colon],
-            &rest[at..]
-        ),
-        None => url.to_owned(),
+    if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
+        return UNPARSABLE_URL.to_owned();
     }
+    if parsed
+        .query_pairs()
+        .any(|(name, _)| is_secret_parameter(&name))
+    {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if is_secret_parameter(&name) {
+                    "***".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 /// `url` pointing at database `name` of the same server (user, host, port and query
-/// kept).
-pub fn url_with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
+/// kept). Errors name the URL without its secrets.
+pub fn url_with_database(url: &str, name: &str) -> Result<String, InvalidInput> {
+    let mut parsed = url::Url::parse(url)
+        .map_err(|err| InvalidInput::new("url", redact_url(url), format!("not a URL: {err}")))?;
+    parsed.set_path(&format!("/{name}"));
+    Ok(parsed.to_string())
 }
 
 #[cfg(test)]
@@ -250,10 +306,41 @@ mod tests {
     #[test]
     fn url_with_database_replaces_only_the_path() {
         assert_eq!(
-            url_with_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
+            url_with_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x").unwrap(),
             "postgres://u:p@h:5432/x?sslmode=disable"
         );
-        assert_eq!(url_with_database("postgres://h", "x"), "postgres://h/x");
+        assert_eq!(
+            url_with_database("postgres://h", "x").unwrap(),
+            "postgres://h/x"
+        );
+        let err = url_with_database("postgres://u:pa/ss@h/x", "y").unwrap_err();
+        assert!(!err.to_string().contains("pa/ss"), "{err}");
+    }
+
+    #[test]
+    fn secrets_in_any_part_of_a_url_are_masked() {
+        for (url, shown) in [
+            (
+                "postgres://app:hunter2@db/stock?sslmode=require&password=hunter2",
+                "postgres://app:***@db/stock?sslmode=require&password=***",
+            ),
+            (
+                "postgres://db/stock?user=app&password=hunter2",
+                "postgres://db/stock?user=app&password=***",
+            ),
+            (
+                "postgres://app@db/stock?sslpassword=hunter2",
+                "postgres://app@db/stock?sslpassword=***",
+            ),
+            // An unencoded `/` or `?` in a password: the URL does not parse, so nothing
+            // of it is shown.
+            ("postgres://app:hun/ter2@db/stock", UNPARSABLE_URL),
+            ("postgres://app:hun?ter2@db/stock", UNPARSABLE_URL),
+            ("not a url hunter2", UNPARSABLE_URL),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+            assert!(!redact_url(url).contains("hunter2"));
+        }
     }
 
     #[test]

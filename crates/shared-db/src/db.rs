@@ -29,25 +29,14 @@ impl Db {
     /// Opens the pool and checks that one connection can be made within
     /// `config.connect_timeout`.
     ///
-    /// Errors: `Invalid` for a malformed URL or settings (the password is never shown),
-    /// `Unavailable` or `Timeout` when the server cannot be reached.
+    /// Errors: `Invalid` for a malformed URL or settings (the password is never shown);
+    /// `Unavailable` with the cause as its source (refused, no such host, bad password)
+    /// when the server says no, at once; `Timeout` when it does not answer in time.
     pub async fn connect(config: &DbConfig) -> Result<Self, RepoError> {
-        config.validate()?;
-        let mut options = PgConnectOptions::from_str(&config.url)
-            .map_err(|err| {
-                InvalidInput::new(
-                    "url",
-                    config.redacted_url(),
-                    format!("not a PostgreSQL URL: {err}"),
-                )
-            })?
-            .application_name(&config.application_name)
-            // Statements are logged at DEBUG only: bind values are never logged by sqlx,
-            // but INFO-level SQL floods service logs.
-            .log_statements(tracing::log::LevelFilter::Debug);
-        if let Some(timeout) = config.statement_timeout {
-            options = options.options([("statement_timeout", timeout.as_millis().to_string())]);
-        }
+        let options = config.connect_options()?;
+        // One plain attempt first: the pool retries a refused connection until its
+        // timeout and then reports only that it timed out, losing the cause.
+        check_reachable(config).await?;
         let pool_options = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .min_connections(config.min_connections)
@@ -93,14 +82,7 @@ impl Db {
     /// connect timeout: for what must live on one session, such as a session advisory
     /// lock that has to go away with the connection when the process dies.
     pub async fn dedicated_connection(&self) -> Result<PgConnection, RepoError> {
-        let options = self.pool.connect_options();
-        match tokio::time::timeout(self.connect_timeout, PgConnection::connect_with(&options)).await
-        {
-            Ok(conn) => Ok(conn?),
-            Err(_elapsed) => Err(RepoError::Timeout {
-                what: "connecting to the database",
-            }),
-        }
+        connect_within(self.connect_timeout, &self.pool.connect_options()).await
     }
 
     /// The SeaORM connection (a pool) for queries.
@@ -111,6 +93,27 @@ impl Db {
     /// The underlying sqlx pool, for `COPY` and array binds that SeaORM does not expose.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Which of `tables` hold at least one row, in the order given. The names are the
+    /// caller's constants (quoted as identifiers), never input.
+    pub async fn tables_with_rows(
+        &self,
+        tables: &[&'static str],
+    ) -> Result<Vec<&'static str>, RepoError> {
+        let mut holding = Vec::new();
+        for table in tables {
+            let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+            let has_rows: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT EXISTS (SELECT 1 FROM {quoted})"
+            )))
+            .fetch_one(&self.pool)
+            .await?;
+            if has_rows {
+                holding.push(*table);
+            }
+        }
+        Ok(holding)
     }
 
     /// Runs `work` in one transaction: committed when it returns `Ok`, rolled back when it
@@ -126,5 +129,59 @@ impl Db {
     /// Closes every connection; later calls fail with `Unavailable`.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+impl DbConfig {
+    /// The sqlx connect options of this configuration: its URL, application name and
+    /// session settings (`statement_timeout`, TCP keepalives).
+    pub fn connect_options(&self) -> Result<PgConnectOptions, RepoError> {
+        self.validate()?;
+        let options = PgConnectOptions::from_str(&self.url)
+            .map_err(|err| {
+                InvalidInput::new(
+                    "url",
+                    self.redacted_url(),
+                    format!("not a PostgreSQL URL: {err}"),
+                )
+            })?
+            .application_name(&self.application_name)
+            // Statements are logged at DEBUG only: bind values are never logged by sqlx,
+            // but INFO-level SQL floods service logs.
+            .log_statements(tracing::log::LevelFilter::Debug);
+        let settings = self.session_options();
+        Ok(if settings.is_empty() {
+            options
+        } else {
+            options.options(settings)
+        })
+    }
+}
+
+/// Makes one connection with `config` within its connect timeout and closes it: the
+/// cause of a failure (refused, no such host, a bad password) comes back at once as the
+/// error's source, never as a bare timeout.
+pub async fn check_reachable(config: &DbConfig) -> Result<(), RepoError> {
+    let probe = connect_within(config.connect_timeout, &config.connect_options()?).await?;
+    probe.close().await?;
+    Ok(())
+}
+
+/// One connection made within `timeout`, or why not.
+async fn connect_within(
+    timeout: Duration,
+    options: &PgConnectOptions,
+) -> Result<PgConnection, RepoError> {
+    match tokio::time::timeout(timeout, PgConnection::connect_with(options)).await {
+        Ok(conn) => conn.map_err(|err| match err {
+            // Whatever the server or the network said, say it: the cause is the point.
+            err @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_)) => {
+                RepoError::Unavailable(Box::new(err))
+            }
+            err => RepoError::from(err),
+        }),
+        Err(_elapsed) => Err(RepoError::Timeout {
+            what: "connecting to the database",
+        }),
     }
 }

@@ -17,12 +17,14 @@ pub use bulk::{
     Accessor, BulkColumn, BulkRow, BulkTable, ConflictRule, Merge, ROWS_PER_STATEMENT,
     UpsertReport, upsert, upsert_in, upsert_with,
 };
-pub use config::{DbConfig, redact_url, url_with_database};
-pub use db::Db;
+pub use config::{DbConfig, UNPARSABLE_URL, redact_url, url_with_database};
+pub use db::{Db, check_reachable};
 pub use error::{BoxError, InvalidInput, RepoError};
 pub use page::Page;
 pub use time::{utc_now, utc_now_tz};
-pub use validate::{check_finite, check_len, check_not_empty, check_not_negative};
+pub use validate::{
+    check_finite, check_json, check_len, check_not_empty, check_not_negative, check_text,
+};
 
 /// What `string_enum!` expands to needs, re-exported so users need not name it.
 #[doc(hidden)]

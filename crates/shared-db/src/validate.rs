@@ -3,17 +3,58 @@
 
 use crate::error::InvalidInput;
 
-/// Checks that an optional text fits `max_chars` characters.
+/// Checks that an optional text fits `max_chars` characters and holds no NUL character
+/// (PostgreSQL stores no NUL in text, and refuses the whole statement that sends one).
 pub fn check_len(
     field: &'static str,
     value: Option<&str>,
     max_chars: usize,
 ) -> Result<(), InvalidInput> {
+    check_text(field, value)?;
     match value {
         Some(text) if text.chars().count() > max_chars => Err(InvalidInput::new(
             field,
             text,
             format!("longer than {max_chars} characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that an optional text of any length holds no NUL character, which PostgreSQL
+/// cannot store.
+pub fn check_text(field: &'static str, value: Option<&str>) -> Result<(), InvalidInput> {
+    match value {
+        Some(text) if text.contains('\0') => Err(InvalidInput::new(
+            field,
+            text.escape_debug(),
+            "contains a NUL character, which PostgreSQL cannot store",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that no string (or key) anywhere in a JSON value holds a NUL character, which
+/// `jsonb` cannot store.
+pub fn check_json(
+    field: &'static str,
+    value: Option<&serde_json::Value>,
+) -> Result<(), InvalidInput> {
+    fn has_nul(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(text) => text.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(has_nul),
+            serde_json::Value::Object(map) => map
+                .iter()
+                .any(|(key, value)| key.contains('\0') || has_nul(value)),
+            _ => false,
+        }
+    }
+    match value {
+        Some(json) if has_nul(json) => Err(InvalidInput::new(
+            field,
+            "a string with \\u0000",
+            "contains a NUL character, which PostgreSQL cannot store",
         )),
         _ => Ok(()),
     }
@@ -32,12 +73,12 @@ pub fn check_finite(field: &'static str, value: Option<f64>) -> Result<(), Inval
     }
 }
 
-/// Checks that a required text is not empty or blank.
+/// Checks that a required text is not empty or blank, and holds no NUL character.
 pub fn check_not_empty(field: &'static str, value: &str) -> Result<(), InvalidInput> {
     if value.trim().is_empty() {
         return Err(InvalidInput::new(field, value, "must not be empty"));
     }
-    Ok(())
+    check_text(field, Some(value))
 }
 
 /// Checks that an optional count or duration is not negative.
@@ -155,6 +196,24 @@ mod tests {
             Light::Green
         );
         assert!(serde_json::from_str::<Light>(r#""green""#).is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_refused_wherever_text_goes() {
+        assert_eq!(
+            check_len("name", Some("a\0b"), 10).unwrap_err().value,
+            "a\\0b"
+        );
+        assert!(check_not_empty("name", "a\0").is_err());
+        assert!(check_text("prompt", Some("ok")).is_ok());
+        let json = serde_json::json!({"a": ["x", {"b\0": 1}]});
+        assert_eq!(
+            check_json("options", Some(&json)).unwrap_err().field,
+            "options"
+        );
+        let json = serde_json::json!({"a": ["x\0"]});
+        assert!(check_json("options", Some(&json)).is_err());
+        assert!(check_json("options", Some(&serde_json::json!({"a": 1}))).is_ok());
     }
 
     #[test]

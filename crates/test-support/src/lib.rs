@@ -62,7 +62,7 @@ impl TestDb {
             None => format!(r#"CREATE DATABASE "{name}""#),
         };
         admin_execute(admin_url, &sql).await;
-        let url = url_with_database(admin_url, &name);
+        let url = url_with_database(admin_url, &name).expect("the server URL parses");
         let db = Db::connect(&DbConfig::new(&url).with_application_name("stockdb-test"))
             .await
             .unwrap_or_else(|err| panic!("cannot connect to test database {name}: {err:?}"));
@@ -226,9 +226,11 @@ async fn ensure_template(admin_url: &str) -> String {
         run(&mut admin, format!(r#"CREATE DATABASE "{building}""#))
             .await
             .expect("create template");
-        let runner = migration::MigrationRunner::connect(&url_with_database(admin_url, &building))
-            .await
-            .expect("connect to template");
+        let runner = migration::MigrationRunner::connect(
+            &url_with_database(admin_url, &building).expect("the server URL parses"),
+        )
+        .await
+        .expect("connect to template");
         runner.up(None).await.expect("migrate template");
         runner.close().await.expect("close template connection");
         run(

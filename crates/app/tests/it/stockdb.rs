@@ -33,6 +33,7 @@ async fn every_repository_works_through_one_stockdb() {
             .await
             .unwrap()
             .api_key
+            .unwrap()
             .expose(),
         "sk-1"
     );

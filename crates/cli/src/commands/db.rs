@@ -19,7 +19,7 @@ pub(crate) async fn run(target: &Target, command: DbCommand, json: bool) -> anyh
     let cluster = target.cluster()?;
     match command {
         DbCommand::Start => {
-            target.url().await?;
+            target.migrated_url().await?;
             println!(
                 "embedded cluster running in {}",
                 cluster.data_dir().display()
@@ -42,14 +42,14 @@ pub(crate) async fn run(target: &Target, command: DbCommand, json: bool) -> anyh
                 output::print_json(&serde_json::json!({
                     "state": state,
                     "data_dir": cluster.data_dir(),
-                    "url": cluster.url(),
+                    "url": cluster.url()?,
                     "log": cluster.log_file(),
                 }))?;
             } else {
                 println!(
                     "state:    {state}\ndata dir: {}\nurl:      {}\nlog:      {}",
                     cluster.data_dir().display(),
-                    cluster.url(),
+                    cluster.url()?,
                     cluster.log_file().display()
                 );
             }

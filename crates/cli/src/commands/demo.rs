@@ -21,9 +21,6 @@ use super::traces::{self, AuditCommand, SessionsCommand};
 /// `stockdb demo` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Load the sample even though the database already has stocks.
-    #[arg(long)]
-    force: bool,
     /// Stocks in the sample.
     #[arg(long, default_value_t = 300)]
     stocks: usize,
@@ -44,13 +41,21 @@ const FIRST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2024, 1, 2).expect("a valid
 /// When the sample's research sessions start, on the last trading day.
 const SESSIONS_START: NaiveTime = NaiveTime::from_hms_opt(9, 30, 0).expect("a valid time");
 
+/// The demo's LLM configuration: an alias that says what it is, so it can never be
+/// mistaken for (or overwrite) a real one.
+const DEMO_LLM_ALIAS: &str = "demo-deepseek-chat";
+
 pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow::Result<()> {
     let db = target.open().await?;
-    let existing = db.stocks().count().await?;
+    // The demo must never change a row it did not create: it runs on an empty database
+    // only, and there is no way round that.
+    let holding = db.tables_with_rows().await?;
     anyhow::ensure!(
-        existing == 0 || args.force,
-        "the database already has {existing} stocks, and the demo writes sample data into it; \
-         use --force, or an empty database (--data-dir DIR, or DATABASE_URL)"
+        holding.is_empty(),
+        "the database already holds data ({} have rows), and the demo only runs where it can \
+         change nothing but its own sample; use an empty database (--data-dir DIR for a new \
+         embedded one, or DATABASE_URL)",
+        holding.join(", ")
     );
     println!(
         "stockdb demo: {} stocks × {} trading days, {} quarterly reports each, {} research sessions",
@@ -63,9 +68,13 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
     // Reports are out within 110 days of their period's end: the newest one the sample
     // holds is for the last quarter that ended that long before the last trading day.
     let last_quarter = sample::last_quarter_end(last_day - chrono::Duration::days(110));
-    let dir = std::env::temp_dir().join(format!("stockdb-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let files = write_sample_csvs(&dir, &stocks, &days, args.quarters, last_quarter)?;
+    // A new private directory (mode 0700, a random name), removed when the demo ends: no
+    // other account can plant or read anything in it.
+    let dir = tempfile::Builder::new()
+        .prefix("stockdb-demo-")
+        .tempdir()
+        .context("creating the demo's working directory")?;
+    let files = write_sample_csvs(dir.path(), &stocks, &days, args.quarters, last_quarter)?;
 
     heading("importing Tushare-format CSV files (the same path as `stockdb import`)");
     for (kind, file) in files {
@@ -77,14 +86,15 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
         let summary = import(&db, &ImportArgs::new(kind, file)).await?;
         print_summary(&summary, false)?;
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    dir.close()
+        .context("removing the demo's working directory")?;
 
     heading("recording research sessions, node executions and their LLM / API calls");
     let start = last_day.and_time(SESSIONS_START);
     let traces = sample::traces(&stocks, args.sessions, start, SEED);
     record_traces(&db, &traces).await?;
     let mut config = NewLlmConfig::new(
-        "deepseek-chat",
+        DEMO_LLM_ALIAS,
         "deepseek",
         "openai",
         "deepseek-chat",

@@ -51,9 +51,13 @@ pub(crate) struct ImportArgs {
     /// Continue the newest unfinished import of this file from where it stopped.
     #[arg(long)]
     resume: bool,
-    /// Lines per batch; each batch commits with the task's progress.
+    /// Lines per batch (at most 100,000); each batch commits with the task's progress.
     #[arg(long, default_value_t = 10_000)]
     batch_size: usize,
+    /// Lines longer than this many bytes become failure records instead of rows (an
+    /// import never holds more of one line in memory).
+    #[arg(long, default_value_t = crate::import::DEFAULT_MAX_RECORD_BYTES)]
+    max_record_bytes: usize,
     /// The `source` written on rows when the file has no `source` column.
     #[arg(long, default_value = "tushare")]
     source: String,
@@ -152,6 +156,7 @@ pub(crate) async fn import(db: &Stockdb, args: &ImportArgs) -> anyhow::Result<Im
         kind: args.kind.into(),
         path: args.file.clone(),
         batch_size: args.batch_size,
+        max_record_bytes: args.max_record_bytes,
         resume: args.resume,
         source: args.source.clone(),
         max_batches: args.max_batches,
@@ -178,6 +183,7 @@ impl ImportArgs {
             file,
             resume: false,
             batch_size: 10_000,
+            max_record_bytes: crate::import::DEFAULT_MAX_RECORD_BYTES,
             source: "tushare".to_owned(),
             max_batches: None,
         }

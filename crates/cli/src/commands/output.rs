@@ -1,8 +1,42 @@
 //! Output: aligned tables for people, JSON for programs.
 
+use std::borrow::Cow;
+
 use comfy_table::presets::UTF8_BORDERS_ONLY;
-use comfy_table::{CellAlignment, ContentArrangement, Table};
+use comfy_table::{CellAlignment, ContentArrangement};
 use serde::Serialize;
+
+/// A table for the terminal whose cells never carry control characters: text from files
+/// and databases (stock names, error messages) could otherwise move the cursor, recolour
+/// or rewrite what the operator sees.
+pub(crate) struct Table(comfy_table::Table);
+
+impl Table {
+    /// Adds a row, each cell made printable by [`clean`].
+    pub(crate) fn add_row(&mut self, cells: Vec<String>) {
+        self.0
+            .add_row(cells.iter().map(|cell| clean(cell).into_owned()));
+    }
+}
+
+/// `text` with every control character (escape sequences, carriage returns, NUL …)
+/// written as its escape (`\u{1b}`, `\r`, `\0`), so that it prints as what it is.
+pub(crate) fn clean(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
 
 /// Prints `value` as pretty JSON.
 pub(crate) fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
@@ -12,16 +46,17 @@ pub(crate) fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
 
 /// A table with `headers`; numbers are right-aligned by [`print_table`].
 pub(crate) fn table(headers: &[&str]) -> Table {
-    let mut table = Table::new();
+    let mut table = comfy_table::Table::new();
     table
         .load_preset(UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(headers.iter().copied());
-    table
+    Table(table)
 }
 
 /// Prints `table`, right-aligning the columns whose cells all look like numbers.
-pub(crate) fn print_table(mut table: Table) {
+pub(crate) fn print_table(table: Table) {
+    let Table(mut table) = table;
     let numeric: Vec<bool> = (0..table.column_count())
         .map(|idx| {
             table.column_cells_iter(idx).all(|cell| {
@@ -82,4 +117,16 @@ pub(crate) fn opt(value: Option<impl ToString>) -> String {
 /// A section heading for the demo tour and multi-part reports.
 pub(crate) fn heading(text: &str) {
     println!("\n== {text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_print_as_escapes() {
+        assert_eq!(clean("贵州茅台"), "贵州茅台");
+        assert_eq!(clean("\u{1b}[31mred\u{1b}[0m"), "\\u{1b}[31mred\\u{1b}[0m");
+        assert_eq!(clean("a\rb\0"), "a\\rb\\u{0}");
+    }
 }

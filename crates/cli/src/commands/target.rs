@@ -1,6 +1,7 @@
 //! Where the database is: a URL, or the embedded cluster stockdb runs itself.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use app::Stockdb;
@@ -44,8 +45,8 @@ impl Target {
         self.database_url.is_none()
     }
 
-    /// The database URL, starting (and migrating) the embedded cluster when that is the
-    /// target.
+    /// The database URL, starting the embedded cluster when that is the target. Never
+    /// migrates: `stockdb migrate …` must see the schema as it is.
     pub(crate) async fn url(&self) -> anyhow::Result<String> {
         match &self.database_url {
             Some(url) => Ok(url.clone()),
@@ -57,23 +58,42 @@ impl Target {
                         cluster.data_dir().display()
                     )
                 })?;
-                // The embedded database is stockdb's own: keep it at the latest schema.
-                let runner = migration::MigrationRunner::connect(&url).await?;
-                let applied = runner.up(None).await;
-                runner.close().await?;
-                applied?;
                 Ok(url)
             }
         }
     }
 
-    /// Connects, with `STOCKDB_SECRET_KEY` for LLM API keys when it is set.
-    pub(crate) async fn open(&self) -> anyhow::Result<Stockdb> {
+    /// [`Target::url`], and for the embedded cluster (stockdb's own database) the schema
+    /// brought to the latest version first.
+    pub(crate) async fn migrated_url(&self) -> anyhow::Result<String> {
         let url = self.url().await?;
-        let config = DbConfig::new(&url).with_application_name("stockdb-cli");
+        if self.is_embedded() {
+            let runner = migration::MigrationRunner::connect(&url).await?;
+            let applied = runner.up(None).await;
+            runner.close().await?;
+            applied?;
+        }
+        Ok(url)
+    }
+
+    /// Connects, with `STOCKDB_SECRET_KEY` for LLM API keys when it is set.
+    ///
+    /// The command line's defaults: a 5-minute `statement_timeout` and 60-second TCP
+    /// keepalives (so the server notices a killed command and frees what it held); the
+    /// `STOCKDB_DB_*` variables override them (see `DbConfig::from_env`).
+    pub(crate) async fn open(&self) -> anyhow::Result<Stockdb> {
+        let url = self.migrated_url().await?;
+        let config = DbConfig::new(&url)
+            .with_application_name("stockdb-cli")
+            .with_statement_timeout(Some(STATEMENT_TIMEOUT))
+            .with_overrides(|key| std::env::var(key).ok())?;
         let db = Db::connect(&config)
             .await
             .with_context(|| format!("connecting to {}", redact_url(&url)))?;
         Ok(Stockdb::from_db(db, SecretCipher::from_env()?))
     }
 }
+
+/// The command line's default `statement_timeout`: no command of it runs a statement
+/// nearly this long, and a stuck one is not left holding locks for ever.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(300);

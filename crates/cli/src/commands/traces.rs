@@ -121,14 +121,16 @@ pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::
     println!(
         "session {}  {}  {}  created {} UTC  took {}  experts {}",
         session.id,
-        session.symbol,
+        output::clean(&session.symbol),
         session.status,
         session.created_at.format("%Y-%m-%d %H:%M:%S"),
         duration_ms(session.duration_ms),
-        session
-            .selected_experts
-            .as_deref()
-            .map_or_else(|| "-".to_owned(), |e| e.join(", "))
+        output::clean(
+            &session
+                .selected_experts
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), |e| e.join(", "))
+        )
     );
     let mut t = table(&["#", "node", "status", "started (UTC)", "duration", "error"]);
     for (idx, node) in nodes.iter().enumerate() {

@@ -5,13 +5,19 @@
 //! streamed in batches; each batch's valid rows, a failure record per bad line and the
 //! task's progress commit in one transaction (`SyncRepository::commit_batch`), fenced by
 //! the lease, so an interrupted import resumed with `resume` neither repeats nor loses a
-//! line, and a run whose task was taken over writes nothing more. While one batch
-//! commits, a blocking thread parses the next. The rooms: `parse` (the pure parser),
-//! `reader` (the parser thread) and this file (the run).
+//! line, and a run whose task was taken over writes nothing more. Each commit also records
+//! where the file's committed part ends (a byte offset) and the hash of those bytes; a
+//! resume checks both before it seeks there, so a changed or truncated file is refused.
+//! While one batch commits, a blocking thread parses the next. The rooms: `records` (CSV
+//! records with their physical line, end offset and prefix hash), `parse` (the pure
+//! parser), `reader` (opening, checking and the parser thread) and this file (the run).
 
+mod error;
 mod parse;
 mod reader;
+mod records;
 
+pub use error::ImportError;
 pub use parse::ImportKind;
 
 use std::path::PathBuf;
@@ -26,7 +32,12 @@ use serde_json::json;
 use shared_db::{InvalidInput, Page, RepoError, utc_now};
 use uuid::Uuid;
 
-use self::reader::{Batch, ParserSetup, ReadError};
+use self::reader::{Batch, Checkpoint, OpenFile, ParserSetup, ReadError};
+
+/// The most data lines one batch (one transaction) may hold.
+pub const MAX_BATCH_SIZE: usize = 100_000;
+/// The default cap on one record's size: a Tushare line is well under 4 KiB.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 
 impl ImportKind {
     /// The sync job an import of this kind records.
@@ -46,8 +57,11 @@ pub struct ImportOptions {
     pub kind: ImportKind,
     /// The CSV file (UTF-8, comma-separated, with a header line).
     pub path: PathBuf,
-    /// Data lines per batch (one transaction each).
+    /// Data lines per batch (one transaction each), 1..=[`MAX_BATCH_SIZE`].
     pub batch_size: usize,
+    /// Records longer than this many bytes become failure records (default 1 MiB): an
+    /// import never holds more than that of one line in memory.
+    pub max_record_bytes: usize,
     /// Continue the newest unfinished import of this file instead of starting anew.
     pub resume: bool,
     /// `source` written on rows when the file has no `source` column.
@@ -63,6 +77,7 @@ impl ImportOptions {
             kind,
             path: path.into(),
             batch_size: 10_000,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             resume: false,
             source: "tushare".to_owned(),
             max_batches: None,
@@ -104,63 +119,6 @@ impl ImportSummary {
     }
 }
 
-/// Why an import stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    /// The file could not be opened or read.
-    #[error("cannot read {path}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The header line is missing columns, or is not CSV.
-    #[error("{path}: {reason}")]
-    Header {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The file stopped being readable CSV part-way; the lines before were committed and
-    /// the task is left `FAILED`.
-    #[error("{path}: cannot read past line {} (sync task {task_id})", line.map_or_else(|| "?".to_owned(), |l| l.to_string()))]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The physical line where reading stopped, when known.
-        line: Option<u64>,
-        /// The task.
-        task_id: Uuid,
-        /// What the CSV reader said.
-        #[source]
-        source: csv::Error,
-    },
-    /// `resume` found no unfinished import of this file.
-    #[error("no unfinished {job} import of {path} to resume")]
-    NothingToResume {
-        /// The job type.
-        job: SyncJobType,
-        /// The file.
-        path: PathBuf,
-    },
-    /// The database refused; the task is left `FAILED` (when it could be written) and can
-    /// be resumed.
-    #[error("import stopped (sync task {task_id}; continue with --resume)")]
-    Database {
-        /// The task.
-        task_id: Uuid,
-        /// The database error.
-        #[source]
-        source: RepoError,
-    },
-    /// Setting up the import failed (another live import holds the task: `Busy`).
-    #[error(transparent)]
-    Repo(#[from] RepoError),
-}
-
 /// Receives progress; every method has an empty default.
 pub trait ImportProgress: Send + Sync {
     /// The import starts: the file's size, and the lines an earlier run did.
@@ -179,7 +137,7 @@ impl ImportProgress for NoProgress {}
 
 /// Why the batch loop stopped early.
 enum Stop {
-    Read(ReadError),
+    Read(std::io::Error),
     Repo(RepoError),
 }
 
@@ -196,6 +154,7 @@ pub async fn import_csv(
     stop: &AtomicBool,
 ) -> Result<ImportSummary, ImportError> {
     let started = Instant::now();
+    check_options(options)?;
     let path = options
         .path
         .canonicalize()
@@ -203,39 +162,42 @@ pub async fn import_csv(
             path: options.path.clone(),
             source,
         })?;
-    let io_err = |source| ImportError::Io {
-        path: path.clone(),
-        source,
-    };
-    let total_bytes = std::fs::metadata(&path).map_err(io_err)?.len();
-    let mut reader = reader::open(&path).map_err(io_err)?;
-    let columns =
-        reader::read_header(&mut reader, options.kind).map_err(|reason| ImportError::Header {
+    let size = std::fs::metadata(&path)
+        .map_err(|source| ImportError::Io {
             path: path.clone(),
-            reason,
-        })?;
-
+            source,
+        })?
+        .len();
     let job = options.kind.job_type();
     let file = path.display().to_string();
-    let lease = if options.resume {
-        resume(sync, job, &file).await?
+    // One run per file at a time: a second import of it is `Busy` while the first lives.
+    let scope = format!("import {job} {file}");
+    let (lease, opened) = if options.resume {
+        let lease = resume(sync, job, &file, &scope).await?;
+        match open_for_resume(&lease, &path, size, options) {
+            Ok(opened) => (lease, opened),
+            Err(err) => {
+                // Nothing was read past the file's start: leave the task as it was found.
+                let _ = sync.release(lease, RunOutcome::Failed, utc_now()).await;
+                return Err(err);
+            }
+        }
     } else {
+        let opened = open(&path, options, None)?;
         let batch_size = i32::try_from(options.batch_size)
             .map_err(|_| InvalidInput::new("batch_size", options.batch_size, "too large"))
             .map_err(RepoError::from)?;
-        let config =
-            json!({"source": "csv", "kind": options.kind, "file": file, "bytes": total_bytes});
+        let config = json!({"source": "csv", "kind": options.kind, "file": file, "bytes": size});
         let task =
             SyncTask::new(job, batch_size, Some(config), utc_now()).map_err(RepoError::from)?;
-        sync.create(&task).await?;
-        sync.take(task.id, utc_now()).await?
+        (sync.start(&task, Some(&scope), utc_now()).await?, opened)
     };
     let task_id = lease.task_id();
     let stored_offset = lease.task().current_offset;
     let resumed = u64::try_from(stored_offset)
         .map_err(|_| InvalidInput::new("current_offset", stored_offset, "negative"))
         .map_err(RepoError::from)?;
-    progress.begin(total_bytes, resumed);
+    progress.begin(size, resumed);
 
     let mut summary = ImportSummary {
         task_id,
@@ -247,21 +209,31 @@ pub async fn import_csv(
         updated: 0,
         unchanged: 0,
         rejected: 0,
-        ignored_columns: columns.ignored.clone(),
+        ignored_columns: opened.columns.ignored.clone(),
         elapsed: Duration::ZERO,
     };
     let batches = reader::spawn_parser(
-        reader,
+        opened,
         ParserSetup {
-            columns,
             kind: options.kind,
             job,
             batch_size: options.batch_size,
+            max_record: options.max_record_bytes,
             default_source: options.source.clone(),
-            skip: resumed,
         },
     );
-    let outcome = run_batches(sync, &lease, batches, options, progress, stop, &mut summary).await;
+    let mut committed_offset = 0;
+    let outcome = run_batches(
+        sync,
+        &lease,
+        batches,
+        options,
+        progress,
+        stop,
+        &mut summary,
+        &mut committed_offset,
+    )
+    .await;
     progress.end();
     summary.elapsed = started.elapsed();
     let now = utc_now();
@@ -275,31 +247,143 @@ pub async fn import_csv(
             summary.status = sync.release(lease, outcome, now).await?.status;
             Ok(summary)
         }
+        Err(Stop::Repo(RepoError::Superseded { .. })) => Err(ImportError::Superseded { task_id }),
         Err(stopped) => {
             // Best effort: the database may be the very thing that failed.
             let _ = sync.release(lease, RunOutcome::Failed, now).await;
             Err(match stopped {
-                Stop::Read(err) => ImportError::Read {
+                Stop::Read(source) => ImportError::Read {
                     path,
-                    line: err.line,
+                    offset: committed_offset,
                     task_id,
-                    source: err.source,
+                    source,
                 },
-                Stop::Repo(source) => ImportError::Database { task_id, source },
+                Stop::Repo(source) if source.is_transient() => {
+                    ImportError::Interrupted { task_id, source }
+                }
+                Stop::Repo(source) => ImportError::Refused { task_id, source },
             })
         }
     }
 }
 
+/// Checks the options that need no file or database.
+fn check_options(options: &ImportOptions) -> Result<(), RepoError> {
+    if !(1..=MAX_BATCH_SIZE).contains(&options.batch_size) {
+        return Err(InvalidInput::new(
+            "batch_size",
+            options.batch_size,
+            format!("must be between 1 and {MAX_BATCH_SIZE}"),
+        )
+        .into());
+    }
+    if options.max_record_bytes < 1_024 {
+        return Err(InvalidInput::new(
+            "max_record_bytes",
+            options.max_record_bytes,
+            "must be at least 1,024",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Opens the file at its start, or at `checkpoint`.
+fn open(
+    path: &std::path::Path,
+    options: &ImportOptions,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<OpenFile, ImportError> {
+    reader::open(path, options.kind, checkpoint, options.max_record_bytes).map_err(
+        |err| match err {
+            ReadError::Io(source) => ImportError::Io {
+                path: path.to_owned(),
+                source,
+            },
+            ReadError::Header(reason) | ReadError::Changed(reason) => ImportError::Header {
+                path: path.to_owned(),
+                reason,
+            },
+        },
+    )
+}
+
+/// Opens the file of a resumed import where its last committed batch ended, after
+/// checking that it is still the file that was imported.
+fn open_for_resume(
+    lease: &TaskLease,
+    path: &std::path::Path,
+    size: u64,
+    options: &ImportOptions,
+) -> Result<OpenFile, ImportError> {
+    let task = lease.task();
+    let changed = |reason: String| ImportError::Changed {
+        path: path.to_owned(),
+        task_id: task.id,
+        reason,
+    };
+    let config = task.config.as_ref();
+    let recorded = config.and_then(|c| c.get("bytes")).and_then(|b| b.as_u64());
+    if recorded != Some(size) {
+        return Err(changed(format!(
+            "it has {size} bytes, and had {} when the import started",
+            recorded.map_or_else(|| "an unknown number of".to_owned(), |b| b.to_string())
+        )));
+    }
+    let checkpoint = match (
+        config
+            .and_then(|c| c.get("offset"))
+            .and_then(|o| o.as_u64()),
+        config
+            .and_then(|c| c.get("prefix_blake3"))
+            .and_then(|h| h.as_str()),
+    ) {
+        (Some(offset), Some(hash)) => Some(Checkpoint {
+            offset,
+            prefix_hash: hash.to_owned(),
+        }),
+        (None, None) if task.current_offset == 0 => None,
+        _ => {
+            return Err(changed(
+                "its progress has no byte offset and hash to check the file against (an import \
+                 by an older stockdb)"
+                    .to_owned(),
+            ));
+        }
+    };
+    reader::open(
+        path,
+        options.kind,
+        checkpoint.as_ref(),
+        options.max_record_bytes,
+    )
+    .map_err(|err| match err {
+        ReadError::Changed(reason) => changed(reason),
+        ReadError::Io(source) => ImportError::Io {
+            path: path.to_owned(),
+            source,
+        },
+        ReadError::Header(reason) => ImportError::Header {
+            path: path.to_owned(),
+            reason,
+        },
+    })
+}
+
 /// Commits batches until the file ends (`Ok(true)`) or a stop is asked for (`Ok(false)`).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the run's parts, each borrowed differently; a struct would only rename them"
+)]
 async fn run_batches(
     sync: &dyn SyncRepository,
     lease: &TaskLease,
-    mut batches: tokio::sync::mpsc::Receiver<Result<Batch, ReadError>>,
+    mut batches: tokio::sync::mpsc::Receiver<Result<Batch, std::io::Error>>,
     options: &ImportOptions,
     progress: &dyn ImportProgress,
     stop: &AtomicBool,
     summary: &mut ImportSummary,
+    committed_offset: &mut u64,
 ) -> Result<bool, Stop> {
     let mut committed = 0u64;
     loop {
@@ -322,12 +406,15 @@ async fn run_batches(
                     rows: batch.rows,
                     failures: batch.failures,
                     items: lines,
-                    checkpoint: None,
+                    checkpoint: Some(
+                        json!({"offset": batch.offset, "prefix_blake3": batch.prefix_hash}),
+                    ),
                 },
             )
             .await
             .map_err(Stop::Repo)?;
         committed += 1;
+        *committed_offset = batch.offset;
         summary.lines_read += u64::from(lines);
         summary.rows += rows;
         summary.rejected += rejected;
@@ -335,7 +422,7 @@ async fn run_batches(
         summary.updated += report.updated;
         summary.unchanged += report.unchanged;
         progress.advance(
-            batch.bytes,
+            batch.offset,
             summary.resumed_after_lines + summary.lines_read,
         );
     }
@@ -346,6 +433,7 @@ async fn resume(
     sync: &dyn SyncRepository,
     job: SyncJobType,
     file: &str,
+    scope: &str,
 ) -> Result<TaskLease, ImportError> {
     let candidates = sync.list_tasks(Some(job), Page::MAX_LIMIT).await?;
     let task = candidates
@@ -364,7 +452,7 @@ async fn resume(
         })?;
     // Refused (`Busy`) while the run that holds it is alive; a run that crashed, or lost
     // its connection, is taken over, and its writes are refused from then on.
-    Ok(sync.take(task.id, utc_now()).await?)
+    Ok(sync.take(task.id, Some(scope), utc_now()).await?)
 }
 
 /// A shareable stop flag, for Ctrl-C handlers.

@@ -9,6 +9,8 @@ use data_engineering::{BatchRows, StockDaily, StockFinance, StockInfo, ThirdCode
 use serde::Serialize;
 use shared_db::InvalidInput;
 
+use super::records::Record;
+
 /// Which Tushare file an import reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -66,7 +68,7 @@ pub(crate) struct Columns {
 impl Columns {
     /// Maps `header` for a `kind` file. Names are trimmed, lower-cased and stripped of a
     /// UTF-8 byte order mark. Errors say what is wrong with the header.
-    pub(crate) fn new(header: &csv::ByteRecord, kind: ImportKind) -> Result<Self, String> {
+    pub(crate) fn new(header: &Record, kind: ImportKind) -> Result<Self, String> {
         let known = kind.known_columns();
         let mut index = HashMap::new();
         let mut ignored = Vec::new();
@@ -108,6 +110,13 @@ impl Columns {
 /// Why a line could not become a row.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Problem {
+    /// The record is longer than an import holds in memory.
+    TooLong {
+        /// Its size in bytes.
+        bytes: u64,
+        /// The cap.
+        max: usize,
+    },
     /// The line has another number of fields than the header.
     FieldCount {
         /// The header's.
@@ -149,6 +158,9 @@ impl fmt::Display for LineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}: ", self.line)?;
         match &self.problem {
+            Problem::TooLong { bytes, max } => {
+                write!(f, "a record of {bytes} bytes, over the {max}-byte limit")
+            }
             Problem::FieldCount { expected, found } => {
                 write!(f, "expected {expected} fields, found {found}")
             }
@@ -222,20 +234,29 @@ impl Line<'_> {
     }
 }
 
-/// Parses `record`, a data line starting on physical line `line`, into a row pushed onto
-/// `rows` (whose variant says the kind), or says why it cannot.
+/// Parses `record`, a data line, into a row pushed onto `rows` (whose variant says the
+/// kind), or says why it cannot.
 pub(crate) fn parse_record(
-    record: &csv::ByteRecord,
+    record: &Record,
     columns: &Columns,
     rows: &mut BatchRows,
-    line: u64,
+    max_record: usize,
     default_source: &str,
 ) -> Result<(), LineError> {
     let fail = |code: Option<&ThirdCode>, problem| LineError {
-        line,
+        line: record.line,
         code: code.cloned(),
         problem,
     };
+    if let Some(bytes) = record.too_long {
+        return Err(fail(
+            None,
+            Problem::TooLong {
+                bytes,
+                max: max_record,
+            },
+        ));
+    }
     if record.len() != columns.width {
         return Err(fail(
             None,
@@ -318,20 +339,18 @@ fn push_row(
 mod tests {
     use super::*;
 
+    use crate::import::records::RecordReader;
+
     /// Parses `text` (a whole file) as `kind`: the rows, and each bad line's message.
     fn parse(kind: ImportKind, text: &[u8]) -> (BatchRows, Vec<String>) {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text);
-        let mut record = csv::ByteRecord::new();
-        assert!(reader.read_byte_record(&mut record).unwrap());
+        let mut reader = RecordReader::new(text, 0, 1, blake3::Hasher::new(), 1 << 20);
+        let mut record = Record::default();
+        assert!(reader.read(&mut record).unwrap());
         let columns = Columns::new(&record, kind).unwrap();
         let mut rows = kind.batch(8);
         let mut errors = Vec::new();
-        while reader.read_byte_record(&mut record).unwrap() {
-            let line = record.position().map_or(0, csv::Position::line);
-            if let Err(err) = parse_record(&record, &columns, &mut rows, line, "tushare") {
+        while reader.read(&mut record).unwrap() {
+            if let Err(err) = parse_record(&record, &columns, &mut rows, 1 << 20, "tushare") {
                 errors.push(err.to_string());
             }
         }
@@ -339,10 +358,7 @@ mod tests {
     }
 
     fn header(text: &str, kind: ImportKind) -> Result<Columns, String> {
-        Columns::new(
-            &csv::ByteRecord::from(text.split(',').collect::<Vec<_>>()),
-            kind,
-        )
+        Columns::new(&Record::of(&text.split(',').collect::<Vec<_>>()), kind)
     }
 
     #[test]

@@ -1,15 +1,17 @@
-//! The reading side of an import: a blocking thread that streams the file, parses it in
-//! batches and hands them over a bounded channel, so memory stays flat whatever the
+//! The reading side of an import: opening the file (checking, on a resume, that the part
+//! already imported is byte for byte what was imported), and a blocking thread that
+//! parses it in batches handed over a bounded channel, so memory stays flat whatever the
 //! file's size.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use data_engineering::{BatchRows, SyncFailureRecord, SyncJobType};
 use shared_db::utc_now;
 
 use super::parse::{Columns, ImportKind, parse_record};
+use super::records::{Record, RecordReader};
 
 /// One parsed batch of lines.
 pub(crate) struct Batch {
@@ -20,88 +22,153 @@ pub(crate) struct Batch {
     /// Data lines (records) the batch covers.
     pub(crate) lines: u32,
     /// Bytes of the file consumed once the batch's last line is read.
-    pub(crate) bytes: u64,
+    pub(crate) offset: u64,
+    /// The hash of those bytes.
+    pub(crate) prefix_hash: String,
 }
 
-/// The file could not be read as CSV past some point.
-#[derive(Debug)]
-pub(crate) struct ReadError {
-    /// The physical line where reading stopped, when known.
-    pub(crate) line: Option<u64>,
-    /// What the CSV reader said.
-    pub(crate) source: csv::Error,
+/// Where a resumed import starts: a record boundary an earlier run committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Checkpoint {
+    /// Bytes of the file already imported (the header included).
+    pub(crate) offset: u64,
+    /// Their BLAKE3 hash, hex.
+    pub(crate) prefix_hash: String,
 }
 
-/// Opens `path` for an import: a CSV reader whose header line is not consumed yet.
-pub(crate) fn open(path: &Path) -> std::io::Result<csv::Reader<BufReader<File>>> {
-    let file = File::open(path)?;
-    Ok(csv::ReaderBuilder::new()
-        .has_headers(false)
-        // Lines with the wrong number of fields become failure records, not an abort.
-        .flexible(true)
-        .from_reader(BufReader::with_capacity(1 << 20, file)))
+/// Why the file cannot be read (on).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    /// An I/O error.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The header line is missing columns, or the file is empty.
+    #[error("{0}")]
+    Header(String),
+    /// The file's start is not what an earlier run imported.
+    #[error("{0}")]
+    Changed(String),
 }
 
-/// Reads the header line of `reader` and maps it for a `kind` file.
-pub(crate) fn read_header(
-    reader: &mut csv::Reader<BufReader<File>>,
-    kind: ImportKind,
-) -> Result<Columns, String> {
-    let mut header = csv::ByteRecord::new();
-    match reader.read_byte_record(&mut header) {
-        Ok(true) => Columns::new(&header, kind),
-        Ok(false) => Err("the file is empty: no header line".to_owned()),
-        Err(err) => Err(format!("cannot read the header line: {err}")),
-    }
-}
-
-/// What the parser thread needs besides the reader.
-pub(crate) struct ParserSetup {
+/// An open file positioned after its header (or at a resume's checkpoint).
+pub(crate) struct OpenFile {
+    pub(crate) reader: RecordReader<BufReader<File>>,
     pub(crate) columns: Columns,
+}
+
+/// Bytes read at a time.
+const BUFFER: usize = 1 << 20;
+
+/// Opens `path` as a `kind` file: reads and maps its header, then, for a resume,
+/// checks that the file's first `checkpoint.offset` bytes hash as recorded and goes on
+/// from there. A changed or truncated file is `Changed`: nothing is read past its start.
+pub(crate) fn open(
+    path: &Path,
+    kind: ImportKind,
+    checkpoint: Option<&Checkpoint>,
+    max_record: usize,
+) -> Result<OpenFile, ReadError> {
+    let file = File::open(path)?;
+    let mut reader = RecordReader::new(
+        BufReader::with_capacity(BUFFER, file),
+        0,
+        1,
+        blake3::Hasher::new(),
+        max_record,
+    );
+    let mut header = Record::default();
+    if !reader.read(&mut header)? {
+        return Err(ReadError::Header(
+            "the file is empty: no header line".to_owned(),
+        ));
+    }
+    let columns = Columns::new(&header, kind).map_err(ReadError::Header)?;
+    let Some(checkpoint) = checkpoint else {
+        return Ok(OpenFile { reader, columns });
+    };
+    // Hash the part an earlier run imported, counting its lines, then go on from its end.
+    let mut file = File::open(path)?;
+    let (hasher, newlines) = hash_prefix(&mut file, checkpoint.offset)?;
+    let hash = hasher.finalize().to_hex().to_string();
+    if hash != checkpoint.prefix_hash {
+        return Err(ReadError::Changed(format!(
+            "its first {} bytes are not the ones imported before (the file was changed since)",
+            checkpoint.offset
+        )));
+    }
+    file.seek(SeekFrom::Start(checkpoint.offset))?;
+    let reader = RecordReader::new(
+        BufReader::with_capacity(BUFFER, file),
+        checkpoint.offset,
+        newlines + 1,
+        hasher,
+        max_record,
+    );
+    Ok(OpenFile { reader, columns })
+}
+
+/// The hash of the first `len` bytes of `file`, and how many newlines they hold.
+fn hash_prefix(file: &mut File, len: u64) -> Result<(blake3::Hasher, u64), ReadError> {
+    let mut hasher = blake3::Hasher::new();
+    let mut newlines = 0u64;
+    let mut left = len;
+    let mut buf = vec![0u8; BUFFER];
+    while left > 0 {
+        let want = usize::try_from(left.min(BUFFER as u64)).unwrap_or(BUFFER);
+        let got = file.read(&mut buf[..want])?;
+        if got == 0 {
+            return Err(ReadError::Changed(format!(
+                "it is shorter than the {len} bytes imported before (the file was truncated)"
+            )));
+        }
+        hasher.update(&buf[..got]);
+        newlines += buf[..got].iter().filter(|&&b| b == b'\n').count() as u64;
+        left -= got as u64;
+    }
+    Ok((hasher, newlines))
+}
+
+/// What the parser thread needs besides the file.
+pub(crate) struct ParserSetup {
     pub(crate) kind: ImportKind,
     pub(crate) job: SyncJobType,
     pub(crate) batch_size: usize,
+    pub(crate) max_record: usize,
     pub(crate) default_source: String,
-    /// Data lines an earlier run did; they are read past, not parsed.
-    pub(crate) skip: u64,
 }
 
 /// Parses the rest of the file on a blocking thread, `batch_size` data lines per batch.
 /// The channel holds two batches; dropping the receiver stops the thread.
 pub(crate) fn spawn_parser(
-    mut reader: csv::Reader<BufReader<File>>,
+    file: OpenFile,
     setup: ParserSetup,
-) -> tokio::sync::mpsc::Receiver<Result<Batch, ReadError>> {
+) -> tokio::sync::mpsc::Receiver<Result<Batch, std::io::Error>> {
     let (sender, receiver) = tokio::sync::mpsc::channel(2);
     drop(tokio::task::spawn_blocking(move || {
+        let OpenFile {
+            mut reader,
+            columns,
+        } = file;
         let batch_size = setup.batch_size.max(1);
-        let mut record = csv::ByteRecord::new();
+        let mut record = Record::default();
         let mut rows = setup.kind.batch(batch_size);
         let mut failures = Vec::new();
         let mut lines = 0u32;
-        // Data lines read so far, the skipped ones included.
-        let mut read = 0u64;
         loop {
-            let more = match reader.read_byte_record(&mut record) {
+            let more = match reader.read(&mut record) {
                 Ok(more) => more,
-                Err(source) => {
-                    let line = source.position().map(csv::Position::line);
-                    let _ = sender.blocking_send(Err(ReadError { line, source }));
+                Err(err) => {
+                    let _ = sender.blocking_send(Err(err));
                     return;
                 }
             };
             if more {
-                read += 1;
-                if read <= setup.skip {
-                    continue;
-                }
                 lines += 1;
-                let line = record.position().map_or(0, csv::Position::line);
                 if let Err(err) = parse_record(
                     &record,
-                    &setup.columns,
+                    &columns,
                     &mut rows,
-                    line,
+                    setup.max_record,
                     &setup.default_source,
                 ) {
                     failures.push(
@@ -121,7 +188,8 @@ pub(crate) fn spawn_parser(
                     rows: std::mem::replace(&mut rows, setup.kind.batch(batch_size)),
                     failures: std::mem::take(&mut failures),
                     lines: std::mem::take(&mut lines),
-                    bytes: reader.position().byte(),
+                    offset: reader.offset(),
+                    prefix_hash: reader.prefix_hash(),
                 };
                 if sender.blocking_send(Ok(batch)).is_err() {
                     return;

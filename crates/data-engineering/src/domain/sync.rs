@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
-use shared_db::{InvalidInput, RepoError, check_not_negative};
+use shared_db::{InvalidInput, RepoError, check_json, check_not_negative, check_text};
 use uuid::Uuid;
 
 shared_db::string_enum! {
@@ -151,6 +151,7 @@ impl SyncTask {
         }
         check_not_negative("current_offset", Some(self.current_offset))?;
         check_not_negative("total_processed", Some(self.total_processed))?;
+        check_json("config", self.config.as_ref())?;
         match &self.config {
             Some(config) if !config.is_object() => {
                 Err(InvalidInput::new("config", config, "must be a JSON object"))
@@ -324,6 +325,8 @@ impl SyncFailureRecord {
                 "must be 1 to 20 characters",
             ));
         }
+        check_text("third_code", Some(&self.third_code))?;
+        check_text("error_message", self.error_message.as_deref())?;
         check_not_negative("retry_count", Some(self.retry_count))?;
         check_not_negative("max_retries", Some(self.max_retries))?;
         Ok(())

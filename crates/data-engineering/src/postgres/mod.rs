@@ -2,6 +2,7 @@
 
 mod daily;
 mod finance;
+mod lease;
 mod stock;
 mod sync;
 

@@ -7,11 +7,11 @@ use sea_orm::{
     ActiveValue, ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement,
 };
-use shared_db::{Db, InvalidInput, Merge, RepoError, UpsertReport, upsert_in, utc_now};
-use sqlx::PgConnection;
+use shared_db::{Db, Merge, RepoError, UpsertReport, upsert_in, utc_now};
 use uuid::Uuid;
 
 use super::checked_limit;
+use super::lease::{CLAIMABLE, FENCE, START_SET, checked_checkpoint, count_param};
 use crate::domain::{
     BatchRows, RunOutcome, SyncBatch, SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus,
     TaskLease,
@@ -22,7 +22,7 @@ use crate::repository::SyncRepository;
 /// Sync tasks and failure records on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgSyncRepository {
-    db: Db,
+    pub(super) db: Db,
 }
 
 impl PgSyncRepository {
@@ -32,7 +32,7 @@ impl PgSyncRepository {
     }
 
     /// Runs an `UPDATE … RETURNING *` on `sync_tasks` and converts the row, if any.
-    async fn update_task_returning(
+    pub(super) async fn update_task_returning(
         &self,
         sql: &str,
         values: Vec<sea_orm::Value>,
@@ -50,7 +50,7 @@ impl PgSyncRepository {
 
     /// The error for a conditional update that matched no row: unknown id, or a status
     /// that may not move to `to`.
-    async fn refused(&self, id: Uuid, to: SyncTaskStatus) -> RepoError {
+    pub(super) async fn refused(&self, id: Uuid, to: SyncTaskStatus) -> RepoError {
         match self.get_by_id(id).await {
             Ok(Some(stored)) => RepoError::StateConflict {
                 entity: "sync task",
@@ -64,66 +64,6 @@ impl PgSyncRepository {
             },
             Err(err) => err,
         }
-    }
-
-    /// The error for a fenced write that matched no row: the run's lease was taken over
-    /// (`Superseded`), or the task is no longer running.
-    async fn lease_refused(&self, lease: &TaskLease) -> RepoError {
-        match self.get_by_id(lease.task_id()).await {
-            Ok(Some(stored)) if stored.status == SyncTaskStatus::Running => RepoError::Superseded {
-                entity: "sync task",
-                key: lease.task_id().to_string(),
-            },
-            Ok(_) => self.refused(lease.task_id(), SyncTaskStatus::Running).await,
-            Err(err) => err,
-        }
-    }
-
-    /// A dedicated connection holding the session advisory lock of task `id`, or `None`
-    /// when another live run holds it. The lock goes with the connection: when the
-    /// process dies or the connection is cut, the task can be taken again.
-    async fn lock_task(&self, id: Uuid) -> Result<Option<PgConnection>, RepoError> {
-        let mut conn = self.db.dedicated_connection().await?;
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(lock_key(id))
-            .fetch_one(&mut conn)
-            .await?;
-        Ok(locked.then_some(conn))
-    }
-}
-
-/// The advisory lock key of a task: the first eight bytes of its id.
-fn lock_key(id: Uuid) -> i64 {
-    let bytes = id.as_bytes();
-    i64::from_be_bytes([
-        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-    ])
-}
-
-/// `count` as an `integer` parameter, or `Invalid` naming `field`.
-fn count_param(field: &'static str, count: usize) -> Result<i32, InvalidInput> {
-    i32::try_from(count)
-        .map_err(|_| InvalidInput::new(field, count, "more than the column holds (2,147,483,647)"))
-}
-
-/// A batch's checkpoint as the JSON object merged into `config`: an object without the
-/// lease key (a checkpoint must not forge or drop the run's fence).
-fn checked_checkpoint(
-    checkpoint: Option<serde_json::Value>,
-) -> Result<serde_json::Value, InvalidInput> {
-    match checkpoint {
-        None => Ok(serde_json::Value::Object(serde_json::Map::new())),
-        Some(value) if !value.is_object() => Err(InvalidInput::new(
-            "checkpoint",
-            value,
-            "must be a JSON object",
-        )),
-        Some(value) if value.get(TaskLease::CONFIG_KEY).is_some() => Err(InvalidInput::new(
-            "checkpoint",
-            TaskLease::CONFIG_KEY,
-            "a reserved key of the task's config",
-        )),
-        Some(value) => Ok(value),
     }
 }
 
@@ -162,20 +102,6 @@ async fn insert_failures(
     .await?;
     Ok(())
 }
-
-/// Statuses `claim_next` takes, and those `take` accepts (a `RUNNING` task only when its
-/// advisory lock is free: its run is gone).
-const CLAIMABLE: &str = "('PENDING', 'PAUSED')";
-const TAKABLE: &str = "('PENDING', 'PAUSED', 'FAILED', 'RUNNING')";
-
-/// The columns a claim or a take sets: `$2` is now, `$3` the new lease token.
-const START_SET: &str = "status = 'RUNNING', started_at = COALESCE(started_at, $2), \
-                         updated_at = $2, completed_at = NULL, \
-                         config = (COALESCE(config::jsonb, '{}'::jsonb) \
-                                   || jsonb_build_object('lease', $3::text))::json";
-
-/// The fence of every write of a leased run: `$1` is the task, `$2` the run's token.
-const FENCE: &str = "id = $1 AND status = 'RUNNING' AND config->>'lease' = $2";
 
 #[async_trait]
 impl SyncRepository for PgSyncRepository {
@@ -268,37 +194,44 @@ impl SyncRepository for PgSyncRepository {
             };
             // The claim is ours unless someone took the task between the claim and the
             // lock; then it is theirs, and the next candidate is tried.
-            if let Some(mut holder) = self.lock_task(task.id).await? {
-                let still_ours: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM sync_tasks WHERE id = $1 AND config->>'lease' = $2)",
-                )
-                .bind(task.id)
-                .bind(token.to_string())
-                .fetch_one(&mut holder)
-                .await?;
-                if still_ours {
-                    return Ok(Some(TaskLease::new(task, token, Box::new(holder))));
-                }
+            let mut holder = match self.lock_run(task.id, None).await {
+                Ok(holder) => holder,
+                Err(RepoError::Busy { .. }) => continue,
+                Err(err) => return Err(err),
+            };
+            let still_ours: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM sync_tasks WHERE id = $1 AND config->>'lease' = $2)",
+            )
+            .bind(task.id)
+            .bind(token.to_string())
+            .fetch_one(&mut holder)
+            .await?;
+            if still_ours {
+                return Ok(Some(TaskLease::new(task, token, Box::new(holder))));
             }
         }
     }
 
-    async fn take(&self, id: Uuid, now: NaiveDateTime) -> Result<TaskLease, RepoError> {
-        let Some(holder) = self.lock_task(id).await? else {
-            return Err(RepoError::Busy {
-                entity: "sync task",
-                key: id.to_string(),
-            });
-        };
-        let token = Uuid::new_v4();
-        let sql = format!(
-            "UPDATE sync_tasks SET {START_SET} WHERE id = $1 AND status IN {TAKABLE} RETURNING *"
-        );
-        let values = vec![id.into(), now.into(), token.to_string().into()];
-        match self.update_task_returning(&sql, values).await? {
-            Some(task) => Ok(TaskLease::new(task, token, Box::new(holder))),
-            None => Err(self.refused(id, SyncTaskStatus::Running).await),
-        }
+    async fn start(
+        &self,
+        task: &SyncTask,
+        scope: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<TaskLease, RepoError> {
+        task.validate()?;
+        let holder = self.lock_run(task.id, scope).await?;
+        self.create(task).await?;
+        self.take_locked(task.id, holder, now).await
+    }
+
+    async fn take(
+        &self,
+        id: Uuid,
+        scope: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<TaskLease, RepoError> {
+        let holder = self.lock_run(id, scope).await?;
+        self.take_locked(id, holder, now).await
     }
 
     async fn commit_batch(

@@ -139,7 +139,7 @@ async fn take_continues_a_failed_task_from_its_offset_and_holds_it() {
     task.fail(utc_now()).unwrap();
     repo.update(&task).await.unwrap();
 
-    let lease = repo.take(task.id, utc_now()).await.unwrap();
+    let lease = repo.take(task.id, None, utc_now()).await.unwrap();
     let taken = lease.task();
     assert_eq!(taken.status, SyncTaskStatus::Running);
     assert_eq!((taken.current_offset, taken.total_processed), (150, 900));
@@ -150,7 +150,7 @@ async fn take_continues_a_failed_task_from_its_offset_and_holds_it() {
         "daily.csv",
         "the config is kept"
     );
-    let err = repo.take(task.id, utc_now()).await.unwrap_err();
+    let err = repo.take(task.id, None, utc_now()).await.unwrap_err();
     assert!(
         matches!(err, RepoError::Busy { .. }),
         "a live run's task is not taken: {err:?}"
@@ -168,13 +168,45 @@ async fn take_continues_a_failed_task_from_its_offset_and_holds_it() {
         "the token goes with the run"
     );
     assert!(matches!(
-        repo.take(task.id, utc_now()).await,
+        repo.take(task.id, None, utc_now()).await,
         Err(RepoError::StateConflict { .. })
     ));
     assert!(matches!(
-        repo.take(uuid::Uuid::new_v4(), utc_now()).await,
+        repo.take(uuid::Uuid::new_v4(), None, utc_now()).await,
         Err(RepoError::NotFound { .. })
     ));
+}
+
+#[tokio::test]
+async fn one_run_per_scope_at_a_time() {
+    let test_db = TestDb::new().await;
+    let repo = PgSyncRepository::new(test_db.db().clone());
+    let scope = Some("import DAILY_HISTORY /data/daily.csv");
+    let first = task(SyncJobType::DailyHistory);
+    let lease = repo.start(&first, scope, utc_now()).await.unwrap();
+    assert_eq!(lease.task().status, SyncTaskStatus::Running);
+    let second = task(SyncJobType::DailyHistory);
+    let err = repo.start(&second, scope, utc_now()).await.unwrap_err();
+    assert!(matches!(err, RepoError::Busy { .. }), "{err:?}");
+    assert!(
+        repo.get_by_id(second.id).await.unwrap().is_none(),
+        "a refused start stores nothing"
+    );
+    // Another scope runs beside it; the scope is free once the first run ends.
+    let other = task(SyncJobType::DailyHistory);
+    let other = repo
+        .start(
+            &other,
+            Some("import DAILY_HISTORY /data/other.csv"),
+            utc_now(),
+        )
+        .await
+        .unwrap();
+    repo.release(lease, RunOutcome::Paused, utc_now())
+        .await
+        .unwrap();
+    repo.start(&second, scope, utc_now()).await.unwrap();
+    drop(other);
 }
 
 #[tokio::test]
@@ -183,7 +215,7 @@ async fn a_run_whose_task_was_taken_over_writes_nothing_more() {
     let repo = PgSyncRepository::new(test_db.db().clone());
     let task = task(SyncJobType::DailyHistory);
     repo.create(&task).await.unwrap();
-    let first = repo.take(task.id, utc_now()).await.unwrap();
+    let first = repo.take(task.id, None, utc_now()).await.unwrap();
     let batch = |close: f64| SyncBatch {
         rows: BatchRows::Dailies(vec![crate::bar("000001.SZ", "2024-01-02", close)]),
         failures: Vec::new(),
@@ -205,7 +237,7 @@ async fn a_run_whose_task_was_taken_over_writes_nothing_more() {
     assert_eq!(cut, [true], "the first run's lock connection");
     let second = loop {
         // The server drops the lock once the backend has gone.
-        match repo.take(task.id, utc_now()).await {
+        match repo.take(task.id, None, utc_now()).await {
             Ok(lease) => break lease,
             Err(RepoError::Busy { .. }) => {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -384,7 +416,7 @@ async fn a_batch_commits_rows_failures_and_progress_together() {
     let repo = PgSyncRepository::new(test_db.db().clone());
     let task = task(SyncJobType::DailyHistory);
     repo.create(&task).await.unwrap();
-    let lease = repo.take(task.id, utc_now()).await.unwrap();
+    let lease = repo.take(task.id, None, utc_now()).await.unwrap();
     let rows = vec![
         crate::bar("000001.SZ", "2024-01-02", 1.0),
         crate::bar("000001.SZ", "2024-01-03", 2.0),

@@ -46,7 +46,7 @@ async fn upsert_by_alias_keeps_id_and_created_at_and_moves_updated_at() {
     let repo = PgLlmConfigRepository::new(test_db.db().clone(), None);
     let first = repo.upsert(config("deepseek", Some(2))).await.unwrap();
     assert_eq!(first.tags, ["fast", "中文"], "tags round-trip as JSONB");
-    assert_eq!(first.api_key.expose(), KEY);
+    assert_eq!(first.api_key.as_ref().unwrap().expose(), KEY);
     let mut changed = config("deepseek", Some(1));
     changed.model_name = "deepseek-reasoner".into();
     changed.tags = vec![];
@@ -98,9 +98,9 @@ async fn keys_are_encrypted_at_rest_with_a_cipher() {
     let cipher = cipher();
     let repo = PgLlmConfigRepository::new(test_db.db().clone(), Some(cipher.clone()));
     let saved = repo.upsert(config("gpt", None)).await.unwrap();
-    assert_eq!(saved.api_key.expose(), KEY);
+    assert_eq!(saved.api_key.as_ref().unwrap().expose(), KEY);
     let stored = stored_key(&test_db, "gpt").await;
-    assert!(stored.starts_with("enc:v1:"), "{stored}");
+    assert!(stored.starts_with("enc:v2:"), "{stored}");
     assert!(!stored.contains(KEY));
 
     let no_key = PgLlmConfigRepository::new(test_db.db().clone(), None);
@@ -135,32 +135,133 @@ async fn plaintext_rows_read_and_are_upgraded_by_reencrypt() {
             .unwrap()
             .unwrap()
             .api_key
+            .as_ref()
+            .unwrap()
             .expose(),
         KEY,
         "plaintext still reads"
     );
-    assert_eq!(repo.reencrypt_plaintext().await.unwrap(), 2);
+    assert_eq!(repo.reencrypt().await.unwrap(), 2);
     assert_eq!(
-        repo.reencrypt_plaintext().await.unwrap(),
+        repo.reencrypt().await.unwrap(),
         0,
         "nothing left to upgrade"
     );
     for alias in ["old-1", "old-2"] {
-        assert!(stored_key(&test_db, alias).await.starts_with("enc:v1:"));
+        assert!(stored_key(&test_db, alias).await.starts_with("enc:v2:"));
         assert_eq!(
             repo.get_by_alias(alias)
                 .await
                 .unwrap()
                 .unwrap()
                 .api_key
+                .as_ref()
+                .unwrap()
                 .expose(),
             KEY
         );
     }
-    let err = legacy.reencrypt_plaintext().await.unwrap_err();
+    let err = legacy.reencrypt().await.unwrap_err();
     assert!(
         matches!(err, RepoError::Secret { .. }) && cause(&err).contains("STOCKDB_SECRET_KEY"),
         "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_is_never_read_for_an_endpoint_it_was_not_saved_for() {
+    let test_db = TestDb::new().await;
+    let repo = PgLlmConfigRepository::new(test_db.db().clone(), Some(cipher()));
+    repo.upsert(config("good", Some(1))).await.unwrap();
+    repo.upsert(config("moved", Some(2))).await.unwrap();
+    // Whoever can write the table points the config at their own host.
+    sqlx::query(
+        "UPDATE llm_configs SET base_url = 'https://attacker.example' WHERE alias = 'moved'",
+    )
+    .execute(test_db.db().pool())
+    .await
+    .unwrap();
+    let err = repo.get_by_alias("moved").await.unwrap_err();
+    assert!(matches!(err, RepoError::Secret { .. }), "{err:?}");
+    // One unreadable row does not hide the others.
+    let listed = repo.list().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].api_key.as_ref().unwrap().expose(), KEY);
+    assert!(listed[1].api_key.is_err());
+    let json = serde_json::to_string(&listed).unwrap();
+    assert!(
+        json.contains("<unreadable") && !json.contains(KEY),
+        "{json}"
+    );
+    // Saving it again (as its owner does when the endpoint really moves) binds it anew.
+    let mut moved = config("moved", Some(2));
+    moved.base_url = Some("https://api.deepseek.com/v2".into());
+    repo.upsert(moved).await.unwrap();
+    assert!(
+        repo.get_by_alias("moved")
+            .await
+            .unwrap()
+            .unwrap()
+            .api_key
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn first_scheme_keys_read_and_are_upgraded_by_reencrypt() {
+    use base64::Engine as _;
+    use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+    let test_db = TestDb::new().await;
+    let key = SecretCipher::generate_key();
+    let repo = PgLlmConfigRepository::new(
+        test_db.db().clone(),
+        Some(SecretCipher::from_base64(&key).unwrap()),
+    );
+    repo.upsert(config("old", None)).await.unwrap();
+    // A key as the first scheme stored it: the alias as the only associated data.
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(&key)
+        .unwrap();
+    let aead = chacha20poly1305::XChaCha20Poly1305::new_from_slice(&raw).unwrap();
+    let nonce = chacha20poly1305::XChaCha20Poly1305::generate_nonce(&mut OsRng);
+    let sealed = aead
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: KEY.as_bytes(),
+                aad: b"old",
+            },
+        )
+        .unwrap();
+    let mut blob = nonce.to_vec();
+    blob.extend_from_slice(&sealed);
+    let v1 = format!(
+        "enc:v1:{}",
+        base64::engine::general_purpose::STANDARD.encode(blob)
+    );
+    sqlx::query("UPDATE llm_configs SET api_key = $1 WHERE alias = 'old'")
+        .bind(&v1)
+        .execute(test_db.db().pool())
+        .await
+        .unwrap();
+    let read = repo.get_by_alias("old").await.unwrap().unwrap();
+    assert_eq!(
+        read.api_key.as_ref().unwrap().expose(),
+        KEY,
+        "v1 still reads"
+    );
+    assert_eq!(repo.reencrypt().await.unwrap(), 1);
+    assert!(stored_key(&test_db, "old").await.starts_with("enc:v2:"));
+    assert_eq!(
+        repo.get_by_alias("old")
+            .await
+            .unwrap()
+            .unwrap()
+            .api_key
+            .as_ref()
+            .unwrap()
+            .expose(),
+        KEY
     );
 }
 

@@ -1,14 +1,26 @@
 //! The embedded default: a PostgreSQL cluster stockdb creates and manages in a data
 //! directory, with the server binaries installed on the machine (`initdb`, `pg_ctl`).
 //!
-//! The cluster listens on a Unix socket inside the data directory only (no TCP port, so
-//! nothing to collide with) and trusts local connections. `initdb` refuses to run as
-//! root, so when stockdb runs as root the cluster runs as the `postgres` system user (the
-//! one the server packages create), through `runuser`, with its directories owned by that
-//! user.
+//! The cluster is private to the account that runs stockdb. It listens on a Unix socket
+//! inside the data directory only (no TCP port: nothing to collide with, nothing to reach
+//! from the network); the socket's directory and the socket are mode 0700, so no other
+//! account (root aside) can even reach it; and its only `pg_hba.conf` line is `peer`
+//! authentication through an ident map that lets exactly that account in as `postgres`.
+//! Peer authentication was chosen over a generated password: the kernel vouches for the
+//! client's account, so there is no secret to store, leak or rotate. `initdb` refuses to
+//! run as root, so when stockdb runs as root the cluster runs as the `postgres` system
+//! user (the one the server packages create), through `runuser`, with its directories
+//! owned by that user; root is then the account let in.
+
+mod access;
+mod process;
+
+pub use process::find_server_binaries;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use self::process::{account_name, checked_pg, is_root, run, run_pg, set_mode};
 
 /// What can go wrong managing the embedded cluster.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +46,14 @@ pub enum EmbeddedError {
          directory it can reach, e.g. --data-dir /var/lib/stockdb"
     )]
     Unreachable(PathBuf),
+    /// The data directory's path cannot be used for a cluster.
+    #[error("cannot use {path:?} as the data directory: {reason}")]
+    BadPath {
+        /// The path, as given.
+        path: PathBuf,
+        /// Why not.
+        reason: String,
+    },
     /// A command failed.
     #[error("{command} failed: {detail}")]
     Command {
@@ -57,6 +77,9 @@ pub enum EmbeddedError {
 
 /// The database the embedded cluster serves stockdb from.
 pub const DATABASE: &str = "stockdb";
+
+/// The settings file stockdb keeps in the cluster, included by `postgresql.conf`.
+const SETTINGS_FILE: &str = "stockdb.conf";
 
 /// A cluster in `data_dir`: `pgdata/` (the cluster), `run/` (socket and server log).
 #[derive(Debug, Clone)]
@@ -98,8 +121,23 @@ impl EmbeddedCluster {
         PathBuf::from(".stockdb")
     }
 
-    /// A cluster in `data_dir`, with the server binaries found on this machine.
+    /// A cluster in `data_dir`, with the server binaries found on this machine. A path
+    /// that cannot hold a cluster (not UTF-8, control characters, a socket path over the
+    /// kernel's limit) is refused here, before anything is made.
     pub fn new(data_dir: impl Into<PathBuf>) -> Result<Self, EmbeddedError> {
+        let data_dir = data_dir.into();
+        let data_dir = if data_dir.is_absolute() {
+            data_dir
+        } else {
+            std::env::current_dir()
+                .map_err(|source| EmbeddedError::Io {
+                    what: "reading the current directory for",
+                    path: data_dir.clone(),
+                    source,
+                })?
+                .join(data_dir)
+        };
+        access::check_data_dir(&data_dir, &data_dir.join("run"))?;
         let bin_dir = find_server_binaries().ok_or(EmbeddedError::NoServerBinaries)?;
         let run_as = if is_root() {
             let exists = Command::new("id")
@@ -112,18 +150,6 @@ impl EmbeddedCluster {
             Some("postgres".to_owned())
         } else {
             None
-        };
-        let data_dir = data_dir.into();
-        let data_dir = if data_dir.is_absolute() {
-            data_dir
-        } else {
-            std::env::current_dir()
-                .map_err(|source| EmbeddedError::Io {
-                    what: "reading the current directory for",
-                    path: data_dir.clone(),
-                    source,
-                })?
-                .join(data_dir)
         };
         Ok(Self {
             data_dir,
@@ -141,7 +167,8 @@ impl EmbeddedCluster {
         self.data_dir.join("pgdata")
     }
 
-    fn run_dir(&self) -> PathBuf {
+    /// Where the server's socket is (mode 0700).
+    pub fn run_dir(&self) -> PathBuf {
         self.data_dir.join("run")
     }
 
@@ -151,15 +178,8 @@ impl EmbeddedCluster {
     }
 
     /// The URL of the `stockdb` database (over the Unix socket).
-    pub fn url(&self) -> String {
-        self.url_of(DATABASE)
-    }
-
-    fn url_of(&self, database: &str) -> String {
-        format!(
-            "postgres://postgres@localhost/{database}?host={}&port=5432",
-            self.run_dir().display()
-        )
+    pub fn url(&self) -> Result<String, EmbeddedError> {
+        access::socket_url(&self.run_dir(), DATABASE)
     }
 
     /// Where the cluster stands.
@@ -168,7 +188,7 @@ impl EmbeddedCluster {
             return ClusterState::Uninitialized;
         }
         let pgdata = self.pgdata().display().to_string();
-        match self.run_pg("pg_ctl", &["-D", &pgdata, "status"]) {
+        match self.pg("pg_ctl", &["-D", &pgdata, "status"]) {
             Ok(output) if output.status.success() => ClusterState::Running,
             _ => ClusterState::Stopped,
         }
@@ -176,15 +196,19 @@ impl EmbeddedCluster {
 
     /// Initializes the cluster if needed, starts it if it is not running, and creates the
     /// `stockdb` database if it is missing. Returns the database URL.
+    ///
+    /// Before every start, the cluster's access rules are (re)written, so a cluster made
+    /// by an older stockdb (which trusted every local connection) is closed too.
     pub async fn ensure_started(&self) -> Result<String, EmbeddedError> {
         if self.state() == ClusterState::Uninitialized {
             self.init()?;
         }
         if self.state() != ClusterState::Running {
+            self.secure()?;
             self.start()?;
         }
         self.ensure_database().await?;
-        Ok(self.url())
+        self.url()
     }
 
     /// Stops the cluster (fast shutdown); a stopped cluster is left as it is.
@@ -227,8 +251,11 @@ impl EmbeddedCluster {
             if !reachable {
                 return Err(EmbeddedError::Unreachable(self.data_dir.clone()));
             }
+        } else {
+            set_mode(&self.data_dir, 0o700)?;
         }
         set_mode(&pgdata, 0o700)?;
+        set_mode(&run_dir, 0o700)?;
         let pgdata_arg = pgdata.display().to_string();
         self.checked(
             "initdb",
@@ -237,31 +264,42 @@ impl EmbeddedCluster {
                 &pgdata_arg,
                 "-U",
                 "postgres",
-                "-A",
-                "trust",
+                "--auth-local=peer",
+                "--auth-host=reject",
                 "-E",
                 "UTF8",
                 "--locale=C",
                 "--no-instructions",
             ],
         )?;
-        let settings = format!(
-            "\n# stockdb embedded cluster: Unix socket only, in its own directory.\n\
-             listen_addresses = ''\nunix_socket_directories = '{}'\nport = 5432\n",
-            run_dir.display()
-        );
         let conf = pgdata.join("postgresql.conf");
         let mut text = std::fs::read_to_string(&conf).map_err(|source| EmbeddedError::Io {
             what: "reading",
             path: conf.clone(),
             source,
         })?;
-        text.push_str(&settings);
-        std::fs::write(&conf, text).map_err(|source| EmbeddedError::Io {
-            what: "writing",
-            path: conf.clone(),
-            source,
-        })
+        // A relative include is read from the data directory: no path to quote here.
+        text.push_str(&format!(
+            "\n# stockdb's own settings (rewritten before every start).\ninclude '{SETTINGS_FILE}'\n"
+        ));
+        access::write(conf, &text)
+    }
+
+    /// (Re)writes who may connect and how the server listens: the socket directory's
+    /// mode, `pg_hba.conf`, `pg_ident.conf` and stockdb's settings file.
+    fn secure(&self) -> Result<(), EmbeddedError> {
+        let (pgdata, run_dir) = (self.pgdata(), self.run_dir());
+        set_mode(&run_dir, 0o700)?;
+        let account = account_name()?;
+        access::write(pgdata.join("pg_hba.conf"), &access::hba_conf())?;
+        access::write(pgdata.join("pg_ident.conf"), &access::ident_conf(&account))?;
+        let settings = pgdata.join(SETTINGS_FILE);
+        access::write(settings.clone(), &access::server_settings(&run_dir))?;
+        if let Some(user) = &self.run_as {
+            run(Command::new("chown")
+                .args([&format!("{user}:{user}"), &settings.display().to_string()]))?;
+        }
+        Ok(())
     }
 
     fn start(&self) -> Result<(), EmbeddedError> {
@@ -284,9 +322,8 @@ impl EmbeddedCluster {
             command: format!("creating database {DATABASE}"),
             detail: err.to_string(),
         };
-        let mut conn = sqlx::PgConnection::connect(&self.url_of("postgres"))
-            .await
-            .map_err(sql_err)?;
+        let url = access::socket_url(&self.run_dir(), "postgres")?;
+        let mut conn = sqlx::PgConnection::connect(&url).await.map_err(sql_err)?;
         let exists: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
                 .bind(DATABASE)
@@ -311,112 +348,11 @@ impl EmbeddedCluster {
         conn.close().await.map_err(sql_err)
     }
 
-    /// Runs the server binary `program` with `args`, as the service user when stockdb
-    /// runs as root.
-    fn run_pg(&self, program: &str, args: &[&str]) -> Result<Output, EmbeddedError> {
-        let binary = self.bin_dir.join(program).display().to_string();
-        let mut command = match &self.run_as {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--", &binary]);
-                c
-            }
-            None => Command::new(&binary),
-        };
-        command.args(args);
-        // A server started from here must not hold on to our output pipes.
-        command.stdin(std::process::Stdio::null());
-        command.output().map_err(|source| EmbeddedError::Io {
-            what: "running",
-            path: PathBuf::from(binary),
-            source,
-        })
+    fn pg(&self, program: &str, args: &[&str]) -> Result<std::process::Output, EmbeddedError> {
+        run_pg(&self.bin_dir, self.run_as.as_deref(), program, args)
     }
 
-    fn checked(&self, program: &str, args: &[&str]) -> Result<Output, EmbeddedError> {
-        let output = self.run_pg(program, args)?;
-        if output.status.success() {
-            return Ok(output);
-        }
-        Err(EmbeddedError::Command {
-            command: format!("{program} {}", args.join(" ")),
-            detail: describe(&output),
-        })
+    fn checked(&self, program: &str, args: &[&str]) -> Result<std::process::Output, EmbeddedError> {
+        checked_pg(&self.bin_dir, self.run_as.as_deref(), program, args)
     }
-}
-
-fn describe(output: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    format!("{} {}{}", output.status, stderr.trim(), stdout.trim())
-}
-
-fn run(command: &mut Command) -> Result<(), EmbeddedError> {
-    let output = command.output().map_err(|source| EmbeddedError::Io {
-        what: "running",
-        path: PathBuf::from(command.get_program()),
-        source,
-    })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(EmbeddedError::Command {
-            command: format!("{command:?}"),
-            detail: describe(&output),
-        })
-    }
-}
-
-fn set_mode(path: &Path, mode: u32) -> Result<(), EmbeddedError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| {
-        EmbeddedError::Io {
-            what: "setting permissions of",
-            path: path.to_owned(),
-            source,
-        }
-    })
-}
-
-/// True when this process runs as root.
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// The directory holding `initdb` and `pg_ctl`: on `PATH`, else the newest
-/// `/usr/lib/postgresql/<version>/bin`, else a few usual places.
-pub fn find_server_binaries() -> Option<PathBuf> {
-    let has_both = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-    let on_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .unwrap_or_default();
-    if let Some(dir) = on_path.into_iter().find(|dir| has_both(dir)) {
-        return Some(dir);
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter_map(|e| {
-                    let version = e.file_name().to_string_lossy().parse::<u32>().ok()?;
-                    Some((version, e.path().join("bin")))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    versions.sort();
-    if let Some((_, dir)) = versions.into_iter().rev().find(|(_, dir)| has_both(dir)) {
-        return Some(dir);
-    }
-    [
-        "/usr/local/pgsql/bin",
-        "/opt/homebrew/bin",
-        "/usr/local/bin",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|dir| has_both(dir))
 }
