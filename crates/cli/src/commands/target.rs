@@ -67,12 +67,14 @@ impl Target {
     /// brought to the latest version first.
     pub(crate) async fn migrated_url(&self) -> anyhow::Result<String> {
         let url = self.url().await?;
-        if self.is_embedded() {
-            let runner = migration::MigrationRunner::connect(&url).await?;
-            let applied = runner.up(None).await;
-            runner.close().await?;
-            applied?;
-        }
+        let runner = migration::MigrationRunner::connect(&url).await?;
+        let checked = if self.is_embedded() {
+            runner.up(None).await.map(drop).map_err(anyhow::Error::from)
+        } else {
+            check_schema(&runner).await
+        };
+        runner.close().await?;
+        checked?;
         Ok(url)
     }
 
@@ -97,3 +99,27 @@ impl Target {
 /// The command line's default `statement_timeout`: no command of it runs a statement
 /// nearly this long, and a stuck one is not left holding locks for ever.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Refuses a database without stockdb's schema (saying how to make it), and warns when
+/// migrations are pending: a command on an older schema may miss what it reads.
+async fn check_schema(runner: &migration::MigrationRunner) -> anyhow::Result<()> {
+    let status = runner.status().await?;
+    if let (true, Some(revision)) = (status.needs_adopt(), &status.alembic_revision) {
+        anyhow::bail!(
+            "this database was made by the earlier service (alembic revision {revision}); \
+             run `stockdb migrate adopt` first"
+        );
+    }
+    anyhow::ensure!(
+        status.version() > 0,
+        "this database has no stockdb schema yet; run `stockdb migrate up` first"
+    );
+    if !status.pending.is_empty() {
+        tracing::warn!(
+            "the database is at schema version {} of {}; run `stockdb migrate up`",
+            status.version(),
+            migration::MigrationRunner::LATEST
+        );
+    }
+    Ok(())
+}

@@ -5,6 +5,8 @@
 
 mod cli;
 mod faults;
+mod imports;
+mod operator;
 
 /// The `stockdb` binary, pointed at `url`, with no secret key and quiet logs.
 pub(crate) fn stockdb(url: &str) -> std::process::Command {

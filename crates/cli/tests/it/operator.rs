@@ -1,0 +1,384 @@
+//! The operator path under attack and under stress: who can reach the embedded cluster,
+//! hostile data directory names, migrations that destroy only when asked, a demo that
+//! never touches data it did not make, waits that say what they wait for, and output that
+//! cannot drive the terminal.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use test_support::TestDb;
+
+use crate::stockdb;
+
+/// The `stockdb` binary on an embedded cluster in `data_dir` (no `DATABASE_URL`).
+fn embedded(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stockdb"))
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A scratch directory the `postgres` user can traverse (the server runs as that user
+/// when the tests run as root), with the cluster in it stopped when the test ends.
+struct Cluster {
+    _dir: tempfile::TempDir,
+    data_dir: PathBuf,
+}
+
+impl Cluster {
+    fn new(name: &str) -> Option<Self> {
+        stockdb_cli::embedded::find_server_binaries()?;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let data_dir = dir.path().join(name);
+        Some(Self {
+            _dir: dir,
+            data_dir,
+        })
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        embedded(&self.data_dir, args)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "stockdb {args:?}: {}",
+            text(&output.stderr)
+        );
+        text(&output.stdout)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.run(&["db", "stop"]);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| text(&o.stdout).trim() == "0")
+}
+
+#[test]
+fn the_embedded_cluster_admits_its_owner_only() {
+    let Some(cluster) = Cluster::new("stockdb") else {
+        return;
+    };
+    cluster.ok(&["db", "start"]);
+    let run_dir = cluster.data_dir.join("run");
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&run_dir), 0o700, "the socket's directory is private");
+    assert_eq!(
+        mode(&run_dir.join(".s.PGSQL.5432")),
+        0o700,
+        "so is the socket"
+    );
+    let hba = std::fs::read_to_string(cluster.data_dir.join("pgdata/pg_hba.conf")).unwrap();
+    let rules: Vec<&str> = hba
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert_eq!(rules, ["local all postgres peer map=stockdb"], "{hba}");
+    assert!(!hba.contains("trust"));
+    let settings = std::fs::read_to_string(cluster.data_dir.join("pgdata/stockdb.conf")).unwrap();
+    assert!(
+        settings.contains("listen_addresses = ''"),
+        "no TCP: {settings}"
+    );
+    // Its owner gets in.
+    assert_eq!(
+        serde_json::from_str::<Value>(&cluster.ok(&["sync", "status", "--json"])).unwrap(),
+        Value::Array(vec![])
+    );
+    if is_root() {
+        // Other accounts do not: neither through the socket's directory nor, were that
+        // open, through the authentication rules.
+        for account in ["nobody", "postgres"] {
+            let url = format!(
+                "host={} user=postgres dbname=stockdb connect_timeout=5",
+                run_dir.display()
+            );
+            let tried = Command::new("runuser")
+                .args(["-u", account, "--", "psql", &url, "-c", "SELECT 1"])
+                .output()
+                .unwrap();
+            assert!(
+                !tried.status.success(),
+                "{account} connected: {}",
+                text(&tried.stdout)
+            );
+        }
+    }
+}
+
+#[test]
+fn hostile_data_directory_names_are_quoted_or_refused() {
+    // A quote and a hash in the path: once they broke the config or hid the socket.
+    let Some(cluster) = Cluster::new("it's #1 stockdb") else {
+        return;
+    };
+    cluster.ok(&["db", "start"]);
+    let url = cluster.ok(&["db", "url"]);
+    assert!(url.contains("%27") && url.contains("%23"), "encoded: {url}");
+    cluster.ok(&["sync", "status"]);
+
+    // A path whose socket would not fit the kernel's limit is refused before anything
+    // is made.
+    let long = std::env::temp_dir().join("d".repeat(100));
+    let output = embedded(&long, &["db", "start"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("shorter --data-dir"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(!long.exists(), "nothing was created");
+}
+
+#[test]
+fn migrate_commands_on_the_embedded_cluster_are_not_undone() {
+    let Some(cluster) = Cluster::new("stockdb") else {
+        return;
+    };
+    let status = |cluster: &Cluster| cluster.ok(&["migrate", "status"]);
+    cluster.ok(&["migrate", "up", "--to", "1"]);
+    let latest = migration::MigrationRunner::LATEST;
+    assert!(
+        status(&cluster).contains(&format!("schema version: 1 of {latest}")),
+        "{}",
+        status(&cluster)
+    );
+    cluster.ok(&["migrate", "down", "--yes"]);
+    assert!(status(&cluster).contains(&format!("schema version: 0 of {latest}")));
+    cluster.ok(&["migrate", "up"]);
+    assert!(status(&cluster).contains(&format!("schema version: {latest} of {latest}")));
+}
+
+async fn execute(test_db: &TestDb, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(test_db.db().pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn destroying_migrations_ask_first_and_spare_other_tables() {
+    let test_db = TestDb::new().await;
+    execute(
+        &test_db,
+        "CREATE TABLE customer_notes (id int PRIMARY KEY, note text); \
+         INSERT INTO customer_notes VALUES (1, 'keep me'); \
+         INSERT INTO llm_configs (alias, vendor, provider_type, api_key, model_name) \
+         VALUES ('real', 'v', 'openai', 'k', 'm')",
+    )
+    .await;
+    for args in [&["migrate", "fresh"][..], &["migrate", "down", "--to", "0"]] {
+        let output = stockdb(test_db.url())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("nothing was changed") && stderr.contains("--yes"),
+            "{stderr}"
+        );
+        assert!(
+            text(&output.stdout).contains("llm_configs"),
+            "says what it would drop"
+        );
+    }
+    assert_eq!(test_db.count("llm_configs").await, 1, "nothing dropped");
+
+    let output = stockdb(test_db.url())
+        .args(["migrate", "fresh", "--yes"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("leaves alone customer_notes"));
+    assert_eq!(
+        test_db.count("llm_configs").await,
+        0,
+        "stockdb's tables are new"
+    );
+    assert_eq!(
+        test_db.count("customer_notes").await,
+        1,
+        "another table is kept"
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_migration_names_its_blocker_and_gives_up_in_time() {
+    let test_db = TestDb::empty().await;
+    // Another process holds the migration lock.
+    let mut holder = test_db.db().pool().acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(x'0073746f636b6462'::bigint)")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *holder)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let output = stockdb(test_db.url())
+        .args(["migrate", "up", "--lock-timeout", "2s"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(&format!("process {pid}")), "{stderr}");
+    assert!(
+        stderr.contains("waiting for the migration lock"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("gave up after waiting"), "{stderr}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert_eq!(
+        migration::fingerprint(test_db.db().conn()).await.unwrap(),
+        "",
+        "nothing was applied"
+    );
+}
+
+#[test]
+fn a_refused_connection_says_so_at_once() {
+    let started = Instant::now();
+    let output = stockdb("postgres://app@127.0.0.1:1/stock")
+        .args(["sync", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
+    assert!(!stderr.contains("timed out"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn the_demo_never_touches_a_database_that_holds_data() {
+    let test_db = TestDb::new().await;
+    execute(
+        &test_db,
+        "INSERT INTO llm_configs (alias, vendor, provider_type, api_key, model_name, base_url) \
+         VALUES ('deepseek-chat', 'deepseek', 'openai', 'sk-real-key', 'deepseek-chat', \
+                 'https://real.example/v1')",
+    )
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let output = stockdb(test_db.url())
+        .args(["demo", "--stocks", "5", "--days", "5"])
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("llm_configs"),
+        "{}",
+        text(&output.stderr)
+    );
+    let (key, url): (String, String) = sqlx::query_as("SELECT api_key, base_url FROM llm_configs")
+        .fetch_one(test_db.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        (key.as_str(), url.as_str()),
+        ("sk-real-key", "https://real.example/v1")
+    );
+    assert_eq!(test_db.count("stock_info").await, 0);
+    assert!(
+        std::fs::read_dir(tmp.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_works_in_a_private_directory_and_leaves_nothing_behind() {
+    let test_db = TestDb::new().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let output = stockdb(test_db.url())
+        .args([
+            "demo",
+            "--stocks",
+            "8",
+            "--days",
+            "10",
+            "--quarters",
+            "2",
+            "--sessions",
+            "2",
+        ])
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["victim"], "the working directory is gone");
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("stockdb-demo-"),
+        "imports named their files: {stdout}"
+    );
+    let alias: String = sqlx::query_scalar("SELECT alias FROM llm_configs")
+        .fetch_one(test_db.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(alias, "demo-deepseek-chat");
+}
+
+#[tokio::test]
+async fn names_from_files_cannot_drive_the_terminal() {
+    let test_db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stock_basic.csv");
+    std::fs::write(
+        &file,
+        "ts_code,symbol,name\n600519.SH,600519,\"\u{1b}[2J\u{1b}[31mMou\rtai\"\n",
+    )
+    .unwrap();
+    let imported = stockdb(test_db.url())
+        .args(["import", "stocks"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let shown = stockdb(test_db.url())
+        .args(["stock", "show", "600519.SH"])
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    assert!(!shown.stdout.contains(&0x1b) && !shown.stdout.contains(&b'\r'));
+    assert!(
+        text(&shown.stdout).contains("\\u{1b}[31mMou\\rtai"),
+        "{}",
+        text(&shown.stdout)
+    );
+}
