@@ -1,48 +1,94 @@
 //! Adoption: taking over a database the earlier service's Alembic revisions created.
 
-use sea_orm_migration::sea_orm::{ActiveValue, EntityTrait, TransactionTrait};
-use sea_orm_migration::{MigratorTrait, seaql_migrations};
+use sea_orm_migration::sea_orm::{
+    ActiveValue, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, Statement,
+    TransactionTrait,
+};
+use sea_orm_migration::{DbErr, MigratorTrait, seaql_migrations};
 
 use crate::error::MigrateError;
-use crate::fingerprint::{diff, fingerprint, golden};
+use crate::fingerprint::{diff, fingerprint, golden, split_managed};
 use crate::migrations::Migrator;
 use crate::runner::{MigrationRunner, alembic_revision, applied_history, unix_now};
 
+/// The earlier service's Alembic revisions (its chain: 0001 … 0006, then 0009 … 0013)
+/// and the stockdb schema version each equals for the tables stockdb manages: its later
+/// revisions add tables of their own and change none of stockdb's.
+pub const ALEMBIC_REVISIONS: &[(&str, usize)] = &[
+    ("c0ff00000001", 1),
+    ("c0ff00000002", 2),
+    ("c0ff00000003", 3),
+    ("c0ff00000004", 4),
+    ("c0ff00000005", 4),
+    ("c0ff00000006", 4),
+    ("c0ff00000009", 4),
+    ("c0ff00000010", 4),
+    ("c0ff00000011", 4),
+    ("c0ff00000012", 4),
+    ("c0ff00000013", 4),
+];
+
+/// The stockdb version the earlier service's `revision` equals, if stockdb knows it.
+pub fn version_of_revision(revision: &str) -> Option<usize> {
+    ALEMBIC_REVISIONS
+        .iter()
+        .find(|(known, _)| *known == revision)
+        .map(|(_, version)| *version)
+}
+
+/// The earlier service's revision to record for a database at stockdb `version`: the
+/// newest of its revisions that equals it, counting only stockdb's own (versions past 4
+/// are stockdb's own changes, which that service does not know; its revision stays
+/// `c0ff00000004`, and its `alembic upgrade head` then adds its own tables).
+pub fn revision_for_version(version: usize) -> Option<&'static str> {
+    let version = version.min(4);
+    (version > 0).then(|| {
+        ALEMBIC_REVISIONS
+            .iter()
+            .find(|(_, v)| *v == version)
+            .map_or("c0ff00000004", |(revision, _)| *revision)
+    })
+}
+
 impl MigrationRunner {
-    /// Takes over a database created by the earlier service's Alembic revisions.
+    /// Takes over a database created by the earlier service's Alembic revisions, at any
+    /// revision up to its newest (`c0ff00000013`).
     ///
-    /// Reads the revision in `alembic_version`, checks that the live schema equals the
-    /// golden print of that version, then records the matching migrations as applied, so
-    /// that later migrations run normally. Returns the adopted version. On any mismatch it
-    /// refuses with a readable diff and changes nothing. Adopting twice is a no-op.
-    /// `alembic_version` itself is left in place.
-    pub async fn adopt(&self) -> Result<usize, MigrateError> {
+    /// Reads the revision in `alembic_version`, checks that the tables stockdb manages
+    /// equal the golden print of the stockdb version that revision equals, then records
+    /// the matching migrations as applied, so that later migrations run normally. Tables
+    /// of the earlier service that stockdb does not manage (market insight, scheduler,
+    /// concepts …) are left alone, never dropped or changed; they are returned by name.
+    /// On any difference in stockdb's tables it refuses with a readable diff and changes
+    /// nothing. Adopting twice is a no-op. `alembic_version` itself is left in place.
+    pub async fn adopt(&self) -> Result<Adoption, MigrateError> {
         self.locked(async || {
             let Some(revision) = alembic_revision(&self.db).await? else {
                 return Err(MigrateError::NothingToAdopt(
                     "the database has no alembic_version table; use `migrate up`".to_owned(),
                 ));
             };
-            let known = Self::names();
-            let Some(version) = known
-                .iter()
-                .position(|name| name.split('_').next() == Some(revision.as_str()))
-                .map(|idx| idx + 1)
-            else {
+            let Some(version) = version_of_revision(&revision) else {
                 return Err(MigrateError::AdoptRefused {
                     reason: format!(
-                        "alembic revision {revision:?} is not one stockdb can adopt \
-                         (c0ff00000001, c0ff00000002 or c0ff00000003); a database past \
-                         c0ff00000003 carries the earlier service's own later changes"
+                        "alembic revision {revision:?} is not one of the earlier service's \
+                         revisions stockdb knows (c0ff00000001 … c0ff00000013)"
                     ),
                     diff: None,
                 });
             };
+            let known = Self::names();
+            let split = split_managed(&fingerprint(&self.db).await?);
+            let adoption = Adoption {
+                version,
+                revision: revision.clone(),
+                left_alone: split.others.clone(),
+            };
             let applied = applied_history(&self.db).await?;
             if !applied.is_empty() {
                 let names: Vec<&str> = applied.iter().map(|a| a.name.as_str()).collect();
-                if names == known[..version] {
-                    return Ok(version);
+                if names.len() >= version && names[..version] == known[..version] {
+                    return Ok(adoption);
                 }
                 return Err(MigrateError::AdoptRefused {
                     reason: format!(
@@ -54,18 +100,17 @@ impl MigrationRunner {
                 });
             }
             let expected = golden(version).unwrap_or_default();
-            let live = fingerprint(&self.db).await?;
-            if live != expected {
+            if split.managed != expected {
                 return Err(MigrateError::AdoptRefused {
                     reason: format!(
-                        "the live schema differs from schema version {version} \
+                        "stockdb's tables differ from schema version {version} \
                          (alembic revision {revision})"
                     ),
                     diff: Some(diff(
                         &format!("expected (schema v{version})"),
                         expected,
                         "live database",
-                        &live,
+                        &split.managed,
                     )),
                 });
             }
@@ -81,8 +126,83 @@ impl MigrationRunner {
             .exec_without_returning(&txn)
             .await?;
             txn.commit().await?;
-            Ok(version)
+            Ok(adoption)
         })
         .await
     }
+
+    /// Records in `alembic_version` the earlier service's revision this database equals,
+    /// so that the service, run on the same database, finds a revision it knows and its
+    /// `alembic upgrade head` adds only its own later tables. Creates the table (as
+    /// Alembic does) when it is missing; moves a revision that is behind forward; leaves
+    /// one that is already there or ahead as it is. Returns the revision now recorded.
+    pub async fn alembic_stamp(&self) -> Result<String, MigrateError> {
+        self.locked(async || {
+            let version = self.status().await?.version();
+            let Some(equal) = revision_for_version(version) else {
+                return Err(MigrateError::Target {
+                    to: version,
+                    reason: "an empty schema has no revision of the earlier service; run \
+                             `migrate up` first"
+                        .to_owned(),
+                });
+            };
+            let current = alembic_revision(&self.db).await?;
+            let txn = self.db.begin().await?;
+            let recorded = match current.as_deref() {
+                None => {
+                    txn.execute_unprepared(
+                        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, \
+                         CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))",
+                    )
+                    .await?;
+                    insert_revision(&txn, equal).await?;
+                    equal.to_owned()
+                }
+                Some(revision) => match version_of_revision(revision) {
+                    Some(at) if at >= version.min(4) => revision.to_owned(),
+                    Some(_) => {
+                        txn.execute_unprepared("DELETE FROM alembic_version")
+                            .await?;
+                        insert_revision(&txn, equal).await?;
+                        equal.to_owned()
+                    }
+                    None => {
+                        return Err(MigrateError::AdoptRefused {
+                            reason: format!(
+                                "alembic_version holds {revision:?}, not a revision of the \
+                                 earlier service stockdb knows; not changing it"
+                            ),
+                            diff: None,
+                        });
+                    }
+                },
+            };
+            txn.commit().await?;
+            Ok(recorded)
+        })
+        .await
+    }
+}
+
+/// What `adopt` did: the stockdb version recorded, the revision it was adopted from, and
+/// what it left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adoption {
+    /// The stockdb schema version recorded as applied.
+    pub version: usize,
+    /// The earlier service's revision found.
+    pub revision: String,
+    /// Objects of the schema stockdb does not manage, left as they are.
+    pub left_alone: Vec<String>,
+}
+
+async fn insert_revision(txn: &DatabaseTransaction, revision: &str) -> Result<(), DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "INSERT INTO alembic_version (version_num) VALUES ($1)",
+        [revision.into()],
+    ))
+    .await
+    .map(drop)
 }

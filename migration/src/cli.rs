@@ -61,9 +61,18 @@ pub enum MigrateCommand {
         #[arg(long, value_name = "N")]
         to: Option<usize>,
     },
-    /// Take over a database created by the earlier Python service (Alembic revisions
-    /// c0ff00000001..3): check its schema, then record the matching migrations as applied.
+    /// Take over a database created by the earlier Python service (at any of its Alembic
+    /// revisions c0ff00000001..13): check stockdb's tables, then record the matching
+    /// migrations as applied. Its other tables are left alone.
     Adopt {
+        /// How long to wait for another process's migration.
+        #[command(flatten)]
+        wait: LockWait,
+    },
+    /// Record in `alembic_version` the earlier service's revision this database equals,
+    /// so that service can run on it beside stockdb (its `alembic upgrade head` then adds
+    /// only its own tables).
+    AlembicStamp {
         /// How long to wait for another process's migration.
         #[command(flatten)]
         wait: LockWait,
@@ -132,7 +141,8 @@ impl MigrateCommand {
             Self::Up { wait, .. }
             | Self::Down { wait, .. }
             | Self::Fresh { wait, .. }
-            | Self::Adopt { wait } => wait.timeout(),
+            | Self::Adopt { wait }
+            | Self::AlembicStamp { wait } => wait.timeout(),
             Self::Status | Self::Sql { .. } => None,
         };
         let runner = MigrationRunner::connect(url).await?.with_lock_timeout(wait);
@@ -170,8 +180,22 @@ impl MigrateCommand {
                 list("applied", &runner.fresh().await?, "nothing to apply")
             }
             Self::Adopt { .. } => {
-                let version = runner.adopt().await?;
-                format!("adopted: recorded migrations 1..={version} as applied\n")
+                let adoption = runner.adopt().await?;
+                let mut report = format!(
+                    "adopted alembic revision {}: recorded migrations 1..={} as applied\n",
+                    adoption.revision, adoption.version
+                );
+                if !adoption.left_alone.is_empty() {
+                    report.push_str(&format!(
+                        "left alone (not stockdb's): {}\n",
+                        adoption.left_alone.join(", ")
+                    ));
+                }
+                report
+            }
+            Self::AlembicStamp { .. } => {
+                let revision = runner.alembic_stamp().await?;
+                format!("alembic_version: {revision}\n")
             }
             Self::Status | Self::Sql { .. } => String::new(),
         };
@@ -258,6 +282,13 @@ impl fmt::Display for StatusReport<'_> {
         }
         for name in &status.pending {
             writeln!(f, "  pending  {name}")?;
+        }
+        if !status.others.is_empty() {
+            writeln!(
+                f,
+                "not stockdb's (left alone, not checked): {}",
+                status.others.join(", ")
+            )?;
         }
         match status.matches_golden {
             Some(true) => writeln!(

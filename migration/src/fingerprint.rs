@@ -4,6 +4,8 @@
 //! byte for byte what that tool prints. The golden prints of each schema version are
 //! committed under `migration/golden/`.
 
+use std::collections::BTreeSet;
+
 use sea_orm_migration::sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait,
 };
@@ -14,12 +16,79 @@ const GOLDEN: &[&str] = &[
     include_str!("../golden/v1.txt"),
     include_str!("../golden/v2.txt"),
     include_str!("../golden/v3.txt"),
+    include_str!("../golden/v4.txt"),
 ];
 
 /// The expected fingerprint after applying the first `version` migrations, if one is
 /// recorded for that version.
 pub fn golden(version: usize) -> Option<&'static str> {
     GOLDEN.get(version).copied()
+}
+
+/// The tables of a print.
+pub(crate) fn tables_of(print: &str) -> BTreeSet<&str> {
+    print
+        .lines()
+        .filter_map(|line| line.strip_prefix("table "))
+        .map(|rest| rest.split_whitespace().next().unwrap_or(rest))
+        .collect()
+}
+
+/// Every table a stockdb migration creates (whatever the version).
+pub(crate) fn managed_tables() -> BTreeSet<&'static str> {
+    GOLDEN.iter().copied().flat_map(tables_of).collect()
+}
+
+/// A print split into what stockdb manages and the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitPrint {
+    /// The lines of stockdb's tables (and the sequences they own), as the golden prints
+    /// have them.
+    pub managed: String,
+    /// Everything else in the schema (another application's tables, sequences, views,
+    /// enums), one name per object: what stockdb leaves alone.
+    pub others: Vec<String>,
+}
+
+/// Splits `print` into the part stockdb manages and the names of everything else.
+pub fn split_managed(print: &str) -> SplitPrint {
+    let managed_tables = managed_tables();
+    let mut managed = String::new();
+    let mut others = Vec::new();
+    let mut in_managed_table = false;
+    for line in print.lines() {
+        let keep = if let Some(rest) = line.strip_prefix("table ") {
+            let name = rest.split_whitespace().next().unwrap_or(rest);
+            in_managed_table = managed_tables.contains(name);
+            if !in_managed_table {
+                others.push(format!("table {name}"));
+            }
+            in_managed_table
+        } else if line.starts_with("  ") {
+            in_managed_table
+        } else {
+            in_managed_table = false;
+            let owner = line
+                .split_once(" owned by ")
+                .and_then(|(_, column)| column.split_once('.'))
+                .map(|(table, _)| table);
+            let ours = owner.is_some_and(|table| managed_tables.contains(table));
+            if !ours {
+                others.push(
+                    line.split_whitespace()
+                        .take(2)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                );
+            }
+            ours
+        };
+        if keep {
+            managed.push_str(line);
+            managed.push('\n');
+        }
+    }
+    SplitPrint { managed, others }
 }
 
 /// Session settings that make the printed text independent of the caller's environment.

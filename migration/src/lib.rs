@@ -1,7 +1,8 @@
-//! The stockdb schema: three frozen SQL migrations reproducing the earlier service's
-//! Alembic revisions `c0ff00000001` … `c0ff00000003`, a [`MigrationRunner`] that
-//! serialises concurrent runs and adopts databases that service created, and the schema
-//! [`fingerprint`] with the golden print of every version.
+//! The stockdb schema: frozen SQL migrations, the first four reproducing the earlier
+//! service's Alembic revisions `c0ff00000001` … `c0ff00000004`; a [`MigrationRunner`] that
+//! serialises concurrent runs, adopts databases that service created (at any of its
+//! revisions) and stamps its revision for coexistence; and the schema [`fingerprint`] with
+//! the golden print of every version.
 //!
 //! Migrations are frozen history: this crate never imports a context's entities, and a
 //! schema change is a new migration, never an edit.
@@ -17,10 +18,11 @@ mod migrations;
 mod runner;
 mod script;
 
+pub use adopt::{ALEMBIC_REVISIONS, Adoption, revision_for_version, version_of_revision};
 #[cfg(feature = "cli")]
 pub use cli::{LockWait, MigrateCommand};
 pub use digest::schema_digest;
-pub use fingerprint::{diff, fingerprint, golden};
+pub use fingerprint::{SplitPrint, diff, fingerprint, golden, split_managed};
 pub use migrations::Migrator;
 pub use runner::{AppliedMigration, MigrateError, MigrationRunner, MigrationStatus};
 pub use script::{Direction, sql_script};

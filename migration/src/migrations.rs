@@ -23,13 +23,15 @@ macro_rules! sql_migration {
     };
 }
 
-/// Every migration, oldest first. The first three are the earlier service's Alembic
-/// revisions `c0ff00000001` … `c0ff00000003`; later ones are named
-/// `mYYYYMMDD_NNNNNN_<what>` so that they never collide with that service's own.
+/// Every migration, oldest first. The first four are the earlier service's Alembic
+/// revisions `c0ff00000001` … `c0ff00000004`, reproduced exactly (its later revisions
+/// change no table stockdb manages); stockdb's own are named `mYYYYMMDD_NNNNNN_<what>` so
+/// that they never collide with that service's.
 pub(crate) const MIGRATIONS: &[SqlMigration] = &[
     sql_migration!("c0ff00000001_initial_schema"),
     sql_migration!("c0ff00000002_add_sync_tables"),
     sql_migration!("c0ff00000003_execution_tracking_and_reports"),
+    sql_migration!("c0ff00000004_add_retry_fields_to_research_sessions"),
 ];
 
 impl MigrationName for SqlMigration {

@@ -12,7 +12,7 @@ use sqlx::postgres::PgPoolOptions;
 use shared_db::{DbConfig, redact_url};
 
 pub use crate::error::MigrateError;
-use crate::fingerprint::{fingerprint, golden};
+use crate::fingerprint::{fingerprint, golden, managed_tables, split_managed, tables_of};
 use crate::lock;
 use crate::migrations::{MIGRATIONS, Migrator};
 
@@ -34,9 +34,12 @@ pub struct MigrationStatus {
     pub pending: Vec<&'static str>,
     /// The earlier service's revision, when an `alembic_version` table exists.
     pub alembic_revision: Option<String>,
-    /// Whether the live schema equals the golden print of the applied version
+    /// Whether the tables stockdb manages equal the golden print of the applied version
     /// (`None` when no golden print exists for it).
     pub matches_golden: Option<bool>,
+    /// Objects of the schema stockdb does not manage (another application's tables,
+    /// sequences, views), which it leaves alone and leaves out of the drift check.
+    pub others: Vec<String>,
 }
 
 impl MigrationStatus {
@@ -126,9 +129,10 @@ impl MigrationRunner {
         }
         let pending = known[applied.len()..].to_vec();
         let alembic_revision = alembic_revision(&self.db).await?;
+        let split = split_managed(&fingerprint(&self.db).await?);
         let matches_golden = match golden(applied.len()) {
             Some(expected) if !(applied.is_empty() && alembic_revision.is_some()) => {
-                Some(fingerprint(&self.db).await? == expected)
+                Some(split.managed == expected)
             }
             _ => None,
         };
@@ -137,6 +141,7 @@ impl MigrationRunner {
             pending,
             alembic_revision,
             matches_golden,
+            others: split.others,
         })
     }
 
@@ -289,21 +294,9 @@ impl MigrationRunner {
     }
 }
 
-/// The tables of a golden print.
-fn tables_of(print: &str) -> BTreeSet<&str> {
-    print
-        .lines()
-        .filter_map(|line| line.strip_prefix("table "))
-        .map(|rest| rest.split_whitespace().next().unwrap_or(rest))
-        .collect()
-}
-
 /// Every table a stockdb migration creates, and stockdb's history table.
 fn own_tables() -> BTreeSet<&'static str> {
-    let mut tables: BTreeSet<&'static str> = (1..=MIGRATIONS.len())
-        .filter_map(golden)
-        .flat_map(tables_of)
-        .collect();
+    let mut tables = managed_tables();
     tables.insert("seaql_migrations");
     tables
 }

@@ -976,7 +976,7 @@ async fn every_malformed_csv_line_becomes_a_failure_record_and_the_good_ones_loa
     assert_eq!(summary.rejected, bad_lines.len() as u64);
     let failures = db
         .sync()
-        .list_failures(Some(SyncJobType::DailyHistory), true, 100)
+        .list_failures(Some(SyncJobType::ImportDaily), true, 100)
         .await
         .unwrap();
     assert_eq!(failures.len(), bad_lines.len());

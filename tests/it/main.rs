@@ -8,6 +8,7 @@
 mod bad_input;
 mod concurrency;
 mod faults;
+mod legacy;
 mod migrations;
 mod secrets;
 

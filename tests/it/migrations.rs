@@ -98,10 +98,9 @@ async fn down_to_a_version_reverts_several_steps() {
     let runner = runner(&test_db).await;
     runner.up(None).await.unwrap();
     let reverted = runner.down(Some(1)).await.unwrap();
-    assert_eq!(
-        reverted,
-        [MigrationRunner::names()[2], MigrationRunner::names()[1]]
-    );
+    let names = MigrationRunner::names();
+    let expected: Vec<&str> = names[1..].iter().rev().copied().collect();
+    assert_eq!(reverted, expected);
     assert_eq!(print(test_db.db()).await, golden(1).unwrap());
     assert!(matches!(
         runner.down(Some(2)).await,
@@ -157,22 +156,27 @@ async fn status_reports_drift_from_the_golden_schema() {
 #[tokio::test]
 async fn offline_sql_scripts_match_the_runner() {
     let test_db = TestDb::empty().await;
-    execute(test_db.db(), &sql_script(Direction::Up, 0, 3).unwrap()).await;
-    assert_eq!(print(test_db.db()).await, golden(3).unwrap());
+    let latest = MigrationRunner::LATEST;
+    execute(test_db.db(), &sql_script(Direction::Up, 0, latest).unwrap()).await;
+    assert_eq!(print(test_db.db()).await, golden(latest).unwrap());
     let runner = runner(&test_db).await;
     assert_eq!(
         runner.status().await.unwrap().version(),
-        3,
+        latest,
         "bookkeeping written too"
     );
-    execute(test_db.db(), &sql_script(Direction::Down, 3, 0).unwrap()).await;
+    execute(
+        test_db.db(),
+        &sql_script(Direction::Down, latest, 0).unwrap(),
+    )
+    .await;
     assert_eq!(print(test_db.db()).await, golden(0).unwrap());
     assert_eq!(runner.status().await.unwrap().version(), 0);
 }
 
 #[tokio::test]
 async fn adopt_accepts_every_alembic_revision_and_later_migrations_run() {
-    for version in 1..=3 {
+    for version in 1..=4 {
         let test_db = alembic_database(version).await;
         let runner = runner(&test_db).await;
         let status = runner.status().await.unwrap();
@@ -181,9 +185,9 @@ async fn adopt_accepts_every_alembic_revision_and_later_migrations_run() {
             matches!(runner.up(None).await, Err(MigrateError::NeedsAdopt { ref revision }) if *revision == format!("c0ff0000000{version}")),
             "up refuses before adopt"
         );
-        assert_eq!(runner.adopt().await.unwrap(), version);
+        assert_eq!(runner.adopt().await.unwrap().version, version);
         assert_eq!(
-            runner.adopt().await.unwrap(),
+            runner.adopt().await.unwrap().version,
             version,
             "adopting twice is a no-op"
         );
@@ -191,7 +195,21 @@ async fn adopt_accepts_every_alembic_revision_and_later_migrations_run() {
         assert_eq!(status.version(), version);
         assert_eq!(status.matches_golden, Some(true));
         runner.up(None).await.unwrap();
-        assert_eq!(print(test_db.db()).await, golden(3).unwrap());
+        assert_eq!(
+            print(test_db.db()).await,
+            golden(MigrationRunner::LATEST).unwrap()
+        );
+        // The earlier service's revision follows what stockdb applied of its chain.
+        let revision: String = sqlx::query_scalar("SELECT version_num FROM alembic_version")
+            .fetch_one(test_db.db().pool())
+            .await
+            .unwrap();
+        let expected = if version == 3 {
+            "c0ff00000004".to_owned()
+        } else {
+            format!("c0ff0000000{version}")
+        };
+        assert_eq!(revision, expected, "adopted at c0ff0000000{version}");
     }
 }
 
@@ -239,17 +257,19 @@ async fn adopt_refuses_an_extra_column_with_a_diff() {
 }
 
 #[tokio::test]
-async fn adopt_refuses_a_revision_past_the_known_ones() {
-    let test_db = alembic_database(3).await;
-    execute(
-        test_db.db(),
-        "UPDATE alembic_version SET version_num = 'c0ff00000004'",
-    )
-    .await;
-    let err = runner(&test_db).await.adopt().await.unwrap_err();
-    assert!(matches!(err, MigrateError::AdoptRefused { diff: None, .. }));
-    assert!(err.to_string().contains("c0ff00000004"), "{err}");
-    assert!(!has_history_table(test_db.db()).await);
+async fn adopt_refuses_a_revision_it_does_not_know() {
+    for unknown in ["c0ff00000007", "c0ff00000099", "abc123"] {
+        let test_db = alembic_database(3).await;
+        execute(
+            test_db.db(),
+            &format!("UPDATE alembic_version SET version_num = '{unknown}'"),
+        )
+        .await;
+        let err = runner(&test_db).await.adopt().await.unwrap_err();
+        assert!(matches!(err, MigrateError::AdoptRefused { diff: None, .. }));
+        assert!(err.to_string().contains(unknown), "{err}");
+        assert!(!has_history_table(test_db.db()).await);
+    }
 }
 
 #[tokio::test]

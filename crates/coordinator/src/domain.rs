@@ -62,6 +62,12 @@ pub struct ResearchSession {
     pub completed_at: Option<NaiveDateTime>,
     /// 总耗时（毫秒）.
     pub duration_ms: Option<i32>,
+    /// 重试计数: 0 for a first run, one more than its parent's for a retry.
+    #[serde(default)]
+    pub retry_count: i32,
+    /// 父会话标识: the session this one retries, if it is a retry.
+    #[serde(default)]
+    pub parent_session_id: Option<Uuid>,
 }
 
 impl ResearchSession {
@@ -77,6 +83,21 @@ impl ResearchSession {
             created_at: now,
             completed_at: None,
             duration_ms: None,
+            retry_count: 0,
+            parent_session_id: None,
+        }
+    }
+
+    /// A `running` retry of `parent` (same symbol, experts and options) with a new id,
+    /// created `now`: it points at `parent` and counts one more retry than it.
+    pub fn retry_of(parent: &ResearchSession, now: NaiveDateTime) -> Self {
+        Self {
+            selected_experts: parent.selected_experts.clone(),
+            options: parent.options.clone(),
+            trigger_source: parent.trigger_source.clone(),
+            retry_count: parent.retry_count.saturating_add(1),
+            parent_session_id: Some(parent.id),
+            ..Self::start(parent.symbol.clone(), now)
         }
     }
 
@@ -91,6 +112,14 @@ impl ResearchSession {
             check_text("selected_experts", Some(expert))?;
         }
         check_not_negative("duration_ms", self.duration_ms)?;
+        check_not_negative("retry_count", Some(self.retry_count))?;
+        if self.parent_session_id == Some(self.id) {
+            return Err(InvalidInput::new(
+                "parent_session_id",
+                self.id,
+                "a session cannot be a retry of itself",
+            ));
+        }
         check_completion(self.created_at, self.completed_at)
     }
 }
@@ -169,6 +198,9 @@ pub struct SessionFilter {
     pub created_after: Option<NaiveDateTime>,
     /// Only sessions created at or before this time (UTC).
     pub created_before: Option<NaiveDateTime>,
+    /// Only first runs, not retries (list a session's retries with
+    /// `ResearchSessionRepository::list_retries`).
+    pub first_runs_only: bool,
 }
 
 fn check_object(field: &'static str, value: Option<&Value>) -> Result<(), InvalidInput> {

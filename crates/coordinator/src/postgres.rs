@@ -60,6 +60,8 @@ fn session_from(m: sessions::Model) -> Result<ResearchSession, InvalidInput> {
         created_at: m.created_at,
         completed_at: m.completed_at,
         duration_ms: m.duration_ms,
+        retry_count: m.retry_count,
+        parent_session_id: m.parent_session_id,
     })
 }
 
@@ -74,6 +76,8 @@ fn session_active(s: &ResearchSession) -> sessions::ActiveModel {
         created_at: Set(s.created_at),
         completed_at: Set(s.completed_at),
         duration_ms: Set(s.duration_ms),
+        retry_count: Set(s.retry_count),
+        parent_session_id: Set(s.parent_session_id),
     }
 }
 
@@ -113,10 +117,33 @@ fn node_active(n: &NodeExecution) -> nodes::ActiveModel {
 impl ResearchSessionRepository for PgResearchSessionRepository {
     async fn save_session(&self, session: &ResearchSession) -> Result<(), RepoError> {
         session.validate()?;
-        sessions::Entity::insert(session_active(session))
+        let inserted = sessions::Entity::insert(session_active(session))
             .exec_without_returning(self.db.conn())
-            .await?;
-        Ok(())
+            .await;
+        match inserted.map_err(RepoError::from) {
+            Ok(_) => Ok(()),
+            // The foreign key names the missing parent.
+            Err(RepoError::NotFound { .. }) => Err(RepoError::NotFound {
+                entity: "research session (the parent of a retry)",
+                key: session
+                    .parent_session_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_default(),
+            }),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn list_retries(&self, parent: Uuid) -> Result<Vec<ResearchSession>, RepoError> {
+        sessions::Entity::find()
+            .filter(sessions::Column::ParentSessionId.eq(parent))
+            .order_by_asc(sessions::Column::CreatedAt)
+            .order_by_asc(sessions::Column::Id)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|m| Ok(session_from(m)?))
+            .collect()
     }
 
     async fn update_session(
@@ -199,6 +226,9 @@ impl ResearchSessionRepository for PgResearchSessionRepository {
         if let Some(before) = filter.created_before {
             query = query.filter(sessions::Column::CreatedAt.lte(before));
         }
+        if filter.first_runs_only {
+            query = query.filter(sessions::Column::ParentSessionId.is_null());
+        }
         query
             .order_by_desc(sessions::Column::CreatedAt)
             .order_by_desc(sessions::Column::Id)
@@ -227,10 +257,18 @@ impl ResearchSessionRepository for PgResearchSessionRepository {
     }
 
     async fn delete_session(&self, id: Uuid) -> Result<bool, RepoError> {
-        let result = sessions::Entity::delete_many()
+        let deleted = sessions::Entity::delete_many()
             .filter(sessions::Column::Id.eq(id))
             .exec(self.db.conn())
-            .await?;
-        Ok(result.rows_affected > 0)
+            .await;
+        match deleted.map_err(RepoError::from) {
+            Ok(result) => Ok(result.rows_affected > 0),
+            // Retries point at it (their foreign key has no cascade): keep them all.
+            Err(RepoError::Conflict { .. }) => Err(RepoError::Conflict {
+                entity: "research_sessions".to_owned(),
+                key: format!("session {id} has retries; delete them first"),
+            }),
+            Err(err) => Err(err),
+        }
     }
 }

@@ -10,8 +10,13 @@ use crate::domain::{NodeExecution, ResearchSession, SessionFilter, SessionStatus
 /// Research sessions and their node executions.
 #[async_trait]
 pub trait ResearchSessionRepository: Send + Sync {
-    /// Stores a new session. An existing id is `Conflict`.
+    /// Stores a new session (a first run, or a retry pointing at its parent with
+    /// `parent_session_id`). An existing id is `Conflict`; an unknown parent `NotFound`.
     async fn save_session(&self, session: &ResearchSession) -> Result<(), RepoError>;
+
+    /// The retries of session `parent` (those whose `parent_session_id` is `parent`),
+    /// oldest first; empty when it has none.
+    async fn list_retries(&self, parent: Uuid) -> Result<Vec<ResearchSession>, RepoError>;
 
     /// Finishes the running session `id`: sets its status, completion time and duration,
     /// and returns it. `NotFound` for an unknown id; `StateConflict` when the session is
@@ -48,6 +53,7 @@ pub trait ResearchSessionRepository: Send + Sync {
     ) -> Result<Vec<NodeExecution>, RepoError>;
 
     /// Deletes the session `id` and, by the foreign key's cascade, its node executions;
-    /// false when there was none.
+    /// false when there was none. A session that retries point at is `Conflict` (delete
+    /// the retries first): the earlier service's foreign key has no cascade.
     async fn delete_session(&self, id: Uuid) -> Result<bool, RepoError>;
 }

@@ -257,15 +257,24 @@ fn classify(err: &sqlx::Error) -> Class {
                             .to_owned(),
                     }
                 }
-                // foreign_key_violation: the referenced row does not exist.
-                "23503" => Class::MissingReference {
-                    detail: db
+                // foreign_key_violation: the referenced row does not exist, or (on a
+                // delete) other rows still point at this one.
+                "23503" => {
+                    let detail = db
                         .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
                         .and_then(|pg| pg.detail())
                         .or(db.constraint())
                         .unwrap_or("foreign key")
-                        .to_owned(),
-                },
+                        .to_owned();
+                    if detail.contains("is still referenced") {
+                        Class::Conflict {
+                            table: db.table().unwrap_or("row").to_owned(),
+                            detail,
+                        }
+                    } else {
+                        Class::MissingReference { detail }
+                    }
+                }
                 // query_canceled: statement_timeout (or a cancel request).
                 "57014" => Class::Timeout("statement"),
                 // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections

@@ -105,6 +105,7 @@ pub(crate) enum DbCommand {
 /// Parses the arguments, runs the command on a multi-threaded runtime and maps the
 /// outcome to the exit status.
 pub(crate) fn main() -> ExitCode {
+    exit_quietly_on_broken_pipe();
     let args = Cli::parse();
     init_logging(args.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -124,6 +125,30 @@ pub(crate) fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Status of a process whose output pipe was closed (128 + SIGPIPE), as shells report it
+/// for tools killed by the signal.
+const BROKEN_PIPE_STATUS: i32 = 141;
+
+/// Ends the process quietly, with [`BROKEN_PIPE_STATUS`], when whoever reads stdout has
+/// gone away (`stockdb daily … | head`), as other Unix tools do. Rust ignores SIGPIPE, so
+/// `println!` panics on the closed pipe instead: this hook turns that one panic into the
+/// quiet exit and leaves every other panic to the default hook.
+fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(BROKEN_PIPE_STATUS);
+        }
+        default(info);
+    }));
 }
 
 /// Logs go to stderr; `RUST_LOG` overrides `-v`.

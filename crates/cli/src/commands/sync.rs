@@ -11,7 +11,7 @@ use super::output::{count, opt, print_json, print_table, table};
 pub(crate) enum SyncCommand {
     /// Recent sync tasks with their progress.
     Status {
-        /// Only this job type (DAILY_HISTORY, FINANCE_HISTORY, STOCK_LIST …).
+        /// Only this job type (IMPORT_DAILY, IMPORT_STOCK_LIST, DAILY_HISTORY …).
         #[arg(long, value_parser = parse_job)]
         job: Option<SyncJobType>,
         /// How many tasks.

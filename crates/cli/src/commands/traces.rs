@@ -70,6 +70,7 @@ pub(crate) async fn sessions(
                 symbol: symbol.map(|s| s.to_ascii_uppercase()),
                 created_after: since,
                 created_before: until,
+                first_runs_only: false,
             };
             let sessions = db
                 .sessions()
@@ -85,6 +86,7 @@ pub(crate) async fn sessions(
                 "created (UTC)",
                 "duration",
                 "trigger",
+                "retry of",
             ]);
             for s in &sessions {
                 t.add_row(vec![
@@ -94,6 +96,8 @@ pub(crate) async fn sessions(
                     s.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                     duration_ms(s.duration_ms),
                     opt(s.trigger_source.as_ref()),
+                    s.parent_session_id
+                        .map_or_else(|| "-".to_owned(), |p| format!("{p} (#{})", s.retry_count)),
                 ]);
             }
             print_table(t);
@@ -113,10 +117,15 @@ pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::
     let nodes = db.sessions().get_node_executions_by_session(id).await?;
     let llm_calls = db.llm_calls().get_by_session_id(id).await?;
     let api_calls = db.api_calls().get_by_session_id(id).await?;
+    let retries = db.sessions().list_retries(id).await?;
     if json {
-        return print_json(
-            &json!({"session": session, "nodes": nodes, "llm_calls": llm_calls, "api_calls": api_calls}),
-        );
+        return print_json(&json!({
+            "session": session,
+            "nodes": nodes,
+            "llm_calls": llm_calls,
+            "api_calls": api_calls,
+            "retries": retries,
+        }));
     }
     println!(
         "session {}  {}  {}  created {} UTC  took {}  experts {}",
@@ -132,6 +141,15 @@ pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::
                 .map_or_else(|| "-".to_owned(), |e| e.join(", "))
         )
     );
+    if let Some(parent) = session.parent_session_id {
+        println!("retry #{} of session {parent}", session.retry_count);
+    }
+    for retry in &retries {
+        println!(
+            "retried as {} (#{}, {})",
+            retry.id, retry.retry_count, retry.status
+        );
+    }
     let mut t = table(&["#", "node", "status", "started (UTC)", "duration", "error"]);
     for (idx, node) in nodes.iter().enumerate() {
         t.add_row(vec![

@@ -40,12 +40,14 @@ pub const MAX_BATCH_SIZE: usize = 100_000;
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 
 impl ImportKind {
-    /// The sync job an import of this kind records.
+    /// The sync job an import of this kind records: a type of stockdb's own, so that the
+    /// earlier service's sync engine, run on the same database, never takes an import for
+    /// one of its syncs.
     pub fn job_type(self) -> SyncJobType {
         match self {
-            Self::Stocks => SyncJobType::StockList,
-            Self::Daily => SyncJobType::DailyHistory,
-            Self::Finance => SyncJobType::FinanceHistory,
+            Self::Stocks => SyncJobType::ImportStockList,
+            Self::Daily => SyncJobType::ImportDaily,
+            Self::Finance => SyncJobType::ImportFinance,
         }
     }
 }

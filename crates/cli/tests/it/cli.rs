@@ -84,7 +84,7 @@ async fn an_import_with_bad_lines_keeps_the_good_ones_and_records_each_bad_one()
 
     let sync = PgSyncRepository::new(test_db.db().clone());
     let failures = sync
-        .list_failures(Some(SyncJobType::DailyHistory), true, 100)
+        .list_failures(Some(SyncJobType::ImportDaily), true, 100)
         .await
         .unwrap();
     let mut messages: Vec<&str> = failures
@@ -116,7 +116,7 @@ async fn an_import_with_bad_lines_keeps_the_good_ones_and_records_each_bad_one()
             .all(|f| f.max_retries == 0 && !f.can_retry())
     );
     let task = sync
-        .get_latest_by_job_type(SyncJobType::DailyHistory)
+        .get_latest_by_job_type(SyncJobType::ImportDaily)
         .await
         .unwrap()
         .unwrap();
@@ -206,7 +206,7 @@ async fn an_interrupted_import_resumes_without_duplicates_or_losses() {
         .unwrap();
     assert_eq!(rows, 25, "every line once");
     let task = PgSyncRepository::new(test_db.db().clone())
-        .get_latest_by_job_type(SyncJobType::DailyHistory)
+        .get_latest_by_job_type(SyncJobType::ImportDaily)
         .await
         .unwrap()
         .unwrap();

@@ -128,8 +128,19 @@ async fn a_run_that_lost_its_hold_is_fenced_off_and_nothing_is_counted_twice() {
         text(&first.stderr)
     );
     assert_eq!(stored_closes(&test_db).await, expected, "every line once");
+    // The earlier service's sync engine, on the same database, never sees an import.
+    let theirs: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM sync_tasks WHERE job_type IN \
+                 ('DAILY_HISTORY', 'FINANCE_HISTORY', 'DAILY_INCREMENTAL', 'FINANCE_INCREMENTAL')) \
+              + (SELECT count(*) FROM sync_failure_records WHERE job_type IN \
+                 ('DAILY_HISTORY', 'FINANCE_HISTORY', 'DAILY_INCREMENTAL', 'FINANCE_INCREMENTAL'))",
+    )
+    .fetch_one(test_db.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(theirs, 0);
     let task = PgSyncRepository::new(test_db.db().clone())
-        .get_latest_by_job_type(SyncJobType::DailyHistory)
+        .get_latest_by_job_type(SyncJobType::ImportDaily)
         .await
         .unwrap()
         .unwrap();
@@ -203,7 +214,7 @@ async fn a_changed_or_truncated_file_is_not_resumed() {
         "nothing written"
     );
     let task = PgSyncRepository::new(test_db.db().clone())
-        .get_latest_by_job_type(SyncJobType::DailyHistory)
+        .get_latest_by_job_type(SyncJobType::ImportDaily)
         .await
         .unwrap()
         .unwrap();

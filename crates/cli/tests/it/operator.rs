@@ -382,3 +382,38 @@ async fn names_from_files_cannot_drive_the_terminal() {
         text(&shown.stdout)
     );
 }
+
+#[tokio::test]
+async fn a_closed_output_pipe_ends_the_command_quietly() {
+    let test_db = TestDb::new().await;
+    execute(
+        &test_db,
+        "INSERT INTO stock_daily (third_code, trade_date, close) \
+         SELECT '000001.SZ', date '2000-01-01' + i, i FROM generate_series(0, 5000) i",
+    )
+    .await;
+    let mut child = stockdb(test_db.url())
+        .args([
+            "daily",
+            "000001.SZ",
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2020-01-01",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    // The reader goes away, as `head` does, with most of the output unwritten.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(141), "{}", text(&output.stderr));
+    assert!(
+        output.stderr.is_empty(),
+        "quietly: {}",
+        text(&output.stderr)
+    );
+}

@@ -1,4 +1,4 @@
-//! SeaORM entity for `research_sessions` (schema v3).
+//! SeaORM entity for `research_sessions` (schema v4: v3 and the retry columns).
 
 use sea_orm::entity::prelude::*;
 
@@ -27,6 +27,10 @@ pub struct Model {
     pub completed_at: Option<DateTime>,
     /// 总耗时（毫秒）
     pub duration_ms: Option<i32>,
+    /// 重试计数，首次执行为 0
+    pub retry_count: i32,
+    /// 父会话标识，重试时指向源 session
+    pub parent_session_id: Option<Uuid>,
     #[sea_orm(has_many)]
     pub node_executions: HasMany<super::node_executions::Entity>,
 }

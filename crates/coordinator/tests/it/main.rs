@@ -153,6 +153,7 @@ async fn list_filters_by_symbol_and_inclusive_bounds_newest_first_with_paging() 
         symbol: Some("000001.SZ".into()),
         created_after: Some(at(5)),
         created_before: Some(at(20)),
+        ..SessionFilter::default()
     };
     let found = repo.list_sessions(&filter, default_page).await.unwrap();
     assert_eq!(
@@ -160,6 +161,67 @@ async fn list_filters_by_symbol_and_inclusive_bounds_newest_first_with_paging() 
         [at(20), at(15), at(10), at(5)],
         "both bounds inclusive"
     );
+}
+
+#[tokio::test]
+async fn a_retry_points_at_its_parent_and_lists_under_it() {
+    let test_db = TestDb::new().await;
+    let repo = PgResearchSessionRepository::new(test_db.db().clone());
+    let first = session("600519.SH", 0);
+    repo.save_session(&first).await.unwrap();
+    let retry = ResearchSession::retry_of(&first, at(60));
+    let again = ResearchSession::retry_of(&retry, at(120));
+    repo.save_session(&retry).await.unwrap();
+    repo.save_session(&again).await.unwrap();
+    let stored = repo.get_session_by_id(again.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.retry_count, stored.parent_session_id),
+        (2, Some(retry.id))
+    );
+    assert_eq!(stored.symbol, first.symbol);
+    assert_eq!(
+        repo.list_retries(first.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>(),
+        [retry.id]
+    );
+    let first_runs = repo
+        .list_sessions(
+            &SessionFilter {
+                first_runs_only: true,
+                ..SessionFilter::default()
+            },
+            Page::first(20).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        first_runs.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [first.id]
+    );
+    // A retry of an unknown session is refused; so is a session that retries itself.
+    let orphan = ResearchSession::retry_of(&session("000001.SZ", 1), at(2));
+    assert!(matches!(
+        repo.save_session(&orphan).await,
+        Err(RepoError::NotFound { .. })
+    ));
+    let mut itself = session("000001.SZ", 3);
+    itself.parent_session_id = Some(itself.id);
+    assert!(matches!(
+        repo.save_session(&itself).await,
+        Err(RepoError::Invalid(ref i)) if i.field == "parent_session_id"
+    ));
+    // A parent with retries is not deleted from under them.
+    assert!(matches!(
+        repo.delete_session(first.id).await,
+        Err(RepoError::Conflict { .. })
+    ));
+    assert!(repo.delete_session(again.id).await.unwrap());
+    assert!(repo.delete_session(retry.id).await.unwrap());
+    assert!(repo.delete_session(first.id).await.unwrap());
 }
 
 #[tokio::test]

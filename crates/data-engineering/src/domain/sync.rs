@@ -8,6 +8,10 @@ use uuid::Uuid;
 
 shared_db::string_enum! {
     /// The kind of a sync job, stored as its upper-case name.
+    ///
+    /// The first four are the earlier service's; its sync engine takes tasks of those types
+    /// as its own. stockdb's CSV imports have types of their own (`IMPORT_…`), which that
+    /// engine never loads (it reads tasks by its own types and ids only).
     pub enum SyncJobType, field "job_type" {
         /// Full history of daily bars.
         DailyHistory = "DAILY_HISTORY",
@@ -19,8 +23,15 @@ shared_db::string_enum! {
         FinanceIncremental = "FINANCE_INCREMENTAL",
         /// Market data fetched through AKShare.
         AkshareMarketData = "AKSHARE_MARKET_DATA",
-        /// The stock list (Tushare `stock_basic`), e.g. a CSV import.
+        /// The stock list. Written by stockdb's imports before they had types of their
+        /// own; still read, no longer written.
         StockList = "STOCK_LIST",
+        /// A CSV import of Tushare's `stock_basic` (`stockdb import stocks`).
+        ImportStockList = "IMPORT_STOCK_LIST",
+        /// A CSV import of daily bars (`stockdb import daily`).
+        ImportDaily = "IMPORT_DAILY",
+        /// A CSV import of financial indicators (`stockdb import finance`).
+        ImportFinance = "IMPORT_FINANCE",
     }
 }
 
