@@ -9,6 +9,7 @@
 mod bench;
 mod ci;
 mod db;
+mod test_image;
 mod tidy;
 
 use clap::{Parser, Subcommand};
@@ -47,7 +48,10 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// What CI runs: make sure PostgreSQL is up, then fmt, clippy and the test suite.
+    /// Build the PostgreSQL image the tests run containers of (no registry needed).
+    TestImage(test_image::TestImageArgs),
+    /// What CI runs: make sure PostgreSQL is up, then fmt, clippy and the test suite, the
+    /// quick benchmark and the demo; then the suite again against test containers.
     Ci,
 }
 
@@ -74,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         }),
         Command::Db { command } => runtime.block_on(command.run()),
         Command::Bench { args } => bench::run(&args),
+        Command::TestImage(args) => test_image::run(&args),
         Command::Ci => ci::run(&runtime),
     }
 }

@@ -4,8 +4,9 @@
 //! (`CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY`), so tests run in parallel without
 //! seeing each other's rows; dropping the `TestDb` drops its database.
 //!
-//! The server comes from `TEST_DATABASE_URL` or `DATABASE_URL`; without either, from a
-//! PostgreSQL container started through testcontainers when a Docker engine is reachable;
+//! The server comes from `TEST_DATABASE_URL` or `DATABASE_URL`; without either, from one
+//! PostgreSQL container per test process, started through testcontainers from the locally
+//! built image [`test_image`] (`cargo xtask test-image`) when a Docker engine is reachable;
 //! otherwise the test fails with a message saying how to provide one. It never skips.
 //!
 //! Set `STOCKDB_KEEP_TEST_DB=1` to keep each test's database for inspection;
@@ -138,7 +139,13 @@ async fn server() -> &'static Server {
     SERVER
         .get_or_init(async || {
             let admin_url = match server_url_from_env() {
-                Some(url) => url,
+                Some(url) => {
+                    record_server(&format!(
+                        "{} from the environment",
+                        shared_db::redact_url(&url)
+                    ));
+                    url
+                }
                 None => start_container().await,
             };
             let template = ensure_template(&admin_url).await;
@@ -163,34 +170,132 @@ pub async fn server_url() -> String {
     server().await.admin_url.clone()
 }
 
-/// A PostgreSQL container for this process, through testcontainers; its URL.
+/// The image test containers are made from: `STOCKDB_TEST_IMAGE`, else
+/// [`DEFAULT_TEST_IMAGE`]. `cargo xtask test-image` builds it.
+pub fn test_image() -> String {
+    std::env::var("STOCKDB_TEST_IMAGE")
+        .ok()
+        .filter(|image| !image.is_empty())
+        .unwrap_or_else(|| DEFAULT_TEST_IMAGE.to_owned())
+}
+
+/// The test image's name and tag, built locally by `cargo xtask test-image` (no registry
+/// is needed).
+pub const DEFAULT_TEST_IMAGE: &str = "stockdb-test-postgres:15";
+
+/// A PostgreSQL container for this process, through testcontainers, from [`test_image`];
+/// its URL once it really accepts connections. The container is removed when the process
+/// ends: a watcher process removes it once this process is gone (testcontainers removes a
+/// container when its handle is dropped, which a process-wide one never is).
 #[cfg(feature = "container")]
 async fn start_container() -> String {
     use std::sync::OnceLock;
 
-    use testcontainers_modules::postgres::Postgres;
-    use testcontainers_modules::testcontainers::runners::AsyncRunner;
-    use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt};
+    use testcontainers::core::{IntoContainerPort, WaitFor};
+    use testcontainers::runners::AsyncRunner;
+    use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
     /// Keeps the container alive until the process exits.
-    static CONTAINER: OnceLock<ContainerAsync<Postgres>> = OnceLock::new();
-    let started = Postgres::default().with_tag("15-alpine").start().await;
+    static CONTAINER: OnceLock<ContainerAsync<GenericImage>> = OnceLock::new();
+    let image = test_image();
+    let (name, tag) = image.rsplit_once(':').unwrap_or((image.as_str(), "latest"));
+    let started = GenericImage::new(name, tag)
+        .with_exposed_port(5432.tcp())
+        .with_wait_for(WaitFor::message_on_stderr(
+            "database system is ready to accept connections",
+        ))
+        .with_label("stockdb-test", std::process::id().to_string())
+        .with_startup_timeout(std::time::Duration::from_secs(120))
+        .start()
+        .await;
     let container = match started {
         Ok(container) => container,
-        Err(err) => panic!("{NO_SERVER}(testcontainers: {err})\n"),
+        Err(err) => panic!(
+            "{NO_SERVER}(a container of {image} did not start: {err}; build the image with \
+             `cargo xtask test-image`)\n"
+        ),
     };
     let host = container.get_host().await.expect("container host");
     let port = container
         .get_host_port_ipv4(5432)
         .await
         .expect("container port");
+    remove_when_this_process_ends(container.id());
+    let url = format!("postgres://postgres:postgres@{host}:{port}/postgres");
+    wait_until_it_accepts(&url).await;
+    record_server(&format!(
+        "container {} of {image} at {host}:{port}",
+        &container.id()[..12.min(container.id().len())]
+    ));
     let _ = CONTAINER.set(container);
-    format!("postgres://postgres:postgres@{host}:{port}/postgres")
+    url
+}
+
+/// Starts a watcher that removes container `id` once this process has gone, however it
+/// ends (statics are never dropped, and a killed process runs no destructor).
+#[cfg(feature = "container")]
+fn remove_when_this_process_ends(id: &str) {
+    let watch = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; docker rm -f {id} >/dev/null 2>&1",
+        pid = std::process::id()
+    );
+    let spawned = std::process::Command::new("sh")
+        .args(["-c", &watch])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(err) = spawned {
+        eprintln!("test-support: cannot watch container {id} for removal: {err}");
+    }
+}
+
+/// Waits until a connection to `url` succeeds: the log line comes a moment before the
+/// mapped port answers.
+#[cfg(feature = "container")]
+async fn wait_until_it_accepts(url: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match PgConnection::connect(url).await {
+            Ok(conn) => {
+                let _ = conn.close().await;
+                return;
+            }
+            Err(err) if std::time::Instant::now() >= deadline => {
+                panic!("the test container never accepted a connection: {err}")
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
 }
 
 #[cfg(not(feature = "container"))]
 async fn start_container() -> String {
     panic!("{NO_SERVER}(test-support was built without its `container` feature)\n")
+}
+
+/// Appends which server this test process uses to the file `STOCKDB_TEST_SERVER_LOG`
+/// names, if any: test output is captured, and CI prints this file to show it.
+fn record_server(what: &str) {
+    let Some(path) = std::env::var_os("STOCKDB_TEST_SERVER_LOG") else {
+        return;
+    };
+    let line = format!(
+        "{} (pid {}): {what}\n",
+        std::env::args().next().unwrap_or_default(),
+        std::process::id()
+    );
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, line.as_bytes()));
+    if let Err(err) = written {
+        eprintln!(
+            "test-support: cannot write {}: {err}",
+            path.to_string_lossy()
+        );
+    }
 }
 
 /// What a test says when it has no server.
