@@ -38,7 +38,11 @@ pub enum MigrateError {
     },
     /// A statement failed.
     #[error("database error")]
-    Db(#[from] DbErr),
+    Db(#[source] DbErr),
+    /// A migration stopped with a message of its own: an online step that could not get
+    /// its lock, or rows that break a new check constraint (named, with the rows).
+    #[error("{0}")]
+    Migration(String),
     /// The requested target version cannot be reached with this command.
     #[error("cannot migrate to version {to}: {reason}")]
     Target {
@@ -76,4 +80,13 @@ pub enum MigrateError {
     /// The migration history names migrations this build does not have.
     #[error("the database's migration history does not match this build: {0}")]
     History(String),
+}
+
+impl From<DbErr> for MigrateError {
+    fn from(err: DbErr) -> Self {
+        match err {
+            DbErr::Migration(message) => Self::Migration(message),
+            other => Self::Db(other),
+        }
+    }
 }

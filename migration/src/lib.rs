@@ -17,6 +17,7 @@ mod lock;
 mod migrations;
 mod runner;
 mod script;
+mod steps;
 
 pub use adopt::{ALEMBIC_REVISIONS, Adoption, revision_for_version, version_of_revision};
 #[cfg(feature = "cli")]

@@ -5,6 +5,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::steps;
+
 /// One migration whose `up` and `down` are SQL scripts.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SqlMigration {
@@ -32,7 +34,24 @@ pub(crate) const MIGRATIONS: &[SqlMigration] = &[
     sql_migration!("c0ff00000002_add_sync_tables"),
     sql_migration!("c0ff00000003_execution_tracking_and_reports"),
     sql_migration!("c0ff00000004_add_retry_fields_to_research_sessions"),
+    sql_migration!("m20261125_000001_faster_updates_indexed_history_checks"),
 ];
+
+impl SqlMigration {
+    /// True when the migration runs step by step outside a transaction (see `steps`).
+    pub(crate) fn is_stepwise(&self) -> bool {
+        steps::is_stepwise(self.up)
+    }
+
+    async fn run(&self, manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        if self.is_stepwise() {
+            steps::run(db, self.name, script).await
+        } else {
+            db.execute_unprepared(script).await.map(drop)
+        }
+    }
+}
 
 impl MigrationName for SqlMigration {
     fn name(&self) -> &str {
@@ -48,19 +67,17 @@ impl MigrationName for SqlMigration {
 #[async_trait::async_trait]
 impl MigrationTrait for SqlMigration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared(self.up)
-            .await
-            .map(drop)
+        self.run(manager, self.up).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared(self.down)
-            .await
-            .map(drop)
+        self.run(manager, self.down).await
+    }
+
+    /// Online migrations build indexes `CONCURRENTLY`, which PostgreSQL refuses inside a
+    /// transaction; each of their steps is atomic on its own and can run again.
+    fn use_transaction(&self) -> Option<bool> {
+        self.is_stepwise().then_some(false)
     }
 }
 

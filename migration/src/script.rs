@@ -5,7 +5,7 @@ use sea_orm_migration::sea_orm::sea_query::PostgresQueryBuilder;
 use sea_orm_migration::sea_orm::{DatabaseBackend, Schema};
 use sea_orm_migration::seaql_migrations;
 
-use crate::migrations::MIGRATIONS;
+use crate::migrations::{MIGRATIONS, SqlMigration};
 use crate::runner::MigrateError;
 
 /// Which way a printed script goes.
@@ -18,7 +18,8 @@ pub enum Direction {
 }
 
 /// The SQL that migrating from version `from` to version `to` runs, as one psql-ready
-/// script: each migration in its own transaction, with the `seaql_migrations` bookkeeping
+/// script: each migration in its own transaction (an online one statement by statement,
+/// as `CREATE INDEX CONCURRENTLY` requires), with the `seaql_migrations` bookkeeping
 /// that `MigrationRunner` would write. Needs no database.
 pub fn sql_script(direction: Direction, from: usize, to: usize) -> Result<String, MigrateError> {
     let latest = MIGRATIONS.len();
@@ -43,12 +44,12 @@ pub fn sql_script(direction: Direction, from: usize, to: usize) -> Result<String
                 "-- stockdb migrations: version {from} -> {to}\n{ddl};\n"
             ));
             for m in &MIGRATIONS[from..to] {
-                out.push_str(&format!(
-                    "\nBEGIN;\n{}\nINSERT INTO seaql_migrations (version, applied_at) \
-                     VALUES ('{}', extract(epoch from now())::bigint);\nCOMMIT;\n",
-                    m.up.trim_end(),
+                let record = format!(
+                    "INSERT INTO seaql_migrations (version, applied_at) \
+                     VALUES ('{}', extract(epoch from now())::bigint);",
                     m.name
-                ));
+                );
+                push_migration(&mut out, m, m.up, &record);
             }
         }
         Direction::Down => {
@@ -60,15 +61,26 @@ pub fn sql_script(direction: Direction, from: usize, to: usize) -> Result<String
             }
             out.push_str(&format!("-- stockdb migrations: version {from} -> {to}\n"));
             for m in MIGRATIONS[to..from].iter().rev() {
-                out.push_str(&format!(
-                    "\nBEGIN;\n{}\nDELETE FROM seaql_migrations WHERE version = '{}';\nCOMMIT;\n",
-                    m.down.trim_end(),
-                    m.name
-                ));
+                let record = format!("DELETE FROM seaql_migrations WHERE version = '{}';", m.name);
+                push_migration(&mut out, m, m.down, &record);
             }
         }
     }
     Ok(out)
+}
+
+/// One migration of a script: in a transaction, or, for an online migration, statement by
+/// statement with a short `lock_timeout` (as `MigrationRunner` runs it), the bookkeeping
+/// last so that a script stopped half way is run again from the top.
+fn push_migration(out: &mut String, m: &SqlMigration, sql: &str, record: &str) {
+    let sql = sql.trim_end();
+    if m.is_stepwise() {
+        out.push_str(&format!(
+            "\nSET lock_timeout = '1s';\n{sql}\nRESET lock_timeout;\n{record}\n"
+        ));
+    } else {
+        out.push_str(&format!("\nBEGIN;\n{sql}\n{record}\nCOMMIT;\n"));
+    }
 }
 
 #[cfg(test)]
@@ -97,5 +109,16 @@ mod tests {
         assert!(sql_script(Direction::Up, 2, 1).is_err());
         assert!(sql_script(Direction::Down, 1, 2).is_err());
         assert!(sql_script(Direction::Up, 0, 9).is_err());
+    }
+
+    #[test]
+    fn online_migrations_print_without_a_transaction() {
+        let script = sql_script(Direction::Up, 4, 5).unwrap();
+        assert!(!script.contains("BEGIN;"));
+        assert!(script.contains("CREATE INDEX CONCURRENTLY ix_llm_call_logs_created_at"));
+        assert!(script.trim_end().ends_with(
+            "VALUES ('m20261125_000001_faster_updates_indexed_history_checks', \
+             extract(epoch from now())::bigint);"
+        ));
     }
 }

@@ -10,6 +10,7 @@ mod concurrency;
 mod faults;
 mod legacy;
 mod migrations;
+mod online;
 mod secrets;
 
 use std::io::Write;

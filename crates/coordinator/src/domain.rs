@@ -201,6 +201,9 @@ pub struct SessionFilter {
     /// Only first runs, not retries (list a session's retries with
     /// `ResearchSessionRepository::list_retries`).
     pub first_runs_only: bool,
+    /// Only sessions in which this expert took part (one of their `selected_experts`,
+    /// compared exactly). Served by a GIN index from schema version 5 on.
+    pub expert: Option<String>,
 }
 
 fn check_object(field: &'static str, value: Option<&Value>) -> Result<(), InvalidInput> {

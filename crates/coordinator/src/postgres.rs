@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::extension::postgres::PgBinOper;
+use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 use shared_db::{Db, InvalidInput, Page, RepoError, check_not_negative};
@@ -228,6 +229,13 @@ impl ResearchSessionRepository for PgResearchSessionRepository {
         }
         if filter.first_runs_only {
             query = query.filter(sessions::Column::ParentSessionId.is_null());
+        }
+        if let Some(expert) = &filter.expert {
+            // `@>` on jsonb is what the GIN (jsonb_path_ops) index serves.
+            query = query.filter(Expr::col(sessions::Column::SelectedExperts).binary(
+                PgBinOper::Contains,
+                Expr::val(Value::from(vec![expert.as_str()])),
+            ));
         }
         query
             .order_by_desc(sessions::Column::CreatedAt)

@@ -206,11 +206,12 @@ async fn tour(
         json,
     )
     .await?;
-    heading("stockdb sessions list --limit 5");
+    heading("stockdb sessions list --expert technical --limit 5");
     traces::sessions(
         db,
         SessionsCommand::List {
             symbol: None,
+            expert: Some("technical".to_owned()),
             since: None,
             until: None,
             skip: 0,

@@ -20,6 +20,9 @@ pub(crate) enum SessionsCommand {
         /// Only sessions on this symbol.
         #[arg(long)]
         symbol: Option<String>,
+        /// Only sessions in which this expert took part (e.g. `technical`).
+        #[arg(long)]
+        expert: Option<String>,
         /// Only sessions created on or after this day or time (UTC).
         #[arg(long, value_parser = parse_time)]
         since: Option<NaiveDateTime>,
@@ -61,6 +64,7 @@ pub(crate) async fn sessions(
     match command {
         SessionsCommand::List {
             symbol,
+            expert,
             since,
             until,
             skip,
@@ -71,6 +75,7 @@ pub(crate) async fn sessions(
                 created_after: since,
                 created_before: until,
                 first_runs_only: false,
+                expert,
             };
             let sessions = db
                 .sessions()

@@ -164,6 +164,54 @@ async fn list_filters_by_symbol_and_inclusive_bounds_newest_first_with_paging() 
 }
 
 #[tokio::test]
+async fn list_filters_by_an_expert_that_took_part_through_its_index() {
+    let test_db = TestDb::new().await;
+    let repo = PgResearchSessionRepository::new(test_db.db().clone());
+    let with_valuation = session("600519.SH", 0);
+    let mut sentiment_only = session("000001.SZ", 1);
+    sentiment_only.selected_experts = Some(vec!["sentiment".into()]);
+    let mut none = session("000002.SZ", 2);
+    none.selected_experts = None;
+    for s in [&with_valuation, &sentiment_only, &none] {
+        repo.save_session(s).await.unwrap();
+    }
+    let ids = async |expert: &str| {
+        let filter = SessionFilter {
+            expert: Some(expert.to_owned()),
+            ..SessionFilter::default()
+        };
+        repo.list_sessions(&filter, Page::first(20).unwrap())
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids("估值").await, [with_valuation.id]);
+    assert_eq!(ids("sentiment").await, [sentiment_only.id]);
+    assert!(ids("tech").await.is_empty(), "exact names, not prefixes");
+    assert!(ids("\"; DROP TABLE x; --").await.is_empty(), "a value, never SQL");
+
+    // The filter's operator is one the GIN index serves (were the table big enough).
+    let mut conn = test_db.db().pool().acquire().await.unwrap();
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT id FROM research_sessions WHERE selected_experts @> '[\"macro\"]'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("ix_research_sessions_selected_experts")),
+        "{plan:#?}"
+    );
+}
+
+#[tokio::test]
 async fn a_retry_points_at_its_parent_and_lists_under_it() {
     let test_db = TestDb::new().await;
     let repo = PgResearchSessionRepository::new(test_db.db().clone());

@@ -1,0 +1,197 @@
+//! Online migrations: a script marked `-- stockdb: steps` runs statement group by statement
+//! group (groups separated by a `-- step` line), outside a transaction, so that indexes can
+//! be built and dropped `CONCURRENTLY`. Each step runs with a short `lock_timeout` and is
+//! retried a bounded number of times, so a busy table is never blocked for longer than
+//! that, and a check constraint that existing rows break fails with the table, the
+//! constraint and the rows, not a bare SQLSTATE.
+
+use std::time::Duration;
+
+use sea_orm_migration::DbErr;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, RuntimeErr, Statement};
+
+/// The marker of a script that runs step by step.
+pub(crate) const STEPS_MARKER: &str = "-- stockdb: steps";
+/// The line between two steps.
+const STEP_SEPARATOR: &str = "\n-- step\n";
+/// The longest any step waits for a lock: never longer does it hold up others behind it.
+const LOCK_TIMEOUT: &str = "1s";
+/// Tries of a step that keeps meeting a lock held by someone else.
+const LOCK_RETRIES: u32 = 30;
+
+/// True when `script` runs step by step, outside a transaction.
+pub(crate) fn is_stepwise(script: &str) -> bool {
+    script.lines().any(|line| line.trim() == STEPS_MARKER)
+}
+
+/// The steps of `script`.
+pub(crate) fn steps(script: &str) -> impl Iterator<Item = &str> {
+    script.split(STEP_SEPARATOR).filter(|step| {
+        step.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+    })
+}
+
+/// Runs `script` step by step on `db`, each step in its own implicit transaction.
+///
+/// A step that takes a lock which blocks readers or writers (`ALTER TABLE … ADD
+/// CONSTRAINT`) waits for it at most [`LOCK_TIMEOUT`] (`SET LOCAL`, so `db` may be a pool:
+/// no session setting is left behind), and is tried again up to [`LOCK_RETRIES`] times. A
+/// `CONCURRENTLY` step runs alone, as PostgreSQL requires; its lock blocks neither.
+pub(crate) async fn run(db: &impl ConnectionTrait, name: &str, script: &str) -> Result<(), DbErr> {
+    for (idx, step) in steps(script).enumerate() {
+        let sql = if step.contains(" CONCURRENTLY ") {
+            step.to_owned()
+        } else {
+            format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';\n{step}")
+        };
+        run_step(db, name, idx + 1, &sql).await?;
+    }
+    Ok(())
+}
+
+async fn run_step(
+    db: &impl ConnectionTrait,
+    name: &str,
+    idx: usize,
+    step: &str,
+) -> Result<(), DbErr> {
+    let mut attempt = 1;
+    loop {
+        match db.execute_unprepared(step).await {
+            Ok(_) => return Ok(()),
+            Err(err) if sqlstate(&err).as_deref() == Some("55P03") && attempt < LOCK_RETRIES => {
+                tracing::warn!(
+                    "migration {name}, step {}: a lock is held by another session; \
+                         try {attempt} of {LOCK_RETRIES} gave up after {LOCK_TIMEOUT}",
+                    idx
+                );
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt.min(10)))).await;
+            }
+            Err(err) if sqlstate(&err).as_deref() == Some("55P03") => {
+                return Err(DbErr::Migration(format!(
+                    "migration {name}, step {}: could not get a lock within {LOCK_TIMEOUT} in \
+                         {LOCK_RETRIES} tries (a long transaction holds the table); run it again \
+                         when the table is quieter: every step can run again",
+                    idx
+                )));
+            }
+            Err(err) if sqlstate(&err).as_deref() == Some("23514") => {
+                return Err(check_violation(db, name, &err).await);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// The SQLSTATE of a database error, if it is one.
+fn sqlstate(err: &DbErr) -> Option<String> {
+    database_error(err).and_then(|db| db.code().map(|code| code.into_owned()))
+}
+
+fn database_error(err: &DbErr) -> Option<&dyn sqlx::error::DatabaseError> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                sqlx::Error::Database(db) => Some(db.as_ref()),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The error for a check constraint existing rows break: the table, the constraint and
+/// (the first five of) the rows.
+async fn check_violation(db: &impl ConnectionTrait, name: &str, err: &DbErr) -> DbErr {
+    let Some(pg) = database_error(err) else {
+        return DbErr::Migration(err.to_string());
+    };
+    let (table, constraint) = (
+        pg.table().unwrap_or("?").to_owned(),
+        pg.constraint().unwrap_or("?").to_owned(),
+    );
+    let rows = offending_rows(db, &table, &constraint)
+        .await
+        .unwrap_or_else(|err| format!("(cannot list them: {err})"));
+    DbErr::Migration(format!(
+        "migration {name}: rows of table {table} break check constraint {constraint}; the \
+         constraint is left NOT VALID (new rows are checked, these are not) and the migration \
+         is not recorded. Fix or delete the rows and run the migration again. {rows}"
+    ))
+}
+
+/// How many rows break `constraint` and the first five of them: their key and the columns
+/// the constraint reads, nothing else (other columns may hold what no log should).
+async fn offending_rows(
+    db: &impl ConnectionTrait,
+    table: &str,
+    constraint: &str,
+) -> Result<String, DbErr> {
+    // Condition and column names come from the catalog, quoted by it: not from input.
+    let catalog = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_get_constraintdef(c.oid) AS def, \
+                    quote_ident(c.conrelid::regclass::text) AS tbl, \
+                    (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) \
+                     FROM pg_attribute a \
+                     WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey || coalesce( \
+                         (SELECT p.conkey FROM pg_constraint p \
+                          WHERE p.conrelid = c.conrelid AND p.contype = 'p'), '{}'))) AS cols \
+             FROM pg_constraint c WHERE c.conname = $1 AND c.conrelid = to_regclass($2)",
+            [constraint.into(), table.into()],
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("constraint {constraint} on {table}")))?;
+    let (definition, table, columns): (String, String, String) = (
+        catalog.try_get("", "def")?,
+        catalog.try_get("", "tbl")?,
+        catalog.try_get("", "cols")?,
+    );
+    let condition = definition
+        .strip_prefix("CHECK ")
+        .map_or(definition.as_str(), |rest| {
+            rest.trim_end_matches(" NOT VALID")
+        });
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            format!(
+                "SELECT row_to_json(x)::text AS row, count(*) OVER () AS total \
+                 FROM (SELECT {columns} FROM {table} WHERE NOT {condition}) x LIMIT 5"
+            ),
+        ))
+        .await?;
+    let total: i64 = rows
+        .first()
+        .map(|row| row.try_get("", "total"))
+        .transpose()?
+        .unwrap_or(0);
+    let listed = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "row"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(format!(
+        "{total} row(s){}: {}",
+        if total > 5 { ", the first 5" } else { "" },
+        listed.join("; ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_split_into_their_steps() {
+        let script = "-- header\n-- stockdb: steps\n\nDROP INDEX a;\n-- step\n-- why\nCREATE INDEX b;\n-- step\n-- only a comment\n";
+        assert!(is_stepwise(script));
+        let steps: Vec<&str> = steps(script).collect();
+        assert_eq!(steps.len(), 2);
+        assert!(steps[0].contains("DROP INDEX a;"));
+        assert!(steps[1].contains("CREATE INDEX b;"));
+        assert!(!is_stepwise("CREATE TABLE t ();"));
+    }
+}
