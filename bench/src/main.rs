@@ -13,7 +13,9 @@
     reason = "a benchmark reports on stdout and logs progress on stderr"
 )]
 
+mod audit;
 mod copy;
+mod imports;
 mod reads;
 mod report;
 mod stats;
@@ -48,9 +50,17 @@ struct BenchArgs {
     /// Repetitions of each write measurement (default 3; 1 with --quick).
     #[arg(long)]
     repeat: Option<usize>,
-    /// Calls per read path (default 500; 50 with --quick).
+    /// Calls per read path (default 500; 50 with --quick); the audit statistics make a
+    /// fifth of that.
     #[arg(long)]
     calls: Option<usize>,
+    /// Rows of each audit log table (default 1,000,000; 20,000 with --quick).
+    #[arg(long)]
+    log_rows: Option<u64>,
+    /// Set this `fillfactor` on `stock_daily` and `stock_finance` before measuring (the
+    /// schema's own when absent): how the value in the migration was chosen.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(10..=100))]
+    fillfactor: Option<u8>,
     /// A small, fast run (CI keeps the benchmark from rotting with it).
     #[arg(long)]
     quick: bool,
@@ -73,6 +83,8 @@ pub(crate) struct Settings {
     pub(crate) finance_stocks: usize,
     pub(crate) repeat: usize,
     pub(crate) calls: usize,
+    pub(crate) log_rows: u64,
+    pub(crate) fillfactor: Option<u8>,
 }
 
 impl Settings {
@@ -87,6 +99,11 @@ impl Settings {
             finance_stocks: (finance_rows / QUARTERS as usize).max(1),
             repeat: args.repeat.unwrap_or(if quick { 1 } else { 3 }).max(1),
             calls: args.calls.unwrap_or(if quick { 50 } else { 500 }).max(1),
+            log_rows: args
+                .log_rows
+                .unwrap_or(if quick { 20_000 } else { 1_000_000 })
+                .max(1),
+            fillfactor: args.fillfactor,
         }
     }
 }
@@ -103,38 +120,28 @@ fn main() -> anyhow::Result<()> {
         .find_map(|key| std::env::var(key).ok().filter(|url| !url.is_empty()))
         .unwrap_or_else(|| LOCAL_SERVER_URL.to_owned());
     let name = format!("stockdb_bench_{}", std::process::id());
-    let url = url_with_database(&server, &name)?;
-    runtime
-        .block_on(admin(&server, &format!(r#"CREATE DATABASE "{name}""#)))
-        .with_context(|| {
-            format!(
-                "creating the benchmark's database on {}",
-                shared_db::redact_url(&server)
-            )
-        })?;
+    // Schema version 3 beside the newest, for the audit statistics.
+    let name_v3 = format!("{name}_v3");
     let result = runtime.block_on(async {
-        let runner = migration::MigrationRunner::connect(&url).await?;
-        runner.up(None).await?;
-        runner.close().await?;
-        let db = Db::connect(
-            &DbConfig::new(&url)
-                .with_max_connections(4)
-                .with_application_name("stockdb-bench"),
-        )
-        .await?;
+        let db = database(&server, &name, None).await?;
+        let v3 = database(&server, &name_v3, Some(3)).await?;
         let report = Bench {
             db: db.clone(),
+            url: url_with_database(&server, &name)?,
             settings,
         }
-        .run()
+        .run(&v3)
         .await;
         db.close().await;
+        v3.close().await;
         report
     });
-    runtime.block_on(admin(
-        &server,
-        &format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#),
-    ))?;
+    for name in [name, name_v3] {
+        runtime.block_on(admin(
+            &server,
+            &format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#),
+        ))?;
+    }
     let mut report = result?;
     report.command = std::env::args().collect::<Vec<_>>().join(" ");
     report.print();
@@ -144,6 +151,28 @@ fn main() -> anyhow::Result<()> {
         println!("\nwrote {}", path.display());
     }
     Ok(())
+}
+
+/// Creates database `name` on `server` and migrates it to `version` (default: the newest).
+async fn database(server: &str, name: &str, version: Option<usize>) -> anyhow::Result<Db> {
+    let url = url_with_database(server, name)?;
+    admin(server, &format!(r#"CREATE DATABASE "{name}""#))
+        .await
+        .with_context(|| {
+            format!(
+                "creating the benchmark's database on {}",
+                shared_db::redact_url(server)
+            )
+        })?;
+    let runner = migration::MigrationRunner::connect(&url).await?;
+    runner.up(version).await?;
+    runner.close().await?;
+    Ok(Db::connect(
+        &DbConfig::new(&url)
+            .with_max_connections(4)
+            .with_application_name("stockdb-bench"),
+    )
+    .await?)
 }
 
 async fn admin(server: &str, sql: &str) -> anyhow::Result<()> {
@@ -158,6 +187,8 @@ async fn admin(server: &str, sql: &str) -> anyhow::Result<()> {
 /// The benchmark's database and settings, and the helpers every suite uses.
 pub(crate) struct Bench {
     pub(crate) db: Db,
+    /// The database's URL, for `psql`.
+    pub(crate) url: String,
     pub(crate) settings: Settings,
 }
 
@@ -176,37 +207,88 @@ impl Bench {
         self.sql("CHECKPOINT").await
     }
 
-    /// Clears the dead rows an earlier update run left and flushes dirty pages, so every
-    /// "all conflicts" run starts alike (as every "new rows" run starts from `reset`).
-    pub(crate) async fn settle(&self, table: &str) -> anyhow::Result<()> {
-        self.sql(&format!("VACUUM {table}")).await?;
-        self.sql("CHECKPOINT").await
-    }
-
     /// Runs `prepare` (untimed) then `work` (timed), `repeat` times.
-    pub(crate) async fn measure(
+    pub(crate) async fn measure<T>(
         &self,
         label: &str,
         rows: usize,
-        prepare: impl AsyncFn(usize) -> anyhow::Result<()>,
-        work: impl AsyncFn(usize) -> anyhow::Result<()>,
+        prepare: impl AsyncFn(usize) -> anyhow::Result<T>,
+        work: impl AsyncFn(usize, T) -> anyhow::Result<()>,
     ) -> anyhow::Result<Timing> {
-        let mut runs = Vec::new();
-        for run in 0..self.settings.repeat {
-            prepare(run).await?;
-            let (elapsed, ()) = timed(async || work(run).await).await?;
-            eprintln!("  {label}: run {} {:.2} s", run + 1, elapsed.as_secs_f64());
-            runs.push(elapsed);
-        }
-        Ok(Timing::new(rows as u64, &runs))
+        let mut timings = self
+            .interleave(
+                &[(label, rows)],
+                async |_, run| prepare(run).await,
+                async |_, run, input| work(run, input).await,
+            )
+            .await?;
+        Ok(timings.remove(0))
     }
 
-    async fn run(&self) -> anyhow::Result<report::Report> {
+    /// Measures several paths, `sides` (a label and its rows each), interleaved: run 1 of
+    /// every side, then run 2 of every side, and so on (A B A B …, never A A B B), so that
+    /// a shared machine's drift hits every side alike. Before each timed `work(side, run,
+    /// input)`, an untimed `prepare(side, run)` sets the table up and makes the input
+    /// (e.g. the clone a repository call consumes). One timing per side, in `sides` order.
+    pub(crate) async fn interleave<T>(
+        &self,
+        sides: &[(&str, usize)],
+        prepare: impl AsyncFn(usize, usize) -> anyhow::Result<T>,
+        work: impl AsyncFn(usize, usize, T) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Vec<Timing>> {
+        let mut runs = vec![Vec::new(); sides.len()];
+        for run in 0..self.settings.repeat {
+            for (side, (label, _)) in sides.iter().enumerate() {
+                let input = prepare(side, run).await?;
+                let (elapsed, ()) = timed(async || work(side, run, input).await).await?;
+                eprintln!("  {label}: run {} {:.2} s", run + 1, elapsed.as_secs_f64());
+                runs[side].push(elapsed);
+            }
+        }
+        Ok(sides
+            .iter()
+            .zip(&runs)
+            .map(|((_, rows), runs)| Timing::new(*rows as u64, runs))
+            .collect())
+    }
+
+    async fn run(&self, v3: &Db) -> anyhow::Result<report::Report> {
+        if let Some(fillfactor) = self.settings.fillfactor {
+            for table in ["stock_daily", "stock_finance"] {
+                self.sql(&format!(
+                    "ALTER TABLE {table} SET (fillfactor = {fillfactor})"
+                ))
+                .await?;
+            }
+        }
         let data = writes::Data::generate(self.settings);
         let (daily, memory) = self.daily_writes(&data).await?;
         let finance = self.finance_writes(&data).await?;
+        let imports = self.imports(&data).await?;
         self.fill_for_reads(&data).await?;
         let reads = self.reads(&data).await?;
-        Ok(report::Report::new(&data, daily, finance, memory, reads))
+        let audit = self.audit(v3).await?;
+        Ok(report::Report::new(
+            &data,
+            report::Results {
+                fillfactor: self.fillfactor().await?,
+                daily,
+                finance,
+                memory,
+                imports,
+                reads,
+                audit,
+            },
+        ))
+    }
+
+    /// `stock_daily`'s fillfactor, as the run measured it.
+    async fn fillfactor(&self) -> anyhow::Result<String> {
+        Ok(sqlx::query_scalar(
+            "SELECT coalesce(array_to_string(reloptions, ','), 'fillfactor=100 (default)') \
+             FROM pg_class WHERE oid = 'stock_daily'::regclass",
+        )
+        .fetch_one(self.db.pool())
+        .await?)
     }
 }

@@ -4,9 +4,22 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::audit::Audit;
+use crate::imports::Imports;
 use crate::reads::Reads;
-use crate::stats::Timing;
+use crate::stats::{Ratio, Timing};
 use crate::writes::{DailyWrites, Data, FinanceWrites, Memory};
+
+/// What the suites measured.
+pub(crate) struct Results {
+    pub(crate) fillfactor: String,
+    pub(crate) daily: DailyWrites,
+    pub(crate) finance: FinanceWrites,
+    pub(crate) memory: Memory,
+    pub(crate) imports: Imports,
+    pub(crate) reads: Reads,
+    pub(crate) audit: Audit,
+}
 
 /// Everything one run measured.
 #[derive(Debug, Serialize)]
@@ -14,10 +27,13 @@ pub(crate) struct Report {
     pub(crate) command: String,
     machine: BTreeMap<&'static str, String>,
     rows: Rows,
+    fillfactor: String,
     daily: DailyWrites,
     finance: FinanceWrites,
     memory: Memory,
+    imports: Imports,
     reads: Reads,
+    audit: Audit,
     ratios: Ratios,
     targets: Vec<Target>,
 }
@@ -29,63 +45,77 @@ struct Rows {
     stock_info: u64,
 }
 
-/// Throughput ratios (rows/s over rows/s at the median run) from the same run.
+/// Throughput ratios (rows/s over rows/s), pair by pair within an interleaved group:
+/// the median and the spread of the pairs.
 #[derive(Debug, Serialize)]
 struct Ratios {
-    daily_new_over_copy_text: f64,
-    daily_new_over_copy_binary: f64,
-    daily_conflict_over_copy_text: f64,
-    daily_conflict_over_copy_binary: f64,
+    daily_new_over_copy_text: Ratio,
+    daily_new_over_copy_binary: Ratio,
+    daily_conflict_over_copy_text: Ratio,
+    daily_identical_over_copy_text: Ratio,
     daily_new_over_naive: f64,
     daily_conflict_over_naive: f64,
-    finance_new_over_copy_text: f64,
-    finance_conflict_over_copy_text: f64,
+    finance_new_over_copy_text: Ratio,
+    finance_conflict_over_copy_text: Ratio,
     finance_new_over_naive: f64,
 }
 
 impl Ratios {
     fn new(daily: &DailyWrites, finance: &FinanceWrites) -> Self {
-        let ratio = |a: &Timing, b: &Timing| a.rows_per_s / b.rows_per_s;
+        // The naive paths are not interleaved with the repository: medians only.
+        let medians = |a: &Timing, b: &Timing| a.rows_per_s / b.rows_per_s;
         Self {
-            daily_new_over_copy_text: ratio(&daily.repository_new, &daily.copy_text),
-            daily_new_over_copy_binary: ratio(&daily.repository_new, &daily.copy_binary),
-            daily_conflict_over_copy_text: ratio(&daily.repository_conflict, &daily.copy_text),
-            daily_conflict_over_copy_binary: ratio(&daily.repository_conflict, &daily.copy_binary),
-            daily_new_over_naive: ratio(&daily.repository_new, &daily.naive_new),
-            daily_conflict_over_naive: ratio(&daily.repository_conflict, &daily.naive_conflict),
-            finance_new_over_copy_text: ratio(&finance.repository_new, &finance.copy_text),
-            finance_conflict_over_copy_text: ratio(
-                &finance.repository_conflict,
+            daily_new_over_copy_text: Ratio::throughput(&daily.repository_new, &daily.copy_text),
+            daily_new_over_copy_binary: Ratio::throughput(
+                &daily.repository_new,
+                &daily.copy_binary,
+            ),
+            daily_conflict_over_copy_text: Ratio::throughput(
+                &daily.repository_conflict,
+                &daily.copy_text_beside_conflict,
+            ),
+            daily_identical_over_copy_text: Ratio::throughput(
+                &daily.repository_identical,
+                &daily.copy_text_beside_conflict,
+            ),
+            daily_new_over_naive: medians(&daily.repository_new, &daily.naive_new),
+            daily_conflict_over_naive: medians(&daily.repository_conflict, &daily.naive_conflict),
+            finance_new_over_copy_text: Ratio::throughput(
+                &finance.repository_new,
                 &finance.copy_text,
             ),
-            finance_new_over_naive: ratio(&finance.repository_new, &finance.naive_new),
+            finance_conflict_over_copy_text: Ratio::throughput(
+                &finance.repository_conflict,
+                &finance.copy_text_beside_conflict,
+            ),
+            finance_new_over_naive: medians(&finance.repository_new, &finance.naive_new),
         }
     }
 }
 
-/// A goal and whether this run met it.
+/// A goal and whether this run met it (on the median of the pairs).
 #[derive(Debug, Serialize)]
 struct Target {
     what: String,
-    measured: f64,
+    measured: String,
     goal: String,
     met: bool,
 }
 
 impl Target {
-    fn at_least(what: impl Into<String>, measured: f64, goal: f64) -> Self {
+    fn at_least(what: impl Into<String>, measured: &Ratio, goal: f64) -> Self {
         Self {
             what: what.into(),
-            measured,
+            measured: measured.to_string(),
             goal: format!(">= {goal}"),
-            met: measured >= goal,
+            met: measured.median >= goal,
         }
     }
 
     fn at_most(what: impl Into<String>, measured: f64, goal: f64) -> Self {
         Self {
             what: what.into(),
-            measured,
+            measured: format!("{measured:.2}"),
             goal: format!("<= {goal}"),
             met: measured <= goal,
         }
@@ -93,41 +123,60 @@ impl Target {
 }
 
 impl Report {
-    pub(crate) fn new(
-        data: &Data,
-        daily: DailyWrites,
-        finance: FinanceWrites,
-        memory: Memory,
-        reads: Reads,
-    ) -> Self {
+    pub(crate) fn new(data: &Data, results: Results) -> Self {
+        let Results {
+            fillfactor,
+            daily,
+            finance,
+            memory,
+            imports,
+            reads,
+            audit,
+        } = results;
         let ratios = Ratios::new(&daily, &finance);
         let mut targets = vec![
             Target::at_least(
                 "new-row upsert / COPY text (rows/s)",
-                ratios.daily_new_over_copy_text,
-                0.8,
+                &ratios.daily_new_over_copy_text,
+                1.0,
             ),
             Target::at_least(
                 "new-row upsert / COPY binary (rows/s)",
-                ratios.daily_new_over_copy_binary,
+                &ratios.daily_new_over_copy_binary,
                 0.8,
             ),
             Target::at_least(
                 "all-conflict upsert / COPY text (rows/s)",
-                ratios.daily_conflict_over_copy_text,
+                &ratios.daily_conflict_over_copy_text,
+                0.6,
+            ),
+            Target::at_least(
+                "merge workflow: second file / first file (lines/s)",
+                &imports.second_over_first,
                 0.5,
             ),
             Target::at_least(
-                "all-conflict upsert / COPY binary (rows/s)",
-                ratios.daily_conflict_over_copy_binary,
-                0.5,
+                "stockdb import daily / psql \\copy (lines/s)",
+                &imports.import_over_psql,
+                1.0,
             ),
             Target::at_least(
-                "repository / naive SeaORM, new rows (rows/s)",
-                ratios.daily_new_over_naive,
-                1.5,
+                "audit statistics: schema v3 time / newest schema time",
+                &audit.speedup_over_v3,
+                10.0,
+            ),
+            Target::at_most(
+                "audit statistics: p99 / floor p99",
+                audit.p99_over_floor,
+                2.0,
             ),
         ];
+        targets.push(Target {
+            what: "repository / naive SeaORM, new rows (rows/s)".to_owned(),
+            measured: format!("{:.2}", ratios.daily_new_over_naive),
+            goal: ">= 1.5".to_owned(),
+            met: ratios.daily_new_over_naive >= 1.5,
+        });
         for (name, read) in reads.paths() {
             targets.push(Target::at_most(
                 format!("{name}: p99 / floor p99"),
@@ -143,10 +192,13 @@ impl Report {
                 stock_finance: data.reports.len() as u64,
                 stock_info: data.stocks.len() as u64,
             },
+            fillfactor,
             daily,
             finance,
             memory,
+            imports,
             reads,
+            audit,
             ratios,
             targets,
         }
@@ -154,23 +206,35 @@ impl Report {
 
     /// Prints the report as Markdown tables.
     pub(crate) fn print(&self) {
-        println!("\n## Writes (median of runs; rows/s at the median)\n");
+        println!("\n`stock_daily` {}\n", self.fillfactor);
+        println!("## Writes (interleaved groups; median of runs, rows/s at the median)\n");
         println!("| measurement | rows | median s | min s | rows/s |");
         println!("|---|---:|---:|---:|---:|");
-        let d = &self.daily;
-        let f = &self.finance;
+        let (d, f, i) = (&self.daily, &self.finance, &self.imports);
         for (name, t) in [
             ("daily_repository_new", &d.repository_new),
-            ("daily_repository_conflict", &d.repository_conflict),
-            ("daily_repository_identical", &d.repository_identical),
             ("daily_copy_text", &d.copy_text),
             ("daily_copy_binary", &d.copy_binary),
+            ("daily_repository_conflict", &d.repository_conflict),
+            ("daily_repository_identical", &d.repository_identical),
+            (
+                "daily_copy_text_beside_conflict",
+                &d.copy_text_beside_conflict,
+            ),
             ("daily_naive_new", &d.naive_new),
             ("daily_naive_conflict", &d.naive_conflict),
             ("finance_repository_new", &f.repository_new),
-            ("finance_repository_conflict", &f.repository_conflict),
             ("finance_copy_text", &f.copy_text),
+            ("finance_repository_conflict", &f.repository_conflict),
+            (
+                "finance_copy_text_beside_conflict",
+                &f.copy_text_beside_conflict,
+            ),
             ("finance_naive_new", &f.naive_new),
+            ("import_daily_full_file", &i.import),
+            ("psql_copy_full_file", &i.psql_copy),
+            ("import_merge_first_daily", &i.merge_first),
+            ("import_merge_second_daily_basic", &i.merge_second),
         ] {
             println!(
                 "| {name} | {} | {:.3} | {:.3} | {:.0} |",
@@ -181,6 +245,29 @@ impl Report {
             "\nnaive stock_finance insert_many in {}-row batches: see finance_naive_new; in 1,000-row batches: {}",
             f.naive_batch, f.naive_1000_row_batches
         );
+        println!("\n## Ratios (median of the pairs, spread min–max)\n");
+        let r = &self.ratios;
+        for (name, ratio) in [
+            ("daily new / COPY text", &r.daily_new_over_copy_text),
+            ("daily new / COPY binary", &r.daily_new_over_copy_binary),
+            (
+                "daily conflict / COPY text",
+                &r.daily_conflict_over_copy_text,
+            ),
+            (
+                "daily identical / COPY text",
+                &r.daily_identical_over_copy_text,
+            ),
+            ("finance new / COPY text", &r.finance_new_over_copy_text),
+            (
+                "finance conflict / COPY text",
+                &r.finance_conflict_over_copy_text,
+            ),
+            ("import / psql \\copy", &i.import_over_psql),
+            ("merge: second file / first file", &i.second_over_first),
+        ] {
+            println!("- {name}: {ratio}");
+        }
         println!("\n## Reads (ms)\n");
         println!("| path | calls | repo p50 | repo p99 | floor p50 | floor p99 | p99 / floor |");
         println!("|---|---:|---:|---:|---:|---:|---:|");
@@ -195,6 +282,28 @@ impl Report {
                 p.p99_over_floor
             );
         }
+        let a = &self.audit;
+        println!(
+            "\n## Audit statistics, one day of {} days, {} rows in each log table (ms)\n",
+            a.days, a.rows_per_table
+        );
+        println!("| schema | calls | p50 | p99 | max |");
+        println!("|---|---:|---:|---:|---:|");
+        for (name, l) in [
+            ("newest (btree created_at), repository", &a.repository),
+            ("newest, floor", &a.floor),
+            ("version 3 (no index), repository", &a.schema_v3),
+            ("version 3 + BRIN created_at, repository", &a.brin),
+        ] {
+            println!(
+                "| {name} | {} | {:.3} | {:.3} | {:.3} |",
+                l.calls, l.p50_ms, l.p99_ms, l.max_ms
+            );
+        }
+        println!(
+            "\nv3 / newest: {}; BRIN / btree: {}; index bytes: btree {}, BRIN {}",
+            a.speedup_over_v3, a.brin_over_btree, a.btree_index_bytes, a.brin_index_bytes
+        );
         let m = &self.memory;
         println!(
             "\n## Memory\n\nsave_all of {} stock_daily rows: RSS {:.0} MiB before (input rows held), peak {:.0} MiB, +{:.0} MiB during the save",
@@ -205,7 +314,7 @@ impl Report {
         println!("|---|---:|---|---|");
         for t in &self.targets {
             println!(
-                "| {} | {:.2} | {} | {} |",
+                "| {} | {} | {} | {} |",
                 t.what,
                 t.measured,
                 t.goal,

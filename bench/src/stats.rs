@@ -33,6 +33,50 @@ impl Timing {
     }
 }
 
+/// A ratio of two interleaved measurements, pair by pair: run `i` of one against run `i`
+/// of the other, taken back to back, so that drift on a shared machine hits both alike.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Ratio {
+    /// Each pair's ratio, in run order.
+    pub(crate) pairs: Vec<f64>,
+    pub(crate) median: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+}
+
+impl Ratio {
+    /// `a`'s throughput over `b`'s (rows/s over rows/s), pair by pair.
+    pub(crate) fn throughput(a: &Timing, b: &Timing) -> Self {
+        let pairs = a
+            .runs_s
+            .iter()
+            .zip(&b.runs_s)
+            .map(|(a_s, b_s)| (a.rows as f64 / a_s) / (b.rows as f64 / b_s))
+            .collect();
+        Self::of(pairs)
+    }
+
+    /// `slow`'s time over `fast`'s, pair by pair: how many times faster `fast` is.
+    pub(crate) fn speedup(fast: &[f64], slow: &[f64]) -> Self {
+        Self::of(fast.iter().zip(slow).map(|(f, s)| s / f).collect())
+    }
+
+    fn of(pairs: Vec<f64>) -> Self {
+        Self {
+            median: median(&mut pairs.clone()),
+            min: pairs.iter().copied().fold(f64::INFINITY, f64::min),
+            max: pairs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            pairs,
+        }
+    }
+}
+
+impl std::fmt::Display for Ratio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2} ({:.2}–{:.2})", self.median, self.min, self.max)
+    }
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {

@@ -81,24 +81,30 @@ impl Data {
     }
 }
 
-/// `stock_daily` write timings.
+/// `stock_daily` write timings. Each group was measured interleaved (see
+/// `Bench::interleave`), with its own `COPY` baseline.
 #[derive(Debug, Serialize)]
 pub(crate) struct DailyWrites {
+    /// New rows: the repository, `COPY` text and `COPY` binary into an empty table.
     pub(crate) repository_new: Timing,
-    pub(crate) repository_conflict: Timing,
-    pub(crate) repository_identical: Timing,
     pub(crate) copy_text: Timing,
     pub(crate) copy_binary: Timing,
+    /// Every row already stored: the repository with every value changed, with every
+    /// value identical, and `COPY` text into an empty table beside them.
+    pub(crate) repository_conflict: Timing,
+    pub(crate) repository_identical: Timing,
+    pub(crate) copy_text_beside_conflict: Timing,
     pub(crate) naive_new: Timing,
     pub(crate) naive_conflict: Timing,
 }
 
-/// `stock_finance` write timings.
+/// `stock_finance` write timings, interleaved like the daily ones.
 #[derive(Debug, Serialize)]
 pub(crate) struct FinanceWrites {
     pub(crate) repository_new: Timing,
-    pub(crate) repository_conflict: Timing,
     pub(crate) copy_text: Timing,
+    pub(crate) repository_conflict: Timing,
+    pub(crate) copy_text_beside_conflict: Timing,
     pub(crate) naive_new: Timing,
     /// Rows per naive statement: the most that fit 65,535 parameters.
     pub(crate) naive_batch: usize,
@@ -116,6 +122,16 @@ pub(crate) struct Memory {
 }
 
 impl Bench {
+    /// Empties `table` and fills it with `binary` (a `COPY` payload), then vacuums,
+    /// analyses and flushes it: an update run starts from freshly written pages, filled
+    /// as the table's `fillfactor` says, as after a first sync.
+    pub(crate) async fn load(&self, table: &str, binary: &[u8]) -> anyhow::Result<()> {
+        self.sql(&format!("TRUNCATE {table}")).await?;
+        copy_in(self.db.pool(), table, "(FORMAT binary)", binary).await?;
+        self.sql(&format!("VACUUM ANALYZE {table}")).await?;
+        self.sql("CHECKPOINT").await
+    }
+
     /// The `stock_daily` write paths, then the peak memory of one repository save.
     pub(crate) async fn daily_writes(&self, data: &Data) -> anyhow::Result<(DailyWrites, Memory)> {
         let stock_repo = PgStockRepository::new(self.db.clone());
@@ -123,89 +139,95 @@ impl Bench {
         stock_repo.save_all(data.stocks.clone()).await?;
         let n = data.dailies.len();
         eprintln!("stock_daily: {n} rows");
-        let repository_new = self
-            .measure(
-                "repository, new rows",
-                n,
-                async |_| self.reset("stock_daily").await,
-                async |_| Ok(repo.save_all(data.dailies.clone()).await.map(drop)?),
-            )
-            .await?;
-        let repository_conflict = self
-            .measure(
-                "repository, all conflicts (values changed)",
-                n,
-                async |_| self.settle("stock_daily").await,
-                async |run| {
-                    let report = repo.save_all(data.dailies_for(run).to_vec()).await?;
-                    anyhow::ensure!(
-                        report.updated == n as u64,
-                        "expected {n} updates, got {report:?}"
-                    );
-                    Ok(())
-                },
-            )
-            .await?;
-        // The table holds the version the last conflict run wrote.
-        let current = data.dailies_for(self.settings.repeat - 1);
-        let repository_identical = self
-            .measure(
-                "repository, all conflicts (values identical)",
-                n,
-                async |_| self.sql("CHECKPOINT").await,
-                async |_| {
-                    let report = repo.save_all(current.to_vec()).await?;
-                    anyhow::ensure!(
-                        report.unchanged == n as u64,
-                        "expected {n} unchanged, got {report:?}"
-                    );
-                    Ok(())
-                },
-            )
-            .await?;
         let text = text_payload(&data.dailies, daily_fields);
-        let copy_text = self
-            .measure(
-                "COPY text",
-                n,
-                async |_| self.reset("stock_daily").await,
-                async |_| copy_in(self.db.pool(), "stock_daily", "", &text).await,
+        let binary = [
+            binary_payload(&data.changed_dailies, daily_fields),
+            binary_payload(&data.dailies, daily_fields),
+        ];
+        // `binary[run % 2]` holds what `dailies_for(run)` holds.
+        let mut new = self
+            .interleave(
+                &[
+                    ("repository, new rows", n),
+                    ("COPY text", n),
+                    ("COPY binary", n),
+                ],
+                async |side, _| {
+                    self.reset("stock_daily").await?;
+                    Ok((side == 0).then(|| data.dailies.clone()))
+                },
+                async |side, _, input| match side {
+                    0 => Ok(repo.save_all(input.unwrap_or_default()).await.map(drop)?),
+                    1 => copy_in(self.db.pool(), "stock_daily", "", &text).await,
+                    _ => {
+                        copy_in(self.db.pool(), "stock_daily", "(FORMAT binary)", &binary[1]).await
+                    }
+                },
             )
-            .await?;
+            .await?
+            .into_iter();
+        let mut conflict = self
+            .interleave(
+                &[
+                    ("repository, all conflicts (values changed)", n),
+                    ("repository, all conflicts (values identical)", n),
+                    ("COPY text", n),
+                ],
+                async |side, run| match side {
+                    0 => {
+                        self.load("stock_daily", &binary[(run + 1) % 2]).await?;
+                        Ok(Some(data.dailies_for(run).to_vec()))
+                    }
+                    1 => {
+                        self.load("stock_daily", &binary[run % 2]).await?;
+                        Ok(Some(data.dailies_for(run).to_vec()))
+                    }
+                    _ => self.reset("stock_daily").await.map(|()| None),
+                },
+                async |side, _, input| {
+                    let Some(rows) = input else {
+                        return copy_in(self.db.pool(), "stock_daily", "", &text).await;
+                    };
+                    let report = repo.save_all(rows).await?;
+                    let done = if side == 0 {
+                        report.updated
+                    } else {
+                        report.unchanged
+                    };
+                    anyhow::ensure!(done == n as u64, "expected {n} rows done, got {report:?}");
+                    Ok(())
+                },
+            )
+            .await?
+            .into_iter();
         drop(text);
-        let binary = binary_payload(&data.dailies, daily_fields);
-        let copy_binary = self
-            .measure(
-                "COPY binary",
-                n,
-                async |_| self.reset("stock_daily").await,
-                async |_| copy_in(self.db.pool(), "stock_daily", "(FORMAT binary)", &binary).await,
-            )
-            .await?;
-        drop(binary);
         let naive_new = self
             .measure(
                 "naive insert_many, 1,000-row batches, new rows",
                 n,
                 async |_| self.reset("stock_daily").await,
-                async |_| Ok(insert_many_dailies(&self.db, &data.dailies, 1_000).await?),
+                async |_, ()| Ok(insert_many_dailies(&self.db, &data.dailies, 1_000).await?),
             )
             .await?;
         let naive_conflict = self
             .measure(
                 "naive insert_many, all conflicts",
                 n,
-                async |_| self.settle("stock_daily").await,
-                async |run| Ok(insert_many_dailies(&self.db, data.dailies_for(run), 1_000).await?),
+                async |run| self.load("stock_daily", &binary[(run + 1) % 2]).await,
+                async |run, ()| {
+                    Ok(insert_many_dailies(&self.db, data.dailies_for(run), 1_000).await?)
+                },
             )
             .await?;
+        drop(binary);
         let memory = self.peak_memory(&repo, data).await?;
         let writes = DailyWrites {
-            repository_new,
-            repository_conflict,
-            repository_identical,
-            copy_text,
-            copy_binary,
+            repository_new: next_side(&mut new)?,
+            copy_text: next_side(&mut new)?,
+            copy_binary: next_side(&mut new)?,
+            repository_conflict: next_side(&mut conflict)?,
+            repository_identical: next_side(&mut conflict)?,
+            copy_text_beside_conflict: next_side(&mut conflict)?,
             naive_new,
             naive_conflict,
         };
@@ -239,36 +261,43 @@ impl Bench {
         let repo = PgStockFinanceRepository::new(self.db.clone());
         let f = data.reports.len();
         eprintln!("stock_finance: {f} rows");
-        let repository_new = self
-            .measure(
-                "repository, new rows",
-                f,
-                async |_| self.reset("stock_finance").await,
-                async |_| Ok(repo.save_all(data.reports.clone()).await.map(drop)?),
-            )
-            .await?;
-        let repository_conflict = self
-            .measure(
-                "repository, all conflicts",
-                f,
-                async |_| self.settle("stock_finance").await,
-                async |run| {
-                    Ok(repo
-                        .save_all(data.reports_for(run).to_vec())
-                        .await
-                        .map(drop)?)
+        let text = text_payload(&data.reports, finance_fields);
+        let binary = [
+            binary_payload(&data.changed_reports, finance_fields),
+            binary_payload(&data.reports, finance_fields),
+        ];
+        let mut new = self
+            .interleave(
+                &[("repository, new rows", f), ("COPY text", f)],
+                async |side, _| {
+                    self.reset("stock_finance").await?;
+                    Ok((side == 0).then(|| data.reports.clone()))
+                },
+                async |_, _, input| match input {
+                    Some(rows) => Ok(repo.save_all(rows).await.map(drop)?),
+                    None => copy_in(self.db.pool(), "stock_finance", "", &text).await,
                 },
             )
-            .await?;
-        let text = text_payload(&data.reports, finance_fields);
-        let copy_text = self
-            .measure(
-                "COPY text",
-                f,
-                async |_| self.reset("stock_finance").await,
-                async |_| copy_in(self.db.pool(), "stock_finance", "", &text).await,
+            .await?
+            .into_iter();
+        let mut conflict = self
+            .interleave(
+                &[("repository, all conflicts", f), ("COPY text", f)],
+                async |side, run| {
+                    if side == 0 {
+                        self.load("stock_finance", &binary[(run + 1) % 2]).await?;
+                        Ok(Some(data.reports_for(run).to_vec()))
+                    } else {
+                        self.reset("stock_finance").await.map(|()| None)
+                    }
+                },
+                async |_, _, input| match input {
+                    Some(rows) => Ok(repo.save_all(rows).await.map(drop)?),
+                    None => copy_in(self.db.pool(), "stock_finance", "", &text).await,
+                },
             )
-            .await?;
+            .await?
+            .into_iter();
         let (_, finance_columns) = column_counts();
         let naive_batch = max_rows_per_statement(finance_columns);
         let naive_new = self
@@ -276,7 +305,7 @@ impl Bench {
                 &format!("naive insert_many, {naive_batch}-row batches"),
                 f,
                 async |_| self.reset("stock_finance").await,
-                async |_| Ok(insert_many_finance(&self.db, &data.reports, naive_batch).await?),
+                async |_, ()| Ok(insert_many_finance(&self.db, &data.reports, naive_batch).await?),
             )
             .await?;
         self.reset("stock_finance").await?;
@@ -287,14 +316,22 @@ impl Bench {
         };
         eprintln!("  naive insert_many, 1,000-row batches: {naive_1000_row_batches}");
         Ok(FinanceWrites {
-            repository_new,
-            repository_conflict,
-            copy_text,
+            repository_new: next_side(&mut new)?,
+            copy_text: next_side(&mut new)?,
+            repository_conflict: next_side(&mut conflict)?,
+            copy_text_beside_conflict: next_side(&mut conflict)?,
             naive_new,
             naive_batch,
             naive_1000_row_batches,
         })
     }
+}
+
+/// The next side's timing of an interleaved group.
+fn next_side(timings: &mut std::vec::IntoIter<Timing>) -> anyhow::Result<Timing> {
+    timings
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("a side was not measured"))
 }
 
 /// The same bar with every price moved by 0.1 %, so an upsert really changes it.

@@ -69,15 +69,27 @@ pub fn write_daily(
     out: impl Write,
     bars: impl IntoIterator<Item = StockDaily>,
 ) -> csv::Result<u64> {
+    write_daily_columns(out, bars, StockDaily::VALUE_FIELDS)
+}
+
+/// Writes `bars` as a file of `ts_code`, `trade_date` and the value `columns` (names of
+/// [`StockDaily::VALUE_FIELDS`]; an unknown name gives empty cells), as one Tushare
+/// endpoint (`daily`, `daily_basic`, `adj_factor`) sends part of a bar; returns the data
+/// lines written.
+pub fn write_daily_columns(
+    out: impl Write,
+    bars: impl IntoIterator<Item = StockDaily>,
+    columns: &[&str],
+) -> csv::Result<u64> {
     let mut w = csv::Writer::from_writer(out);
     let mut header = vec!["ts_code", "trade_date"];
-    header.extend(StockDaily::VALUE_FIELDS);
+    header.extend(columns);
     w.write_record(&header)?;
     let mut lines = 0;
     for bar in bars {
         let mut record = vec![bar.third_code.to_string(), ymd(Some(bar.trade_date))];
         record.extend(
-            StockDaily::VALUE_FIELDS
+            columns
                 .iter()
                 .map(|field| float(bar.value(field).flatten())),
         );

@@ -190,7 +190,10 @@ async fn list_filters_by_an_expert_that_took_part_through_its_index() {
     assert_eq!(ids("估值").await, [with_valuation.id]);
     assert_eq!(ids("sentiment").await, [sentiment_only.id]);
     assert!(ids("tech").await.is_empty(), "exact names, not prefixes");
-    assert!(ids("\"; DROP TABLE x; --").await.is_empty(), "a value, never SQL");
+    assert!(
+        ids("\"; DROP TABLE x; --").await.is_empty(),
+        "a value, never SQL"
+    );
 
     // The filter's operator is one the GIN index serves (were the table big enough).
     let mut conn = test_db.db().pool().acquire().await.unwrap();

@@ -1,0 +1,221 @@
+//! The audit suite: call statistics for one day out of `log_rows` rows of each log table,
+//! on the newest schema against the floor (the same SQL, prepared, on a bare connection)
+//! and against schema version 3 (no `created_at` index), then with a BRIN index instead of
+//! the btree, on the same rows in the same run.
+
+use std::time::{Duration, Instant};
+
+use audit::{
+    ExternalApiCallLogRepository as _, LlmCallLogRepository as _, PgExternalApiCallLogRepository,
+    PgLlmCallLogRepository, TimeWindow,
+};
+use chrono::{NaiveDate, NaiveDateTime};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use shared_db::Db;
+
+use crate::stats::{Latency, Ratio};
+use crate::{Bench, SEED};
+
+/// Days the generated logs span.
+const DAYS: i64 = 100;
+/// Unrecorded calls of each side first.
+const WARM_UP: usize = 5;
+
+/// The statistics' latencies.
+#[derive(Debug, Serialize)]
+pub(crate) struct Audit {
+    pub(crate) rows_per_table: u64,
+    pub(crate) days: i64,
+    /// The newest schema (btree on `created_at`), through the repositories.
+    pub(crate) repository: Latency,
+    /// The same two statements, prepared, on one bare connection.
+    pub(crate) floor: Latency,
+    /// Schema version 3, same rows, through the repositories.
+    pub(crate) schema_v3: Latency,
+    /// Schema version 3 plus a BRIN index on `created_at`.
+    pub(crate) brin: Latency,
+    pub(crate) p99_over_floor: f64,
+    /// Version 3's time over the newest schema's, call by call.
+    pub(crate) speedup_over_v3: Ratio,
+    /// The BRIN index's time over the btree's, call by call.
+    pub(crate) brin_over_btree: Ratio,
+    pub(crate) btree_index_bytes: i64,
+    pub(crate) brin_index_bytes: i64,
+}
+
+/// The two statements behind `stockdb audit stats`, as the repositories send them.
+const LLM_STATS: &str = "SELECT vendor || '/' || model_name AS grp, count(*) AS calls, \
+    count(*) FILTER (WHERE status = 'failed') AS errors, \
+    coalesce(sum(prompt_tokens), 0)::bigint AS prompt_tokens, \
+    coalesce(sum(completion_tokens), 0)::bigint AS completion_tokens, \
+    coalesce(sum(total_tokens), 0)::bigint AS total_tokens, \
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50, \
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95, \
+    percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99 \
+    FROM llm_call_logs WHERE created_at >= $1 AND created_at < $2 \
+    GROUP BY vendor, model_name ORDER BY grp";
+const API_STATS: &str = "SELECT service_name AS grp, count(*) AS calls, \
+    count(*) FILTER (WHERE status = 'failed') AS errors, \
+    0::bigint AS prompt_tokens, 0::bigint AS completion_tokens, 0::bigint AS total_tokens, \
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50, \
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95, \
+    percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99 \
+    FROM external_api_call_logs WHERE created_at >= $1 AND created_at < $2 \
+    GROUP BY service_name ORDER BY grp";
+
+/// Fills both log tables of `db` with `rows` rows each, spread evenly over [`DAYS`] days,
+/// generated server-side so that every database gets the very same rows.
+async fn fill(db: &Db, rows: u64) -> anyhow::Result<()> {
+    let step_s = (DAYS * 86_400) as f64 / rows as f64;
+    let sql = format!(
+        "INSERT INTO llm_call_logs (id, caller_module, model_name, vendor, prompt_text, \
+             completion_text, prompt_tokens, completion_tokens, total_tokens, temperature, \
+             latency_ms, status, created_at) \
+         SELECT md5(i::text)::uuid, 'research', (ARRAY['deepseek-chat', 'qwen-max', 'glm-4'])[1 + i % 3], \
+                (ARRAY['deepseek', 'aliyun', 'zhipu'])[1 + i % 3], repeat('分析 600519.SH 的估值', 8), \
+                repeat('结论：估值偏高。', 16), 800 + i % 700, 300 + i % 400, 1100 + i % 1100, 0.3, \
+                200 + (i * 7919) % 5000, CASE WHEN i % 50 = 0 THEN 'failed' ELSE 'success' END, \
+                timestamp '2024-01-01' + i * {step_s} * interval '1 second' \
+         FROM generate_series(0, {rows} - 1) i; \
+         INSERT INTO external_api_call_logs (id, service_name, operation, request_params, \
+             response_data, status_code, latency_ms, status, created_at) \
+         SELECT md5('api' || i)::uuid, (ARRAY['tushare', 'akshare', 'bocha'])[1 + i % 3], 'daily', \
+                '{{\"ts_code\": \"600519.SH\"}}'::jsonb, repeat('{{\"close\": 1680.5}}', 10), \
+                CASE WHEN i % 40 = 0 THEN 502 ELSE 200 END, 50 + (i * 104729) % 2000, \
+                CASE WHEN i % 40 = 0 THEN 'failed' ELSE 'success' END, \
+                timestamp '2024-01-01' + i * {step_s} * interval '1 second' \
+         FROM generate_series(0, {rows} - 1) i"
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(db.pool())
+        .await?;
+    // One statement each: VACUUM refuses a multi-statement string (a transaction).
+    for table in ["llm_call_logs", "external_api_call_logs"] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("VACUUM ANALYZE {table}")))
+            .execute(db.pool())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Both repositories' statistics for `window` on `db`.
+async fn repository_stats(db: &Db, window: TimeWindow) -> anyhow::Result<()> {
+    PgLlmCallLogRepository::new(db.clone())
+        .stats(window)
+        .await?;
+    PgExternalApiCallLogRepository::new(db.clone())
+        .stats(window)
+        .await?;
+    Ok(())
+}
+
+async fn index_bytes(db: &Db, kind: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT coalesce(sum(pg_relation_size(i.indexrelid)), 0)::bigint FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam \
+         JOIN pg_class t ON t.oid = i.indrelid \
+         WHERE t.relname IN ('llm_call_logs', 'external_api_call_logs') AND am.amname = $1 \
+           AND c.relname NOT LIKE '%session_id%'",
+    )
+    .bind(kind)
+    .fetch_one(db.pool())
+    .await?)
+}
+
+impl Bench {
+    /// The audit suite; `v3` is a database at schema version 3 on the same server.
+    pub(crate) async fn audit(&self, v3: &Db) -> anyhow::Result<Audit> {
+        let rows = self.settings.log_rows;
+        eprintln!("audit statistics: {rows} rows in each log table, on v5 and on v3");
+        fill(&self.db, rows).await?;
+        fill(v3, rows).await?;
+        let calls = (self.settings.calls / 5).max(10);
+        let mut rng = StdRng::seed_from_u64(SEED);
+        let windows: Vec<TimeWindow> = (0..calls + WARM_UP)
+            .map(|_| {
+                let from = day(rng.random_range(0..DAYS));
+                TimeWindow::new(from, from + chrono::Duration::days(1))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut conn = self.db.pool().acquire().await?;
+        let mut samples: [Vec<Duration>; 3] = Default::default();
+        for (i, window) in windows.iter().enumerate() {
+            let started = Instant::now();
+            repository_stats(&self.db, *window).await?;
+            let repo = started.elapsed();
+            let started = Instant::now();
+            for sql in [LLM_STATS, API_STATS] {
+                sqlx::query(sql)
+                    .bind(window.from)
+                    .bind(window.to)
+                    .fetch_all(&mut *conn)
+                    .await?;
+            }
+            let bare = started.elapsed();
+            let started = Instant::now();
+            repository_stats(v3, *window).await?;
+            let old = started.elapsed();
+            if i >= WARM_UP {
+                for (side, elapsed) in [repo, bare, old].into_iter().enumerate() {
+                    samples[side].push(elapsed);
+                }
+            }
+        }
+        drop(conn);
+        eprintln!("  BRIN on created_at, on the v3 rows");
+        sqlx::raw_sql(
+            "CREATE INDEX ix_llm_call_logs_brin_created_at ON llm_call_logs USING brin (created_at); \
+             CREATE INDEX ix_external_api_call_logs_brin_created_at ON external_api_call_logs \
+                 USING brin (created_at); \
+             ANALYZE llm_call_logs; ANALYZE external_api_call_logs",
+        )
+        .execute(v3.pool())
+        .await?;
+        let (mut btree, mut brin) = (Vec::new(), Vec::new());
+        for (i, window) in windows.iter().enumerate() {
+            let started = Instant::now();
+            repository_stats(&self.db, *window).await?;
+            let with_btree = started.elapsed();
+            let started = Instant::now();
+            repository_stats(v3, *window).await?;
+            if i >= WARM_UP {
+                btree.push(with_btree.as_secs_f64());
+                brin.push(started.elapsed().as_secs_f64());
+            }
+        }
+        let secs = |samples: &[Duration]| {
+            samples
+                .iter()
+                .map(Duration::as_secs_f64)
+                .collect::<Vec<_>>()
+        };
+        let [repository, floor, schema_v3] = samples.each_ref().map(|s| Latency::new(s));
+        Ok(Audit {
+            rows_per_table: rows,
+            days: DAYS,
+            p99_over_floor: repository.p99_ms / floor.p99_ms,
+            speedup_over_v3: Ratio::speedup(&secs(&samples[0]), &secs(&samples[2])),
+            brin_over_btree: Ratio::speedup(&btree, &brin),
+            brin: Latency::new(
+                &brin
+                    .iter()
+                    .map(|s| Duration::from_secs_f64(*s))
+                    .collect::<Vec<_>>(),
+            ),
+            btree_index_bytes: index_bytes(&self.db, "btree").await?,
+            brin_index_bytes: index_bytes(v3, "brin").await?,
+            repository,
+            floor,
+            schema_v3,
+        })
+    }
+}
+
+fn day(offset: i64) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2024, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
+        + chrono::Duration::days(offset)
+}
