@@ -18,8 +18,6 @@ use shared_db::Db;
 use crate::stats::{Latency, Ratio};
 use crate::{Bench, SEED};
 
-/// Days the generated logs span.
-const DAYS: i64 = 100;
 /// Unrecorded calls of each side first.
 const WARM_UP: usize = 5;
 
@@ -65,10 +63,10 @@ const API_STATS: &str = "SELECT service_name AS grp, count(*) AS calls, \
     FROM external_api_call_logs WHERE created_at >= $1 AND created_at < $2 \
     GROUP BY service_name ORDER BY grp";
 
-/// Fills both log tables of `db` with `rows` rows each, spread evenly over [`DAYS`] days,
+/// Fills both log tables of `db` with `rows` rows each, spread evenly over `days` days,
 /// generated server-side so that every database gets the very same rows.
-async fn fill(db: &Db, rows: u64) -> anyhow::Result<()> {
-    let step_s = (DAYS * 86_400) as f64 / rows as f64;
+async fn fill(db: &Db, rows: u64, days: i64) -> anyhow::Result<()> {
+    let step_s = (days * 86_400) as f64 / rows as f64;
     let sql = format!(
         "INSERT INTO llm_call_logs (id, caller_module, model_name, vendor, prompt_text, \
              completion_text, prompt_tokens, completion_tokens, total_tokens, temperature, \
@@ -78,7 +76,7 @@ async fn fill(db: &Db, rows: u64) -> anyhow::Result<()> {
                 repeat('结论：估值偏高。', 16), 800 + i % 700, 300 + i % 400, 1100 + i % 1100, 0.3, \
                 200 + (i * 7919) % 5000, CASE WHEN i % 50 = 0 THEN 'failed' ELSE 'success' END, \
                 timestamp '2024-01-01' + i * {step_s} * interval '1 second' \
-         FROM generate_series(0, {rows} - 1) i; \
+         FROM generate_series(0::bigint, {rows} - 1) i; \
          INSERT INTO external_api_call_logs (id, service_name, operation, request_params, \
              response_data, status_code, latency_ms, status, created_at) \
          SELECT md5('api' || i)::uuid, (ARRAY['tushare', 'akshare', 'bocha'])[1 + i % 3], 'daily', \
@@ -86,7 +84,7 @@ async fn fill(db: &Db, rows: u64) -> anyhow::Result<()> {
                 CASE WHEN i % 40 = 0 THEN 502 ELSE 200 END, 50 + (i * 104729) % 2000, \
                 CASE WHEN i % 40 = 0 THEN 'failed' ELSE 'success' END, \
                 timestamp '2024-01-01' + i * {step_s} * interval '1 second' \
-         FROM generate_series(0, {rows} - 1) i"
+         FROM generate_series(0::bigint, {rows} - 1) i"
     );
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .execute(db.pool())
@@ -127,15 +125,17 @@ async fn index_bytes(db: &Db, kind: &str) -> anyhow::Result<i64> {
 impl Bench {
     /// The audit suite; `v3` is a database at schema version 3 on the same server.
     pub(crate) async fn audit(&self, v3: &Db) -> anyhow::Result<Audit> {
-        let rows = self.settings.log_rows;
-        eprintln!("audit statistics: {rows} rows in each log table, on v5 and on v3");
-        fill(&self.db, rows).await?;
-        fill(v3, rows).await?;
+        let (rows, days) = (self.settings.log_rows, self.settings.log_days);
+        eprintln!(
+            "audit statistics: {rows} rows over {days} days in each log table, on v5 and on v3"
+        );
+        fill(&self.db, rows, days).await?;
+        fill(v3, rows, days).await?;
         let calls = (self.settings.calls / 5).max(10);
         let mut rng = StdRng::seed_from_u64(SEED);
         let windows: Vec<TimeWindow> = (0..calls + WARM_UP)
             .map(|_| {
-                let from = day(rng.random_range(0..DAYS));
+                let from = day(rng.random_range(0..days));
                 TimeWindow::new(from, from + chrono::Duration::days(1))
             })
             .collect::<Result<_, _>>()?;
@@ -194,7 +194,7 @@ impl Bench {
         let [repository, floor, schema_v3] = samples.each_ref().map(|s| Latency::new(s));
         Ok(Audit {
             rows_per_table: rows,
-            days: DAYS,
+            days,
             p99_over_floor: repository.p99_ms / floor.p99_ms,
             speedup_over_v3: Ratio::speedup(&secs(&samples[0]), &secs(&samples[2])),
             brin_over_btree: Ratio::speedup(&btree, &brin),

@@ -25,6 +25,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
+use data_engineering::{PgStockRepository, StockRepository as _};
 use shared_db::{Db, DbConfig, url_with_database};
 use sqlx::{Connection as _, PgConnection};
 
@@ -57,6 +58,9 @@ struct BenchArgs {
     /// Rows of each audit log table (default 1,000,000; 20,000 with --quick).
     #[arg(long)]
     log_rows: Option<u64>,
+    /// Days the audit log rows span (default 365: a year of calls).
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..=3650))]
+    log_days: i64,
     /// Set this `fillfactor` on `stock_daily` and `stock_finance` before measuring (the
     /// schema's own when absent): how the value in the migration was chosen.
     #[arg(long, value_parser = clap::value_parser!(u8).range(10..=100))]
@@ -64,9 +68,25 @@ struct BenchArgs {
     /// A small, fast run (CI keeps the benchmark from rotting with it).
     #[arg(long)]
     quick: bool,
+    /// Run only these suites (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Suite>,
     /// Also write every figure and ratio as JSON here.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+}
+
+/// A part of the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Suite {
+    /// `stock_daily` and `stock_finance` writes.
+    Writes,
+    /// `stockdb import daily` against `psql \copy`, and the merge workflow.
+    Imports,
+    /// The read paths.
+    Reads,
+    /// Audit statistics on the newest schema and on version 3.
+    Audit,
 }
 
 /// Trading days per stock in the generated data.
@@ -77,14 +97,16 @@ pub(crate) const QUARTERS: u32 = 4;
 pub(crate) const SEED: u64 = 20_241_124;
 
 /// How much work the run does.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) stocks: usize,
     pub(crate) finance_stocks: usize,
     pub(crate) repeat: usize,
     pub(crate) calls: usize,
     pub(crate) log_rows: u64,
+    pub(crate) log_days: i64,
     pub(crate) fillfactor: Option<u8>,
+    suites: Vec<Suite>,
 }
 
 impl Settings {
@@ -103,7 +125,13 @@ impl Settings {
                 .log_rows
                 .unwrap_or(if quick { 20_000 } else { 1_000_000 })
                 .max(1),
+            log_days: args.log_days,
             fillfactor: args.fillfactor,
+            suites: if args.only.is_empty() {
+                vec![Suite::Writes, Suite::Imports, Suite::Reads, Suite::Audit]
+            } else {
+                args.only.clone()
+            },
         }
     }
 }
@@ -207,7 +235,8 @@ impl Bench {
         self.sql("CHECKPOINT").await
     }
 
-    /// Runs `prepare` (untimed) then `work` (timed), `repeat` times.
+    /// Runs `prepare` (untimed) then `work` (timed), once: for the naive paths, many
+    /// times slower than the others, whose figures only give an order of magnitude.
     pub(crate) async fn measure<T>(
         &self,
         label: &str,
@@ -216,7 +245,8 @@ impl Bench {
         work: impl AsyncFn(usize, T) -> anyhow::Result<()>,
     ) -> anyhow::Result<Timing> {
         let mut timings = self
-            .interleave(
+            .interleave_runs(
+                1,
                 &[(label, rows)],
                 async |_, run| prepare(run).await,
                 async |_, run, input| work(run, input).await,
@@ -236,8 +266,19 @@ impl Bench {
         prepare: impl AsyncFn(usize, usize) -> anyhow::Result<T>,
         work: impl AsyncFn(usize, usize, T) -> anyhow::Result<()>,
     ) -> anyhow::Result<Vec<Timing>> {
+        self.interleave_runs(self.settings.repeat, sides, prepare, work)
+            .await
+    }
+
+    async fn interleave_runs<T>(
+        &self,
+        repeat: usize,
+        sides: &[(&str, usize)],
+        prepare: impl AsyncFn(usize, usize) -> anyhow::Result<T>,
+        work: impl AsyncFn(usize, usize, T) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Vec<Timing>> {
         let mut runs = vec![Vec::new(); sides.len()];
-        for run in 0..self.settings.repeat {
+        for run in 0..repeat {
             for (side, (label, _)) in sides.iter().enumerate() {
                 let input = prepare(side, run).await?;
                 let (elapsed, ()) = timed(async || work(side, run, input).await).await?;
@@ -261,20 +302,43 @@ impl Bench {
                 .await?;
             }
         }
-        let data = writes::Data::generate(self.settings);
-        let (daily, memory) = self.daily_writes(&data).await?;
-        let finance = self.finance_writes(&data).await?;
-        let imports = self.imports(&data).await?;
-        self.fill_for_reads(&data).await?;
-        let reads = self.reads(&data).await?;
-        let audit = self.audit(v3).await?;
+        let data = writes::Data::generate(&self.settings);
+        let runs = |suite| self.settings.suites.contains(&suite);
+        let writes = if runs(Suite::Writes) {
+            let (daily, memory) = self.daily_writes(&data).await?;
+            Some((daily, self.finance_writes(&data).await?, memory))
+        } else {
+            PgStockRepository::new(self.db.clone())
+                .save_all(data.stocks.clone())
+                .await?;
+            None
+        };
+        let imports = if runs(Suite::Imports) {
+            Some(self.imports(&data).await?)
+        } else {
+            None
+        };
+        let reads = if runs(Suite::Reads) {
+            self.fill_for_reads(&data).await?;
+            Some(self.reads(&data).await?)
+        } else {
+            None
+        };
+        let audit = if runs(Suite::Audit) {
+            Some(self.audit(v3).await?)
+        } else {
+            None
+        };
         Ok(report::Report::new(
             &data,
             report::Results {
                 fillfactor: self.fillfactor().await?,
-                daily,
-                finance,
-                memory,
+                stock_daily_bytes: sqlx::query_scalar(
+                    "SELECT pg_total_relation_size('stock_daily')",
+                )
+                .fetch_one(self.db.pool())
+                .await?,
+                writes,
                 imports,
                 reads,
                 audit,

@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use shared_db::Page;
 
+use crate::copy::{binary_payload, daily_fields};
 use crate::stats::Latency;
 use crate::writes::{Data, LAST_QUARTER};
 use crate::{Bench, QUARTERS, SEED};
@@ -66,6 +67,10 @@ impl Bench {
     /// Fills the tables the read paths read: every bar, the reports but the latest quarter
     /// of every third stock, half the stocks synced, 100,000 research sessions.
     pub(crate) async fn fill_for_reads(&self, data: &Data) -> anyhow::Result<()> {
+        // Whatever the suites before left: every bar once, the reports as described.
+        self.load("stock_daily", &binary_payload(&data.dailies, daily_fields))
+            .await?;
+        self.sql("TRUNCATE stock_finance").await?;
         PgStockFinanceRepository::new(self.db.clone())
             .save_all(missing_latest_quarter(&data.reports))
             .await?;

@@ -10,15 +10,14 @@ use crate::reads::Reads;
 use crate::stats::{Ratio, Timing};
 use crate::writes::{DailyWrites, Data, FinanceWrites, Memory};
 
-/// What the suites measured.
+/// What the suites measured; a suite left out of the run (`--only`) is `None`.
 pub(crate) struct Results {
     pub(crate) fillfactor: String,
-    pub(crate) daily: DailyWrites,
-    pub(crate) finance: FinanceWrites,
-    pub(crate) memory: Memory,
-    pub(crate) imports: Imports,
-    pub(crate) reads: Reads,
-    pub(crate) audit: Audit,
+    pub(crate) stock_daily_bytes: i64,
+    pub(crate) writes: Option<(DailyWrites, FinanceWrites, Memory)>,
+    pub(crate) imports: Option<Imports>,
+    pub(crate) reads: Option<Reads>,
+    pub(crate) audit: Option<Audit>,
 }
 
 /// Everything one run measured.
@@ -28,13 +27,12 @@ pub(crate) struct Report {
     machine: BTreeMap<&'static str, String>,
     rows: Rows,
     fillfactor: String,
-    daily: DailyWrites,
-    finance: FinanceWrites,
-    memory: Memory,
-    imports: Imports,
-    reads: Reads,
-    audit: Audit,
-    ratios: Ratios,
+    /// `stock_daily` with its indexes, after the run (every bar once).
+    stock_daily_bytes: i64,
+    writes: Option<Writes>,
+    imports: Option<Imports>,
+    reads: Option<Reads>,
+    audit: Option<Audit>,
     targets: Vec<Target>,
 }
 
@@ -43,6 +41,14 @@ struct Rows {
     stock_daily: u64,
     stock_finance: u64,
     stock_info: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Writes {
+    daily: DailyWrites,
+    finance: FinanceWrites,
+    memory: Memory,
+    ratios: Ratios,
 }
 
 /// Throughput ratios (rows/s over rows/s), pair by pair within an interleaved group:
@@ -124,60 +130,67 @@ impl Target {
 
 impl Report {
     pub(crate) fn new(data: &Data, results: Results) -> Self {
-        let Results {
-            fillfactor,
+        let writes = results.writes.map(|(daily, finance, memory)| Writes {
+            ratios: Ratios::new(&daily, &finance),
             daily,
             finance,
             memory,
-            imports,
-            reads,
-            audit,
-        } = results;
-        let ratios = Ratios::new(&daily, &finance);
-        let mut targets = vec![
-            Target::at_least(
-                "new-row upsert / COPY text (rows/s)",
-                &ratios.daily_new_over_copy_text,
-                1.0,
-            ),
-            Target::at_least(
-                "new-row upsert / COPY binary (rows/s)",
-                &ratios.daily_new_over_copy_binary,
-                0.8,
-            ),
-            Target::at_least(
-                "all-conflict upsert / COPY text (rows/s)",
-                &ratios.daily_conflict_over_copy_text,
-                0.6,
-            ),
-            Target::at_least(
-                "merge workflow: second file / first file (lines/s)",
-                &imports.second_over_first,
-                0.5,
-            ),
-            Target::at_least(
-                "stockdb import daily / psql \\copy (lines/s)",
-                &imports.import_over_psql,
-                1.0,
-            ),
-            Target::at_least(
-                "audit statistics: schema v3 time / newest schema time",
-                &audit.speedup_over_v3,
-                10.0,
-            ),
-            Target::at_most(
-                "audit statistics: p99 / floor p99",
-                audit.p99_over_floor,
-                2.0,
-            ),
-        ];
-        targets.push(Target {
-            what: "repository / naive SeaORM, new rows (rows/s)".to_owned(),
-            measured: format!("{:.2}", ratios.daily_new_over_naive),
-            goal: ">= 1.5".to_owned(),
-            met: ratios.daily_new_over_naive >= 1.5,
         });
-        for (name, read) in reads.paths() {
+        let mut targets = Vec::new();
+        if let Some(Writes { ratios, .. }) = &writes {
+            targets.extend([
+                Target::at_least(
+                    "new-row upsert / COPY text (rows/s)",
+                    &ratios.daily_new_over_copy_text,
+                    1.0,
+                ),
+                Target::at_least(
+                    "new-row upsert / COPY binary (rows/s)",
+                    &ratios.daily_new_over_copy_binary,
+                    0.8,
+                ),
+                Target::at_least(
+                    "all-conflict upsert / COPY text (rows/s)",
+                    &ratios.daily_conflict_over_copy_text,
+                    0.6,
+                ),
+                Target {
+                    what: "repository / naive SeaORM, new rows (rows/s)".to_owned(),
+                    measured: format!("{:.2}", ratios.daily_new_over_naive),
+                    goal: ">= 1.5".to_owned(),
+                    met: ratios.daily_new_over_naive >= 1.5,
+                },
+            ]);
+        }
+        if let Some(imports) = &results.imports {
+            targets.extend([
+                Target::at_least(
+                    "merge workflow: second file / first file (lines/s)",
+                    &imports.second_over_first,
+                    0.5,
+                ),
+                Target::at_least(
+                    "stockdb import daily / psql \\copy (lines/s)",
+                    &imports.import_over_psql,
+                    1.0,
+                ),
+            ]);
+        }
+        if let Some(audit) = &results.audit {
+            targets.extend([
+                Target::at_least(
+                    "audit statistics: schema v3 time / newest schema time",
+                    &audit.speedup_over_v3,
+                    10.0,
+                ),
+                Target::at_most(
+                    "audit statistics: p99 / floor p99",
+                    audit.p99_over_floor,
+                    2.0,
+                ),
+            ]);
+        }
+        for (name, read) in results.reads.iter().flat_map(Reads::paths) {
             targets.push(Target::at_most(
                 format!("{name}: p99 / floor p99"),
                 read.p99_over_floor,
@@ -192,26 +205,74 @@ impl Report {
                 stock_finance: data.reports.len() as u64,
                 stock_info: data.stocks.len() as u64,
             },
-            fillfactor,
-            daily,
-            finance,
-            memory,
-            imports,
-            reads,
-            audit,
-            ratios,
+            fillfactor: results.fillfactor,
+            stock_daily_bytes: results.stock_daily_bytes,
+            writes,
+            imports: results.imports,
+            reads: results.reads,
+            audit: results.audit,
             targets,
         }
     }
 
     /// Prints the report as Markdown tables.
     pub(crate) fn print(&self) {
-        println!("\n`stock_daily` {}\n", self.fillfactor);
-        println!("## Writes (interleaved groups; median of runs, rows/s at the median)\n");
-        println!("| measurement | rows | median s | min s | rows/s |");
-        println!("|---|---:|---:|---:|---:|");
-        let (d, f, i) = (&self.daily, &self.finance, &self.imports);
-        for (name, t) in [
+        println!(
+            "\n`stock_daily` {}; {:.0} MiB with its indexes after the run",
+            self.fillfactor,
+            self.stock_daily_bytes as f64 / (1024.0 * 1024.0)
+        );
+        if let Some(writes) = &self.writes {
+            print_writes(writes);
+        }
+        if let Some(imports) = &self.imports {
+            print_imports(imports);
+        }
+        if let Some(reads) = &self.reads {
+            print_reads(reads);
+        }
+        if let Some(audit) = &self.audit {
+            print_audit(audit);
+        }
+        println!("\n## Targets\n");
+        println!("| target | measured | goal | met |");
+        println!("|---|---:|---|---|");
+        for t in &self.targets {
+            println!(
+                "| {} | {} | {} | {} |",
+                t.what,
+                t.measured,
+                t.goal,
+                if t.met { "yes" } else { "NO" }
+            );
+        }
+    }
+}
+
+fn print_timings(title: &str, timings: &[(&str, &Timing)]) {
+    println!("\n## {title} (interleaved; median of runs, rows/s at the median)\n");
+    println!("| measurement | rows | median s | min s | rows/s |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, t) in timings {
+        println!(
+            "| {name} | {} | {:.3} | {:.3} | {:.0} |",
+            t.rows, t.median_s, t.min_s, t.rows_per_s
+        );
+    }
+}
+
+fn print_ratios(ratios: &[(&str, &Ratio)]) {
+    println!("\nRatios, median of the pairs (spread min–max):\n");
+    for (name, ratio) in ratios {
+        println!("- {name}: {ratio}");
+    }
+}
+
+fn print_writes(w: &Writes) {
+    let (d, f, r) = (&w.daily, &w.finance, &w.ratios);
+    print_timings(
+        "Writes",
+        &[
             ("daily_repository_new", &d.repository_new),
             ("daily_copy_text", &d.copy_text),
             ("daily_copy_binary", &d.copy_binary),
@@ -231,97 +292,91 @@ impl Report {
                 &f.copy_text_beside_conflict,
             ),
             ("finance_naive_new", &f.naive_new),
+        ],
+    );
+    println!(
+        "\nnaive stock_finance insert_many in {}-row batches: see finance_naive_new; in 1,000-row batches: {}",
+        f.naive_batch, f.naive_1000_row_batches
+    );
+    print_ratios(&[
+        ("daily new / COPY text", &r.daily_new_over_copy_text),
+        ("daily new / COPY binary", &r.daily_new_over_copy_binary),
+        (
+            "daily conflict / COPY text",
+            &r.daily_conflict_over_copy_text,
+        ),
+        (
+            "daily identical / COPY text",
+            &r.daily_identical_over_copy_text,
+        ),
+        ("finance new / COPY text", &r.finance_new_over_copy_text),
+        (
+            "finance conflict / COPY text",
+            &r.finance_conflict_over_copy_text,
+        ),
+    ]);
+    let m = &w.memory;
+    println!(
+        "\nPeak memory: save_all of {} stock_daily rows: RSS {:.0} MiB before (input rows held), peak {:.0} MiB, +{:.0} MiB during the save",
+        m.rows, m.rss_before_mib, m.peak_rss_mib, m.peak_increase_mib
+    );
+}
+
+fn print_imports(i: &Imports) {
+    print_timings(
+        "Imports",
+        &[
             ("import_daily_full_file", &i.import),
             ("psql_copy_full_file", &i.psql_copy),
             ("import_merge_first_daily", &i.merge_first),
             ("import_merge_second_daily_basic", &i.merge_second),
-        ] {
-            println!(
-                "| {name} | {} | {:.3} | {:.3} | {:.0} |",
-                t.rows, t.median_s, t.min_s, t.rows_per_s
-            );
-        }
+        ],
+    );
+    print_ratios(&[
+        ("import / psql \\copy", &i.import_over_psql),
+        ("merge: second file / first file", &i.second_over_first),
+    ]);
+}
+
+fn print_reads(reads: &Reads) {
+    println!("\n## Reads (ms)\n");
+    println!("| path | calls | repo p50 | repo p99 | floor p50 | floor p99 | p99 / floor |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (name, p) in reads.paths() {
         println!(
-            "\nnaive stock_finance insert_many in {}-row batches: see finance_naive_new; in 1,000-row batches: {}",
-            f.naive_batch, f.naive_1000_row_batches
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} |",
+            p.repository.calls,
+            p.repository.p50_ms,
+            p.repository.p99_ms,
+            p.floor.p50_ms,
+            p.floor.p99_ms,
+            p.p99_over_floor
         );
-        println!("\n## Ratios (median of the pairs, spread min–max)\n");
-        let r = &self.ratios;
-        for (name, ratio) in [
-            ("daily new / COPY text", &r.daily_new_over_copy_text),
-            ("daily new / COPY binary", &r.daily_new_over_copy_binary),
-            (
-                "daily conflict / COPY text",
-                &r.daily_conflict_over_copy_text,
-            ),
-            (
-                "daily identical / COPY text",
-                &r.daily_identical_over_copy_text,
-            ),
-            ("finance new / COPY text", &r.finance_new_over_copy_text),
-            (
-                "finance conflict / COPY text",
-                &r.finance_conflict_over_copy_text,
-            ),
-            ("import / psql \\copy", &i.import_over_psql),
-            ("merge: second file / first file", &i.second_over_first),
-        ] {
-            println!("- {name}: {ratio}");
-        }
-        println!("\n## Reads (ms)\n");
-        println!("| path | calls | repo p50 | repo p99 | floor p50 | floor p99 | p99 / floor |");
-        println!("|---|---:|---:|---:|---:|---:|---:|");
-        for (name, p) in self.reads.paths() {
-            println!(
-                "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} |",
-                p.repository.calls,
-                p.repository.p50_ms,
-                p.repository.p99_ms,
-                p.floor.p50_ms,
-                p.floor.p99_ms,
-                p.p99_over_floor
-            );
-        }
-        let a = &self.audit;
-        println!(
-            "\n## Audit statistics, one day of {} days, {} rows in each log table (ms)\n",
-            a.days, a.rows_per_table
-        );
-        println!("| schema | calls | p50 | p99 | max |");
-        println!("|---|---:|---:|---:|---:|");
-        for (name, l) in [
-            ("newest (btree created_at), repository", &a.repository),
-            ("newest, floor", &a.floor),
-            ("version 3 (no index), repository", &a.schema_v3),
-            ("version 3 + BRIN created_at, repository", &a.brin),
-        ] {
-            println!(
-                "| {name} | {} | {:.3} | {:.3} | {:.3} |",
-                l.calls, l.p50_ms, l.p99_ms, l.max_ms
-            );
-        }
-        println!(
-            "\nv3 / newest: {}; BRIN / btree: {}; index bytes: btree {}, BRIN {}",
-            a.speedup_over_v3, a.brin_over_btree, a.btree_index_bytes, a.brin_index_bytes
-        );
-        let m = &self.memory;
-        println!(
-            "\n## Memory\n\nsave_all of {} stock_daily rows: RSS {:.0} MiB before (input rows held), peak {:.0} MiB, +{:.0} MiB during the save",
-            m.rows, m.rss_before_mib, m.peak_rss_mib, m.peak_increase_mib
-        );
-        println!("\n## Targets\n");
-        println!("| target | measured | goal | met |");
-        println!("|---|---:|---|---|");
-        for t in &self.targets {
-            println!(
-                "| {} | {} | {} | {} |",
-                t.what,
-                t.measured,
-                t.goal,
-                if t.met { "yes" } else { "NO" }
-            );
-        }
     }
+}
+
+fn print_audit(a: &Audit) {
+    println!(
+        "\n## Audit statistics, one day of {} days, {} rows in each log table (ms)\n",
+        a.days, a.rows_per_table
+    );
+    println!("| schema | calls | p50 | p99 | max |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, l) in [
+        ("newest (btree created_at), repository", &a.repository),
+        ("newest, floor", &a.floor),
+        ("version 3 (no index), repository", &a.schema_v3),
+        ("version 3 + BRIN created_at, repository", &a.brin),
+    ] {
+        println!(
+            "| {name} | {} | {:.3} | {:.3} | {:.3} |",
+            l.calls, l.p50_ms, l.p99_ms, l.max_ms
+        );
+    }
+    println!(
+        "\nv3 / newest: {}; BRIN / btree: {}; index bytes: btree {}, BRIN {}",
+        a.speedup_over_v3, a.brin_over_btree, a.btree_index_bytes, a.brin_index_bytes
+    );
 }
 
 /// The machine the run measured: CPU, cores, memory, kernel.

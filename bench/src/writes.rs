@@ -35,7 +35,7 @@ pub(crate) struct Data {
 }
 
 impl Data {
-    pub(crate) fn generate(settings: Settings) -> Self {
+    pub(crate) fn generate(settings: &Settings) -> Self {
         eprintln!(
             "generating {} stocks × {DAYS} days and {} × {QUARTERS} reports",
             settings.stocks, settings.finance_stocks

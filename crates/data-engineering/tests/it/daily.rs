@@ -296,3 +296,69 @@ async fn merge_all_never_erases_stored_values() {
         .unwrap();
     assert_eq!((overwritten.close, overwritten.pb), (None, Some(1.5)));
 }
+
+/// 2,000 bars of 100 stocks on 20 days, each with `close`.
+fn block(close: f64) -> Vec<data_engineering::StockDaily> {
+    (0..100)
+        .flat_map(|s| {
+            (1..=20).map(move |d| bar(&format!("{s:06}.SZ"), &format!("2024-04-{d:02}"), close))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_large_merge_through_the_staging_table_keeps_what_it_does_not_bring() {
+    let test_db = TestDb::new().await;
+    let repo = PgStockDailyRepository::new(test_db.db().clone());
+    repo.save_all(block(10.0)).await.unwrap();
+    // A daily_basic file: valuation only, for every stored bar and 500 new ones.
+    let mut basics: Vec<_> = block(0.0)
+        .into_iter()
+        .chain((1..=5).flat_map(|d| {
+            (100..200).map(move |s| bar(&format!("{s:06}.SZ"), &format!("2024-05-{d:02}"), 0.0))
+        }))
+        .map(|mut b| {
+            b.close = None;
+            b.pe = None;
+            b.pb = Some(1.5);
+            b
+        })
+        .collect();
+    basics.reverse();
+    let report = repo.merge_all(basics).await.unwrap();
+    assert_eq!(
+        (report.inserted, report.updated, report.unchanged),
+        (500, 2_000, 0)
+    );
+    let merged = repo
+        .get_latest_by_third_code(&code("000042.SZ"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (merged.close, merged.pe, merged.pb),
+        (Some(10.0), Some(20.0), Some(1.5))
+    );
+}
+
+#[tokio::test]
+async fn two_large_upserts_in_one_transaction_each_stage_their_rows() {
+    let test_db = TestDb::new().await;
+    let repo = PgStockDailyRepository::new(test_db.db().clone());
+    repo.save_all(block(1.0)).await.unwrap();
+    let mut txn = test_db.db().pool().begin().await.unwrap();
+    for close in [2.0, 3.0] {
+        let report = shared_db::upsert_in(&mut txn, block(close), shared_db::Merge::Overwrite)
+            .await
+            .unwrap();
+        assert_eq!((report.inserted, report.updated), (0, 2_000));
+    }
+    txn.commit().await.unwrap();
+    let last = repo
+        .get_latest_by_third_code(&code("000099.SZ"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.close, Some(3.0));
+    assert_eq!(test_db.count("stock_daily").await, 2_000);
+}

@@ -14,20 +14,22 @@ use crate::error::{InvalidInput, RepoError};
 /// Days from 0001-01-01 (CE day 1) to 2000-01-01, PostgreSQL's date epoch.
 const PG_EPOCH_CE_DAYS: i32 = 730_120;
 
-/// Header of a binary `COPY` payload: signature, flags, header extension length.
-const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// Header of a binary `COPY` stream: signature, flags, header extension length.
+pub(crate) const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// Trailer of a binary `COPY` stream: a field count of -1.
+pub(crate) const COPY_TRAILER: &[u8] = &(-1i16).to_be_bytes();
 
 /// The days since 2000-01-01 that PostgreSQL stores for `date`.
 pub(crate) fn pg_days(date: NaiveDate) -> i32 {
     date.num_days_from_ce() - PG_EPOCH_CE_DAYS
 }
 
-/// `rows` as one binary `COPY` payload, header and trailer included.
+/// `rows` as binary `COPY` tuples, without the stream's header and trailer
+/// ([`COPY_HEADER`], [`COPY_TRAILER`]), so that several chunks can make one stream.
 ///
 /// Errors: `Invalid` for a text value longer than a `COPY` field can carry (2 GiB).
-pub(crate) fn copy_payload<R>(table: &BulkTable<R>, rows: &[R]) -> Result<Vec<u8>, RepoError> {
-    let mut buf = Vec::with_capacity(COPY_HEADER.len() + rows.len() * table.columns.len() * 12);
-    buf.extend_from_slice(COPY_HEADER);
+pub(crate) fn copy_rows<R>(table: &BulkTable<R>, rows: &[R]) -> Result<Vec<u8>, RepoError> {
+    let mut buf = Vec::with_capacity(rows.len() * table.columns.len() * 12);
     for row in rows {
         buf.extend_from_slice(&table.field_count().to_be_bytes());
         for column in table.columns {
@@ -52,7 +54,6 @@ pub(crate) fn copy_payload<R>(table: &BulkTable<R>, rows: &[R]) -> Result<Vec<u8
             }
         }
     }
-    buf.extend_from_slice(&(-1i16).to_be_bytes());
     Ok(buf)
 }
 
@@ -107,7 +108,9 @@ mod tests {
 
     #[test]
     fn copy_rows_are_in_binary_copy_format() {
-        let payload = copy_payload(&DEMO, &[Demo("ab", 1.5)]).unwrap();
+        let mut payload = COPY_HEADER.to_vec();
+        payload.extend(copy_rows(&DEMO, &[Demo("ab", 1.5)]).unwrap());
+        payload.extend_from_slice(COPY_TRAILER);
         let mut expected = b"PGCOPY\n\xff\r\n\0".to_vec();
         expected.extend_from_slice(&[0; 8]);
         expected.extend_from_slice(&3i16.to_be_bytes());

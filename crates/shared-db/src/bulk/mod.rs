@@ -1,18 +1,20 @@
 //! The bulk upsert engine behind every `save_all`.
 //!
 //! One call: validate every row (nothing is written if one is bad), deduplicate on the
-//! key with the last row winning, sort by key, then send the rows in statements of
-//! [`ROWS_PER_STATEMENT`] rows, all in one transaction. Each statement passes every column
-//! as one typed array (`INSERT … SELECT * FROM UNNEST($1::varchar[], $2::date[], …)
-//! ON CONFLICT … DO UPDATE`), so the statement size is independent of the column count:
-//! PostgreSQL's 65,535 bind-parameter limit is never approached, whatever the table.
-//! Sorting by key makes concurrent writers lock rows in the same order, so overlapping
-//! batches wait for each other instead of deadlocking. Rows whose stored values already
-//! equal the new ones are left untouched (no dead tuple, no WAL) and reported as
-//! `unchanged`.
+//! key with the last row winning, sort by key, then write them all in one transaction. A
+//! small call is one statement that passes every column as one typed array (`INSERT …
+//! SELECT * FROM UNNEST($1::varchar[], $2::date[], …) ON CONFLICT … DO UPDATE`), so its
+//! size is independent of the column count and PostgreSQL's 65,535 bind-parameter limit
+//! is never approached, whatever the table. A large call streams binary `COPY` data,
+//! chunk by chunk, into the table while its rows are new and into a temporary staging
+//! table once they are not, then upserts from that table in one statement (see
+//! [`upsert`]). Sorting by key makes concurrent writers lock rows in the same order, so
+//! overlapping batches wait for each other instead of deadlocking. Rows whose stored
+//! values already equal the new ones are not rewritten (no new row version; PostgreSQL
+//! still locks them) and are reported as `unchanged`.
 //!
 //! The rooms: `table` (how a table describes itself, and its SQL), `encode` (binary
-//! `COPY` and `UNNEST` arrays), `dedup` (last row wins, key order) and `upsert` (the
+//! `COPY` tuples and `UNNEST` arrays), `dedup` (last row wins, key order) and `upsert` (the
 //! pipeline).
 
 mod dedup;

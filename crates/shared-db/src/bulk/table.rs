@@ -129,6 +129,9 @@ impl<R> BulkColumn<R> {
     }
 }
 
+/// The session's staging table of a large upsert (temporary: every session has its own).
+const STAGE: &str = "stockdb_bulk_stage";
+
 /// PostgreSQL's limit on the columns of a table.
 const MAX_COLUMNS: usize = 1_600;
 
@@ -227,10 +230,40 @@ impl<R> BulkTable<R> {
         )
     }
 
+    /// `CREATE TEMP TABLE` of the staging table: the engine's columns, their types, no
+    /// constraint; dropped by the call that made it (or with its transaction).
+    pub(crate) fn create_stage_sql(&self) -> String {
+        format!(
+            "CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA",
+            self.names(),
+            self.name
+        )
+    }
+
+    /// `DROP TABLE` of the staging table.
+    pub(crate) fn drop_stage_sql(&self) -> String {
+        format!("DROP TABLE {STAGE}")
+    }
+
+    /// `COPY` into the staging table.
+    pub(crate) fn copy_stage_sql(&self) -> String {
+        format!("COPY {STAGE} ({}) FROM STDIN (FORMAT binary)", self.names())
+    }
+
     /// The upsert statement, with one array parameter per column, returning how many rows
     /// were inserted and how many updated. Rows whose stored values would not change are
     /// not rewritten.
     pub(crate) fn upsert_sql(&self, merge: Merge) -> String {
+        self.upsert_from(&format!("UNNEST({})", self.array_params()), merge)
+    }
+
+    /// [`Self::upsert_sql`] reading the staging table instead of arrays: in the order
+    /// its rows were copied, which is key order.
+    pub(crate) fn upsert_from_stage_sql(&self, merge: Merge) -> String {
+        self.upsert_from(STAGE, merge)
+    }
+
+    fn upsert_from(&self, source: &str, merge: Merge) -> String {
         let keys: Vec<&str> = self
             .columns
             .iter()
@@ -250,13 +283,13 @@ impl<R> BulkTable<R> {
             stored.push(format!("t.{}", column.name));
             merged.push(new_value);
         }
-        let (table, names, arrays) = (self.name, self.names(), self.array_params());
+        let (table, names) = (self.name, self.names());
         let keys = keys.join(", ");
         let (set, stored, merged) = (set.join(", "), stored.join(", "), merged.join(", "));
         // `xmax = 0` tells a freshly inserted row from an updated one.
         format!(
             "WITH upserted AS (\
-               INSERT INTO {table} AS t ({names}) SELECT * FROM UNNEST({arrays}) \
+               INSERT INTO {table} AS t ({names}) SELECT * FROM {source} \
                ON CONFLICT ({keys}) DO UPDATE SET {set} \
                WHERE ({stored}) IS DISTINCT FROM ({merged}) \
                RETURNING (t.xmax = 0) AS inserted) \
