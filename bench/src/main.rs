@@ -58,6 +58,11 @@ struct BenchArgs {
     /// Rows of each audit log table (default 1,000,000; 20,000 with --quick).
     #[arg(long)]
     log_rows: Option<u64>,
+    /// Migrate the benchmark's database to this schema version instead of the newest, to
+    /// compare schema versions with the same code (the audit suite needs version 5 or
+    /// later).
+    #[arg(long, value_name = "N")]
+    schema: Option<usize>,
     /// Days the audit log rows span (default 365: a year of calls).
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..=3650))]
     log_days: i64,
@@ -151,7 +156,7 @@ fn main() -> anyhow::Result<()> {
     // Schema version 3 beside the newest, for the audit statistics.
     let name_v3 = format!("{name}_v3");
     let result = runtime.block_on(async {
-        let db = database(&server, &name, None).await?;
+        let db = database(&server, &name, args.schema).await?;
         let v3 = database(&server, &name_v3, Some(3)).await?;
         let report = Bench {
             db: db.clone(),

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use coordinator::{PgResearchSessionRepository, ResearchSessionRepository as _, SessionFilter};
 use data_engineering::{
-    PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, StockDailyRepository,
-    StockFinance, StockFinanceRepository, StockRepository, ThirdCode,
+    Adjust, PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository,
+    StockDailyRepository, StockFinance, StockFinanceRepository, StockRepository, ThirdCode,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -19,6 +19,8 @@ use crate::stats::Latency;
 use crate::writes::{Data, LAST_QUARTER};
 use crate::{Bench, QUARTERS, SEED};
 
+/// Report periods per stock in the point-in-time fixture.
+const PIT_PERIODS: u32 = 40;
 /// Research sessions the `list_sessions` path reads from.
 const SESSIONS: usize = 100_000;
 /// Unrecorded calls before each read path, so connection set-up and first-time statement
@@ -45,11 +47,13 @@ pub(crate) struct Reads {
     pub(crate) whole_market_on_one_day: ReadPath,
     pub(crate) missing_finance_stocks: ReadPath,
     pub(crate) list_sessions_of_one_stock: ReadPath,
+    pub(crate) one_stock_one_year_forward_adjusted: ReadPath,
+    pub(crate) finance_market_as_of: ReadPath,
 }
 
 impl Reads {
     /// Each path with its name, for the report.
-    pub(crate) fn paths(&self) -> [(&'static str, &ReadPath); 5] {
+    pub(crate) fn paths(&self) -> [(&'static str, &ReadPath); 7] {
         [
             ("one_stock_one_year", &self.one_stock_one_year),
             ("latest_bar_of_one_stock", &self.latest_bar_of_one_stock),
@@ -59,6 +63,11 @@ impl Reads {
                 "list_sessions_of_one_stock",
                 &self.list_sessions_of_one_stock,
             ),
+            (
+                "one_stock_one_year_forward_adjusted",
+                &self.one_stock_one_year_forward_adjusted,
+            ),
+            ("finance_market_as_of", &self.finance_market_as_of),
         ]
     }
 }
@@ -219,13 +228,108 @@ impl Bench {
             },
         )
         .await?;
+        // A year of one stock, forward-adjusted: against the same arithmetic done by the
+        // server in one statement.
+        let one_stock_one_year_forward_adjusted = compare(
+            calls,
+            async |i| {
+                let rows = daily_repo
+                    .get_adjusted(&codes[i], first_day, year_end, Adjust::Forward { anchor: None })
+                    .await?;
+                anyhow::ensure!(rows.len() == days.len(), "expected a year of bars");
+                Ok(())
+            },
+            async |i| {
+                sqlx::query(
+                    "SELECT d.*, d.open * d.adj_factor / a.f AS adj_open, d.high * d.adj_factor / a.f AS adj_high, \
+                            d.low * d.adj_factor / a.f AS adj_low, d.close * d.adj_factor / a.f AS adj_close, \
+                            d.pre_close * d.adj_factor / a.f AS adj_pre_close, d.change * d.adj_factor / a.f AS adj_change \
+                     FROM stock_daily d, (SELECT adj_factor AS f FROM stock_daily WHERE third_code = $1 \
+                         AND trade_date <= $3 AND adj_factor IS NOT NULL ORDER BY trade_date DESC LIMIT 1) a \
+                     WHERE d.third_code = $1 AND d.trade_date BETWEEN $2 AND $3 ORDER BY d.trade_date",
+                )
+                .bind(codes[i].as_str())
+                .bind(first_day)
+                .bind(year_end)
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok(())
+            },
+        )
+        .await?;
+
+        let finance_market_as_of = self.finance_market_as_of(data, &mut conn).await?;
         Ok(Reads {
             one_stock_one_year,
             latest_bar_of_one_stock,
             whole_market_on_one_day,
             missing_finance_stocks,
             list_sessions_of_one_stock,
+            one_stock_one_year_forward_adjusted,
+            finance_market_as_of,
         })
+    }
+
+    /// The market's financials as known on a day, out of every stock × 40 quarters × 2
+    /// versions (each period announced 30 days after it ends, restated 400 days after).
+    async fn finance_market_as_of(
+        &self,
+        data: &Data,
+        conn: &mut sqlx::PgConnection,
+    ) -> anyhow::Result<ReadPath> {
+        let stocks = data.stocks.len();
+        eprintln!("point in time: {stocks} stocks × {PIT_PERIODS} periods × 2 versions");
+        let columns = StockFinance::INDICATORS.join(", ");
+        let values = StockFinance::INDICATORS
+            .iter()
+            .map(|_| "round((random() * 100)::numeric, 4)::float8")
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.sql("TRUNCATE stock_finance").await?;
+        self.sql(&format!(
+            "INSERT INTO stock_finance (third_code, ann_date, end_date, {columns}) \
+             SELECT s.third_code, q.end_date + CASE WHEN v = 0 THEN 30 ELSE 400 END, q.end_date, {values} \
+             FROM stock_info s \
+             CROSS JOIN (SELECT (date '2014-03-31' + p * interval '3 months')::date AS end_date \
+                         FROM generate_series(0, {PIT_PERIODS} - 1) p) q \
+             CROSS JOIN generate_series(0, 1) v"
+        ))
+        .await?;
+        self.sql("VACUUM ANALYZE stock_finance").await?;
+        let finance_repo = PgStockFinanceRepository::new(self.db.clone());
+        let calls = self.settings.calls;
+        let mut rng = StdRng::seed_from_u64(SEED);
+        let first = NaiveDate::from_ymd_opt(2015, 1, 1).unwrap_or_default();
+        let days: Vec<NaiveDate> = (0..calls + WARM_UP)
+            .map(|_| first + chrono::Duration::days(rng.random_range(0..3_650)))
+            .collect();
+        compare(
+            calls,
+            async |i| {
+                let market = finance_repo.get_market_as_of(days[i]).await?;
+                anyhow::ensure!(market.len() == stocks, "expected every stock");
+                Ok(())
+            },
+            async |i| {
+                sqlx::query(
+                    "WITH RECURSIVE codes (code) AS ( \
+                         SELECT min(third_code) FROM stock_finance \
+                         UNION ALL \
+                         SELECT (SELECT min(third_code) FROM stock_finance WHERE third_code > code) \
+                         FROM codes WHERE code IS NOT NULL) \
+                     SELECT f.* FROM codes CROSS JOIN LATERAL ( \
+                         SELECT * FROM stock_finance \
+                         WHERE third_code = codes.code AND ann_date <= $1 \
+                         ORDER BY end_date DESC, ann_date DESC LIMIT 1) f \
+                     ORDER BY f.third_code",
+                )
+                .bind(days[i])
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok(())
+            },
+        )
+        .await
     }
 }
 

@@ -35,6 +35,7 @@ pub(crate) const MIGRATIONS: &[SqlMigration] = &[
     sql_migration!("c0ff00000003_execution_tracking_and_reports"),
     sql_migration!("c0ff00000004_add_retry_fields_to_research_sessions"),
     sql_migration!("m20261125_000001_faster_updates_indexed_history_checks"),
+    sql_migration!("m20261125_000002_point_in_time_finance"),
 ];
 
 impl SqlMigration {

@@ -14,9 +14,9 @@ mod postgres;
 mod repository;
 
 pub use domain::{
-    BatchRows, MarketDaily, RunOutcome, Stock, StockDaily, StockFinance, StockInfo, SyncBatch,
-    SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus, TaskLease, ThirdCode,
-    TransitionError, ValuationDaily,
+    ADJUSTED_COLUMNS, Adjust, BatchRows, MarketDaily, RunOutcome, Stock, StockDaily, StockFinance,
+    StockInfo, SyncBatch, SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus, TaskLease,
+    ThirdCode, TransitionError, ValuationDaily,
 };
 pub use postgres::{
     PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,

@@ -9,7 +9,7 @@ use shared_db::{Page, RepoError, UpsertReport};
 use uuid::Uuid;
 
 use crate::domain::{
-    MarketDaily, RunOutcome, Stock, StockDaily, StockFinance, StockInfo, SyncBatch,
+    Adjust, MarketDaily, RunOutcome, Stock, StockDaily, StockFinance, StockInfo, SyncBatch,
     SyncFailureRecord, SyncJobType, SyncTask, TaskLease, ThirdCode, ValuationDaily,
 };
 
@@ -108,6 +108,27 @@ pub trait StockDailyRepository: Send + Sync {
     /// The whole market on `date`: every bar of that day with its stock's name (`None`
     /// for a code missing from `stock_info`), ordered by `third_code`.
     async fn get_all_by_trade_date(&self, date: NaiveDate) -> Result<Vec<MarketDaily>, RepoError>;
+
+    /// Bars of `code` with `start <= trade_date <= end`, oldest first, with the prices of
+    /// [`ADJUSTED_COLUMNS`](crate::ADJUSTED_COLUMNS) adjusted for splits and dividends as
+    /// `adjust` says (see [`Adjust`]); every other column, `adj_factor` included, as stored.
+    ///
+    /// A bar without `adj_factor` takes the stock's last factor before it (in the range or
+    /// before it): Tushare leaves the factor out on days it did not change. The forward
+    /// anchor factor is the last one stored on or before the anchor day, so bars written
+    /// after that day never change the result.
+    ///
+    /// Errors: `start > end` is `Invalid`; a bar with no factor on or before its day, or
+    /// (forward) no factor on or before the anchor, is `NotFound` (entity `adj_factor`,
+    /// naming the stock and the day): such prices cannot be adjusted, and a guess would
+    /// put a false jump into the series.
+    async fn get_adjusted(
+        &self,
+        code: &ThirdCode,
+        start: NaiveDate,
+        end: NaiveDate,
+        adjust: Adjust,
+    ) -> Result<Vec<StockDaily>, RepoError>;
 }
 
 /// Financial indicators (`stock_finance`).
@@ -127,6 +148,29 @@ pub trait StockFinanceRepository: Send + Sync {
         code: &ThirdCode,
         limit: u64,
     ) -> Result<Vec<StockFinance>, RepoError>;
+
+    /// What was known of `code` on `as_of` (point in time, no look-ahead): for each report
+    /// period, the version announced last on or before `as_of`; periods first announced
+    /// later, and restatements announced later, are left out. Newest period first, at most
+    /// `periods` (1..=10,000).
+    ///
+    /// `ann_date` is part of the key, so every stored version has one: a report without an
+    /// announcement date is never stored (the import rejects its line), so it can never
+    /// leak into a point-in-time read. Two versions of a period announced the same day
+    /// cannot both exist (the key); versions announced on different days are ordered by
+    /// that day.
+    async fn get_as_of(
+        &self,
+        code: &ThirdCode,
+        as_of: NaiveDate,
+        periods: u64,
+    ) -> Result<Vec<StockFinance>, RepoError>;
+
+    /// The whole market as known on `as_of`, for screening: for each stock with a report
+    /// announced on or before `as_of`, its newest period known then, in that period's last
+    /// version announced on or before `as_of` (as [`StockFinanceRepository::get_as_of`]
+    /// with one period). One row per stock, by `third_code`.
+    async fn get_market_as_of(&self, as_of: NaiveDate) -> Result<Vec<StockFinance>, RepoError>;
 }
 
 /// Sync tasks and failure records (`sync_tasks`, `sync_failure_records`).

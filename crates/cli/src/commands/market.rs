@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use app::Stockdb;
+use app::data_engineering::Adjust;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -18,7 +19,7 @@ pub(crate) enum StockCommand {
     },
 }
 
-/// `stockdb daily CODE --from --to`.
+/// `stockdb daily CODE --from --to [--adjust …] [--anchor DAY]`.
 #[derive(Debug, Args)]
 pub(crate) struct DailyArgs {
     /// Tushare code, e.g. 600519.SH.
@@ -29,35 +30,75 @@ pub(crate) struct DailyArgs {
     /// Last day; default the newest day stored.
     #[arg(long, value_parser = parse_date)]
     to: Option<NaiveDate>,
+    /// Prices as stored, or adjusted for splits and dividends with `adj_factor`: forward
+    /// (前复权, prices of the anchor day as traded) or backward (后复权).
+    #[arg(long, value_enum, default_value_t = AdjustArg::None)]
+    adjust: AdjustArg,
+    /// The forward adjustment's anchor day (default --to): factors from after it are never
+    /// used.
+    #[arg(long, value_parser = parse_date)]
+    anchor: Option<NaiveDate>,
+}
+
+/// `--adjust`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AdjustArg {
+    /// As stored.
+    None,
+    /// 前复权.
+    Forward,
+    /// 后复权.
+    Backward,
 }
 
 impl DailyArgs {
-    /// `code` from `from` to `to`.
+    /// `code` from `from` to `to`, as stored.
     pub(crate) fn new(code: &str, from: NaiveDate, to: NaiveDate) -> Self {
         Self {
             code: code.to_owned(),
             from: Some(from),
             to: Some(to),
+            adjust: AdjustArg::None,
+            anchor: None,
         }
+    }
+
+    fn adjust(&self) -> anyhow::Result<Adjust> {
+        Ok(match (self.adjust, self.anchor) {
+            (AdjustArg::None, None) => Adjust::None,
+            (AdjustArg::Forward, anchor) => Adjust::Forward { anchor },
+            (AdjustArg::Backward, None) => Adjust::Backward,
+            (_, Some(_)) => anyhow::bail!("--anchor applies to --adjust forward only"),
+        })
     }
 }
 
-/// `stockdb finance CODE --recent N`.
+/// `stockdb finance CODE [--recent N] [--as-of DAY]`, `stockdb finance --market --as-of DAY`.
 #[derive(Debug, Args)]
 pub(crate) struct FinanceArgs {
-    /// Tushare code, e.g. 600519.SH.
-    code: String,
+    /// Tushare code, e.g. 600519.SH (not with --market).
+    #[arg(required_unless_present = "market", conflicts_with = "market")]
+    code: Option<String>,
     /// How many report periods, newest first.
     #[arg(long, default_value_t = 4)]
     recent: u64,
+    /// Point in time: only what had been announced on or before this day (each period in
+    /// its latest version known then).
+    #[arg(long, value_parser = parse_date)]
+    as_of: Option<NaiveDate>,
+    /// Every stock's newest period known on --as-of, one row per stock.
+    #[arg(long, requires = "as_of")]
+    market: bool,
 }
 
 impl FinanceArgs {
     /// The `recent` newest reports of `code`.
     pub(crate) fn new(code: &str, recent: u64) -> Self {
         Self {
-            code: code.to_owned(),
+            code: Some(code.to_owned()),
             recent,
+            as_of: None,
+            market: false,
         }
     }
 }
@@ -138,10 +179,8 @@ pub(crate) async fn daily(db: &Stockdb, args: &DailyArgs, json: bool) -> anyhow:
         },
     };
     let from = args.from.unwrap_or(to - chrono::Duration::days(30));
-    let bars = db
-        .dailies()
-        .get_by_third_code_and_date_range(&code, from, to)
-        .await?;
+    let adjust = args.adjust()?;
+    let bars = db.dailies().get_adjusted(&code, from, to, adjust).await?;
     if json {
         return print_json(&bars);
     }
@@ -165,20 +204,49 @@ pub(crate) async fn daily(db: &Stockdb, args: &DailyArgs, json: bool) -> anyhow:
         ]);
     }
     print_table(t);
-    println!("{} bars of {code} from {from} to {to}", bars.len());
+    let adjusted = match adjust {
+        Adjust::None => String::new(),
+        Adjust::Backward => ", prices adjusted backward (后复权)".to_owned(),
+        Adjust::Forward { anchor } => format!(
+            ", prices adjusted forward (前复权) to {}",
+            anchor.unwrap_or(to)
+        ),
+    };
+    println!(
+        "{} bars of {code} from {from} to {to}{adjusted}",
+        bars.len()
+    );
     Ok(())
 }
 
 pub(crate) async fn finance(db: &Stockdb, args: &FinanceArgs, json: bool) -> anyhow::Result<()> {
-    let code = code(&args.code)?;
-    let reports = db
-        .finance()
-        .get_by_third_code_recent(&code, args.recent)
-        .await?;
+    let (reports, what) = match (&args.code, args.as_of) {
+        (None, Some(as_of)) => (
+            db.finance().get_market_as_of(as_of).await?,
+            format!("stocks' newest reports known on {as_of}"),
+        ),
+        (Some(text), as_of) => {
+            let code = code(text)?;
+            match as_of {
+                Some(as_of) => (
+                    db.finance().get_as_of(&code, as_of, args.recent).await?,
+                    format!("reports of {code} known on {as_of}"),
+                ),
+                None => (
+                    db.finance()
+                        .get_by_third_code_recent(&code, args.recent)
+                        .await?,
+                    format!("reports of {code}"),
+                ),
+            }
+        }
+        (None, None) => anyhow::bail!("give a stock code, or --market with --as-of"),
+    };
     if json {
         return print_json(&reports);
     }
     let mut t = table(&[
+        "code",
         "period",
         "announced",
         "eps",
@@ -192,6 +260,7 @@ pub(crate) async fn finance(db: &Stockdb, args: &FinanceArgs, json: bool) -> any
     ]);
     for r in &reports {
         t.add_row(vec![
+            r.third_code.to_string(),
             r.end_date.to_string(),
             r.ann_date.to_string(),
             num(r.eps, 3),
@@ -205,9 +274,6 @@ pub(crate) async fn finance(db: &Stockdb, args: &FinanceArgs, json: bool) -> any
         ]);
     }
     print_table(t);
-    println!(
-        "{} reports of {code} (all 87 indicators with --json)",
-        reports.len()
-    );
+    println!("{} {what} (all 87 indicators with --json)", reports.len());
     Ok(())
 }

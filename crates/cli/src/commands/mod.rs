@@ -69,9 +69,9 @@ enum Command {
         #[command(subcommand)]
         command: market::StockCommand,
     },
-    /// Daily bars of one stock.
+    /// Daily bars of one stock, as stored or adjusted for splits and dividends.
     Daily(market::DailyArgs),
-    /// Financial indicators of one stock.
+    /// Financial indicators of one stock, or of the market, as stored or as known on a day.
     Finance(market::FinanceArgs),
     /// Sync tasks and failures.
     Sync {

@@ -379,3 +379,101 @@ fn the_embedded_cluster_starts_serves_and_stops() {
     );
     assert!(embedded(&["db", "stop"]).status.success());
 }
+
+#[tokio::test]
+async fn adjusted_bars_and_point_in_time_reports_from_the_command_line() {
+    let test_db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A 2-for-1 split between the two days.
+    let daily = write_file(
+        dir.path(),
+        "daily.csv",
+        b"ts_code,trade_date,close,adj_factor\n600519.SH,20240102,100,1\n600519.SH,20240103,50,2\n",
+    );
+    // Q1 announced 04-25, restated 08-20.
+    let finance = write_file(
+        dir.path(),
+        "fina_indicator.csv",
+        b"ts_code,ann_date,end_date,roe\n600519.SH,20240425,20240331,7.5\n600519.SH,20240820,20240331,7.8\n000001.SZ,20240420,20240331,2.1\n",
+    );
+    for (kind, file) in [("daily", &daily), ("finance", &finance)] {
+        stockdb(test_db.url())
+            .args(["import", kind])
+            .arg(file)
+            .assert()
+            .success();
+    }
+    let closes = |adjust: &[&str]| -> Vec<f64> {
+        let bars: Vec<StockDaily> = serde_json::from_value(json_of(
+            &stockdb(test_db.url())
+                .args([
+                    "daily",
+                    "600519.SH",
+                    "--from",
+                    "2024-01-02",
+                    "--to",
+                    "2024-01-03",
+                ])
+                .args(adjust)
+                .arg("--json")
+                .output()
+                .unwrap(),
+        ))
+        .unwrap();
+        bars.iter().map(|b| b.close.unwrap()).collect()
+    };
+    assert_eq!(closes(&[]), [100.0, 50.0]);
+    assert_eq!(closes(&["--adjust", "forward"]), [50.0, 50.0]);
+    assert_eq!(closes(&["--adjust", "backward"]), [100.0, 100.0]);
+    assert_eq!(
+        closes(&["--adjust", "forward", "--anchor", "2024-01-02"]),
+        [100.0, 100.0]
+    );
+    let anchor_alone = stockdb(test_db.url())
+        .args(["daily", "600519.SH", "--anchor", "2024-01-02"])
+        .output()
+        .unwrap();
+    assert_eq!(anchor_alone.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&anchor_alone.stderr)
+            .contains("--anchor applies to --adjust forward only")
+    );
+
+    let roe = |args: &[&str]| -> Vec<(String, f64)> {
+        json_of(
+            &stockdb(test_db.url())
+                .arg("finance")
+                .args(args)
+                .arg("--json")
+                .output()
+                .unwrap(),
+        )
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["third_code"].as_str().unwrap().to_owned(),
+                r["roe"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+    };
+    assert_eq!(
+        roe(&["600519.SH", "--as-of", "2024-05-01"]),
+        [("600519.SH".to_owned(), 7.5)],
+        "the restatement is not known yet"
+    );
+    assert_eq!(
+        roe(&["600519.SH", "--as-of", "2024-08-20"]),
+        [("600519.SH".to_owned(), 7.8)]
+    );
+    assert_eq!(
+        roe(&["--market", "--as-of", "2024-04-21"]),
+        [("000001.SZ".to_owned(), 2.1)]
+    );
+    stockdb(test_db.url())
+        .args(["finance", "--market"])
+        .assert()
+        .code(2);
+}

@@ -1,11 +1,13 @@
 //! Domain types of market data and sync bookkeeping, and their rules.
 
+mod adjust;
 mod daily;
 mod finance;
 mod lease;
 mod stock;
 mod sync;
 
+pub use adjust::{ADJUSTED_COLUMNS, Adjust};
 pub use daily::{MarketDaily, StockDaily, ValuationDaily};
 pub use finance::StockFinance;
 pub use stock::{Stock, StockInfo, ThirdCode};
@@ -39,6 +41,7 @@ impl BatchRows {
 pub use lease::{RunOutcome, SyncBatch, TaskLease};
 pub use sync::{SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus, TransitionError};
 
+pub(crate) use adjust::{NoFactor, scale};
 pub(crate) use daily::daily_values;
 pub(crate) use finance::finance_indicators;
 

@@ -13,7 +13,9 @@ use shared_db::{
 };
 
 use super::check_range;
-use crate::domain::{MarketDaily, StockDaily, ThirdCode, ValuationDaily, daily_values};
+use crate::domain::{
+    Adjust, MarketDaily, NoFactor, StockDaily, ThirdCode, ValuationDaily, daily_values, scale,
+};
 use crate::entity::stock_daily::{Column, Entity, Model};
 use crate::repository::StockDailyRepository;
 
@@ -80,6 +82,13 @@ impl PgStockDailyRepository {
     }
 }
 
+fn no_factor(err: NoFactor) -> RepoError {
+    RepoError::NotFound {
+        entity: "adj_factor",
+        key: format!("of {} on or before {}", err.code, err.on_or_before),
+    }
+}
+
 /// A `stock_daily` row with the stock's name from the left join.
 struct NamedModel {
     model: Model,
@@ -91,6 +100,23 @@ impl FromQueryResult for NamedModel {
         Ok(Self {
             model: Model::from_query_result(row, pre)?,
             name: row.try_get(pre, "name")?,
+        })
+    }
+}
+
+/// A `stock_daily` row with the adjustment factors `get_adjusted` reads beside it.
+struct FactoredModel {
+    model: Model,
+    anchor_factor: Option<f64>,
+    before_factor: Option<f64>,
+}
+
+impl FromQueryResult for FactoredModel {
+    fn from_query_result(row: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
+        Ok(Self {
+            model: Model::from_query_result(row, pre)?,
+            anchor_factor: row.try_get(pre, "anchor_factor")?,
+            before_factor: row.try_get(pre, "before_factor")?,
         })
     }
 }
@@ -173,5 +199,59 @@ impl StockDailyRepository for PgStockDailyRepository {
                 daily: StockDaily::from(row.model),
             })
             .collect())
+    }
+
+    async fn get_adjusted(
+        &self,
+        code: &ThirdCode,
+        start: NaiveDate,
+        end: NaiveDate,
+        adjust: Adjust,
+    ) -> Result<Vec<StockDaily>, RepoError> {
+        let anchor = match adjust {
+            Adjust::None => return self.range(code, start, end).await,
+            Adjust::Backward => None,
+            Adjust::Forward { anchor } => Some(anchor.unwrap_or(end)),
+        };
+        check_range(start, end)?;
+        // One round trip: the bars, the anchor's factor and the last factor before the
+        // range (for a first bar stored without one), each factor the newest non-null one
+        // on or before its day.
+        let rows = FactoredModel::find_by_statement(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT d.*, \
+                 (SELECT adj_factor FROM stock_daily WHERE third_code = $1 AND trade_date <= $4 \
+                  AND adj_factor IS NOT NULL ORDER BY trade_date DESC LIMIT 1) AS anchor_factor, \
+                 (SELECT adj_factor FROM stock_daily WHERE third_code = $1 AND trade_date < $2 \
+                  AND adj_factor IS NOT NULL ORDER BY trade_date DESC LIMIT 1) AS before_factor \
+             FROM stock_daily d WHERE d.third_code = $1 AND d.trade_date BETWEEN $2 AND $3 \
+             ORDER BY d.trade_date",
+            [
+                code.as_str().into(),
+                start.into(),
+                end.into(),
+                anchor.unwrap_or(end).into(),
+            ],
+        ))
+        .all(self.db.conn())
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(Vec::new());
+        };
+        let (anchor_factor, before) = (first.anchor_factor, first.before_factor);
+        let divisor = match anchor {
+            None => 1.0,
+            Some(anchor) => anchor_factor.ok_or_else(|| {
+                no_factor(NoFactor {
+                    code: code.clone(),
+                    on_or_before: anchor,
+                })
+            })?,
+        };
+        let bars = rows
+            .into_iter()
+            .map(|row| StockDaily::from(row.model))
+            .collect();
+        scale(bars, before, divisor).map_err(no_factor)
     }
 }

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
 use shared_db::Accessor::{Date, Float8, Text};
 use shared_db::{
     BulkColumn, BulkRow, BulkTable, Db, InvalidInput, Merge, RepoError, UpsertReport, upsert,
@@ -79,6 +81,62 @@ impl StockFinanceRepository for PgStockFinanceRepository {
             .order_by_desc(Column::EndDate)
             .order_by_desc(Column::AnnDate)
             .limit(limit)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(StockFinance::from)
+            .collect())
+    }
+
+    async fn get_as_of(
+        &self,
+        code: &ThirdCode,
+        as_of: NaiveDate,
+        periods: u64,
+    ) -> Result<Vec<StockFinance>, RepoError> {
+        let periods = checked_limit(periods)?;
+        self.find(
+            "SELECT DISTINCT ON (end_date) * FROM stock_finance \
+             WHERE third_code = $1 AND ann_date <= $2 \
+             ORDER BY end_date DESC, ann_date DESC LIMIT $3",
+            vec![code.as_str().into(), as_of.into(), periods.into()],
+        )
+        .await
+    }
+
+    async fn get_market_as_of(&self, as_of: NaiveDate) -> Result<Vec<StockFinance>, RepoError> {
+        // A loose index scan over the codes (one index probe per stock, not a scan of every
+        // version), then each stock's newest version known on `as_of` from the index on
+        // (third_code, end_date, ann_date).
+        self.find(
+            "WITH RECURSIVE codes (code) AS ( \
+                 SELECT min(third_code) FROM stock_finance \
+                 UNION ALL \
+                 SELECT (SELECT min(third_code) FROM stock_finance WHERE third_code > code) \
+                 FROM codes WHERE code IS NOT NULL) \
+             SELECT f.* FROM codes CROSS JOIN LATERAL ( \
+                 SELECT * FROM stock_finance \
+                 WHERE third_code = codes.code AND ann_date <= $1 \
+                 ORDER BY end_date DESC, ann_date DESC LIMIT 1) f \
+             ORDER BY f.third_code",
+            vec![as_of.into()],
+        )
+        .await
+    }
+}
+
+impl PgStockFinanceRepository {
+    async fn find(
+        &self,
+        sql: &'static str,
+        values: Vec<sea_orm::Value>,
+    ) -> Result<Vec<StockFinance>, RepoError> {
+        Ok(Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                sql,
+                values,
+            ))
             .all(self.db.conn())
             .await?
             .into_iter()

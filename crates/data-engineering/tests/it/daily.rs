@@ -362,3 +362,120 @@ async fn two_large_upserts_in_one_transaction_each_stage_their_rows() {
     assert_eq!(last.close, Some(3.0));
     assert_eq!(test_db.count("stock_daily").await, 2_000);
 }
+
+/// 600000.SH from 2024-06-03: a 0.50 dividend before the 5th (factor 1 → 1.05) and a
+/// 2-for-1 split before the 7th (1.05 → 2.10); the 6th was stored without a factor.
+async fn corporate_actions(repo: &PgStockDailyRepository) {
+    let bars = [
+        ("2024-06-03", 10.00, Some(1.0)),
+        ("2024-06-04", 10.50, Some(1.0)),
+        ("2024-06-05", 10.00, Some(1.05)),
+        ("2024-06-06", 10.20, None),
+        ("2024-06-07", 5.00, Some(2.10)),
+    ]
+    .map(|(day, close, factor)| {
+        let mut bar = bar("600000.SH", day, close);
+        bar.open = Some(close);
+        bar.adj_factor = factor;
+        bar
+    });
+    repo.save_all(bars.to_vec()).await.unwrap();
+}
+
+fn adjusted_closes(bars: &[data_engineering::StockDaily]) -> Vec<f64> {
+    bars.iter()
+        .map(|b| (b.close.unwrap() * 10_000.0).round() / 10_000.0)
+        .collect()
+}
+
+#[tokio::test]
+async fn adjusted_prices_take_out_a_dividend_and_a_split() {
+    use data_engineering::Adjust;
+    let test_db = TestDb::new().await;
+    let repo = PgStockDailyRepository::new(test_db.db().clone());
+    corporate_actions(&repo).await;
+    let code = code("600000.SH");
+    let (from, to) = (date("2024-06-03"), date("2024-06-07"));
+    let get = async |adjust| repo.get_adjusted(&code, from, to, adjust).await.unwrap();
+
+    let plain = get(Adjust::None).await;
+    assert_eq!(adjusted_closes(&plain), [10.0, 10.5, 10.0, 10.2, 5.0]);
+    // Hand-computed: close × factor / 2.10 (the factor on the 7th); the 6th carries 1.05.
+    let forward = get(Adjust::Forward { anchor: None }).await;
+    assert_eq!(adjusted_closes(&forward), [4.7619, 5.0, 5.0, 5.1, 5.0]);
+    assert_eq!(
+        forward[1].open, forward[1].close,
+        "every price column is scaled"
+    );
+    assert_eq!(forward[4].vol, plain[4].vol, "volumes are as stored");
+    // close × factor.
+    let backward = get(Adjust::Backward).await;
+    assert_eq!(adjusted_closes(&backward), [10.0, 10.5, 10.5, 10.71, 10.5]);
+    // Anchored on the 5th: prices of the 5th as traded.
+    let anchored = get(Adjust::Forward {
+        anchor: Some(date("2024-06-05")),
+    })
+    .await;
+    assert_eq!(adjusted_closes(&anchored)[2], 10.0);
+}
+
+#[tokio::test]
+async fn bars_stored_after_the_anchor_do_not_change_a_forward_adjusted_series() {
+    use data_engineering::Adjust;
+    let test_db = TestDb::new().await;
+    let repo = PgStockDailyRepository::new(test_db.db().clone());
+    corporate_actions(&repo).await;
+    let code = code("600000.SH");
+    let (from, to) = (date("2024-06-03"), date("2024-06-07"));
+    let forward = async || {
+        repo.get_adjusted(&code, from, to, Adjust::Forward { anchor: None })
+            .await
+            .unwrap()
+    };
+    let before = forward().await;
+    // Another split after the range, and a rewritten later bar: the past stays put.
+    let mut later = bar("600000.SH", "2024-06-11", 2.5);
+    later.adj_factor = Some(4.2);
+    repo.save_all(vec![later]).await.unwrap();
+    assert_eq!(forward().await, before);
+    // A range that reaches the new split is anchored on it.
+    let reaching = repo
+        .get_adjusted(
+            &code,
+            from,
+            date("2024-06-11"),
+            Adjust::Forward { anchor: None },
+        )
+        .await
+        .unwrap();
+    assert_eq!(adjusted_closes(&reaching)[4], 2.5);
+}
+
+#[tokio::test]
+async fn a_bar_with_no_factor_on_or_before_it_is_refused() {
+    use data_engineering::Adjust;
+    let test_db = TestDb::new().await;
+    let repo = PgStockDailyRepository::new(test_db.db().clone());
+    repo.save_all(vec![bar("600000.SH", "2024-06-03", 10.0)])
+        .await
+        .unwrap();
+    let code = code("600000.SH");
+    for adjust in [Adjust::Backward, Adjust::Forward { anchor: None }] {
+        let err = repo
+            .get_adjusted(&code, date("2024-06-01"), date("2024-06-30"), adjust)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, RepoError::NotFound { entity: "adj_factor", key } if key.contains("600000.SH") && key.contains("2024-06")),
+            "{err}"
+        );
+    }
+    // Unadjusted reads need no factor.
+    assert_eq!(
+        repo.get_adjusted(&code, date("2024-06-01"), date("2024-06-30"), Adjust::None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
