@@ -17,8 +17,9 @@ fn serialize_key<S: serde::Serializer>(
     }
 }
 
-/// An LLM configuration to save, keyed by its `alias`.
-#[derive(Debug, Clone, PartialEq)]
+/// An LLM configuration to save, keyed by its `alias`. `Debug` hides the key and what may
+/// be a credential in `base_url`.
+#[derive(Clone, PartialEq)]
 pub struct NewLlmConfig {
     /// Unique name services ask for (`deepseek-chat`, `gpt-4o` …).
     pub alias: String,
@@ -119,8 +120,22 @@ fn shown_url(url: &str) -> String {
     }
 }
 
-/// A stored LLM configuration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A config's endpoint in JSON: without a password or query string, which may carry
+/// credentials (`https://user:key@host`, `?api_key=…`).
+fn serialize_url<S: serde::Serializer>(
+    url: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => serializer.serialize_some(&shown_url(url)),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// A stored LLM configuration. `Debug` and `Serialize` show neither the key (`***`) nor
+/// what may be a credential in `base_url` (its password and query string); the fields
+/// themselves hold the real values for the services that call the endpoint.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct LlmConfig {
     /// `llm_configs.id`.
     pub id: i32,
@@ -138,6 +153,7 @@ pub struct LlmConfig {
     /// The model's name at the vendor.
     pub model_name: String,
     /// Endpoint.
+    #[serde(serialize_with = "serialize_url")]
     pub base_url: Option<String>,
     /// Free text.
     pub description: Option<String>,
@@ -153,6 +169,43 @@ pub struct LlmConfig {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+impl std::fmt::Debug for NewLlmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewLlmConfig")
+            .field("alias", &self.alias)
+            .field("vendor", &self.vendor)
+            .field("provider_type", &self.provider_type)
+            .field("api_key", &self.api_key)
+            .field("model_name", &self.model_name)
+            .field("base_url", &self.base_url.as_deref().map(shown_url))
+            .field("description", &self.description)
+            .field("priority", &self.priority)
+            .field("tags", &self.tags)
+            .field("is_active", &self.is_active)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LlmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmConfig")
+            .field("id", &self.id)
+            .field("alias", &self.alias)
+            .field("vendor", &self.vendor)
+            .field("provider_type", &self.provider_type)
+            .field("api_key", &self.api_key)
+            .field("model_name", &self.model_name)
+            .field("base_url", &self.base_url.as_deref().map(shown_url))
+            .field("description", &self.description)
+            .field("priority", &self.priority)
+            .field("tags", &self.tags)
+            .field("is_active", &self.is_active)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +218,37 @@ mod tests {
             "deepseek-chat",
             ApiKey::new("sk-123"),
         )
+    }
+
+    #[test]
+    fn debug_and_json_hide_the_key_and_the_urls_credentials() {
+        let mut new = config();
+        new.base_url = Some("https://user:hunter2@api.example.com/v1?api_key=q-secret".into());
+        let stored = LlmConfig {
+            id: 1,
+            alias: new.alias.clone(),
+            vendor: new.vendor.clone(),
+            provider_type: new.provider_type.clone(),
+            api_key: Ok(new.api_key.clone()),
+            model_name: new.model_name.clone(),
+            base_url: new.base_url.clone(),
+            description: None,
+            priority: None,
+            tags: Vec::new(),
+            is_active: true,
+            created_at: None,
+            updated_at: None,
+        };
+        for shown in [
+            format!("{new:?}"),
+            format!("{stored:?}"),
+            serde_json::to_string(&stored).unwrap(),
+        ] {
+            assert!(shown.contains("api.example.com/v1"), "{shown}");
+            for secret in ["sk-123", "hunter2", "q-secret"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+        }
     }
 
     #[test]

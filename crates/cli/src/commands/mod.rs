@@ -10,6 +10,7 @@ mod args;
 mod db;
 mod demo;
 mod import;
+mod llm;
 mod market;
 mod output;
 mod sync;
@@ -73,6 +74,12 @@ enum Command {
     Daily(market::DailyArgs),
     /// Financial indicators of one stock, or of the market, as stored or as known on a day.
     Finance(market::FinanceArgs),
+    /// LLM configurations: list, set (key from stdin or the environment), activate,
+    /// deactivate, delete, reencrypt.
+    Llm {
+        #[command(subcommand)]
+        command: llm::LlmCommand,
+    },
     /// Sync tasks and failures.
     Sync {
         #[command(subcommand)]
@@ -189,6 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Daily(args) => market::daily(&target.open().await?, &args, json).await,
         Command::Finance(args) => market::finance(&target.open().await?, &args, json).await,
         Command::Sync { command } => sync::run(&target.open().await?, command, json).await,
+        Command::Llm { command } => llm::run(&target.open().await?, command, json).await,
         Command::Sessions { command } => {
             traces::sessions(&target.open().await?, command, json).await
         }

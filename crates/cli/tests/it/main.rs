@@ -6,6 +6,7 @@
 mod cli;
 mod faults;
 mod imports;
+mod llm;
 mod operator;
 
 /// The `stockdb` binary, pointed at `url`, with no secret key and quiet logs.

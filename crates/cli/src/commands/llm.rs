@@ -1,0 +1,235 @@
+//! `stockdb llm …`: LLM configurations from the command line. A key is read from stdin
+//! or from an environment variable, never from an argument (`ps` shows arguments to
+//! every local account), and is never printed: listings show `***`.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+
+use anyhow::Context as _;
+use app::Stockdb;
+use app::llm_platform::{ApiKey, LlmConfig, NewLlmConfig};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::output::{clean, opt, print_json, print_table, table};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LlmCommand {
+    /// Every configuration, by priority then alias; keys shown as `***` (or why one
+    /// cannot be read).
+    List,
+    /// Create or replace the configuration ALIAS. The key comes from stdin
+    /// (`--key-stdin`; typed without echo on a terminal) or from an environment variable
+    /// (`--key-env VAR`), never from an argument.
+    Set(SetArgs),
+    /// Let services use ALIAS.
+    Activate {
+        /// The configuration.
+        alias: String,
+    },
+    /// Stop services from using ALIAS (it stays stored).
+    Deactivate {
+        /// The configuration.
+        alias: String,
+    },
+    /// Delete ALIAS. Asks first: type the alias on a terminal, or pass --yes.
+    Delete {
+        /// The configuration.
+        alias: String,
+        /// Delete without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Encrypt, with STOCKDB_SECRET_KEY, every key stored in plaintext (the earlier
+    /// service's rows) or in an older scheme. Safe to run again.
+    Reencrypt,
+}
+
+/// `stockdb llm set ALIAS …`.
+#[derive(Debug, Args)]
+pub(crate) struct SetArgs {
+    /// Unique name services ask for.
+    alias: String,
+    /// The vendor (`deepseek`, `openai` …).
+    #[arg(long)]
+    vendor: String,
+    /// The client protocol (`openai`, `anthropic`, `ollama` …).
+    #[arg(long, default_value = "openai")]
+    provider_type: String,
+    /// The model's name at the vendor.
+    #[arg(long)]
+    model: String,
+    /// Endpoint (http:// or https://); the vendor's default when absent.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Free text.
+    #[arg(long)]
+    description: Option<String>,
+    /// Lower is tried first.
+    #[arg(long)]
+    priority: Option<i32>,
+    /// A label (repeat for more).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Store it inactive.
+    #[arg(long)]
+    inactive: bool,
+    /// Read the key from stdin (one line).
+    #[arg(long, conflicts_with = "key_env")]
+    key_stdin: bool,
+    /// Read the key from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    key_env: Option<String>,
+}
+
+impl SetArgs {
+    fn key(&self) -> anyhow::Result<ApiKey> {
+        let key = match (&self.key_env, self.key_stdin) {
+            (Some(var), _) => std::env::var(var)
+                .with_context(|| format!("the key's environment variable {var} is not set"))?,
+            (None, true) if std::io::stdin().is_terminal() => {
+                rpassword::prompt_password(format!("API key for {}: ", clean(&self.alias)))
+                    .context("reading the key from the terminal")?
+            }
+            (None, true) => {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("reading the key from stdin")?;
+                line
+            }
+            (None, false) => anyhow::bail!(
+                "give the key with --key-stdin or --key-env VAR (never as an argument: every \
+                 local account can read a process's arguments)"
+            ),
+        };
+        Ok(ApiKey::new(key.trim_end_matches(['\r', '\n'])))
+    }
+}
+
+pub(crate) async fn run(db: &Stockdb, command: LlmCommand, json: bool) -> anyhow::Result<()> {
+    let repo = db.llm_configs();
+    match command {
+        LlmCommand::List => {
+            let configs = repo.list().await?;
+            if json {
+                return print_json(&configs);
+            }
+            print_configs(&configs);
+        }
+        LlmCommand::Set(args) => {
+            let mut config = NewLlmConfig::new(
+                &args.alias,
+                &args.vendor,
+                &args.provider_type,
+                &args.model,
+                args.key()?,
+            );
+            config.base_url = args.base_url.clone();
+            config.description = args.description.clone();
+            config.priority = args.priority;
+            config.tags = args.tags.clone();
+            config.is_active = !args.inactive;
+            let saved = repo.upsert(config).await?;
+            report(json, &saved, "saved")?;
+        }
+        LlmCommand::Activate { alias } => {
+            report(json, &repo.set_active(&alias, true).await?, "activated")?
+        }
+        LlmCommand::Deactivate { alias } => {
+            report(json, &repo.set_active(&alias, false).await?, "deactivated")?;
+        }
+        LlmCommand::Delete { alias, yes } => {
+            confirm_delete(&alias, yes)?;
+            let deleted = repo.delete(&alias).await?;
+            if !deleted {
+                anyhow::bail!("no llm config {}", clean(&alias));
+            }
+            if json {
+                return print_json(&json!({"deleted": alias}));
+            }
+            println!("deleted llm config {}", clean(&alias));
+        }
+        LlmCommand::Reencrypt => {
+            let upgraded = repo.reencrypt().await?;
+            if json {
+                return print_json(&json!({"reencrypted": upgraded}));
+            }
+            println!("re-encrypted {upgraded} key(s); every key is now in the current scheme");
+        }
+    }
+    Ok(())
+}
+
+fn report(json: bool, config: &LlmConfig, what: &str) -> anyhow::Result<()> {
+    if json {
+        return print_json(config);
+    }
+    println!(
+        "{what} llm config {} ({} {}), {}",
+        clean(&config.alias),
+        clean(&config.vendor),
+        clean(&config.model_name),
+        if config.is_active {
+            "active"
+        } else {
+            "inactive"
+        }
+    );
+    Ok(())
+}
+
+fn print_configs(configs: &[LlmConfig]) {
+    let mut t = table(&[
+        "alias", "vendor", "provider", "model", "base url", "priority", "active", "key",
+    ]);
+    for c in configs {
+        t.add_row(vec![
+            clean(&c.alias).into_owned(),
+            clean(&c.vendor).into_owned(),
+            clean(&c.provider_type).into_owned(),
+            clean(&c.model_name).into_owned(),
+            c.base_url
+                .as_deref()
+                .map(shown_url)
+                .unwrap_or_else(|| "-".to_owned()),
+            opt(c.priority),
+            if c.is_active { "yes" } else { "no" }.to_owned(),
+            match &c.api_key {
+                Ok(_) => "***".to_owned(),
+                Err(err) => format!("unreadable: {}", clean(&err.to_string())),
+            },
+        ]);
+    }
+    print_table(t);
+    println!("{} llm config(s)", configs.len());
+}
+
+/// `url` without what may be a credential: its password and its query string.
+fn shown_url(url: &str) -> String {
+    let without_query = url.split(['?', '#']).next().unwrap_or_default();
+    clean(&app::shared_db::redact_url(without_query)).into_owned()
+}
+
+/// Goes on when `yes`, or when the operator types the alias on a terminal.
+fn confirm_delete(alias: &str, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "deleting llm config {} needs confirmation; nothing was changed. Pass --yes, or run \
+             it on a terminal",
+            clean(alias)
+        );
+    }
+    eprint!(
+        "delete llm config {}? type its alias to confirm: ",
+        clean(alias)
+    );
+    std::io::stderr().flush()?;
+    let mut typed = String::new();
+    std::io::stdin().lock().read_line(&mut typed)?;
+    anyhow::ensure!(typed.trim() == alias, "not confirmed; nothing was changed");
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! `stockdb llm …`: the key goes in through stdin or the environment, never an argument,
+//! and never comes out.
+
+use std::io::Write as _;
+use std::process::{Output, Stdio};
+
+use test_support::TestDb;
+
+use crate::stockdb;
+
+const KEY: &str = "sk-live-4f9a1c0ffee1234567890";
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs `stockdb llm ARGS` with `stdin` piped in.
+fn llm(url: &str, args: &[&str], stdin: &str, secret: Option<&str>) -> Output {
+    let mut cmd = stockdb(url);
+    cmd.arg("llm").args(args);
+    if let Some(secret) = secret {
+        cmd.env("STOCKDB_SECRET_KEY", secret);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn set_args(alias: &str) -> Vec<&str> {
+    vec![
+        "set",
+        alias,
+        "--vendor",
+        "deepseek",
+        "--model",
+        "deepseek-chat",
+        "--base-url",
+        "https://user:hunter2@api.example.com/v1?api_key=q-secret",
+    ]
+}
+
+#[tokio::test]
+async fn a_key_from_stdin_is_stored_and_never_shown() {
+    let test_db = TestDb::new().await;
+    let secret = app::llm_platform::SecretCipher::generate_key();
+    let url = test_db.url();
+    let mut args = set_args("ds");
+    args.push("--key-stdin");
+    let saved = llm(url, &args, &format!("{KEY}\n"), Some(&secret));
+    assert!(saved.status.success(), "{}", text(&saved));
+    for listing in [
+        llm(url, &["list"], "", Some(&secret)),
+        llm(url, &["list", "--json"], "", Some(&secret)),
+    ] {
+        let shown = text(&listing);
+        assert!(listing.status.success(), "{shown}");
+        assert!(shown.contains("ds") && shown.contains("***"), "{shown}");
+        for secret_part in [KEY, "hunter2", "q-secret"] {
+            assert!(!shown.contains(secret_part), "{secret_part} shown: {shown}");
+        }
+    }
+    assert!(!text(&saved).contains(KEY));
+    let stored: String = sqlx::query_scalar("SELECT api_key FROM llm_configs WHERE alias = 'ds'")
+        .fetch_one(test_db.db().pool())
+        .await
+        .unwrap();
+    assert!(stored.starts_with("enc:v2:"), "encrypted at rest");
+
+    // The library reads back exactly the key that went in (no trailing newline).
+    let cipher = app::llm_platform::SecretCipher::from_base64(&secret).unwrap();
+    let db = app::Stockdb::from_db(test_db.db().clone(), Some(cipher));
+    let config = db.llm_configs().get_by_alias("ds").await.unwrap().unwrap();
+    assert_eq!(config.api_key.unwrap().expose(), KEY);
+}
+
+#[tokio::test]
+async fn a_key_is_never_an_argument_and_a_missing_one_saves_nothing() {
+    let test_db = TestDb::new().await;
+    let url = test_db.url();
+    let mut args = set_args("ds");
+    args.extend(["--key", KEY]);
+    let as_argument = llm(url, &args, "", None);
+    assert_eq!(as_argument.status.code(), Some(2), "{}", text(&as_argument));
+    assert!(
+        !text(&as_argument).contains(KEY),
+        "not even in the usage error"
+    );
+    let mut args = set_args("ds");
+    args.extend(["--api-key", KEY]);
+    assert_eq!(llm(url, &args, "", None).status.code(), Some(2));
+
+    let no_key = llm(url, &set_args("ds"), "", None);
+    assert_eq!(no_key.status.code(), Some(1));
+    assert!(text(&no_key).contains("--key-stdin or --key-env"));
+    // From the environment instead, named by the operator.
+    let mut args = set_args("ds");
+    args.extend(["--key-env", "MY_DEEPSEEK_KEY"]);
+    let mut cmd = stockdb(url);
+    let from_env = cmd
+        .arg("llm")
+        .args(&args)
+        .env("MY_DEEPSEEK_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(from_env.status.success(), "{}", text(&from_env));
+    assert!(!text(&from_env).contains(KEY));
+}
+
+#[tokio::test]
+async fn activate_deactivate_and_a_delete_that_asks_first() {
+    let test_db = TestDb::new().await;
+    let url = test_db.url();
+    let mut args = set_args("ds");
+    args.extend(["--key-stdin", "--inactive"]);
+    assert!(llm(url, &args, KEY, None).status.success());
+    let active = async || -> bool {
+        sqlx::query_scalar("SELECT is_active FROM llm_configs WHERE alias = 'ds'")
+            .fetch_one(test_db.db().pool())
+            .await
+            .unwrap()
+    };
+    assert!(!active().await);
+    assert!(llm(url, &["activate", "ds"], "", None).status.success());
+    assert!(active().await);
+    assert!(llm(url, &["deactivate", "ds"], "", None).status.success());
+    assert!(!active().await);
+    assert_eq!(
+        llm(url, &["activate", "nope"], "", None).status.code(),
+        Some(1)
+    );
+
+    // No terminal and no --yes: refused, the row stays.
+    let refused = llm(url, &["delete", "ds"], "ds\n", None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused).contains("nothing was changed"));
+    assert!(!active().await, "still there");
+    assert!(
+        llm(url, &["delete", "ds", "--yes"], "", None)
+            .status
+            .success()
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM llm_configs")
+        .fetch_one(test_db.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn reencrypt_upgrades_the_earlier_services_plaintext_keys() {
+    let test_db = TestDb::new().await;
+    let url = test_db.url();
+    sqlx::query(
+        "INSERT INTO llm_configs (alias, vendor, provider_type, api_key, model_name, is_active) \
+         VALUES ('legacy', 'openai', 'openai', $1, 'gpt-4o', true)",
+    )
+    .bind(KEY)
+    .execute(test_db.db().pool())
+    .await
+    .unwrap();
+    let without_key = llm(url, &["reencrypt"], "", None);
+    assert_eq!(without_key.status.code(), Some(1));
+    assert!(text(&without_key).contains("STOCKDB_SECRET_KEY"));
+
+    let secret = app::llm_platform::SecretCipher::generate_key();
+    let done = llm(url, &["reencrypt"], "", Some(&secret));
+    assert!(done.status.success(), "{}", text(&done));
+    assert!(text(&done).contains("re-encrypted 1 key"));
+    assert!(!text(&done).contains(KEY));
+    let stored: String =
+        sqlx::query_scalar("SELECT api_key FROM llm_configs WHERE alias = 'legacy'")
+            .fetch_one(test_db.db().pool())
+            .await
+            .unwrap();
+    assert!(stored.starts_with("enc:v2:"));
+    let again = llm(url, &["reencrypt"], "", Some(&secret));
+    assert!(text(&again).contains("re-encrypted 0 key"));
+}
