@@ -25,6 +25,6 @@ pub use cli::{LockWait, MigrateCommand};
 pub use digest::schema_digest;
 pub use fingerprint::{SplitPrint, diff, fingerprint, golden, split_managed};
 pub use migrations::Migrator;
-pub use runner::{AppliedMigration, MigrateError, MigrationRunner, MigrationStatus};
+pub use runner::{AppliedMigration, MigrateError, MigrationRunner, MigrationStatus, status_of};
 pub use script::{Direction, sql_script};
 pub use sea_orm_migration::MigratorTrait;

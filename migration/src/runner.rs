@@ -115,34 +115,7 @@ impl MigrationRunner {
 
     /// Where the database stands. Reads only: creates no bookkeeping table.
     pub async fn status(&self) -> Result<MigrationStatus, MigrateError> {
-        let applied: Vec<AppliedMigration> = applied_history(&self.db).await?;
-        let known = Self::names();
-        for (idx, row) in applied.iter().enumerate() {
-            if known.get(idx) != Some(&row.name.as_str()) {
-                return Err(MigrateError::History(format!(
-                    "applied migration {} is not migration {} of this build ({})",
-                    row.name,
-                    idx + 1,
-                    known.get(idx).copied().unwrap_or("none")
-                )));
-            }
-        }
-        let pending = known[applied.len()..].to_vec();
-        let alembic_revision = alembic_revision(&self.db).await?;
-        let split = split_managed(&fingerprint(&self.db).await?);
-        let matches_golden = match golden(applied.len()) {
-            Some(expected) if !(applied.is_empty() && alembic_revision.is_some()) => {
-                Some(split.managed == expected)
-            }
-            _ => None,
-        };
-        Ok(MigrationStatus {
-            applied,
-            pending,
-            alembic_revision,
-            matches_golden,
-            others: split.others,
-        })
+        status_of(&self.db).await
     }
 
     /// Applies pending migrations up to version `to` (default: all). Returns the names
@@ -379,4 +352,37 @@ fn step_count(steps: usize) -> Result<u32, MigrateError> {
 
 pub(crate) fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+/// Where the database behind `db` stands (see [`MigrationRunner::status`]), on any
+/// connection: reads only, takes no lock. `Stockdb::health` uses it on its pool.
+pub async fn status_of(db: &DatabaseConnection) -> Result<MigrationStatus, MigrateError> {
+    let applied: Vec<AppliedMigration> = applied_history(db).await?;
+    let known = MigrationRunner::names();
+    for (idx, row) in applied.iter().enumerate() {
+        if known.get(idx) != Some(&row.name.as_str()) {
+            return Err(MigrateError::History(format!(
+                "applied migration {} is not migration {} of this build ({})",
+                row.name,
+                idx + 1,
+                known.get(idx).copied().unwrap_or("none")
+            )));
+        }
+    }
+    let pending = known[applied.len()..].to_vec();
+    let alembic_revision = alembic_revision(db).await?;
+    let split = split_managed(&fingerprint(db).await?);
+    let matches_golden = match golden(applied.len()) {
+        Some(expected) if !(applied.is_empty() && alembic_revision.is_some()) => {
+            Some(split.managed == expected)
+        }
+        _ => None,
+    };
+    Ok(MigrationStatus {
+        applied,
+        pending,
+        alembic_revision,
+        matches_golden,
+        others: split.others,
+    })
 }

@@ -7,6 +7,10 @@
 
 pub use {audit, coordinator, data_engineering, llm_platform, shared_db};
 
+mod health;
+
+pub use health::{Health, PoolHealth, SchemaHealth, ServerHealth};
+
 use std::sync::Arc;
 
 use audit::{
@@ -95,6 +99,13 @@ impl Stockdb {
     /// The pool.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Whether the database is reachable and at the schema this build expects (matching
+    /// its golden print), and how busy the pool is. Reads only; never fails: what fails is
+    /// in the report. A service can serve it as its readiness check.
+    pub async fn health(&self) -> Health {
+        Health::of(&self.db).await
     }
 
     /// The tables stockdb manages that hold at least one row, in [`Stockdb::TABLES`]

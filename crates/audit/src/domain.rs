@@ -192,6 +192,39 @@ impl ExternalApiCallLog {
     }
 }
 
+/// Filters of the LLM call listing; `None` (or `false`) means no filter, and every filter
+/// given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LlmCallFilter {
+    /// Calls created at or after this time (UTC).
+    pub since: Option<NaiveDateTime>,
+    /// Calls created before this time (UTC).
+    pub until: Option<NaiveDateTime>,
+    /// Calls that ended so.
+    pub status: Option<CallStatus>,
+    /// Calls to this vendor (exact).
+    pub vendor: Option<String>,
+    /// Calls to this model (exact `model_name`).
+    pub model: Option<String>,
+    /// Calls of this research session.
+    pub session_id: Option<Uuid>,
+}
+
+/// Filters of the external-API call listing, as [`LlmCallFilter`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiCallFilter {
+    /// Calls created at or after this time (UTC).
+    pub since: Option<NaiveDateTime>,
+    /// Calls created before this time (UTC).
+    pub until: Option<NaiveDateTime>,
+    /// Calls that ended so.
+    pub status: Option<CallStatus>,
+    /// Calls to this service (exact `service_name`).
+    pub service: Option<String>,
+    /// Calls of this research session.
+    pub session_id: Option<Uuid>,
+}
+
 /// A half-open time window `[from, to)` in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeWindow {

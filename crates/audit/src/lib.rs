@@ -9,7 +9,9 @@ mod postgres;
 mod redact;
 mod repository;
 
-pub use domain::{CallStats, CallStatus, ExternalApiCallLog, LlmCallLog, TimeWindow};
+pub use domain::{
+    ApiCallFilter, CallStats, CallStatus, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
+};
 pub use postgres::{PgExternalApiCallLogRepository, PgLlmCallLogRepository};
 pub use redact::{REDACTED, is_secret_name, redact_params, redact_text};
 pub use repository::{ExternalApiCallLogRepository, LlmCallLogRepository};

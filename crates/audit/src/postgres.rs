@@ -3,12 +3,15 @@
 use async_trait::async_trait;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Statement,
+    ColumnTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
-use shared_db::{Db, InvalidInput, RepoError};
+use shared_db::{Db, InvalidInput, Page, RepoError};
 use uuid::Uuid;
 
-use crate::domain::{CallStats, ExternalApiCallLog, LlmCallLog, TimeWindow};
+use crate::domain::{
+    ApiCallFilter, CallStats, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
+};
 use crate::entity::{external_api_call_logs as api_logs, llm_call_logs as llm_logs};
 use crate::redact::{redact_params, redact_text};
 use crate::repository::{ExternalApiCallLogRepository, LlmCallLogRepository};
@@ -108,16 +111,16 @@ fn llm_from(m: llm_logs::Model) -> Result<LlmCallLog, InvalidInput> {
         caller_agent: m.caller_agent,
         model_name: m.model_name,
         vendor: m.vendor,
-        prompt_text: m.prompt_text,
-        system_message: m.system_message,
-        completion_text: m.completion_text,
+        prompt_text: redact_text(&m.prompt_text),
+        system_message: m.system_message.as_deref().map(redact_text),
+        completion_text: m.completion_text.as_deref().map(redact_text),
         prompt_tokens: m.prompt_tokens,
         completion_tokens: m.completion_tokens,
         total_tokens: m.total_tokens,
         temperature: m.temperature,
         latency_ms: m.latency_ms,
         status: m.status.parse()?,
-        error_message: m.error_message,
+        error_message: m.error_message.as_deref().map(redact_text),
         created_at: m.created_at,
     })
 }
@@ -128,12 +131,12 @@ fn api_from(m: api_logs::Model) -> Result<ExternalApiCallLog, InvalidInput> {
         session_id: m.session_id,
         service_name: m.service_name,
         operation: m.operation,
-        request_params: m.request_params,
-        response_data: m.response_data,
+        request_params: m.request_params.as_ref().map(redact_params),
+        response_data: m.response_data.as_deref().map(redact_text),
         status_code: m.status_code,
         latency_ms: m.latency_ms,
         status: m.status.parse()?,
-        error_message: m.error_message,
+        error_message: m.error_message.as_deref().map(redact_text),
         created_at: m.created_at,
     })
 }
@@ -193,6 +196,39 @@ impl LlmCallLogRepository for PgLlmCallLogRepository {
         );
         stats(&self.db, sql, window).await
     }
+
+    async fn list(&self, filter: &LlmCallFilter, page: Page) -> Result<Vec<LlmCallLog>, RepoError> {
+        use llm_logs::Column as C;
+        let mut query = llm_logs::Entity::find();
+        if let Some(since) = filter.since {
+            query = query.filter(C::CreatedAt.gte(since));
+        }
+        if let Some(until) = filter.until {
+            query = query.filter(C::CreatedAt.lt(until));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(C::Status.eq(status.as_str()));
+        }
+        if let Some(vendor) = &filter.vendor {
+            query = query.filter(C::Vendor.eq(vendor.as_str()));
+        }
+        if let Some(model) = &filter.model {
+            query = query.filter(C::ModelName.eq(model.as_str()));
+        }
+        if let Some(session) = filter.session_id {
+            query = query.filter(C::SessionId.eq(session));
+        }
+        query
+            .order_by_desc(C::CreatedAt)
+            .order_by_desc(C::Id)
+            .offset(page.skip())
+            .limit(page.limit())
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|m| Ok(llm_from(m)?))
+            .collect()
+    }
 }
 
 #[async_trait]
@@ -242,5 +278,39 @@ impl ExternalApiCallLogRepository for PgExternalApiCallLogRepository {
             [zero, zero, zero],
         );
         stats(&self.db, sql, window).await
+    }
+
+    async fn list(
+        &self,
+        filter: &ApiCallFilter,
+        page: Page,
+    ) -> Result<Vec<ExternalApiCallLog>, RepoError> {
+        use api_logs::Column as C;
+        let mut query = api_logs::Entity::find();
+        if let Some(since) = filter.since {
+            query = query.filter(C::CreatedAt.gte(since));
+        }
+        if let Some(until) = filter.until {
+            query = query.filter(C::CreatedAt.lt(until));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(C::Status.eq(status.as_str()));
+        }
+        if let Some(service) = &filter.service {
+            query = query.filter(C::ServiceName.eq(service.as_str()));
+        }
+        if let Some(session) = filter.session_id {
+            query = query.filter(C::SessionId.eq(session));
+        }
+        query
+            .order_by_desc(C::CreatedAt)
+            .order_by_desc(C::Id)
+            .offset(page.skip())
+            .limit(page.limit())
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|m| Ok(api_from(m)?))
+            .collect()
     }
 }

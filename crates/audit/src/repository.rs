@@ -1,10 +1,12 @@
 //! The contracts of the audit logs.
 
 use async_trait::async_trait;
-use shared_db::RepoError;
+use shared_db::{Page, RepoError};
 use uuid::Uuid;
 
-use crate::domain::{CallStats, ExternalApiCallLog, LlmCallLog, TimeWindow};
+use crate::domain::{
+    ApiCallFilter, CallStats, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
+};
 
 /// Audit log of LLM calls (`llm_call_logs`).
 #[async_trait]
@@ -19,6 +21,12 @@ pub trait LlmCallLogRepository: Send + Sync {
     /// Statistics of the calls created in `window`, one row per `vendor/model_name`,
     /// ordered by group; computed in SQL.
     async fn stats(&self, window: TimeWindow) -> Result<Vec<CallStats>, RepoError>;
+
+    /// One page of the calls matching `filter`, newest `created_at` first (then by id).
+    /// Served by the `created_at` index (and the session index for a session), so a page
+    /// costs the same however long the history. Secrets in the texts are redacted on the
+    /// way out too, for rows another writer (the earlier service) stored unredacted.
+    async fn list(&self, filter: &LlmCallFilter, page: Page) -> Result<Vec<LlmCallLog>, RepoError>;
 }
 
 /// Audit log of external data-API calls (`external_api_call_logs`).
@@ -38,4 +46,12 @@ pub trait ExternalApiCallLogRepository: Send + Sync {
     /// Statistics of the calls created in `window`, one row per `service_name`, ordered by
     /// service; token sums are 0. Computed in SQL.
     async fn stats(&self, window: TimeWindow) -> Result<Vec<CallStats>, RepoError>;
+
+    /// One page of the calls matching `filter`, newest first, as
+    /// [`LlmCallLogRepository::list`]; request parameters, response and error redacted.
+    async fn list(
+        &self,
+        filter: &ApiCallFilter,
+        page: Page,
+    ) -> Result<Vec<ExternalApiCallLog>, RepoError>;
 }

@@ -4,8 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use audit::{
-    CallStatus, ExternalApiCallLog, ExternalApiCallLogRepository, LlmCallLog, LlmCallLogRepository,
-    PgExternalApiCallLogRepository, PgLlmCallLogRepository, TimeWindow,
+    ApiCallFilter, CallStatus, ExternalApiCallLog, ExternalApiCallLogRepository, LlmCallFilter,
+    LlmCallLog, LlmCallLogRepository, PgExternalApiCallLogRepository, PgLlmCallLogRepository,
+    TimeWindow,
 };
 use chrono::{Duration, NaiveDateTime};
 use serde_json::json;
@@ -292,4 +293,128 @@ async fn bad_logs_name_the_field() {
     assert!(
         matches!(repo.save(&call).await, Err(RepoError::Invalid(ref i)) if i.field == "model_name")
     );
+}
+
+#[tokio::test]
+async fn listings_filter_page_and_come_newest_first() {
+    let test_db = TestDb::new().await;
+    let llm = PgLlmCallLogRepository::new(test_db.db().clone());
+    let api = PgExternalApiCallLogRepository::new(test_db.db().clone());
+    let session = Uuid::new_v4();
+    // 30 LLM calls a minute apart: every third failed, odd ones to qwen, the first ten in
+    // the session.
+    for i in 0..30 {
+        let status = if i % 3 == 0 {
+            CallStatus::Failed
+        } else {
+            CallStatus::Success
+        };
+        let model = if i % 2 == 1 {
+            "qwen-max"
+        } else {
+            "deepseek-chat"
+        };
+        let call = llm_call(
+            (i < 10).then_some(session),
+            model,
+            100 + i,
+            status,
+            i64::from(i) * 60,
+        );
+        llm.save(&call).await.unwrap();
+        let service = if i % 2 == 1 { "akshare" } else { "tushare" };
+        api.save(&api_call(None, service, 50, status, i64::from(i) * 60))
+            .await
+            .unwrap();
+    }
+    let minutes = |calls: &[LlmCallLog]| -> Vec<i64> {
+        calls
+            .iter()
+            .map(|c| (c.created_at - at(0)).num_minutes())
+            .collect()
+    };
+    let page = |skip, limit| shared_db::Page::new(skip, limit).unwrap();
+
+    let all = llm
+        .list(&LlmCallFilter::default(), page(0, 5))
+        .await
+        .unwrap();
+    assert_eq!(minutes(&all), [29, 28, 27, 26, 25], "newest first");
+    let next = llm
+        .list(&LlmCallFilter::default(), page(5, 5))
+        .await
+        .unwrap();
+    assert_eq!(minutes(&next), [24, 23, 22, 21, 20]);
+
+    let failed_qwen = LlmCallFilter {
+        status: Some(CallStatus::Failed),
+        model: Some("qwen-max".into()),
+        ..LlmCallFilter::default()
+    };
+    assert_eq!(
+        minutes(&llm.list(&failed_qwen, page(0, 50)).await.unwrap()),
+        [27, 21, 15, 9, 3]
+    );
+    let window = LlmCallFilter {
+        since: Some(at(10 * 60)),
+        until: Some(at(13 * 60)),
+        ..LlmCallFilter::default()
+    };
+    assert_eq!(
+        minutes(&llm.list(&window, page(0, 50)).await.unwrap()),
+        [12, 11, 10],
+        "since inclusive, until exclusive"
+    );
+    let of_session = LlmCallFilter {
+        session_id: Some(session),
+        vendor: Some("deepseek".into()),
+        ..LlmCallFilter::default()
+    };
+    assert_eq!(llm.list(&of_session, page(0, 50)).await.unwrap().len(), 10);
+
+    let akshare_failed = ApiCallFilter {
+        status: Some(CallStatus::Failed),
+        service: Some("akshare".into()),
+        ..ApiCallFilter::default()
+    };
+    let listed = api.list(&akshare_failed, page(0, 50)).await.unwrap();
+    assert_eq!(listed.len(), 5);
+    assert!(listed.windows(2).all(|w| w[0].created_at > w[1].created_at));
+}
+
+#[tokio::test]
+async fn rows_another_writer_stored_unredacted_are_redacted_on_the_way_out() {
+    let test_db = TestDb::new().await;
+    // As the earlier service wrote them: no redaction.
+    sqlx::query(
+        "INSERT INTO external_api_call_logs (id, service_name, operation, request_params, \
+             response_data, latency_ms, status, error_message, created_at) \
+         VALUES (gen_random_uuid(), 'tushare', 'daily', '{\"token\": \"tk-live-123456\"}', \
+             'echo token=tk-live-123456', 5, 'failed', 'refused: token=tk-live-123456', now())",
+    )
+    .execute(test_db.db().pool())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO llm_call_logs (id, caller_module, model_name, vendor, prompt_text, \
+             temperature, latency_ms, status, error_message, created_at) \
+         VALUES (gen_random_uuid(), 'research', 'gpt-4o', 'openai', 'hi', 0.5, 5, 'failed', \
+             'Incorrect API key provided: sk-proj-abcdefghijklmnopqrstuvwx', now())",
+    )
+    .execute(test_db.db().pool())
+    .await
+    .unwrap();
+    let page = shared_db::Page::first(10).unwrap();
+    let api = PgExternalApiCallLogRepository::new(test_db.db().clone())
+        .list(&ApiCallFilter::default(), page)
+        .await
+        .unwrap();
+    let llm = PgLlmCallLogRepository::new(test_db.db().clone())
+        .list(&LlmCallFilter::default(), page)
+        .await
+        .unwrap();
+    let shown = format!("{api:?} {llm:?} {}", serde_json::to_string(&api).unwrap());
+    for secret in ["tk-live-123456", "sk-proj-abcdefghijklmnopqrstuvwx"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
 }

@@ -1,5 +1,6 @@
 //! `stockdb db start|stop|status|url`: the embedded cluster.
 
+use app::Health;
 use shared_db::redact_url;
 
 use super::target::Target;
@@ -7,6 +8,9 @@ use super::{DbCommand, output};
 use crate::embedded::ClusterState;
 
 pub(crate) async fn run(target: &Target, command: DbCommand, json: bool) -> anyhow::Result<()> {
+    if matches!(command, DbCommand::Health) {
+        return health(target, json).await;
+    }
     if let (DbCommand::Url, Some(url)) = (&command, target.database_url()) {
         println!("{}", redact_url(url));
         return Ok(());
@@ -55,6 +59,58 @@ pub(crate) async fn run(target: &Target, command: DbCommand, json: bool) -> anyh
             }
         }
         DbCommand::Url => println!("{}", target.url().await?),
+        DbCommand::Health => {}
     }
+    Ok(())
+}
+
+/// `stockdb db health`: the report, then exit 1 when unhealthy.
+async fn health(target: &Target, json: bool) -> anyhow::Result<()> {
+    let health = match target.open_as_is().await {
+        Ok(db) => db.health().await,
+        Err(err) => Health::unreachable(format!("{err:#}")),
+    };
+    if json {
+        output::print_json(&health)?;
+    } else {
+        let primary = &health.primary;
+        match (&primary.server_version, primary.round_trip_ms) {
+            (Some(version), Some(ms)) => {
+                println!("primary:  reachable, PostgreSQL {version}, round trip {ms:.1} ms");
+            }
+            _ => println!("primary:  UNREACHABLE"),
+        }
+        if let Some(schema) = &health.schema {
+            let golden = match schema.matches_golden {
+                Some(true) => "matches its golden print",
+                Some(false) => "DIFFERS from its golden print",
+                None => "no golden print to compare",
+            };
+            println!(
+                "schema:   version {} of {} ({} pending), {golden}",
+                schema.version,
+                schema.expected,
+                schema.pending.len()
+            );
+        }
+        if let Some(pool) = &health.pool {
+            println!(
+                "pool:     {} open, {} idle, at most {}",
+                pool.open, pool.idle, pool.max
+            );
+        }
+        for problem in &health.problems {
+            println!("problem:  {}", output::clean(problem));
+        }
+        println!(
+            "{}",
+            if health.healthy {
+                "healthy"
+            } else {
+                "UNHEALTHY"
+            }
+        );
+    }
+    anyhow::ensure!(health.healthy, "unhealthy: {}", health.problems.join("; "));
     Ok(())
 }

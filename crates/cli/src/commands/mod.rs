@@ -7,6 +7,7 @@
 )]
 
 mod args;
+mod calls;
 mod db;
 mod demo;
 mod import;
@@ -53,7 +54,7 @@ enum Command {
     /// Load a realistic sample (stocks, daily bars, finance, research traces) through the
     /// import paths, then show a tour of the queries. Start here.
     Demo(demo::DemoArgs),
-    /// Manage the embedded PostgreSQL cluster.
+    /// Manage the embedded PostgreSQL cluster; check any database's health.
     Db {
         #[command(subcommand)]
         command: DbCommand,
@@ -107,6 +108,10 @@ pub(crate) enum DbCommand {
     Status,
     /// Print the database URL stockdb uses (starting the embedded cluster if needed).
     Url,
+    /// Whether the database (DATABASE_URL or the embedded cluster) is reachable, at the
+    /// schema version this build expects and matching its golden print, and how busy the
+    /// pool is. Exits 1 when unhealthy; starts, migrates and changes nothing.
+    Health,
 }
 
 /// Parses the arguments, runs the command on a multi-threaded runtime and maps the

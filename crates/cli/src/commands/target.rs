@@ -84,14 +84,35 @@ impl Target {
     /// keepalives (so the server notices a killed command and frees what it held); the
     /// `STOCKDB_DB_*` variables override them (see `DbConfig::from_env`).
     pub(crate) async fn open(&self) -> anyhow::Result<Stockdb> {
-        let url = self.migrated_url().await?;
-        let config = DbConfig::new(&url)
+        self.connect(&self.migrated_url().await?).await
+    }
+
+    /// Connects to the database as it is: neither migrated nor checked, and the embedded
+    /// cluster not started (`stockdb db health` reports on what it finds).
+    pub(crate) async fn open_as_is(&self) -> anyhow::Result<Stockdb> {
+        let url = match &self.database_url {
+            Some(url) => url.clone(),
+            None => {
+                let cluster = self.cluster()?;
+                anyhow::ensure!(
+                    matches!(cluster.state(), crate::embedded::ClusterState::Running),
+                    "the embedded cluster in {} is not running: `stockdb db start`",
+                    cluster.data_dir().display()
+                );
+                cluster.url()?
+            }
+        };
+        self.connect(&url).await
+    }
+
+    async fn connect(&self, url: &str) -> anyhow::Result<Stockdb> {
+        let config = DbConfig::new(url)
             .with_application_name("stockdb-cli")
             .with_statement_timeout(Some(STATEMENT_TIMEOUT))
             .with_overrides(|key| std::env::var(key).ok())?;
         let db = Db::connect(&config)
             .await
-            .with_context(|| format!("connecting to {}", redact_url(&url)))?;
+            .with_context(|| format!("connecting to {}", redact_url(url)))?;
         Ok(Stockdb::from_db(db, SecretCipher::from_env()?))
     }
 }

@@ -1,4 +1,5 @@
-//! Research traces and audit: `stockdb sessions list|show`, `stockdb audit stats`.
+//! Research traces and audit: `stockdb sessions list|show`, `stockdb audit stats` (and
+//! `audit calls`, in `calls`).
 
 use anyhow::Context as _;
 use app::Stockdb;
@@ -54,6 +55,9 @@ pub(crate) enum AuditCommand {
         #[arg(long, value_parser = parse_time)]
         until: Option<NaiveDateTime>,
     },
+    /// LLM and external-API calls, newest first: by time, status, model or service, and
+    /// session; paged.
+    Calls(super::calls::CallsArgs),
 }
 
 pub(crate) async fn sessions(
@@ -207,7 +211,10 @@ pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::
 }
 
 pub(crate) async fn audit(db: &Stockdb, command: AuditCommand, json: bool) -> anyhow::Result<()> {
-    let AuditCommand::Stats { since, until } = command;
+    let (since, until) = match command {
+        AuditCommand::Stats { since, until } => (since, until),
+        AuditCommand::Calls(args) => return super::calls::run(db, &args, json).await,
+    };
     let until = until.unwrap_or_else(|| shared_db::utc_now() + chrono::Duration::seconds(1));
     let since = since.unwrap_or(until - chrono::Duration::days(7));
     let window = TimeWindow::new(since, until)?;

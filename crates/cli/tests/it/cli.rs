@@ -477,3 +477,57 @@ async fn adjusted_bars_and_point_in_time_reports_from_the_command_line() {
         .assert()
         .code(2);
 }
+
+#[tokio::test]
+async fn audit_calls_lists_failed_calls_newest_first() {
+    use app::audit::{CallStatus, LlmCallLog, LlmCallLogRepository as _, PgLlmCallLogRepository};
+    let test_db = TestDb::new().await;
+    let repo = PgLlmCallLogRepository::new(test_db.db().clone());
+    for (minute, status) in [
+        (0, CallStatus::Failed),
+        (1, CallStatus::Success),
+        (2, CallStatus::Failed),
+    ] {
+        let at = chrono::NaiveDate::from_ymd_opt(2024, 6, 3)
+            .unwrap()
+            .and_hms_opt(10, minute, 0)
+            .unwrap();
+        let mut call = LlmCallLog::new("research", "deepseek", "deepseek-chat", "hi", at);
+        call.status = status;
+        call.error_message = (status == CallStatus::Failed)
+            .then(|| "Incorrect API key provided: sk-abcdefghijklmnop1234".to_owned());
+        repo.save(&call).await.unwrap();
+    }
+    let output = stockdb(test_db.url())
+        .args([
+            "audit",
+            "calls",
+            "--since",
+            "2024-06-01",
+            "--status",
+            "failed",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let listed = json_of(&output);
+    let times: Vec<&str> = listed["llm"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["created_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(times, ["2024-06-03T10:02:00", "2024-06-03T10:00:00"]);
+    let table = stockdb(test_db.url())
+        .args(["audit", "calls", "--since", "2024-06-01"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&table.stdout);
+    assert!(shown.contains("3 LLM call(s)"), "{shown}");
+    assert!(!shown.contains("sk-abcdefghijklmnop1234"), "{shown}");
+    let both = stockdb(test_db.url())
+        .args(["audit", "calls", "--service", "tushare", "--model", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2));
+}

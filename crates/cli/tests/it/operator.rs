@@ -417,3 +417,73 @@ async fn a_closed_output_pipe_ends_the_command_quietly() {
         text(&output.stderr)
     );
 }
+
+#[tokio::test]
+async fn health_reports_reachability_schema_and_drift_and_exits_1_when_unhealthy() {
+    let test_db = TestDb::new().await;
+    let health = |url: &str| {
+        let output = stockdb(url)
+            .args(["db", "health", "--json"])
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stderr)));
+        (output.status.code(), report)
+    };
+    let (code, report) = health(test_db.url());
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["healthy"], true);
+    assert_eq!(
+        report["schema"]["version"],
+        migration::MigrationRunner::LATEST
+    );
+    assert_eq!(report["schema"]["matches_golden"], true);
+    assert!(report["pool"]["max"].as_u64().unwrap() >= 1);
+
+    // Drift: an index stockdb made is gone.
+    sqlx::query("DROP INDEX ix_stock_daily_trade_date")
+        .execute(test_db.db().pool())
+        .await
+        .unwrap();
+    let (code, report) = health(test_db.url());
+    assert_eq!(code, Some(1));
+    assert_eq!(report["schema"]["matches_golden"], false);
+    assert!(
+        report["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("golden print")
+    );
+
+    // Behind: a database at an older version.
+    let old = TestDb::empty().await;
+    let runner = migration::MigrationRunner::connect(old.url())
+        .await
+        .unwrap();
+    runner.up(Some(4)).await.unwrap();
+    let (code, report) = health(old.url());
+    assert_eq!(code, Some(1));
+    assert_eq!(report["schema"]["version"], 4);
+    assert!(
+        report["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("migrate up"),
+        "{report}"
+    );
+
+    // A server that is not there, named with a password that must not be printed.
+    let gone = "postgres://postgres:s3cret-pw@127.0.0.1:1/stockdb";
+    let output = stockdb(gone).args(["db", "health"]).output().unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("UNREACHABLE") && shown.contains("refused"),
+        "{shown}"
+    );
+    assert!(!shown.contains("s3cret-pw"), "{shown}");
+}

@@ -1,0 +1,172 @@
+//! `Stockdb::health`: can the database be reached, is it at the schema this build expects,
+//! does it match that schema's golden print, how busy is the pool.
+
+use std::time::Instant;
+
+use serde::Serialize;
+use shared_db::Db;
+
+/// What [`crate::Stockdb::health`] found. `healthy` is false when any `problems` were.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Health {
+    /// True when nothing is wrong.
+    pub healthy: bool,
+    /// What is wrong, one sentence each (none when healthy).
+    pub problems: Vec<String>,
+    /// The primary server.
+    pub primary: ServerHealth,
+    /// Where the schema stands (`None` when the server could not be reached).
+    pub schema: Option<SchemaHealth>,
+    /// The connection pool (`None` when there is none: the first connection failed).
+    pub pool: Option<PoolHealth>,
+}
+
+/// One server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerHealth {
+    /// Whether a statement went through.
+    pub reachable: bool,
+    /// That statement's round trip, in milliseconds.
+    pub round_trip_ms: Option<f64>,
+    /// `server_version`, when reachable.
+    pub server_version: Option<String>,
+    /// Why not, when unreachable (a URL in it has no password).
+    pub error: Option<String>,
+}
+
+/// The schema against this build.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SchemaHealth {
+    /// Migrations applied.
+    pub version: usize,
+    /// The version this build expects (its newest migration).
+    pub expected: usize,
+    /// Migrations of this build not applied yet.
+    pub pending: Vec<String>,
+    /// Whether stockdb's tables equal the golden print of `version` (`None`: no print to
+    /// compare with, as for a database the earlier service made and stockdb has not
+    /// adopted).
+    pub matches_golden: Option<bool>,
+    /// The earlier service's revision, when it shares the database.
+    pub alembic_revision: Option<String>,
+}
+
+/// The pool's connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PoolHealth {
+    /// Open now.
+    pub open: u32,
+    /// Open and idle.
+    pub idle: u32,
+    /// The most it opens.
+    pub max: u32,
+}
+
+impl Health {
+    /// The health of a database that could not be connected to at all; `error` says why.
+    pub fn unreachable(error: impl std::fmt::Display) -> Self {
+        let error = error.to_string();
+        Self {
+            healthy: false,
+            problems: vec![format!("the primary cannot be reached: {error}")],
+            primary: ServerHealth {
+                reachable: false,
+                round_trip_ms: None,
+                server_version: None,
+                error: Some(error),
+            },
+            schema: None,
+            pool: None,
+        }
+    }
+
+    /// Checks the database behind `db`. Reads only; never fails: what fails is reported.
+    pub(crate) async fn of(db: &Db) -> Self {
+        let started = Instant::now();
+        let version = sqlx::query_scalar::<_, String>("SHOW server_version")
+            .fetch_one(db.pool())
+            .await;
+        let pool = Some(PoolHealth {
+            open: db.pool().size(),
+            idle: u32::try_from(db.pool().num_idle()).unwrap_or(u32::MAX),
+            max: db.pool().options().get_max_connections(),
+        });
+        let server_version = match version {
+            Ok(version) => version,
+            Err(err) => {
+                return Self {
+                    pool,
+                    ..Self::unreachable(chain(&shared_db::RepoError::from(err)))
+                };
+            }
+        };
+        let primary = ServerHealth {
+            reachable: true,
+            round_trip_ms: Some(started.elapsed().as_secs_f64() * 1e3),
+            server_version: Some(server_version),
+            error: None,
+        };
+        let mut problems = Vec::new();
+        let schema = match migration::status_of(db.conn()).await {
+            Ok(status) => {
+                let schema = SchemaHealth {
+                    version: status.version(),
+                    expected: migration::MigrationRunner::LATEST,
+                    pending: status
+                        .pending
+                        .iter()
+                        .map(|name| (*name).to_owned())
+                        .collect(),
+                    matches_golden: status.matches_golden,
+                    alembic_revision: status.alembic_revision.clone(),
+                };
+                if status.needs_adopt() {
+                    problems.push(
+                        "the database was made by the earlier service and is not adopted: run \
+                         `stockdb migrate adopt`"
+                            .to_owned(),
+                    );
+                } else if !schema.pending.is_empty() {
+                    problems.push(format!(
+                        "the schema is at version {} of {}: run `stockdb migrate up`",
+                        schema.version, schema.expected
+                    ));
+                }
+                if schema.matches_golden == Some(false) {
+                    problems.push(format!(
+                        "stockdb's tables differ from the golden print of version {}: see \
+                         `stockdb migrate status`",
+                        schema.version
+                    ));
+                }
+                Some(schema)
+            }
+            Err(err) => {
+                problems.push(format!("the schema cannot be read: {}", chain(&err)));
+                None
+            }
+        };
+        Self {
+            healthy: problems.is_empty(),
+            problems,
+            primary,
+            schema,
+            pool,
+        }
+    }
+}
+
+/// `err` and its causes, each once.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
