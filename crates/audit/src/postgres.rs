@@ -1,16 +1,17 @@
 //! PostgreSQL implementations of the audit logs.
 
 use async_trait::async_trait;
+use chrono::NaiveDateTime;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ColumnTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    QuerySelect, Select, Statement,
 };
 use shared_db::{Db, InvalidInput, Page, RepoError};
 use uuid::Uuid;
 
 use crate::domain::{
-    ApiCallFilter, CallStats, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
+    ApiCallFilter, CallStats, CallStatus, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
 };
 use crate::entity::{external_api_call_logs as api_logs, llm_call_logs as llm_logs};
 use crate::redact::{redact_params, redact_text};
@@ -39,6 +40,44 @@ impl PgExternalApiCallLogRepository {
     /// A repository on `db`.
     pub fn new(db: Db) -> Self {
         Self { db }
+    }
+}
+
+/// The filters both listings share.
+struct Shared {
+    since: Option<NaiveDateTime>,
+    until: Option<NaiveDateTime>,
+    status: Option<CallStatus>,
+    session_id: Option<Uuid>,
+}
+
+impl Shared {
+    /// `query` with these filters, newest first, one page; `columns` are the table's
+    /// `created_at`, `status`, `session_id` and `id`.
+    fn page<E: EntityTrait>(
+        &self,
+        mut query: Select<E>,
+        columns: [E::Column; 4],
+        page: Page,
+    ) -> Select<E> {
+        let [created_at, status, session_id, id] = columns;
+        if let Some(since) = self.since {
+            query = query.filter(created_at.gte(since));
+        }
+        if let Some(until) = self.until {
+            query = query.filter(created_at.lt(until));
+        }
+        if let Some(wanted) = self.status {
+            query = query.filter(status.eq(wanted.as_str()));
+        }
+        if let Some(session) = self.session_id {
+            query = query.filter(session_id.eq(session));
+        }
+        query
+            .order_by_desc(created_at)
+            .order_by_desc(id)
+            .offset(page.skip())
+            .limit(page.limit())
     }
 }
 
@@ -200,29 +239,21 @@ impl LlmCallLogRepository for PgLlmCallLogRepository {
     async fn list(&self, filter: &LlmCallFilter, page: Page) -> Result<Vec<LlmCallLog>, RepoError> {
         use llm_logs::Column as C;
         let mut query = llm_logs::Entity::find();
-        if let Some(since) = filter.since {
-            query = query.filter(C::CreatedAt.gte(since));
-        }
-        if let Some(until) = filter.until {
-            query = query.filter(C::CreatedAt.lt(until));
-        }
-        if let Some(status) = filter.status {
-            query = query.filter(C::Status.eq(status.as_str()));
-        }
         if let Some(vendor) = &filter.vendor {
             query = query.filter(C::Vendor.eq(vendor.as_str()));
         }
         if let Some(model) = &filter.model {
             query = query.filter(C::ModelName.eq(model.as_str()));
         }
-        if let Some(session) = filter.session_id {
-            query = query.filter(C::SessionId.eq(session));
-        }
-        query
-            .order_by_desc(C::CreatedAt)
-            .order_by_desc(C::Id)
-            .offset(page.skip())
-            .limit(page.limit())
+        let shared = Shared {
+            since: filter.since,
+            until: filter.until,
+            status: filter.status,
+            session_id: filter.session_id,
+        };
+        let columns = [C::CreatedAt, C::Status, C::SessionId, C::Id];
+        shared
+            .page(query, columns, page)
             .all(self.db.conn())
             .await?
             .into_iter()
@@ -287,26 +318,18 @@ impl ExternalApiCallLogRepository for PgExternalApiCallLogRepository {
     ) -> Result<Vec<ExternalApiCallLog>, RepoError> {
         use api_logs::Column as C;
         let mut query = api_logs::Entity::find();
-        if let Some(since) = filter.since {
-            query = query.filter(C::CreatedAt.gte(since));
-        }
-        if let Some(until) = filter.until {
-            query = query.filter(C::CreatedAt.lt(until));
-        }
-        if let Some(status) = filter.status {
-            query = query.filter(C::Status.eq(status.as_str()));
-        }
         if let Some(service) = &filter.service {
             query = query.filter(C::ServiceName.eq(service.as_str()));
         }
-        if let Some(session) = filter.session_id {
-            query = query.filter(C::SessionId.eq(session));
-        }
-        query
-            .order_by_desc(C::CreatedAt)
-            .order_by_desc(C::Id)
-            .offset(page.skip())
-            .limit(page.limit())
+        let shared = Shared {
+            since: filter.since,
+            until: filter.until,
+            status: filter.status,
+            session_id: filter.session_id,
+        };
+        let columns = [C::CreatedAt, C::Status, C::SessionId, C::Id];
+        shared
+            .page(query, columns, page)
             .all(self.db.conn())
             .await?
             .into_iter()
