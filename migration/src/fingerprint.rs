@@ -21,6 +21,7 @@ const GOLDEN: &[&str] = &[
     include_str!("../golden/v4.txt"),
     include_str!("../golden/v5.txt"),
     include_str!("../golden/v6.txt"),
+    include_str!("../golden/v7.txt"),
 ];
 
 /// The expected fingerprint after applying the first `version` migrations, if one is

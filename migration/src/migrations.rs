@@ -36,6 +36,7 @@ pub(crate) const MIGRATIONS: &[SqlMigration] = &[
     sql_migration!("c0ff00000004_add_retry_fields_to_research_sessions"),
     sql_migration!("m20261125_000001_faster_updates_indexed_history_checks"),
     sql_migration!("m20261125_000002_point_in_time_finance"),
+    sql_migration!("m20261125_000003_llm_model_prices"),
 ];
 
 impl SqlMigration {

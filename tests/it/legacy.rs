@@ -37,12 +37,13 @@ fn not_stockdbs(print: &str) -> Vec<&str> {
         .unwrap()
         .lines()
         .filter_map(|line| line.strip_prefix("table "))
+        .filter_map(|rest| rest.split_whitespace().next())
         .collect();
     let mut theirs = Vec::new();
     let mut in_theirs = false;
     for line in print.lines() {
-        if let Some(table) = line.strip_prefix("table ") {
-            in_theirs = !ours.contains(&table);
+        if let Some(rest) = line.strip_prefix("table ") {
+            in_theirs = !ours.contains(&rest.split_whitespace().next().unwrap_or(rest));
         } else if !line.starts_with("  ") {
             in_theirs = !ours
                 .iter()

@@ -14,8 +14,8 @@ pub use health::{Health, PoolHealth, SchemaHealth, ServerHealth};
 use std::sync::Arc;
 
 use audit::{
-    ExternalApiCallLogRepository, LlmCallLogRepository, PgExternalApiCallLogRepository,
-    PgLlmCallLogRepository,
+    ExternalApiCallLogRepository, LlmCallLogRepository, ModelPriceRepository,
+    PgExternalApiCallLogRepository, PgLlmCallLogRepository, PgModelPriceRepository,
 };
 use coordinator::{PgResearchSessionRepository, ResearchSessionRepository};
 use data_engineering::{
@@ -39,6 +39,7 @@ pub struct Stockdb {
     llm_configs: Arc<PgLlmConfigRepository>,
     sessions: Arc<PgResearchSessionRepository>,
     llm_calls: Arc<PgLlmCallLogRepository>,
+    prices: Arc<PgModelPriceRepository>,
     api_calls: Arc<PgExternalApiCallLogRepository>,
 }
 
@@ -52,7 +53,7 @@ impl std::fmt::Debug for Stockdb {
 
 impl Stockdb {
     /// The tables stockdb manages, each owned by one context.
-    pub const TABLES: [&'static str; 10] = [
+    pub const TABLES: [&'static str; 11] = [
         "stock_info",
         "stock_daily",
         "stock_finance",
@@ -63,6 +64,7 @@ impl Stockdb {
         "node_executions",
         "llm_call_logs",
         "external_api_call_logs",
+        "llm_model_prices",
     ];
 
     /// Connects with `DbConfig::from_env()` (`DATABASE_URL` …) and encrypts LLM API keys
@@ -91,6 +93,7 @@ impl Stockdb {
             llm_configs: Arc::new(PgLlmConfigRepository::new(db.clone(), cipher)),
             sessions: Arc::new(PgResearchSessionRepository::new(db.clone())),
             llm_calls: Arc::new(PgLlmCallLogRepository::new(db.clone())),
+            prices: Arc::new(PgModelPriceRepository::new(db.clone())),
             api_calls: Arc::new(PgExternalApiCallLogRepository::new(db.clone())),
             db,
         }
@@ -148,6 +151,11 @@ impl Stockdb {
     /// The audit log of LLM calls.
     pub fn llm_calls(&self) -> Arc<dyn LlmCallLogRepository> {
         self.llm_calls.clone()
+    }
+
+    /// Model prices and what LLM calls cost (`llm_model_prices`).
+    pub fn prices(&self) -> Arc<dyn ModelPriceRepository> {
+        self.prices.clone()
     }
 
     /// The audit log of external API calls.

@@ -1,14 +1,19 @@
 //! Audit logs: every LLM call (`llm_call_logs`) and every external data-API call
-//! (`external_api_call_logs`), with statistics over a time window computed in SQL.
+//! (`external_api_call_logs`), with statistics over a time window computed in SQL, and
+//! what the LLM calls cost at the model prices in force when they ran (`llm_model_prices`).
 //! Secrets are redacted before anything is stored: request parameters, responses and error
 //! messages (see [`redact_text`]).
 
+mod cost;
 mod domain;
 mod entity;
 mod postgres;
 mod redact;
 mod repository;
 
+pub use cost::{
+    CostBy, CostRow, CostScope, ModelPrice, ModelPriceRepository, PgModelPriceRepository,
+};
 pub use domain::{
     ApiCallFilter, CallStats, CallStatus, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
 };

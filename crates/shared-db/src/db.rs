@@ -103,6 +103,14 @@ impl Db {
     ) -> Result<Vec<&'static str>, RepoError> {
         let mut holding = Vec::new();
         for table in tables {
+            // A table of a later schema version than the database's has no rows.
+            let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+                .bind(format!("public.{table}"))
+                .fetch_one(&self.pool)
+                .await?;
+            if !exists {
+                continue;
+            }
             let quoted = format!("\"{}\"", table.replace('"', "\"\""));
             let has_rows: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT EXISTS (SELECT 1 FROM {quoted})"

@@ -6,10 +6,13 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::Context as _;
 use app::Stockdb;
+use app::audit::ModelPrice;
 use app::llm_platform::{ApiKey, LlmConfig, NewLlmConfig};
+use chrono::NaiveDateTime;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::args::parse_time;
 use super::output::{clean, opt, print_json, print_table, table};
 
 #[derive(Debug, Subcommand)]
@@ -42,6 +45,45 @@ pub(crate) enum LlmCommand {
     /// Encrypt, with STOCKDB_SECRET_KEY, every key stored in plaintext (the earlier
     /// service's rows) or in an older scheme. Safe to run again.
     Reencrypt,
+    /// Model prices, which `audit stats` and `sessions show` cost calls with.
+    Prices {
+        #[command(subcommand)]
+        command: PricesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PricesCommand {
+    /// Every price, by vendor, model and the time it took effect.
+    List {
+        /// One vendor's only.
+        #[arg(long)]
+        vendor: Option<String>,
+    },
+    /// Record a price from --from on (default now). Calls before it keep the price they
+    /// ran at: a price is never changed, a later one is added.
+    Set {
+        /// The vendor, as the calls record it (`deepseek`).
+        vendor: String,
+        /// The model's exact name, or a prefix ending in `*` (`deepseek-*`).
+        model: String,
+        /// Price per million prompt tokens.
+        #[arg(long)]
+        input: f64,
+        /// Price per million completion tokens.
+        #[arg(long)]
+        output: f64,
+        /// Price per million cached prompt tokens (recorded; calls do not say which
+        /// tokens were cached).
+        #[arg(long)]
+        cached_input: Option<f64>,
+        /// ISO 4217 currency code.
+        #[arg(long)]
+        currency: String,
+        /// When it takes effect (UTC day or time); default now.
+        #[arg(long, value_parser = parse_time)]
+        from: Option<NaiveDateTime>,
+    },
 }
 
 /// `stockdb llm set ALIAS …`.
@@ -150,12 +192,80 @@ pub(crate) async fn run(db: &Stockdb, command: LlmCommand, json: bool) -> anyhow
             }
             println!("deleted llm config {}", clean(&alias));
         }
+        LlmCommand::Prices { command } => prices(db, command, json).await?,
         LlmCommand::Reencrypt => {
             let upgraded = repo.reencrypt().await?;
             if json {
                 return print_json(&json!({"reencrypted": upgraded}));
             }
             println!("re-encrypted {upgraded} key(s); every key is now in the current scheme");
+        }
+    }
+    Ok(())
+}
+
+async fn prices(db: &Stockdb, command: PricesCommand, json: bool) -> anyhow::Result<()> {
+    let repo = db.prices();
+    match command {
+        PricesCommand::List { vendor } => {
+            let prices = repo.list(vendor.as_deref()).await?;
+            if json {
+                return print_json(&prices);
+            }
+            let mut t = table(&[
+                "vendor",
+                "model",
+                "from (UTC)",
+                "input /M",
+                "output /M",
+                "cached /M",
+                "currency",
+            ]);
+            for p in &prices {
+                t.add_row(vec![
+                    clean(&p.vendor).into_owned(),
+                    clean(&p.model).into_owned(),
+                    p.effective_from.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    p.input_per_million.to_string(),
+                    p.output_per_million.to_string(),
+                    opt(p.cached_input_per_million),
+                    p.currency.clone(),
+                ]);
+            }
+            print_table(t);
+            println!("{} price(s)", prices.len());
+        }
+        PricesCommand::Set {
+            vendor,
+            model,
+            input,
+            output,
+            cached_input,
+            currency,
+            from,
+        } => {
+            let price = ModelPrice {
+                vendor,
+                model,
+                effective_from: from.unwrap_or_else(shared_db::utc_now),
+                input_per_million: input,
+                output_per_million: output,
+                cached_input_per_million: cached_input,
+                currency,
+            };
+            repo.set(&price).await?;
+            if json {
+                return print_json(&price);
+            }
+            println!(
+                "{}/{}: {} {} per million input tokens, {} output, from {} (UTC)",
+                clean(&price.vendor),
+                clean(&price.model),
+                price.input_per_million,
+                price.currency,
+                price.output_per_million,
+                price.effective_from
+            );
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use app::Stockdb;
-use app::audit::TimeWindow;
+use app::audit::{CostBy, CostRow, CostScope, TimeWindow};
 use app::coordinator::SessionFilter;
 use chrono::NaiveDateTime;
 use clap::Subcommand;
@@ -127,6 +127,14 @@ pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::
     let llm_calls = db.llm_calls().get_by_session_id(id).await?;
     let api_calls = db.api_calls().get_by_session_id(id).await?;
     let retries = db.sessions().list_retries(id).await?;
+    let cost_total = db
+        .prices()
+        .costs(CostScope::Session(id), CostBy::Total)
+        .await?;
+    let cost_by_agent = db
+        .prices()
+        .costs(CostScope::Session(id), CostBy::Agent)
+        .await?;
     if json {
         return print_json(&json!({
             "session": session,
@@ -134,6 +142,7 @@ pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::
             "llm_calls": llm_calls,
             "api_calls": api_calls,
             "retries": retries,
+            "cost": {"total": cost_total, "by_agent": cost_by_agent},
         }));
     }
     println!(
@@ -207,6 +216,8 @@ pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::
         ]);
     }
     print_table(t);
+    print_costs("LLM cost of the session, by agent (node)", &cost_by_agent);
+    print_costs("LLM cost of the session", &cost_total);
     Ok(())
 }
 
@@ -220,8 +231,15 @@ pub(crate) async fn audit(db: &Stockdb, command: AuditCommand, json: bool) -> an
     let window = TimeWindow::new(since, until)?;
     let llm = db.llm_calls().stats(window).await?;
     let api = db.api_calls().stats(window).await?;
+    let scope = CostScope::Window(window);
+    let cost_by_model = db.prices().costs(scope, CostBy::Model).await?;
+    let cost_by_day = db.prices().costs(scope, CostBy::Day).await?;
+    let cost_total = db.prices().costs(scope, CostBy::Total).await?;
     if json {
-        return print_json(&json!({"from": since, "to": until, "llm": llm, "external_api": api}));
+        return print_json(&json!({
+            "from": since, "to": until, "llm": llm, "external_api": api,
+            "cost": {"by_model": cost_by_model, "by_day": cost_by_day, "total": cost_total},
+        }));
     }
     println!("window: {since} .. {until} (UTC)");
     for (title, rows, tokens) in [
@@ -258,5 +276,33 @@ pub(crate) async fn audit(db: &Stockdb, command: AuditCommand, json: bool) -> an
         }
         print_table(t);
     }
+    print_costs("LLM cost by model", &cost_by_model);
+    print_costs("LLM cost by day (UTC)", &cost_by_day);
+    print_costs("LLM cost in total", &cost_total);
     Ok(())
+}
+
+/// Cost rows as a table: unpriced calls on rows of their own, never as zero.
+pub(crate) fn print_costs(title: &str, rows: &[CostRow]) {
+    output::heading(title);
+    let mut t = table(&[
+        "group",
+        "calls",
+        "prompt tok",
+        "completion tok",
+        "cost",
+        "currency",
+    ]);
+    for r in rows {
+        t.add_row(vec![
+            output::clean(&r.group).into_owned(),
+            count(r.calls),
+            count(r.prompt_tokens),
+            count(r.completion_tokens),
+            r.cost
+                .map_or_else(|| "unpriced".to_owned(), |c| format!("{c:.4}")),
+            r.currency.clone().unwrap_or_else(|| "-".to_owned()),
+        ]);
+    }
+    print_table(t);
 }

@@ -362,11 +362,29 @@ fn the_embedded_cluster_starts_serves_and_stops() {
     );
     let tasks = json_of(&embedded(&["sync", "status", "--json"]));
     assert_eq!(tasks, Value::Array(vec![]));
+    let healthy = embedded(&["db", "health", "--json"]);
+    assert_eq!(healthy.status.code(), Some(0));
+    assert_eq!(json_of(&healthy)["healthy"], true);
     let stopped = embedded(&["db", "stop"]);
     assert!(
         stopped.status.success(),
         "{}",
         String::from_utf8_lossy(&stopped.stderr)
+    );
+    assert_eq!(
+        json_of(&embedded(&["db", "status", "--json"]))["state"],
+        "stopped"
+    );
+    // A stopped server is unhealthy, and health does not start it.
+    let unhealthy = embedded(&["db", "health", "--json"]);
+    assert_eq!(unhealthy.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&unhealthy.stdout).unwrap();
+    assert_eq!(report["primary"]["reachable"], false);
+    assert!(
+        report["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("not running")
     );
     assert_eq!(
         json_of(&embedded(&["db", "status", "--json"]))["state"],

@@ -190,3 +190,102 @@ async fn reencrypt_upgrades_the_earlier_services_plaintext_keys() {
     let again = llm(url, &["reencrypt"], "", Some(&secret));
     assert!(text(&again).contains("re-encrypted 0 key"));
 }
+
+#[tokio::test]
+async fn prices_set_and_list_and_costs_show_in_stats_and_sessions() {
+    use app::audit::{LlmCallLog, LlmCallLogRepository as _, PgLlmCallLogRepository};
+    let test_db = TestDb::new().await;
+    let url = test_db.url();
+    let set = llm(
+        url,
+        &[
+            "prices",
+            "set",
+            "deepseek",
+            "deepseek-chat",
+            "--input",
+            "2",
+            "--output",
+            "8",
+            "--currency",
+            "CNY",
+            "--from",
+            "2024-01-01",
+        ],
+        "",
+        None,
+    );
+    assert!(set.status.success(), "{}", text(&set));
+    let bad = llm(
+        url,
+        &[
+            "prices",
+            "set",
+            "deepseek",
+            "x",
+            "--input",
+            "2",
+            "--output",
+            "8",
+            "--currency",
+            "rmb",
+        ],
+        "",
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad).contains("currency"));
+    let listed = llm(url, &["prices", "list"], "", None);
+    assert!(text(&listed).contains("deepseek-chat") && text(&listed).contains("1 price(s)"));
+
+    let at = chrono::NaiveDate::from_ymd_opt(2024, 6, 3)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
+    let research = app::coordinator::ResearchSession::start("600519.SH", at);
+    let session = research.id;
+    use app::coordinator::ResearchSessionRepository as _;
+    app::coordinator::PgResearchSessionRepository::new(test_db.db().clone())
+        .save_session(&research)
+        .await
+        .unwrap();
+    for model in ["deepseek-chat", "mystery-model"] {
+        let mut call = LlmCallLog::new("research", "deepseek", model, "hi", at);
+        call.session_id = Some(session);
+        call.prompt_tokens = Some(1_000);
+        call.completion_tokens = Some(500);
+        PgLlmCallLogRepository::new(test_db.db().clone())
+            .save(&call)
+            .await
+            .unwrap();
+    }
+    let stats = stockdb(url)
+        .args([
+            "audit",
+            "stats",
+            "--since",
+            "2024-06-01",
+            "--until",
+            "2024-06-10",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let total = &stats["cost"]["total"];
+    // (1,000 × 2 + 500 × 8) / 1e6 = 0.006 CNY, and one unpriced call.
+    assert_eq!(total[0]["currency"], "CNY");
+    assert!((total[0]["cost"].as_f64().unwrap() - 0.006).abs() < 1e-12);
+    assert_eq!(total[1]["currency"], serde_json::Value::Null);
+    assert_eq!(total[1]["calls"], 1);
+    let shown = stockdb(url)
+        .args(["sessions", "show", &session.to_string()])
+        .output()
+        .unwrap();
+    let shown = text(&shown);
+    assert!(
+        shown.contains("LLM cost of the session") && shown.contains("0.0060"),
+        "{shown}"
+    );
+    assert!(shown.contains("unpriced"), "{shown}");
+}
