@@ -6,11 +6,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod bad_input;
+mod cluster;
 mod concurrency;
 mod faults;
 mod legacy;
 mod migrations;
 mod online;
+mod replicas;
 mod secrets;
 
 use std::io::Write;

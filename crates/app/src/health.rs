@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use serde::Serialize;
-use shared_db::Db;
+use shared_db::{Db, ReplicaStatus};
 
 /// What [`crate::Stockdb::health`] found. `healthy` is false when any `problems` were.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -13,12 +13,17 @@ pub struct Health {
     pub healthy: bool,
     /// What is wrong, one sentence each (none when healthy).
     pub problems: Vec<String>,
+    /// What is degraded but served: a replica that is down or lags (its reads go to the
+    /// primary). Warnings do not make `healthy` false.
+    pub warnings: Vec<String>,
     /// The primary server.
     pub primary: ServerHealth,
     /// Where the schema stands (`None` when the server could not be reached).
     pub schema: Option<SchemaHealth>,
     /// The connection pool (`None` when there is none: the first connection failed).
     pub pool: Option<PoolHealth>,
+    /// Each configured replica, checked now.
+    pub replicas: Vec<ReplicaStatus>,
 }
 
 /// One server.
@@ -77,6 +82,8 @@ impl Health {
             },
             schema: None,
             pool: None,
+            warnings: Vec::new(),
+            replicas: Vec::new(),
         }
     }
 
@@ -146,12 +153,25 @@ impl Health {
                 None
             }
         };
+        let replicas = db.check_replicas().await;
+        let warnings = replicas
+            .iter()
+            .filter_map(|replica| {
+                let problem = replica.problem.as_ref()?;
+                Some(format!(
+                    "replica {} is not used (reads go to the primary): {problem}",
+                    replica.url
+                ))
+            })
+            .collect();
         Self {
             healthy: problems.is_empty(),
             problems,
+            warnings,
             primary,
             schema,
             pool,
+            replicas,
         }
     }
 }

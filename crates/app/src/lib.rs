@@ -23,7 +23,7 @@ use data_engineering::{
     StockDailyRepository, StockFinanceRepository, StockRepository, SyncRepository,
 };
 use llm_platform::{LlmConfigRepository, PgLlmConfigRepository, SecretCipher};
-pub use shared_db::{Db, DbConfig, RepoError};
+pub use shared_db::{Db, DbConfig, ReplicaStatus, RepoError};
 
 /// Every repository of stockdb on one connection pool.
 ///
@@ -83,6 +83,23 @@ impl Stockdb {
         Ok(Self::from_db(Db::connect(config).await?, cipher))
     }
 
+    /// `self`'s repositories rebuilt on `db` (same cipher).
+    fn from_parts(db: Db, like: &Self) -> Self {
+        Self {
+            stocks: Arc::new(PgStockRepository::new(db.clone())),
+            dailies: Arc::new(PgStockDailyRepository::new(db.clone())),
+            finance: Arc::new(PgStockFinanceRepository::new(db.clone())),
+            sessions: Arc::new(PgResearchSessionRepository::new(db.clone())),
+            llm_calls: Arc::new(PgLlmCallLogRepository::new(db.clone())),
+            api_calls: Arc::new(PgExternalApiCallLogRepository::new(db.clone())),
+            prices: Arc::new(PgModelPriceRepository::new(db.clone())),
+            // These read the primary anyway.
+            sync: like.sync.clone(),
+            llm_configs: like.llm_configs.clone(),
+            db,
+        }
+    }
+
     /// Wires every repository onto an existing pool.
     pub fn from_db(db: Db, cipher: Option<SecretCipher>) -> Self {
         Self {
@@ -102,6 +119,26 @@ impl Stockdb {
     /// The pool.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The same repositories with every read on the primary, for a caller that must read
+    /// what it has just written (a replica may not have replayed it yet). Shares the
+    /// pools; cheap. Without replicas it is the same as `self`.
+    ///
+    /// With replicas (`DbConfig::replica_urls`), these reads of a plain [`Stockdb`] go to
+    /// a replica within `replica_max_lag` when one is usable: stocks, daily bars and
+    /// financial reports (every read), research sessions (get, list, retries, node
+    /// executions), the audit logs (by session, `list`, `stats`) and costs. Everything
+    /// else — writes, sync tasks and their leases, LLM configurations, model prices — is
+    /// always on the primary.
+    #[must_use]
+    pub fn primary(&self) -> Self {
+        Self::from_parts(self.db.primary(), self)
+    }
+
+    /// What the replica watchers last saw, one entry per configured replica.
+    pub fn replicas(&self) -> Vec<ReplicaStatus> {
+        self.db.replica_statuses()
     }
 
     /// Whether the database is reachable and at the schema this build expects (matching

@@ -262,13 +262,14 @@ impl ModelPriceRepository for PgModelPriceRepository {
         let sql = PRICED
             .replace("{scope}", scope_sql)
             .replace("{group}", group);
-        Ok(CostRow::find_by_statement(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            sql,
-            values,
-        ))
-        .all(self.db.conn())
-        .await?)
+        let statement = &Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
+        self.db
+            .read(|conn| async move {
+                Ok(CostRow::find_by_statement(statement.clone())
+                    .all(&conn)
+                    .await?)
+            })
+            .await
     }
 }
 

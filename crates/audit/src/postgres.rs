@@ -132,13 +132,18 @@ fn stats_sql(group: &str, group_by: &str, table: &str, tokens: [&str; 3]) -> Str
 }
 
 async fn stats(db: &Db, sql: String, window: TimeWindow) -> Result<Vec<CallStats>, RepoError> {
-    let rows = StatsRow::find_by_statement(Statement::from_sql_and_values(
+    let statement = &Statement::from_sql_and_values(
         DatabaseBackend::Postgres,
         sql,
         [window.from.into(), window.to.into()],
-    ))
-    .all(db.conn())
-    .await?;
+    );
+    let rows = db
+        .read(|conn| async move {
+            Ok(StatsRow::find_by_statement(statement.clone())
+                .all(&conn)
+                .await?)
+        })
+        .await?;
     Ok(rows.into_iter().map(CallStats::from).collect())
 }
 
@@ -210,11 +215,15 @@ impl LlmCallLogRepository for PgLlmCallLogRepository {
     }
 
     async fn get_by_session_id(&self, session_id: Uuid) -> Result<Vec<LlmCallLog>, RepoError> {
-        llm_logs::Entity::find()
-            .filter(llm_logs::Column::SessionId.eq(session_id))
-            .order_by_asc(llm_logs::Column::CreatedAt)
-            .order_by_asc(llm_logs::Column::Id)
-            .all(self.db.conn())
+        self.db
+            .read(|conn| async move {
+                Ok(llm_logs::Entity::find()
+                    .filter(llm_logs::Column::SessionId.eq(session_id))
+                    .order_by_asc(llm_logs::Column::CreatedAt)
+                    .order_by_asc(llm_logs::Column::Id)
+                    .all(&conn)
+                    .await?)
+            })
             .await?
             .into_iter()
             .map(|m| Ok(llm_from(m)?))
@@ -252,9 +261,9 @@ impl LlmCallLogRepository for PgLlmCallLogRepository {
             session_id: filter.session_id,
         };
         let columns = [C::CreatedAt, C::Status, C::SessionId, C::Id];
-        shared
-            .page(query, columns, page)
-            .all(self.db.conn())
+        let query = &shared.page(query, columns, page);
+        self.db
+            .read(|conn| async move { Ok(query.clone().all(&conn).await?) })
             .await?
             .into_iter()
             .map(|m| Ok(llm_from(m)?))
@@ -289,11 +298,15 @@ impl ExternalApiCallLogRepository for PgExternalApiCallLogRepository {
         &self,
         session_id: Uuid,
     ) -> Result<Vec<ExternalApiCallLog>, RepoError> {
-        api_logs::Entity::find()
-            .filter(api_logs::Column::SessionId.eq(session_id))
-            .order_by_asc(api_logs::Column::CreatedAt)
-            .order_by_asc(api_logs::Column::Id)
-            .all(self.db.conn())
+        self.db
+            .read(|conn| async move {
+                Ok(api_logs::Entity::find()
+                    .filter(api_logs::Column::SessionId.eq(session_id))
+                    .order_by_asc(api_logs::Column::CreatedAt)
+                    .order_by_asc(api_logs::Column::Id)
+                    .all(&conn)
+                    .await?)
+            })
             .await?
             .into_iter()
             .map(|m| Ok(api_from(m)?))
@@ -328,9 +341,9 @@ impl ExternalApiCallLogRepository for PgExternalApiCallLogRepository {
             session_id: filter.session_id,
         };
         let columns = [C::CreatedAt, C::Status, C::SessionId, C::Id];
-        shared
-            .page(query, columns, page)
-            .all(self.db.conn())
+        let query = &shared.page(query, columns, page);
+        self.db
+            .read(|conn| async move { Ok(query.clone().all(&conn).await?) })
             .await?
             .into_iter()
             .map(|m| Ok(api_from(m)?))

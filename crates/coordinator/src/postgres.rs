@@ -136,11 +136,15 @@ impl ResearchSessionRepository for PgResearchSessionRepository {
     }
 
     async fn list_retries(&self, parent: Uuid) -> Result<Vec<ResearchSession>, RepoError> {
-        sessions::Entity::find()
-            .filter(sessions::Column::ParentSessionId.eq(parent))
-            .order_by_asc(sessions::Column::CreatedAt)
-            .order_by_asc(sessions::Column::Id)
-            .all(self.db.conn())
+        self.db
+            .read(|conn| async move {
+                Ok(sessions::Entity::find()
+                    .filter(sessions::Column::ParentSessionId.eq(parent))
+                    .order_by_asc(sessions::Column::CreatedAt)
+                    .order_by_asc(sessions::Column::Id)
+                    .all(&conn)
+                    .await?)
+            })
             .await?
             .into_iter()
             .map(|m| Ok(session_from(m)?))
@@ -173,7 +177,13 @@ impl ResearchSessionRepository for PgResearchSessionRepository {
             .await?;
         match updated.into_iter().next() {
             Some(model) => Ok(session_from(model)?),
-            None => match self.get_session_by_id(id).await? {
+            // On the primary: a replica may not have seen the session yet, or its finish.
+            None => match sessions::Entity::find_by_id(id)
+                .one(self.db.conn())
+                .await?
+                .map(session_from)
+                .transpose()?
+            {
                 Some(stored) => Err(RepoError::StateConflict {
                     entity: "research session",
                     key: id.to_string(),
@@ -205,8 +215,9 @@ impl ResearchSessionRepository for PgResearchSessionRepository {
     }
 
     async fn get_session_by_id(&self, id: Uuid) -> Result<Option<ResearchSession>, RepoError> {
-        Ok(sessions::Entity::find_by_id(id)
-            .one(self.db.conn())
+        Ok(self
+            .db
+            .read(|conn| async move { Ok(sessions::Entity::find_by_id(id).one(&conn).await?) })
             .await?
             .map(session_from)
             .transpose()?)
@@ -237,12 +248,13 @@ impl ResearchSessionRepository for PgResearchSessionRepository {
                 Expr::val(Value::from(vec![expert.as_str()])),
             ));
         }
-        query
+        let query = &query
             .order_by_desc(sessions::Column::CreatedAt)
             .order_by_desc(sessions::Column::Id)
             .offset(page.skip())
-            .limit(page.limit())
-            .all(self.db.conn())
+            .limit(page.limit());
+        self.db
+            .read(|conn| async move { Ok(query.clone().all(&conn).await?) })
             .await?
             .into_iter()
             .map(|m| Ok(session_from(m)?))
@@ -253,11 +265,15 @@ impl ResearchSessionRepository for PgResearchSessionRepository {
         &self,
         id: Uuid,
     ) -> Result<Vec<NodeExecution>, RepoError> {
-        nodes::Entity::find()
-            .filter(nodes::Column::SessionId.eq(id))
-            .order_by_asc(nodes::Column::StartedAt)
-            .order_by_asc(nodes::Column::Id)
-            .all(self.db.conn())
+        self.db
+            .read(|conn| async move {
+                Ok(nodes::Entity::find()
+                    .filter(nodes::Column::SessionId.eq(id))
+                    .order_by_asc(nodes::Column::StartedAt)
+                    .order_by_asc(nodes::Column::Id)
+                    .all(&conn)
+                    .await?)
+            })
             .await?
             .into_iter()
             .map(|m| Ok(node_from(m)?))

@@ -33,6 +33,17 @@ pub struct DbConfig {
     /// `tcp_keepalives_idle` (probes every tenth of it, three unanswered probes end the
     /// connection); sqlx offers no client-side keepalive.
     pub tcp_keepalive: Option<Duration>,
+    /// Streaming replicas of the primary that read-only repository calls may be served
+    /// from (default none). Each gets a pool of its own with these settings. See
+    /// [`crate::Db::read`] for which calls go there and when they fall back.
+    pub replica_urls: Vec<String>,
+    /// The most a replica may lag behind the primary and still serve reads (default 5 s).
+    /// The lag is what the replica itself reports: zero when it has replayed all the WAL it
+    /// received, otherwise the age of the last transaction it replayed.
+    pub replica_max_lag: Duration,
+    /// How often each replica's reachability and lag are checked (default 1 s). A reader
+    /// may be served data up to `replica_max_lag` plus this interval old.
+    pub replica_check_interval: Duration,
 }
 
 impl DbConfig {
@@ -50,14 +61,18 @@ impl DbConfig {
             statement_timeout: None,
             application_name: "stockdb".to_owned(),
             tcp_keepalive: Some(Duration::from_secs(60)),
+            replica_urls: Vec::new(),
+            replica_max_lag: Duration::from_secs(5),
+            replica_check_interval: Duration::from_secs(1),
         }
     }
 
     /// Reads `DATABASE_URL` and the optional `STOCKDB_DB_MAX_CONNECTIONS`,
     /// `STOCKDB_DB_MIN_CONNECTIONS`, `STOCKDB_DB_CONNECT_TIMEOUT_MS`,
     /// `STOCKDB_DB_ACQUIRE_TIMEOUT_MS`, `STOCKDB_DB_STATEMENT_TIMEOUT_MS`,
-    /// `STOCKDB_DB_TCP_KEEPALIVE_MS` (0 turns either off) and
-    /// `STOCKDB_DB_APPLICATION_NAME`.
+    /// `STOCKDB_DB_TCP_KEEPALIVE_MS` (0 turns either off), `STOCKDB_DB_APPLICATION_NAME`,
+    /// `STOCKDB_DB_REPLICA_URLS` (comma-separated), `STOCKDB_DB_REPLICA_MAX_LAG_MS` and
+    /// `STOCKDB_DB_REPLICA_CHECK_INTERVAL_MS`.
     ///
     /// A missing `DATABASE_URL` or a value that does not parse is an [`InvalidInput`]
     /// naming the variable.
@@ -118,6 +133,20 @@ impl DbConfig {
         }
         if let Some(name) = lookup("STOCKDB_DB_APPLICATION_NAME") {
             config.application_name = name;
+        }
+        if let Some(urls) = lookup("STOCKDB_DB_REPLICA_URLS") {
+            config.replica_urls = urls
+                .split(',')
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(ms) = number("STOCKDB_DB_REPLICA_MAX_LAG_MS")? {
+            config.replica_max_lag = Duration::from_millis(ms);
+        }
+        if let Some(ms) = number("STOCKDB_DB_REPLICA_CHECK_INTERVAL_MS")? {
+            config.replica_check_interval = Duration::from_millis(ms);
         }
         config.validate()?;
         Ok(config)
@@ -181,6 +210,40 @@ impl DbConfig {
         options
     }
 
+    /// Sets [`DbConfig::replica_urls`].
+    #[must_use]
+    pub fn with_replicas<I, S>(mut self, urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.replica_urls = urls.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets [`DbConfig::replica_max_lag`].
+    #[must_use]
+    pub fn with_replica_max_lag(mut self, lag: Duration) -> Self {
+        self.replica_max_lag = lag;
+        self
+    }
+
+    /// Sets [`DbConfig::replica_check_interval`].
+    #[must_use]
+    pub fn with_replica_check_interval(mut self, interval: Duration) -> Self {
+        self.replica_check_interval = interval;
+        self
+    }
+
+    /// This configuration pointed at `url` (a replica), with no replicas of its own.
+    pub(crate) fn for_replica(&self, url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            replica_urls: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     /// Sets [`DbConfig::application_name`].
     #[must_use]
     pub fn with_application_name(mut self, name: impl Into<String>) -> Self {
@@ -195,11 +258,27 @@ impl DbConfig {
 
     /// Checks the settings that do not need a server.
     pub fn validate(&self) -> Result<(), InvalidInput> {
-        if !(self.url.starts_with("postgres://") || self.url.starts_with("postgresql://")) {
+        let is_postgres =
+            |url: &str| url.starts_with("postgres://") || url.starts_with("postgresql://");
+        if !is_postgres(&self.url) {
             return Err(InvalidInput::new(
                 "url",
                 self.redacted_url(),
                 "must start with postgres:// or postgresql://",
+            ));
+        }
+        if let Some(url) = self.replica_urls.iter().find(|url| !is_postgres(url)) {
+            return Err(InvalidInput::new(
+                "replica_urls",
+                redact_url(url),
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        if !self.replica_urls.is_empty() && self.replica_check_interval.is_zero() {
+            return Err(InvalidInput::new(
+                "replica_check_interval",
+                "0",
+                "must be longer than zero",
             ));
         }
         if self.max_connections == 0 {
@@ -227,6 +306,16 @@ impl fmt::Debug for DbConfig {
             .field("statement_timeout", &self.statement_timeout)
             .field("application_name", &self.application_name)
             .field("tcp_keepalive", &self.tcp_keepalive)
+            .field(
+                "replica_urls",
+                &self
+                    .replica_urls
+                    .iter()
+                    .map(|url| redact_url(url))
+                    .collect::<Vec<_>>(),
+            )
+            .field("replica_max_lag", &self.replica_max_lag)
+            .field("replica_check_interval", &self.replica_check_interval)
             .finish()
     }
 }
@@ -359,6 +448,31 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.field, "STOCKDB_DB_MAX_CONNECTIONS");
         assert_eq!(err.value, "ten");
+    }
+
+    #[test]
+    fn from_env_reads_replicas_and_never_shows_their_passwords() {
+        let config = DbConfig::from_lookup(|key| match key {
+            "DATABASE_URL" => Some("postgres://x@primary/z".into()),
+            "STOCKDB_DB_REPLICA_URLS" => {
+                Some(" postgres://app:hunter2@r1/z , ,postgres://app:hunter2@r2/z".into())
+            }
+            "STOCKDB_DB_REPLICA_MAX_LAG_MS" => Some("250".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            config.replica_urls,
+            ["postgres://app:hunter2@r1/z", "postgres://app:hunter2@r2/z"]
+        );
+        assert_eq!(config.replica_max_lag, Duration::from_millis(250));
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let err = DbConfig::new("postgres://x@y/z")
+            .with_replicas(["mysql://app:hunter2@r1/z"])
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.field, "replica_urls");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `Db`: the connection pool every repository shares, and the transaction helper.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DatabaseTransaction, SqlxPostgresConnector};
 use std::time::Duration;
@@ -10,19 +11,23 @@ use sqlx::{ConnectOptions as _, Connection as _};
 
 use crate::config::DbConfig;
 use crate::error::{InvalidInput, RepoError};
+use crate::replica::{ReplicaSet, ReplicaStatus};
 
 /// Idle time after which a pooled connection is pinged before use.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
-/// A cheap-to-clone handle on one connection pool.
+/// A cheap-to-clone handle on the primary's connection pool, and on the pools of its read
+/// replicas when the configuration names any.
 ///
-/// Repositories keep a clone. SeaORM queries go through [`Db::conn`]; the bulk engine
-/// uses the same pool through [`Db::pool`], so both share its size and timeouts.
+/// Repositories keep a clone. Writes and SeaORM queries go through [`Db::conn`]; the bulk
+/// engine uses the same pool through [`Db::pool`], so both share its size and timeouts.
+/// Read-only calls that may be served slightly stale go through [`Db::read`].
 #[derive(Clone, Debug)]
 pub struct Db {
     conn: DatabaseConnection,
     pool: PgPool,
     connect_timeout: Duration,
+    replicas: Option<Arc<ReplicaSet>>,
 }
 
 impl Db {
@@ -63,8 +68,14 @@ impl Db {
                     });
                 }
             };
+        let replicas = if config.replica_urls.is_empty() {
+            None
+        } else {
+            Some(ReplicaSet::start(config).await?)
+        };
         Ok(Self {
             connect_timeout: config.connect_timeout,
+            replicas,
             ..Self::from_pool(pool)
         })
     }
@@ -75,6 +86,59 @@ impl Db {
             conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()),
             pool,
             connect_timeout: DbConfig::DEFAULT_CONNECT_TIMEOUT,
+            replicas: None,
+        }
+    }
+
+    /// This handle with every read on the primary: for a caller that must read what it
+    /// has just written (replicas may not have replayed it yet). Shares the pools.
+    #[must_use]
+    pub fn primary(&self) -> Self {
+        Self {
+            replicas: None,
+            ..self.clone()
+        }
+    }
+
+    /// Runs the read-only `query` on a replica, or on the primary. `query` gets the
+    /// connection (a handle on a pool: cheap to clone) and is called at most twice.
+    ///
+    /// With replicas configured (and this handle not made by [`Db::primary`]), the query
+    /// goes to the next usable replica in turn: reachable, a standby, lagging at most
+    /// `replica_max_lag` when its watcher last checked (every `replica_check_interval`).
+    /// With none usable it goes to the primary. When it fails on the replica because the
+    /// replica is unreachable, had no connection free within 2 s, or raised a database
+    /// error (a hot-standby conflict, say), it runs again on the primary, so a replica
+    /// that dies between two checks costs its readers one failed try, never an error;
+    /// `query` must therefore be safe to run twice (a read is). Errors of the call itself
+    /// (not found, invalid input, a statement timeout) are returned as they are.
+    ///
+    /// What it reads may be up to `replica_max_lag` plus one check interval old.
+    pub async fn read<T, F, Fut>(&self, query: F) -> Result<T, RepoError>
+    where
+        F: Fn(DatabaseConnection) -> Fut,
+        Fut: Future<Output = Result<T, RepoError>>,
+    {
+        match &self.replicas {
+            Some(replicas) => replicas.read(&self.conn, query).await,
+            None => query(self.conn.clone()).await,
+        }
+    }
+
+    /// What the replica watchers last saw, one entry per configured replica (none without
+    /// replicas).
+    pub fn replica_statuses(&self) -> Vec<ReplicaStatus> {
+        self.replicas
+            .as_ref()
+            .map(|replicas| replicas.statuses())
+            .unwrap_or_default()
+    }
+
+    /// Every configured replica checked now (at most 2 s each), then its status.
+    pub async fn check_replicas(&self) -> Vec<ReplicaStatus> {
+        match &self.replicas {
+            Some(replicas) => replicas.check_now().await,
+            None => Vec::new(),
         }
     }
 
@@ -136,6 +200,9 @@ impl Db {
 
     /// Closes every connection; later calls fail with `Unavailable`.
     pub async fn close(&self) {
+        if let Some(replicas) = &self.replicas {
+            replicas.close().await;
+        }
         self.pool.close().await;
     }
 }

@@ -1,4 +1,5 @@
-//! What every stockdb context shares: the connection pool ([`Db`], [`DbConfig`]),
+//! What every stockdb context shares: the connection pool ([`Db`], [`DbConfig`]) and the
+//! routing of reads to replicas ([`Db::read`]),
 //! transactions, the [`RepoError`] type, the bulk upsert engine ([`upsert`]), pagination
 //! and UTC time helpers.
 //!
@@ -10,6 +11,7 @@ mod config;
 mod db;
 mod error;
 mod page;
+mod replica;
 mod time;
 mod validate;
 
@@ -21,6 +23,7 @@ pub use config::{DbConfig, UNPARSABLE_URL, redact_url, url_with_database};
 pub use db::{Db, check_reachable};
 pub use error::{BoxError, InvalidInput, RepoError};
 pub use page::Page;
+pub use replica::ReplicaStatus;
 pub use time::{utc_now, utc_now_tz};
 pub use validate::{
     check_finite, check_json, check_len, check_not_empty, check_not_negative, check_text,

@@ -99,6 +99,21 @@ async fn health(target: &Target, json: bool) -> anyhow::Result<()> {
                 pool.open, pool.idle, pool.max
             );
         }
+        for replica in &health.replicas {
+            let state = match (replica.usable, replica.lag_ms) {
+                (true, Some(lag)) => format!("in use, lag {lag:.0} ms"),
+                (true, None) => "in use".to_owned(),
+                (false, _) => "NOT USED".to_owned(),
+            };
+            println!(
+                "replica:  {} {state}, {} reads served",
+                output::clean(&replica.url),
+                replica.reads
+            );
+        }
+        for warning in &health.warnings {
+            println!("warning:  {}", output::clean(warning));
+        }
         for problem in &health.problems {
             println!("problem:  {}", output::clean(problem));
         }

@@ -70,15 +70,18 @@ impl PgStockDailyRepository {
         end: NaiveDate,
     ) -> Result<Vec<StockDaily>, RepoError> {
         check_range(start, end)?;
-        Ok(Entity::find()
-            .filter(Column::ThirdCode.eq(code.as_str()))
-            .filter(Column::TradeDate.between(start, end))
-            .order_by_asc(Column::TradeDate)
-            .all(self.db.conn())
-            .await?
-            .into_iter()
-            .map(StockDaily::from)
-            .collect())
+        let rows = self
+            .db
+            .read(|conn| async move {
+                Ok(Entity::find()
+                    .filter(Column::ThirdCode.eq(code.as_str()))
+                    .filter(Column::TradeDate.between(start, end))
+                    .order_by_asc(Column::TradeDate)
+                    .all(&conn)
+                    .await?)
+            })
+            .await?;
+        Ok(rows.into_iter().map(StockDaily::from).collect())
     }
 }
 
@@ -147,25 +150,36 @@ impl StockDailyRepository for PgStockDailyRepository {
         // A fixed statement: through SeaORM's `Select::one` (built per call, `LIMIT $2`)
         // this read measured 0.208 ms at p50 against 0.138 ms as written here
         // (`cargo xtask bench`, latest bar of one stock).
-        Ok(Entity::find()
-            .from_raw_sql(Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                "SELECT * FROM stock_daily WHERE third_code = $1 ORDER BY trade_date DESC LIMIT 1",
-                [code.as_str().into()],
-            ))
-            .one(self.db.conn())
-            .await?
-            .map(StockDaily::from))
+        let row = self
+            .db
+            .read(|conn| async move {
+                Ok(Entity::find()
+                    .from_raw_sql(Statement::from_sql_and_values(
+                        DatabaseBackend::Postgres,
+                        "SELECT * FROM stock_daily WHERE third_code = $1 \
+                         ORDER BY trade_date DESC LIMIT 1",
+                        [code.as_str().into()],
+                    ))
+                    .one(&conn)
+                    .await?)
+            })
+            .await?;
+        Ok(row.map(StockDaily::from))
     }
 
     async fn get_latest_trade_date(&self) -> Result<Option<NaiveDate>, RepoError> {
-        Ok(Entity::find()
-            .select_only()
-            .column_as(Column::TradeDate.max(), "latest")
-            .into_tuple::<Option<NaiveDate>>()
-            .one(self.db.conn())
-            .await?
-            .flatten())
+        let latest = self
+            .db
+            .read(|conn| async move {
+                Ok(Entity::find()
+                    .select_only()
+                    .column_as(Column::TradeDate.max(), "latest")
+                    .into_tuple::<Option<NaiveDate>>()
+                    .one(&conn)
+                    .await?)
+            })
+            .await?;
+        Ok(latest.flatten())
     }
 
     async fn get_valuation_dailies(
@@ -183,15 +197,22 @@ impl StockDailyRepository for PgStockDailyRepository {
     }
 
     async fn get_all_by_trade_date(&self, date: NaiveDate) -> Result<Vec<MarketDaily>, RepoError> {
-        let rows = NamedModel::find_by_statement(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT d.*, s.name FROM stock_daily d \
-             LEFT JOIN stock_info s ON s.third_code = d.third_code \
-             WHERE d.trade_date = $1 ORDER BY d.third_code",
-            [date.into()],
-        ))
-        .all(self.db.conn())
-        .await?;
+        let rows = self
+            .db
+            .read(|conn| async move {
+                Ok(
+                    NamedModel::find_by_statement(Statement::from_sql_and_values(
+                        DatabaseBackend::Postgres,
+                        "SELECT d.*, s.name FROM stock_daily d \
+                     LEFT JOIN stock_info s ON s.third_code = d.third_code \
+                     WHERE d.trade_date = $1 ORDER BY d.third_code",
+                        [date.into()],
+                    ))
+                    .all(&conn)
+                    .await?,
+                )
+            })
+            .await?;
         Ok(rows
             .into_iter()
             .map(|row| MarketDaily {
@@ -217,7 +238,7 @@ impl StockDailyRepository for PgStockDailyRepository {
         // One round trip: the bars, the anchor's factor and the last factor before the
         // range (for a first bar stored without one), each factor the newest non-null one
         // on or before its day.
-        let rows = FactoredModel::find_by_statement(Statement::from_sql_and_values(
+        let statement = Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             "SELECT d.*, \
                  (SELECT adj_factor FROM stock_daily WHERE third_code = $1 AND trade_date <= $4 \
@@ -232,9 +253,16 @@ impl StockDailyRepository for PgStockDailyRepository {
                 end.into(),
                 anchor.unwrap_or(end).into(),
             ],
-        ))
-        .all(self.db.conn())
-        .await?;
+        );
+        let statement = &statement;
+        let rows = self
+            .db
+            .read(|conn| async move {
+                Ok(FactoredModel::find_by_statement(statement.clone())
+                    .all(&conn)
+                    .await?)
+            })
+            .await?;
         let Some(first) = rows.first() else {
             return Ok(Vec::new());
         };

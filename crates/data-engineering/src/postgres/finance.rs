@@ -76,16 +76,19 @@ impl StockFinanceRepository for PgStockFinanceRepository {
         limit: u64,
     ) -> Result<Vec<StockFinance>, RepoError> {
         let limit = checked_limit(limit)?;
-        Ok(Entity::find()
-            .filter(Column::ThirdCode.eq(code.as_str()))
-            .order_by_desc(Column::EndDate)
-            .order_by_desc(Column::AnnDate)
-            .limit(limit)
-            .all(self.db.conn())
-            .await?
-            .into_iter()
-            .map(StockFinance::from)
-            .collect())
+        let rows = self
+            .db
+            .read(|conn| async move {
+                Ok(Entity::find()
+                    .filter(Column::ThirdCode.eq(code.as_str()))
+                    .order_by_desc(Column::EndDate)
+                    .order_by_desc(Column::AnnDate)
+                    .limit(limit)
+                    .all(&conn)
+                    .await?)
+            })
+            .await?;
+        Ok(rows.into_iter().map(StockFinance::from).collect())
     }
 
     async fn get_as_of(
@@ -131,16 +134,17 @@ impl PgStockFinanceRepository {
         sql: &'static str,
         values: Vec<sea_orm::Value>,
     ) -> Result<Vec<StockFinance>, RepoError> {
-        Ok(Entity::find()
-            .from_raw_sql(Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                sql,
-                values,
-            ))
-            .all(self.db.conn())
-            .await?
-            .into_iter()
-            .map(StockFinance::from)
-            .collect())
+        let statement = Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
+        let statement = &statement;
+        let rows = self
+            .db
+            .read(|conn| async move {
+                Ok(Entity::find()
+                    .from_raw_sql(statement.clone())
+                    .all(&conn)
+                    .await?)
+            })
+            .await?;
+        Ok(rows.into_iter().map(StockFinance::from).collect())
     }
 }

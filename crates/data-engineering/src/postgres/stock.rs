@@ -85,49 +85,67 @@ impl StockRepository for PgStockRepository {
     }
 
     async fn get_by_symbol(&self, symbol: &str) -> Result<Option<Stock>, RepoError> {
-        Ok(Entity::find()
-            .filter(Column::Symbol.eq(symbol))
-            .one(self.db.conn())
-            .await?
-            .map(Stock::from))
+        let row = self
+            .db
+            .read(|conn| async move {
+                Ok(Entity::find()
+                    .filter(Column::Symbol.eq(symbol))
+                    .one(&conn)
+                    .await?)
+            })
+            .await?;
+        Ok(row.map(Stock::from))
     }
 
     async fn get_by_third_code(&self, code: &ThirdCode) -> Result<Option<Stock>, RepoError> {
-        Ok(Entity::find()
-            .filter(Column::ThirdCode.eq(code.as_str()))
-            .one(self.db.conn())
-            .await?
-            .map(Stock::from))
+        let row = self
+            .db
+            .read(|conn| async move {
+                Ok(Entity::find()
+                    .filter(Column::ThirdCode.eq(code.as_str()))
+                    .one(&conn)
+                    .await?)
+            })
+            .await?;
+        Ok(row.map(Stock::from))
     }
 
     async fn get_by_third_codes(&self, codes: &[ThirdCode]) -> Result<Vec<Stock>, RepoError> {
         if codes.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(Entity::find()
-            .filter(Column::ThirdCode.is_in(codes.iter().map(ThirdCode::as_str)))
-            .order_by_asc(Column::ThirdCode)
-            .all(self.db.conn())
-            .await?
-            .into_iter()
-            .map(Stock::from)
-            .collect())
+        let rows = self
+            .db
+            .read(|conn| async move {
+                Ok(Entity::find()
+                    .filter(Column::ThirdCode.is_in(codes.iter().map(ThirdCode::as_str)))
+                    .order_by_asc(Column::ThirdCode)
+                    .all(&conn)
+                    .await?)
+            })
+            .await?;
+        Ok(rows.into_iter().map(Stock::from).collect())
     }
 
     async fn get_all(&self, page: Page) -> Result<Vec<Stock>, RepoError> {
-        Ok(Entity::find()
-            .order_by_asc(Column::Id)
-            .offset(page.skip())
-            .limit(page.limit())
-            .all(self.db.conn())
-            .await?
-            .into_iter()
-            .map(Stock::from)
-            .collect())
+        let rows = self
+            .db
+            .read(|conn| async move {
+                Ok(Entity::find()
+                    .order_by_asc(Column::Id)
+                    .offset(page.skip())
+                    .limit(page.limit())
+                    .all(&conn)
+                    .await?)
+            })
+            .await?;
+        Ok(rows.into_iter().map(Stock::from).collect())
     }
 
     async fn count(&self) -> Result<u64, RepoError> {
-        Ok(Entity::find().count(self.db.conn()).await?)
+        self.db
+            .read(|conn| async move { Ok(Entity::find().count(&conn).await?) })
+            .await
     }
 
     async fn get_missing_finance_stocks(

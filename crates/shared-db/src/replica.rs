@@ -1,0 +1,352 @@
+//! Read replicas: a pool per streaming replica, a watcher per replica that measures its lag
+//! as the replica reports it, and the choice of where a read goes.
+//!
+//! The lag is the replica's own account: zero when it streams from the primary and has
+//! replayed every byte of WAL it received, otherwise the age of the last transaction it
+//! replayed (`pg_last_xact_replay_timestamp()`). That is conservative in both directions
+//! that matter: a paused or slow replay shows the time since the last replayed commit, and
+//! a replica cut off from its primary (no WAL receiver) is treated the same way, so a quiet
+//! but disconnected replica falls out after `replica_max_lag`.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use sea_orm::{DatabaseConnection, SqlxPostgresConnector};
+use serde::Serialize;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use crate::config::DbConfig;
+use crate::error::RepoError;
+
+/// The longest a read waits for a replica's connection before it goes to the primary: a
+/// replica that is down or saturated must not hold a reader up for the pool's full
+/// `acquire_timeout`.
+const REPLICA_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a watcher's observation stays good: past it (the watcher is gone with the
+/// runtime that ran it, say) the replica is not used.
+fn stale_after(interval: Duration) -> Duration {
+    (interval * 3).max(Duration::from_secs(3))
+}
+
+const PROBE: &str = "SELECT pg_is_in_recovery() AS standby, \
+     EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') AS streaming, \
+     pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() AS replayed_all, \
+     extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8 AS replay_age";
+
+/// What is known of one replica.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicaStatus {
+    /// Its URL, without secrets.
+    pub url: String,
+    /// Whether reads go to it now: reachable, a standby, within the lag bound, checked lately.
+    pub usable: bool,
+    /// Its lag when last checked, in milliseconds (`None`: unknown, as when unreachable).
+    pub lag_ms: Option<f64>,
+    /// Why it is not used (`None` when usable).
+    pub problem: Option<String>,
+    /// Reads it has served since this process connected.
+    pub reads: u64,
+    /// Milliseconds since it was last checked (`None`: never).
+    pub checked_ms_ago: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Observed {
+    usable: bool,
+    lag: Option<Duration>,
+    problem: Option<String>,
+    checked: Option<Instant>,
+}
+
+/// One replica: its pool and what its watcher last saw.
+#[derive(Debug)]
+pub(crate) struct Replica {
+    shown_url: String,
+    conn: DatabaseConnection,
+    pool: PgPool,
+    max_lag: Duration,
+    interval: Duration,
+    probe_timeout: Duration,
+    observed: Mutex<Observed>,
+    reads: AtomicU64,
+}
+
+impl Replica {
+    fn new(config: &DbConfig, url: &str) -> Result<Self, RepoError> {
+        let replica_config = config.for_replica(url);
+        let options = replica_config.connect_options()?;
+        // Lazy: a replica that is down when the service starts must not stop it.
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .min_connections(0)
+            .acquire_timeout(config.acquire_timeout.min(REPLICA_ACQUIRE_TIMEOUT))
+            .connect_lazy_with(options);
+        Ok(Self {
+            shown_url: replica_config.redacted_url(),
+            conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()),
+            pool,
+            max_lag: config.replica_max_lag,
+            interval: config.replica_check_interval,
+            probe_timeout: config.connect_timeout.min(REPLICA_ACQUIRE_TIMEOUT),
+            observed: Mutex::new(Observed {
+                problem: Some("not checked yet".to_owned()),
+                ..Observed::default()
+            }),
+            reads: AtomicU64::new(0),
+        })
+    }
+
+    fn observed(&self) -> Observed {
+        self.observed
+            .lock()
+            .map_or_else(|poisoned| poisoned.into_inner().clone(), |o| o.clone())
+    }
+
+    fn record(&self, observed: Observed) {
+        match self.observed.lock() {
+            Ok(mut slot) => *slot = observed,
+            Err(poisoned) => *poisoned.into_inner() = observed,
+        }
+    }
+
+    fn is_usable(&self) -> bool {
+        let observed = self.observed();
+        observed.usable
+            && observed
+                .checked
+                .is_some_and(|at| at.elapsed() <= stale_after(self.interval))
+    }
+
+    /// Marks the replica unusable until its watcher sees it well again.
+    fn mark_down(&self, err: &RepoError) {
+        self.record(Observed {
+            usable: false,
+            lag: None,
+            problem: Some(format!("a read failed: {}", error_chain(err))),
+            checked: Some(Instant::now()),
+        });
+    }
+
+    /// Asks the replica for its state and records what it said.
+    pub(crate) async fn check(&self) {
+        let observed = match tokio::time::timeout(self.probe_timeout, self.probe()).await {
+            Ok(Ok(observed)) => observed,
+            Ok(Err(err)) => Observed {
+                problem: Some(format!("unreachable: {}", error_chain(&err))),
+                ..Observed::default()
+            },
+            Err(_elapsed) => Observed {
+                problem: Some(format!(
+                    "unreachable: no answer within {} ms",
+                    self.probe_timeout.as_millis()
+                )),
+                ..Observed::default()
+            },
+        };
+        self.record(Observed {
+            checked: Some(Instant::now()),
+            ..observed
+        });
+    }
+
+    async fn probe(&self) -> Result<Observed, RepoError> {
+        let (standby, streaming, replayed_all, replay_age): (bool, bool, bool, Option<f64>) =
+            sqlx::query_as(PROBE).fetch_one(&self.pool).await?;
+        if !standby {
+            return Ok(Observed {
+                problem: Some(
+                    "not a standby: it accepts writes (promoted, or not a replica at all), so \
+                     it may have diverged from the primary"
+                        .to_owned(),
+                ),
+                ..Observed::default()
+            });
+        }
+        let lag = if streaming && replayed_all {
+            Some(Duration::ZERO)
+        } else {
+            replay_age.map(|secs| Duration::from_secs_f64(secs.max(0.0)))
+        };
+        let problem = match lag {
+            Some(lag) if lag <= self.max_lag => None,
+            Some(lag) => Some(format!(
+                "lags {} ms behind the primary (bound {} ms)",
+                lag.as_millis(),
+                self.max_lag.as_millis()
+            )),
+            None => Some(
+                "its lag is unknown: it is not streaming and has replayed no transaction"
+                    .to_owned(),
+            ),
+        };
+        Ok(Observed {
+            usable: problem.is_none(),
+            lag,
+            problem,
+            checked: None,
+        })
+    }
+
+    fn status(&self) -> ReplicaStatus {
+        let observed = self.observed();
+        let stale = observed
+            .checked
+            .is_some_and(|at| at.elapsed() > stale_after(self.interval));
+        ReplicaStatus {
+            url: self.shown_url.clone(),
+            usable: observed.usable && !stale,
+            lag_ms: observed.lag.map(|lag| lag.as_secs_f64() * 1e3),
+            problem: if stale {
+                Some("not checked lately (its watcher is not running)".to_owned())
+            } else {
+                observed.problem
+            },
+            reads: self.reads.load(Ordering::Relaxed),
+            checked_ms_ago: observed.checked.map(|at| at.elapsed().as_secs_f64() * 1e3),
+        }
+    }
+}
+
+/// The replicas of one primary and where the next read goes.
+#[derive(Debug)]
+pub(crate) struct ReplicaSet {
+    replicas: Vec<Arc<Replica>>,
+    next: AtomicUsize,
+}
+
+impl ReplicaSet {
+    /// Pools for `config.replica_urls` (none opened yet), each checked once before this
+    /// returns, and a watcher per replica that checks it every `replica_check_interval`
+    /// for as long as any handle on the set lives.
+    pub(crate) async fn start(config: &DbConfig) -> Result<Arc<Self>, RepoError> {
+        let replicas = config
+            .replica_urls
+            .iter()
+            .map(|url| Replica::new(config, url).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        for replica in &replicas {
+            replica.check().await;
+            if let Some(problem) = replica.observed().problem {
+                tracing::warn!(replica = %replica.shown_url, %problem, "replica not used for now");
+            }
+            watch(Arc::downgrade(replica));
+        }
+        Ok(Arc::new(Self {
+            replicas,
+            next: AtomicUsize::new(0),
+        }))
+    }
+
+    /// The next usable replica, in turn.
+    fn pick(&self) -> Option<&Replica> {
+        let count = self.replicas.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..count)
+            .map(|offset| self.replicas[(start + offset) % count].as_ref())
+            .find(|replica| replica.is_usable())
+    }
+
+    /// Runs `query` on a usable replica; on the primary (`primary`) when there is none, or
+    /// when the replica fails with an error that the primary may not have.
+    pub(crate) async fn read<T, F, Fut>(
+        &self,
+        primary: &DatabaseConnection,
+        query: F,
+    ) -> Result<T, RepoError>
+    where
+        F: Fn(DatabaseConnection) -> Fut,
+        Fut: Future<Output = Result<T, RepoError>>,
+    {
+        if let Some(replica) = self.pick() {
+            match query(replica.conn.clone()).await {
+                Ok(value) => {
+                    replica.reads.fetch_add(1, Ordering::Relaxed);
+                    return Ok(value);
+                }
+                Err(err) if falls_back(&err) => {
+                    if matches!(err, RepoError::Unavailable(_) | RepoError::Timeout { .. }) {
+                        replica.mark_down(&err);
+                    }
+                    tracing::warn!(
+                        replica = %replica.shown_url,
+                        error = %error_chain(&err),
+                        "a read failed on a replica; reading from the primary"
+                    );
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        query(primary.clone()).await
+    }
+
+    /// Each replica checked now, in the order configured.
+    pub(crate) async fn check_now(&self) -> Vec<ReplicaStatus> {
+        let mut statuses = Vec::with_capacity(self.replicas.len());
+        for replica in &self.replicas {
+            replica.check().await;
+            statuses.push(replica.status());
+        }
+        statuses
+    }
+
+    /// What the watchers last saw, in the order configured.
+    pub(crate) fn statuses(&self) -> Vec<ReplicaStatus> {
+        self.replicas.iter().map(|r| r.status()).collect()
+    }
+
+    /// Closes every replica pool.
+    pub(crate) async fn close(&self) {
+        for replica in &self.replicas {
+            replica.pool.close().await;
+        }
+    }
+}
+
+/// Whether a replica's failure is worth trying on the primary: the replica is unreachable,
+/// had no connection free in time, or failed with a database error (a hot-standby
+/// conflict cancels a query with SQLSTATE 40001, which the primary never does). Errors of
+/// the call itself (not found, bad input) and a statement timeout are the caller's.
+fn falls_back(err: &RepoError) -> bool {
+    match err {
+        RepoError::Unavailable(_) | RepoError::Database(_) => true,
+        RepoError::Timeout { what } => *what == "acquiring a connection",
+        _ => false,
+    }
+}
+
+/// Checks `replica` every interval until the last handle on it is dropped.
+fn watch(replica: Weak<Replica>) {
+    let Some(interval) = replica.upgrade().map(|r| r.interval) else {
+        return;
+    };
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            let Some(replica) = replica.upgrade() else {
+                return;
+            };
+            replica.check().await;
+        }
+    });
+}
+
+/// `err` and its causes, each once (URLs in them carry no password: sqlx never prints
+/// one).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

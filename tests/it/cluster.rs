@@ -1,0 +1,233 @@
+//! Throwaway PostgreSQL clusters for the replication tests: a primary made with `initdb`
+//! and streaming replicas of it made with `pg_basebackup -R`, each in its own temporary
+//! directory and listening on a Unix socket there only (no TCP port to collide with or to
+//! be reached from elsewhere). As root, the server runs as the `postgres` user, as
+//! `initdb` requires. Dropping a cluster stops it at once.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use stockdb_cli::embedded::find_server_binaries;
+
+/// One running (or stopped) cluster.
+pub(crate) struct Cluster {
+    root: tempfile::TempDir,
+    bin: PathBuf,
+    run_as: Option<&'static str>,
+}
+
+impl Cluster {
+    /// A new primary, started (with only the databases `initdb` makes).
+    pub(crate) fn primary() -> Self {
+        let cluster = Self::new_dir();
+        cluster.pg(
+            "initdb",
+            &[
+                "-D",
+                &cluster.data().display().to_string(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        cluster.configure();
+        cluster.start();
+        cluster
+    }
+
+    /// A streaming replica of this (running) cluster, started.
+    pub(crate) fn replica(&self) -> Self {
+        let replica = Self::new_dir();
+        replica.pg(
+            "pg_basebackup",
+            &[
+                "-D",
+                &replica.data().display().to_string(),
+                "-h",
+                &self.socket_dir().display().to_string(),
+                "-U",
+                "postgres",
+                "-R",
+                "-X",
+                "stream",
+                "--no-sync",
+                // At once: the default spread checkpoint waits most of checkpoint_timeout.
+                "--checkpoint=fast",
+            ],
+        );
+        replica.configure();
+        replica.start();
+        replica
+    }
+
+    fn new_dir() -> Self {
+        let found = find_server_binaries().expect(
+            "the replication tests need the PostgreSQL server binaries (initdb, pg_ctl, \
+             pg_basebackup): apt install postgresql",
+        );
+        // Where initdb really lives: a directory on PATH may hold links to a few of them.
+        let bin = std::fs::canonicalize(found.join("initdb"))
+            .ok()
+            .and_then(|initdb| initdb.parent().map(PathBuf::from))
+            .unwrap_or(found);
+        let run_as = is_root().then_some("postgres");
+        let root = tempfile::Builder::new()
+            .prefix("stockdb-replication-")
+            .tempdir()
+            .expect("a temporary directory");
+        for dir in [root.path().to_path_buf(), root.path().join("socket")] {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+            if let Some(user) = run_as {
+                let status = Command::new("chown")
+                    .args([user, &dir.display().to_string()])
+                    .status();
+                assert!(
+                    status.is_ok_and(|s| s.success()),
+                    "chown {user} {}",
+                    dir.display()
+                );
+            }
+        }
+        Self { root, bin, run_as }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    fn socket_dir(&self) -> PathBuf {
+        self.root.path().join("socket")
+    }
+
+    /// Listens on the socket directory only; durability off (throwaway data).
+    fn configure(&self) {
+        let extra = format!(
+            "\nlisten_addresses = ''\nunix_socket_directories = '{}'\nfsync = off\n\
+             synchronous_commit = off\nfull_page_writes = off\nwal_receiver_status_interval = 1s\n",
+            self.socket_dir().display()
+        );
+        let conf = self.data().join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.push_str(&extra);
+        std::fs::write(&conf, text).unwrap();
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub(crate) fn start(&self) {
+        let log = self.root.path().join("server.log");
+        self.pg(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data().display().to_string(),
+                "-l",
+                &log.display().to_string(),
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    /// Stops the server (fast: connections are cut, as in a failure).
+    pub(crate) fn stop(&self) {
+        self.pg(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data().display().to_string(),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+        );
+    }
+
+    /// The URL of database `stockdb` (made by [`Cluster::create_stockdb`] on the primary).
+    pub(crate) fn url(&self) -> String {
+        self.url_of("stockdb")
+    }
+
+    fn url_of(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres@localhost/{database}?host={}",
+            self.socket_dir().display()
+        )
+    }
+
+    /// Creates database `stockdb`.
+    pub(crate) async fn create_stockdb(&self) {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url_of("postgres"))
+            .await
+            .unwrap();
+        sqlx::raw_sql("CREATE DATABASE stockdb")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    fn pg(&self, program: &str, args: &[&str]) -> Output {
+        let binary = self.bin.join(program);
+        let mut command = match self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(&binary);
+                c
+            }
+            None => Command::new(&binary),
+        };
+        let output = command
+            .args(args)
+            .current_dir(self.root.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap_or_else(|err| panic!("running {}: {err}", binary.display()));
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed: {}{}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout),
+            std::fs::read_to_string(self.root.path().join("server.log")).unwrap_or_default()
+        );
+        output
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.data();
+        if data.join("postmaster.pid").exists() {
+            let binary = self.bin.join("pg_ctl");
+            let mut command = match self.run_as {
+                Some(user) => {
+                    let mut c = Command::new("runuser");
+                    c.args(["-u", user, "--"]).arg(&binary);
+                    c
+                }
+                None => Command::new(&binary),
+            };
+            let _ = command
+                .args([
+                    "-D",
+                    &data.display().to_string(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ])
+                .output();
+        }
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
