@@ -298,8 +298,9 @@ impl fmt::Display for StatusReport<'_> {
             )?,
             Some(false) => writeln!(
                 f,
-                "schema: DIFFERS from the golden print of version {} (drift: compare with `schema-fingerprint`)",
-                status.version()
+                "schema: DIFFERS from the golden print of version {}:\n{}",
+                status.version(),
+                status.drift.as_deref().unwrap_or_default()
             )?,
             None => {}
         }

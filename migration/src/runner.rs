@@ -40,6 +40,8 @@ pub struct MigrationStatus {
     /// Objects of the schema stockdb does not manage (another application's tables,
     /// sequences, views), which it leaves alone and leaves out of the drift check.
     pub others: Vec<String>,
+    /// When the tables differ from the golden print: the unified diff from it to them.
+    pub drift: Option<String>,
 }
 
 impl MigrationStatus {
@@ -372,17 +374,25 @@ pub async fn status_of(db: &DatabaseConnection) -> Result<MigrationStatus, Migra
     let pending = known[applied.len()..].to_vec();
     let alembic_revision = alembic_revision(db).await?;
     let split = split_managed(&fingerprint(db).await?);
-    let matches_golden = match golden(applied.len()) {
-        Some(expected) if !(applied.is_empty() && alembic_revision.is_some()) => {
-            Some(split.managed == expected)
-        }
-        _ => None,
-    };
+    let expected =
+        golden(applied.len()).filter(|_| !(applied.is_empty() && alembic_revision.is_some()));
+    let matches_golden = expected.map(|expected| split.managed == expected);
+    let drift = expected
+        .filter(|expected| split.managed != *expected)
+        .map(|expected| {
+            crate::fingerprint::diff(
+                &format!("golden v{}", applied.len()),
+                expected,
+                "database",
+                &split.managed,
+            )
+        });
     Ok(MigrationStatus {
         applied,
         pending,
         alembic_revision,
         matches_golden,
         others: split.others,
+        drift,
     })
 }

@@ -4,6 +4,11 @@
 //! retried a bounded number of times, so a busy table is never blocked for longer than
 //! that, and a check constraint that existing rows break fails with the table, the
 //! constraint and the rows, not a bare SQLSTATE.
+//!
+//! A step may start with a `-- skip if: <query>` line: the query returns one boolean, and
+//! the step is skipped when it is true. That keeps a script that a killed run left half
+//! done runnable again where a statement has no `IF NOT EXISTS` that fits (a
+//! `CREATE INDEX CONCURRENTLY` on a table a later step turned into a partitioned one).
 
 use std::time::Duration;
 
@@ -18,6 +23,15 @@ const STEP_SEPARATOR: &str = "\n-- step\n";
 const LOCK_TIMEOUT: &str = "1s";
 /// Tries of a step that keeps meeting a lock held by someone else.
 const LOCK_RETRIES: u32 = 30;
+/// The line that makes a step conditional.
+const SKIP_IF: &str = "-- skip if:";
+
+/// The guard query of `step`, if it has one.
+fn skip_if(step: &str) -> Option<&str> {
+    step.lines()
+        .find_map(|line| line.trim().strip_prefix(SKIP_IF))
+        .map(str::trim)
+}
 
 /// True when `script` runs step by step, outside a transaction.
 pub(crate) fn is_stepwise(script: &str) -> bool {
@@ -40,6 +54,19 @@ pub(crate) fn steps(script: &str) -> impl Iterator<Item = &str> {
 /// `CONCURRENTLY` step runs alone, as PostgreSQL requires; its lock blocks neither.
 pub(crate) async fn run(db: &impl ConnectionTrait, name: &str, script: &str) -> Result<(), DbErr> {
     for (idx, step) in steps(script).enumerate() {
+        if let Some(guard) = skip_if(step) {
+            let row = db
+                .query_one_raw(Statement::from_string(DatabaseBackend::Postgres, guard))
+                .await?;
+            let skip = row
+                .map(|row| row.try_get_by_index::<bool>(0))
+                .transpose()?
+                .unwrap_or(false);
+            if skip {
+                tracing::info!("migration {name}, step {}: skipped ({guard})", idx + 1);
+                continue;
+            }
+        }
         let sql = if step.contains(" CONCURRENTLY ") {
             step.to_owned()
         } else {
@@ -193,5 +220,10 @@ mod tests {
         assert!(steps[0].contains("DROP INDEX a;"));
         assert!(steps[1].contains("CREATE INDEX b;"));
         assert!(!is_stepwise("CREATE TABLE t ();"));
+        assert_eq!(skip_if(steps[0]), None);
+        assert_eq!(
+            skip_if("-- skip if: SELECT true\nCREATE INDEX x;"),
+            Some("SELECT true")
+        );
     }
 }

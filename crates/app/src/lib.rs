@@ -16,6 +16,7 @@ use std::sync::Arc;
 use audit::{
     ExternalApiCallLogRepository, LlmCallLogRepository, ModelPriceRepository,
     PgExternalApiCallLogRepository, PgLlmCallLogRepository, PgModelPriceRepository,
+    PgRetentionRepository, RetentionRepository,
 };
 use coordinator::{PgResearchSessionRepository, ResearchSessionRepository};
 use data_engineering::{
@@ -198,6 +199,11 @@ impl Stockdb {
     /// The audit log of external API calls.
     pub fn api_calls(&self) -> Arc<dyn ExternalApiCallLogRepository> {
         self.api_calls.clone()
+    }
+
+    /// The monthly partitions of both audit logs and their retention (on the primary).
+    pub fn retention(&self) -> Arc<dyn RetentionRepository> {
+        Arc::new(PgRetentionRepository::new(self.db.primary()))
     }
 }
 

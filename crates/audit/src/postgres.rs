@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    ColumnTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     QuerySelect, Select, Statement,
 };
 use shared_db::{Db, InvalidInput, Page, RepoError};
@@ -16,6 +16,7 @@ use crate::domain::{
 use crate::entity::{external_api_call_logs as api_logs, llm_call_logs as llm_logs};
 use crate::redact::{redact_params, redact_text};
 use crate::repository::{ExternalApiCallLogRepository, LlmCallLogRepository};
+use crate::retention::{PgRetentionRepository, is_missing_partition};
 
 /// LLM call logs on PostgreSQL.
 #[derive(Debug, Clone)]
@@ -117,6 +118,29 @@ impl From<StatsRow> for CallStats {
 }
 
 /// The aggregate columns every statistics query shares; `{tokens}` sums per token column.
+/// Runs `insert`; when no partition covers `created_at`'s month, makes it and runs
+/// `insert` again, so that a log is never lost for want of a partition.
+async fn save_dated<T, Fut>(
+    db: &Db,
+    table: &'static str,
+    created_at: NaiveDateTime,
+    insert: impl Fn() -> Fut,
+) -> Result<(), RepoError>
+where
+    Fut: Future<Output = Result<T, DbErr>>,
+{
+    match insert().await {
+        Err(err) if is_missing_partition(&err) => {
+            PgRetentionRepository::ensure_month_of(db, table, created_at).await?;
+            insert().await?;
+        }
+        other => {
+            other?;
+        }
+    }
+    Ok(())
+}
+
 fn stats_sql(group: &str, group_by: &str, table: &str, tokens: [&str; 3]) -> String {
     let [prompt, completion, total] = tokens;
     format!(
@@ -208,10 +232,10 @@ impl LlmCallLogRepository for PgLlmCallLogRepository {
             error_message: Set(log.error_message.as_deref().map(redact_text)),
             created_at: Set(log.created_at),
         };
-        llm_logs::Entity::insert(active)
-            .exec_without_returning(self.db.conn())
-            .await?;
-        Ok(())
+        save_dated(&self.db, "llm_call_logs", log.created_at, || {
+            llm_logs::Entity::insert(active.clone()).exec_without_returning(self.db.conn())
+        })
+        .await
     }
 
     async fn get_by_session_id(&self, session_id: Uuid) -> Result<Vec<LlmCallLog>, RepoError> {
@@ -288,10 +312,10 @@ impl ExternalApiCallLogRepository for PgExternalApiCallLogRepository {
             error_message: Set(log.error_message.as_deref().map(redact_text)),
             created_at: Set(log.created_at),
         };
-        api_logs::Entity::insert(active)
-            .exec_without_returning(self.db.conn())
-            .await?;
-        Ok(())
+        save_dated(&self.db, "external_api_call_logs", log.created_at, || {
+            api_logs::Entity::insert(active.clone()).exec_without_returning(self.db.conn())
+        })
+        .await
     }
 
     async fn get_by_session_id(

@@ -593,3 +593,5 @@ async fn a_sessions_cost_is_the_sum_of_its_calls_by_agent_and_in_total() {
     let sum: f64 = by_agent.iter().filter_map(|r| r.cost).sum();
     assert!((sum - expected_total).abs() < 1e-12);
 }
+
+mod retention;

@@ -2,7 +2,7 @@
 //! or from an environment variable, never from an argument (`ps` shows arguments to
 //! every local account), and is never printed: listings show `***`.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{BufRead as _, IsTerminal as _};
 
 use anyhow::Context as _;
 use app::Stockdb;
@@ -323,23 +323,10 @@ fn shown_url(url: &str) -> String {
 
 /// Goes on when `yes`, or when the operator types the alias on a terminal.
 fn confirm_delete(alias: &str, yes: bool) -> anyhow::Result<()> {
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        anyhow::bail!(
-            "deleting llm config {} needs confirmation; nothing was changed. Pass --yes, or run \
-             it on a terminal",
-            clean(alias)
-        );
-    }
-    eprint!(
-        "delete llm config {}? type its alias to confirm: ",
-        clean(alias)
-    );
-    std::io::stderr().flush()?;
-    let mut typed = String::new();
-    std::io::stdin().lock().read_line(&mut typed)?;
-    anyhow::ensure!(typed.trim() == alias, "not confirmed; nothing was changed");
-    Ok(())
+    super::output::confirm(
+        &format!("delete llm config {}", clean(alias)),
+        "its alias",
+        alias,
+        yes,
+    )
 }

@@ -14,6 +14,7 @@ mod import;
 mod llm;
 mod market;
 mod output;
+mod retention;
 mod sync;
 mod target;
 mod traces;
@@ -95,6 +96,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: traces::AuditCommand,
+    },
+    /// Retention of the audit logs: drop old monthly partitions, blank old text.
+    Retention {
+        #[command(subcommand)]
+        command: retention::RetentionCommand,
     },
 }
 
@@ -206,5 +212,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             traces::sessions(&target.open().await?, command, json).await
         }
         Command::Audit { command } => traces::audit(&target.open().await?, command, json).await,
+        Command::Retention { command } => {
+            retention::run(&target.open().await?, command, json).await
+        }
     }
 }

@@ -119,6 +119,34 @@ pub(crate) fn heading(text: &str) {
     println!("\n== {text}");
 }
 
+/// Goes on when `yes`, or when the operator types `expected` (described as `described`)
+/// on a terminal; without a terminal and without `yes`, stops with nothing changed.
+pub(crate) fn confirm(
+    what: &str,
+    described: &str,
+    expected: &str,
+    yes: bool,
+) -> anyhow::Result<()> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "{what} needs confirmation; nothing was changed. Pass --yes, or run it on a terminal"
+        );
+    }
+    eprint!("{what}? type {described} to confirm: ");
+    std::io::stderr().flush()?;
+    let mut typed = String::new();
+    std::io::stdin().lock().read_line(&mut typed)?;
+    anyhow::ensure!(
+        typed.trim() == expected,
+        "not confirmed; nothing was changed"
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

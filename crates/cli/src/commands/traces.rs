@@ -135,9 +135,15 @@ pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::
         .prices()
         .costs(CostScope::Session(id), CostBy::Agent)
         .await?;
+    let dropped_before = db
+        .retention()
+        .horizon()
+        .await?
+        .filter(|horizon| session.created_at < *horizon);
     if json {
         return print_json(&json!({
             "session": session,
+            "calls_dropped_before": dropped_before,
             "nodes": nodes,
             "llm_calls": llm_calls,
             "api_calls": api_calls,
@@ -183,6 +189,14 @@ pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::
         ]);
     }
     print_table(t);
+    // Calls dropped by retention leave the session without them: say so, not just nothing.
+    if let Some(horizon) = dropped_before {
+        println!(
+            "note: audit history before {} UTC was dropped by retention; this session's calls \
+             from before then are gone (and not in its cost)",
+            horizon.format("%Y-%m-%d %H:%M")
+        );
+    }
     println!("LLM calls");
     let mut t = table(&["at (UTC)", "agent", "model", "latency", "tokens", "status"]);
     for call in &llm_calls {

@@ -1,0 +1,180 @@
+//! Monthly partitions of the audit logs and their retention.
+//!
+//! Both logs are range-partitioned by `created_at` (schema version 8): one partition a
+//! month, named `<table>_YYYY_MM`, plus the first one, `<table>_before_YYYY_MM`, which
+//! holds every row the table had when it was converted (from `MINVALUE`). stockdb makes
+//! partitions ahead of time ([`RetentionRepository::ensure_partitions`], which `stockdb
+//! retention apply` runs, and a save that meets a month without one makes it and tries
+//! again), so a write never fails for want of one.
+//!
+//! Retention works on whole partitions only: a partition whose every row is older than
+//! the horizon is dropped (`DROP TABLE`, no row-by-row delete); one older than the shorter
+//! blanking horizon has its text blanked by one statement (the numbers stay, so statistics
+//! and costs still count those calls). A partition that straddles a horizon is kept whole
+//! until it is entirely past it, so rows may live up to a month longer than asked, never
+//! shorter.
+//!
+//! Research sessions are not partitioned and retention does not delete them: a session
+//! whose calls were in a dropped partition keeps its record and node executions and loses
+//! those calls. The plan counts them (`calls_of_stored_sessions`, `stored_sessions`) before
+//! anything is dropped, and [`RetentionRepository::horizon`] tells readers that calls
+//! before it are gone, so that an empty call list of an old session is never mistaken for
+//! a session that made no calls.
+
+mod postgres;
+
+pub use postgres::PgRetentionRepository;
+pub(crate) use postgres::is_missing_partition;
+
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use shared_db::{InvalidInput, RepoError};
+
+/// Months of partitions made ahead of the current one.
+pub const MONTHS_AHEAD: u32 = 3;
+
+/// How long audit history is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Partitions whose every row is older than this many days are dropped.
+    pub keep_days: u32,
+    /// Partitions whose every row is older than this many days (fewer than `keep_days`)
+    /// have their prompt, completion and response text blanked; `None` blanks nothing.
+    pub blank_after_days: Option<u32>,
+}
+
+impl RetentionPolicy {
+    /// Checks the policy: `keep_days` at least 1, `blank_after_days` at least 1 and fewer
+    /// than `keep_days`.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        if self.keep_days == 0 {
+            return Err(InvalidInput::new("keep", "0d", "must be 1 day or more"));
+        }
+        if let Some(blank) = self.blank_after_days
+            && (blank == 0 || blank >= self.keep_days)
+        {
+            return Err(InvalidInput::new(
+                "blank_after",
+                format!("{blank}d"),
+                format!(
+                    "must be at least 1 day and shorter than keep ({}d)",
+                    self.keep_days
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Parses a horizon such as `90d` (days; a bare number is days too).
+pub fn parse_days(field: &'static str, text: &str) -> Result<u32, InvalidInput> {
+    let digits = text.trim().strip_suffix('d').unwrap_or(text.trim());
+    digits
+        .parse::<u32>()
+        .map_err(|_| InvalidInput::new(field, text, "not a number of days such as 90d"))
+}
+
+/// What happens to one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionAction {
+    /// Kept as it is.
+    Keep,
+    /// Text blanked; rows kept.
+    Blank,
+    /// Dropped with its rows.
+    Drop,
+}
+
+/// One partition of an audit log and what retention does with it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedPartition {
+    /// `llm_call_logs` or `external_api_call_logs`.
+    pub table: &'static str,
+    /// The partition's name.
+    pub partition: String,
+    /// Its lower bound (`None`: from the beginning of time).
+    pub from: Option<NaiveDateTime>,
+    /// Its upper bound (exclusive).
+    pub to: NaiveDateTime,
+    /// What retention does with it.
+    pub action: PartitionAction,
+    /// Its rows: counted for a partition to drop or blank, the planner's estimate for one
+    /// kept.
+    pub rows: u64,
+    /// Its size on disk, with indexes and TOAST, in bytes.
+    pub bytes: u64,
+    /// Of a partition to drop: its calls that belong to research sessions still stored.
+    pub calls_of_stored_sessions: u64,
+    /// Of a partition to drop: how many stored research sessions those calls belong to.
+    pub stored_sessions: u64,
+}
+
+/// What retention would do (a dry run) or did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetentionPlan {
+    /// When the plan was made (UTC).
+    pub now: NaiveDateTime,
+    /// Partitions entirely before this are dropped.
+    pub drop_before: NaiveDateTime,
+    /// Partitions entirely before this have their text blanked.
+    pub blank_before: Option<NaiveDateTime>,
+    /// Every partition of both logs, oldest first per table.
+    pub partitions: Vec<PlannedPartition>,
+    /// Partitions made ahead (by `apply` only).
+    pub created: Vec<String>,
+}
+
+impl RetentionPlan {
+    /// The partitions with `action`.
+    pub fn with_action(&self, action: PartitionAction) -> impl Iterator<Item = &PlannedPartition> {
+        self.partitions.iter().filter(move |p| p.action == action)
+    }
+}
+
+/// Partitions and retention of the audit logs.
+#[async_trait]
+pub trait RetentionRepository: Send + Sync {
+    /// What [`RetentionRepository::apply`] would do now under `policy`, changing nothing.
+    async fn plan(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError>;
+
+    /// Makes the partitions ahead ([`MONTHS_AHEAD`]), then blanks and drops what `policy`
+    /// says, partition by partition, each in its own short transaction (a lock is waited
+    /// for at most 1 s, then tried again). Returns what it did.
+    ///
+    /// One run at a time: a second one fails with `RepoError::Busy` at once. A run killed
+    /// half way leaves every partition either done or untouched; running it again finishes.
+    async fn apply(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError>;
+
+    /// Makes the monthly partitions of both logs from the current month through
+    /// [`MONTHS_AHEAD`] months ahead that do not exist; returns their names.
+    async fn ensure_partitions(&self) -> Result<Vec<String>, RepoError>;
+
+    /// The oldest time whose calls are still stored in both logs: the lower bound of
+    /// their oldest partitions, the later of the two. `None` while the first partition
+    /// (which starts at the beginning of time) has not been dropped.
+    async fn horizon(&self) -> Result<Option<NaiveDateTime>, RepoError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_and_horizons_are_checked() {
+        assert_eq!(parse_days("keep", "90d").unwrap(), 90);
+        assert_eq!(parse_days("keep", "30").unwrap(), 30);
+        assert_eq!(parse_days("keep", "3m").unwrap_err().field, "keep");
+        let policy = |keep, blank| RetentionPolicy {
+            keep_days: keep,
+            blank_after_days: blank,
+        };
+        assert!(policy(90, Some(30)).validate().is_ok());
+        assert_eq!(policy(0, None).validate().unwrap_err().field, "keep");
+        assert_eq!(
+            policy(30, Some(30)).validate().unwrap_err().field,
+            "blank_after"
+        );
+    }
+}

@@ -1,0 +1,435 @@
+//! [`RetentionRepository`] on PostgreSQL: partitions read from the catalog, made with
+//! `CREATE TABLE … PARTITION OF`, dropped and blanked under short lock waits.
+
+use async_trait::async_trait;
+use chrono::{Datelike, Months, NaiveDate, NaiveDateTime};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, RuntimeErr, Statement,
+    TransactionTrait,
+};
+use shared_db::{Db, RepoError, utc_now};
+
+use super::{
+    MONTHS_AHEAD, PartitionAction, PlannedPartition, RetentionPlan, RetentionPolicy,
+    RetentionRepository,
+};
+
+/// The partitioned tables, each with the text columns blanking clears (`prompt_text` is
+/// `NOT NULL`: it becomes empty; the others become `NULL`) and the condition of a row
+/// that still has some.
+const TABLES: [(&str, &str, &str); 2] = [
+    (
+        "llm_call_logs",
+        "prompt_text = '', system_message = NULL, completion_text = NULL",
+        "prompt_text <> '' OR system_message IS NOT NULL OR completion_text IS NOT NULL",
+    ),
+    (
+        "external_api_call_logs",
+        "response_data = NULL, request_params = NULL",
+        "response_data IS NOT NULL OR request_params IS NOT NULL",
+    ),
+];
+
+/// Session advisory lock key held while retention runs: one run at a time.
+const RETENTION_LOCK_KEY: i64 = 0x7265_7465_6e74_696f; // "retentio"
+
+/// The longest a drop or a blanking waits for its lock before it tries again.
+const LOCK_TIMEOUT: &str = "1s";
+/// Tries of one drop or blanking that keeps meeting a lock.
+const LOCK_TRIES: u32 = 20;
+
+/// [`RetentionRepository`] on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgRetentionRepository {
+    db: Db,
+}
+
+impl PgRetentionRepository {
+    /// A repository on `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+#[derive(Debug, FromQueryResult)]
+struct PartitionRow {
+    name: String,
+    bound: String,
+    estimate: f64,
+    bytes: i64,
+}
+
+/// One partition as the catalog describes it.
+#[derive(Debug, Clone)]
+struct Partition {
+    table: &'static str,
+    name: String,
+    from: Option<NaiveDateTime>,
+    to: NaiveDateTime,
+    estimate: u64,
+    bytes: u64,
+}
+
+/// `FOR VALUES FROM ('2027-01-01 00:00:00') TO ('2027-02-01 00:00:00')`, or
+/// `FROM (MINVALUE) TO (…)`, as bounds.
+fn parse_bound(bound: &str) -> Option<(Option<NaiveDateTime>, NaiveDateTime)> {
+    let rest = bound.strip_prefix("FOR VALUES FROM (")?;
+    let (from, rest) = rest.split_once(") TO (")?;
+    let to = rest.strip_suffix(')')?;
+    let timestamp = |text: &str| {
+        NaiveDateTime::parse_from_str(text.trim_matches('\''), "%Y-%m-%d %H:%M:%S").ok()
+    };
+    let from = if from == "MINVALUE" {
+        None
+    } else {
+        Some(timestamp(from)?)
+    };
+    Some((from, timestamp(to)?))
+}
+
+fn month_start(day: NaiveDate) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(day.year(), day.month(), 1)
+        .unwrap_or(day)
+        .and_time(chrono::NaiveTime::MIN)
+}
+
+fn internal(detail: String) -> RepoError {
+    RepoError::Internal {
+        component: "audit retention",
+        detail,
+    }
+}
+
+impl PgRetentionRepository {
+    async fn partitions_of(
+        conn: &impl ConnectionTrait,
+        table: &'static str,
+    ) -> Result<Vec<Partition>, RepoError> {
+        let rows = PartitionRow::find_by_statement(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT c.relname::text AS name, pg_get_expr(c.relpartbound, c.oid) AS bound, \
+                    greatest(c.reltuples, 0)::float8 AS estimate, \
+                    pg_total_relation_size(c.oid) AS bytes \
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent = to_regclass($1)",
+            [format!("public.{table}").into()],
+        ))
+        .all(conn)
+        .await?;
+        let mut partitions = rows
+            .into_iter()
+            .map(|row| {
+                let (from, to) = parse_bound(&row.bound).ok_or_else(|| {
+                    internal(format!(
+                        "partition {} of {table} has a bound stockdb does not make: {}",
+                        row.name, row.bound
+                    ))
+                })?;
+                Ok(Partition {
+                    table,
+                    name: row.name,
+                    from,
+                    to,
+                    // Whole rows: an estimate has no fractions worth showing.
+                    estimate: row.estimate.round().max(0.0) as u64,
+                    bytes: u64::try_from(row.bytes).unwrap_or(0),
+                })
+            })
+            .collect::<Result<Vec<_>, RepoError>>()?;
+        partitions.sort_by_key(|p| (p.from, p.to));
+        Ok(partitions)
+    }
+
+    async fn all_partitions(&self) -> Result<Vec<Partition>, RepoError> {
+        let mut all = Vec::new();
+        for (table, _, _) in TABLES {
+            let partitions = Self::partitions_of(self.db.conn(), table).await?;
+            if partitions.is_empty() {
+                return Err(internal(format!(
+                    "{table} is not partitioned: the schema is older than version 8; run \
+                     `stockdb migrate up`"
+                )));
+            }
+            all.extend(partitions);
+        }
+        Ok(all)
+    }
+
+    /// Runs `sql`, which returns one row of two counts.
+    async fn count(&self, sql: String) -> Result<(u64, u64), RepoError> {
+        let row = self
+            .db
+            .conn()
+            .query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql))
+            .await?
+            .ok_or_else(|| internal("a count returned no row".to_owned()))?;
+        let first: i64 = row.try_get_by_index(0)?;
+        let second: i64 = row.try_get_by_index(1)?;
+        Ok((
+            u64::try_from(first).unwrap_or(0),
+            u64::try_from(second).unwrap_or(0),
+        ))
+    }
+
+    async fn make_plan(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError> {
+        policy.validate()?;
+        let now = utc_now();
+        let days = |n: u32| chrono::Duration::days(i64::from(n));
+        let drop_before = now - days(policy.keep_days);
+        let blank_before = policy.blank_after_days.map(|n| now - days(n));
+        let mut planned = Vec::new();
+        for partition in self.all_partitions().await? {
+            let action = if partition.to <= drop_before {
+                PartitionAction::Drop
+            } else if blank_before.is_some_and(|before| partition.to <= before) {
+                PartitionAction::Blank
+            } else {
+                PartitionAction::Keep
+            };
+            let quoted = quote_ident(&partition.name);
+            let (rows, calls_of_stored_sessions, stored_sessions) = match action {
+                PartitionAction::Keep => (partition.estimate, 0, 0),
+                PartitionAction::Blank => {
+                    let (rows, _) = self
+                        .count(format!("SELECT count(*), 0::bigint FROM {quoted}"))
+                        .await?;
+                    (rows, 0, 0)
+                }
+                PartitionAction::Drop => {
+                    // The session table is the coordinator's; it is only read here.
+                    let (rows, _) = self
+                        .count(format!("SELECT count(*), 0::bigint FROM {quoted}"))
+                        .await?;
+                    let (calls, sessions) = self
+                        .count(format!(
+                            "SELECT count(*), count(DISTINCT l.session_id) FROM {quoted} l \
+                             WHERE l.session_id IS NOT NULL AND EXISTS \
+                             (SELECT 1 FROM research_sessions s WHERE s.id = l.session_id)"
+                        ))
+                        .await?;
+                    (rows, calls, sessions)
+                }
+            };
+            planned.push(PlannedPartition {
+                table: partition.table,
+                partition: partition.name,
+                from: partition.from,
+                to: partition.to,
+                action,
+                rows,
+                bytes: partition.bytes,
+                calls_of_stored_sessions,
+                stored_sessions,
+            });
+        }
+        Ok(RetentionPlan {
+            now,
+            drop_before,
+            blank_before,
+            partitions: planned,
+            created: Vec::new(),
+        })
+    }
+
+    /// Runs `sql` in a transaction whose lock waits are short, trying again while a lock
+    /// is held elsewhere; returns the rows it affected.
+    async fn under_short_locks(&self, sql: &str) -> Result<u64, RepoError> {
+        let mut attempt = 1;
+        loop {
+            let txn = self.db.conn().begin().await?;
+            txn.execute_unprepared(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+                .await?;
+            match txn.execute_unprepared(sql).await {
+                Ok(result) => {
+                    txn.commit().await?;
+                    return Ok(result.rows_affected());
+                }
+                Err(err) if sqlstate_is(&err, "55P03") && attempt < LOCK_TRIES => {
+                    txn.rollback().await?;
+                    tracing::warn!(attempt, "retention: a lock is held elsewhere; trying again");
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        250 * u64::from(attempt.min(8)),
+                    ))
+                    .await;
+                }
+                Err(err) => {
+                    txn.rollback().await?;
+                    return Err(err.into());
+                }
+            }
+        }
+    }
+
+    /// Makes the missing monthly partitions of `table` from `first` (a month start) through
+    /// `last` (a month start), skipping months an existing partition covers even in part.
+    async fn ensure_months(
+        &self,
+        table: &'static str,
+        first: NaiveDateTime,
+        last: NaiveDateTime,
+    ) -> Result<Vec<String>, RepoError> {
+        let existing = Self::partitions_of(self.db.conn(), table).await?;
+        let mut created = Vec::new();
+        let mut month = first;
+        while month <= last {
+            let next = month
+                .checked_add_months(Months::new(1))
+                .ok_or_else(|| internal(format!("no month after {month}")))?;
+            let covered = existing
+                .iter()
+                .any(|p| p.from.is_none_or(|from| from < next) && p.to > month);
+            if !covered {
+                let name = format!("{table}_{}", month.format("%Y_%m"));
+                let sql = format!(
+                    "CREATE TABLE IF NOT EXISTS {} PARTITION OF {table} \
+                     FOR VALUES FROM ('{}') TO ('{}')",
+                    quote_ident(&name),
+                    month.format("%Y-%m-%d %H:%M:%S"),
+                    next.format("%Y-%m-%d %H:%M:%S"),
+                );
+                match self.under_short_locks(&sql).await {
+                    Ok(_) => created.push(name),
+                    // Another process made it at the same moment.
+                    Err(RepoError::Conflict { .. }) => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            month = next;
+        }
+        Ok(created)
+    }
+
+    /// Makes the partition of `created_at`'s month of `table` when there is none: what a
+    /// save that met "no partition of relation … found for row" calls before it tries again.
+    pub(crate) async fn ensure_month_of(
+        db: &Db,
+        table: &'static str,
+        created_at: NaiveDateTime,
+    ) -> Result<(), RepoError> {
+        let month = month_start(created_at.date());
+        Self::new(db.clone())
+            .ensure_months(table, month, month)
+            .await
+            .map(drop)
+    }
+}
+
+#[async_trait]
+impl RetentionRepository for PgRetentionRepository {
+    async fn plan(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError> {
+        self.make_plan(policy).await
+    }
+
+    async fn apply(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError> {
+        policy.validate()?;
+        // A session lock on a connection of its own: it goes away with the process.
+        let mut lock = self.db.dedicated_connection().await?;
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(RETENTION_LOCK_KEY)
+            .fetch_one(&mut lock)
+            .await
+            .map_err(RepoError::from)?;
+        if !taken {
+            return Err(RepoError::Busy {
+                entity: "audit retention",
+                key: "(another `retention apply` is running)".to_owned(),
+            });
+        }
+        let created = self.ensure_partitions().await?;
+        let mut plan = self.make_plan(policy).await?;
+        plan.created = created;
+        for partition in &plan.partitions {
+            let quoted = quote_ident(&partition.partition);
+            match partition.action {
+                PartitionAction::Keep => {}
+                PartitionAction::Blank => {
+                    let (_, set, condition) = TABLES
+                        .iter()
+                        .find(|(table, _, _)| *table == partition.table)
+                        .ok_or_else(|| internal(format!("unknown table {}", partition.table)))?;
+                    let blanked = self
+                        .under_short_locks(&format!("UPDATE {quoted} SET {set} WHERE {condition}"))
+                        .await?;
+                    tracing::info!(partition = %partition.partition, blanked, "retention: text blanked");
+                }
+                PartitionAction::Drop => {
+                    self.under_short_locks(&format!("DROP TABLE {quoted}"))
+                        .await?;
+                    tracing::info!(
+                        partition = %partition.partition,
+                        rows = partition.rows,
+                        "retention: partition dropped"
+                    );
+                }
+            }
+        }
+        // Closing the connection ends the session and its lock.
+        drop(lock);
+        Ok(plan)
+    }
+
+    async fn ensure_partitions(&self) -> Result<Vec<String>, RepoError> {
+        let this_month = month_start(utc_now().date());
+        let last = this_month
+            .checked_add_months(Months::new(MONTHS_AHEAD))
+            .ok_or_else(|| internal(format!("no month {MONTHS_AHEAD} after {this_month}")))?;
+        let mut created = Vec::new();
+        for (table, _, _) in TABLES {
+            created.extend(self.ensure_months(table, this_month, last).await?);
+        }
+        Ok(created)
+    }
+
+    async fn horizon(&self) -> Result<Option<NaiveDateTime>, RepoError> {
+        let mut horizon: Option<NaiveDateTime> = None;
+        for (table, _, _) in TABLES {
+            let partitions = Self::partitions_of(self.db.conn(), table).await?;
+            if let Some(from) = partitions.first().and_then(|p| p.from) {
+                horizon = Some(horizon.map_or(from, |h| h.max(from)));
+            }
+        }
+        Ok(horizon)
+    }
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Whether `err` is PostgreSQL's "no partition of relation … found for row": a row dated in
+/// a month no partition covers.
+pub(crate) fn is_missing_partition(err: &DbErr) -> bool {
+    sqlstate_is(err, "23514") && err.to_string().contains("no partition of relation")
+}
+
+/// Whether `err` is a database error with `sqlstate` (55P03, lock_not_available, is what
+/// `lock_timeout` raises).
+fn sqlstate_is(err: &DbErr, sqlstate: &str) -> bool {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e
+            .as_database_error()
+            .and_then(|db| db.code())
+            .is_some_and(|code| code == sqlstate),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_parse_as_the_catalog_prints_them() {
+        let ts = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        assert_eq!(
+            parse_bound("FOR VALUES FROM ('2027-01-01 00:00:00') TO ('2027-02-01 00:00:00')"),
+            Some((Some(ts("2027-01-01 00:00:00")), ts("2027-02-01 00:00:00")))
+        );
+        assert_eq!(
+            parse_bound("FOR VALUES FROM (MINVALUE) TO ('2027-01-01 00:00:00')"),
+            Some((None, ts("2027-01-01 00:00:00")))
+        );
+        assert_eq!(parse_bound("DEFAULT"), None);
+    }
+}

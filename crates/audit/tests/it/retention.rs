@@ -1,0 +1,243 @@
+//! Retention of the partitioned audit logs: what a plan says, what apply drops and
+//! blanks, the report on sessions that lose calls, one run at a time, and partitions made
+//! for a month that had none.
+
+use audit::{
+    CallStatus, LlmCallLogRepository, PartitionAction, PgLlmCallLogRepository,
+    PgRetentionRepository, RetentionPolicy, RetentionRepository, TimeWindow,
+};
+use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime};
+use shared_db::{RepoError, utc_now};
+use test_support::TestDb;
+use uuid::Uuid;
+
+use super::{api_call, llm_call};
+
+/// The first instant of the month `offset` months from the current one.
+fn month(offset: i32) -> NaiveDateTime {
+    let now = utc_now().date();
+    let first = NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap();
+    let shifted = if offset >= 0 {
+        first + Months::new(offset.unsigned_abs())
+    } else {
+        first - Months::new(offset.unsigned_abs())
+    };
+    shifted.and_hms_opt(0, 0, 0).unwrap()
+}
+
+fn partition(table: &str, offset: i32) -> String {
+    format!("{table}_{}", month(offset).format("%Y_%m"))
+}
+
+fn dated<T>(mut call: T, at: NaiveDateTime, set: impl Fn(&mut T, NaiveDateTime)) -> T {
+    set(&mut call, at);
+    call
+}
+
+async fn exists(test_db: &TestDb, relation: &str) -> bool {
+    sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")
+        .bind(relation)
+        .fetch_one(test_db.db().pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn whole_old_partitions_are_dropped_older_text_blanked_and_kept_sessions_reported() {
+    let test_db = TestDb::new().await;
+    test_db.audit_converted_months_ago(8).await;
+    let llm = PgLlmCallLogRepository::new(test_db.db().clone());
+    let api = audit::PgExternalApiCallLogRepository::new(test_db.db().clone());
+    let retention = PgRetentionRepository::new(test_db.db().clone());
+
+    // A stored research session whose calls are six months old, and a call of no session
+    // seven months old: all in partitions past a 120-day horizon.
+    let session = Uuid::new_v4();
+    let old = month(-6) + Duration::days(4);
+    sqlx::query(
+        "INSERT INTO research_sessions (id, symbol, status, created_at) \
+         VALUES ($1, '600519.SH', 'completed', $2)",
+    )
+    .bind(session)
+    .bind(old)
+    .execute(test_db.db().pool())
+    .await
+    .unwrap();
+    let set_llm = |c: &mut audit::LlmCallLog, at| c.created_at = at;
+    let set_api = |c: &mut audit::ExternalApiCallLog, at| c.created_at = at;
+    for minutes in [0, 5, 60] {
+        let call = llm_call(Some(session), "deepseek-chat", 800, CallStatus::Success, 0);
+        llm.save(&dated(call, old + Duration::minutes(minutes), set_llm))
+            .await
+            .unwrap();
+    }
+    let call = llm_call(None, "deepseek-chat", 700, CallStatus::Success, 0);
+    llm.save(&dated(call, month(-7) + Duration::days(1), set_llm))
+        .await
+        .unwrap();
+    let call = api_call(Some(session), "tushare", 120, CallStatus::Success, 0);
+    audit::ExternalApiCallLogRepository::save(&api, &dated(call, old, set_api))
+        .await
+        .unwrap();
+    // Two months old: past a 20-day blanking horizon, not past 120 days.
+    let recent = month(-2) + Duration::days(3);
+    for minutes in [0, 1] {
+        let call = llm_call(None, "deepseek-chat", 900, CallStatus::Success, 0);
+        llm.save(&dated(call, recent + Duration::minutes(minutes), set_llm))
+            .await
+            .unwrap();
+    }
+    // Today: kept as it is.
+    let call = llm_call(None, "deepseek-chat", 500, CallStatus::Success, 0);
+    llm.save(&dated(call, utc_now(), set_llm)).await.unwrap();
+
+    let policy = RetentionPolicy {
+        keep_days: 120,
+        blank_after_days: Some(20),
+    };
+    let plan = retention.plan(policy).await.unwrap();
+    let find = |name: &str| {
+        plan.partitions
+            .iter()
+            .find(|p| p.partition == name)
+            .unwrap_or_else(|| panic!("no partition {name} in {plan:#?}"))
+    };
+    let six = find(&partition("llm_call_logs", -6));
+    assert_eq!(six.action, PartitionAction::Drop);
+    assert_eq!(
+        (six.rows, six.calls_of_stored_sessions, six.stored_sessions),
+        (3, 3, 1)
+    );
+    let seven = find(&partition("llm_call_logs", -7));
+    assert_eq!(seven.action, PartitionAction::Drop);
+    assert_eq!((seven.rows, seven.calls_of_stored_sessions), (1, 0));
+    let api_six = find(&partition("external_api_call_logs", -6));
+    assert_eq!(
+        (api_six.action, api_six.rows, api_six.stored_sessions),
+        (PartitionAction::Drop, 1, 1)
+    );
+    let before = format!("llm_call_logs_before_{}", month(-8).format("%Y_%m"));
+    assert_eq!(find(&before).action, PartitionAction::Drop);
+    let two = find(&partition("llm_call_logs", -2));
+    assert_eq!((two.action, two.rows), (PartitionAction::Blank, 2));
+    assert_eq!(
+        find(&partition("llm_call_logs", 0)).action,
+        PartitionAction::Keep
+    );
+    // A plan changes nothing.
+    assert_eq!(test_db.count("llm_call_logs").await, 7);
+    assert!(exists(&test_db, &partition("llm_call_logs", -6)).await);
+
+    // One run at a time: while another holds the lock, apply refuses at once.
+    let mut holder = test_db.db().dedicated_connection().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(0x7265_7465_6e74_696f_i64)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let busy = retention.apply(policy).await.unwrap_err();
+    assert!(matches!(busy, RepoError::Busy { .. }), "{busy:?}");
+    drop(holder);
+    assert_eq!(test_db.count("llm_call_logs").await, 7);
+
+    let done = retention.apply(policy).await.unwrap();
+    assert_eq!(
+        done.with_action(PartitionAction::Drop).count(),
+        plan.with_action(PartitionAction::Drop).count()
+    );
+    assert!(!exists(&test_db, &partition("llm_call_logs", -6)).await);
+    assert!(!exists(&test_db, &before).await);
+    assert!(exists(&test_db, &partition("llm_call_logs", -2)).await);
+    // The session is kept; its calls are gone with their partition; the horizon says so.
+    assert_eq!(test_db.count("research_sessions").await, 1);
+    assert!(llm.get_by_session_id(session).await.unwrap().is_empty());
+    let horizon = retention
+        .horizon()
+        .await
+        .unwrap()
+        .expect("history was dropped");
+    assert!(horizon > old && horizon <= month(-3), "{horizon}");
+    // Blanked calls keep their numbers: statistics still count them.
+    assert_eq!(test_db.count("llm_call_logs").await, 3);
+    let stats = llm
+        .stats(TimeWindow::new(month(-2), month(-1)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stats[0].calls, 2);
+    assert_eq!(stats[0].total_tokens, 2 * (100 + 90));
+    let blanked: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT prompt_text, completion_text, system_message FROM llm_call_logs \
+         WHERE created_at < $1 ORDER BY created_at",
+    )
+    .bind(month(-1))
+    .fetch_all(test_db.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(blanked, vec![(String::new(), None, None); 2]);
+    let today: String =
+        sqlx::query_scalar("SELECT prompt_text FROM llm_call_logs WHERE created_at >= $1")
+            .bind(month(0))
+            .fetch_one(test_db.db().pool())
+            .await
+            .unwrap();
+    assert_eq!(today, "分析贵州茅台的估值");
+
+    // Again: nothing left to drop; blanking finds nothing to change.
+    let again = retention.apply(policy).await.unwrap();
+    assert_eq!(again.with_action(PartitionAction::Drop).count(), 0);
+    assert_eq!(test_db.count("llm_call_logs").await, 3);
+}
+
+#[tokio::test]
+async fn a_call_in_a_month_without_a_partition_makes_it() {
+    let test_db = TestDb::new().await;
+    let llm = PgLlmCallLogRepository::new(test_db.db().clone());
+    let far = month(14) + Duration::days(2);
+    let name = partition("llm_call_logs", 14);
+    assert!(!exists(&test_db, &name).await);
+    let call = llm_call(None, "deepseek-chat", 500, CallStatus::Success, 0);
+    let set_llm = |c: &mut audit::LlmCallLog, at| c.created_at = at;
+    llm.save(&dated(call, far, set_llm)).await.unwrap();
+    assert!(exists(&test_db, &name).await);
+    assert_eq!(test_db.count(&name).await, 1);
+    // The months ahead are made by ensure_partitions, once.
+    let retention = PgRetentionRepository::new(test_db.db().clone());
+    retention.ensure_partitions().await.unwrap();
+    let second = retention.ensure_partitions().await.unwrap();
+    assert!(second.is_empty(), "{second:?}");
+    let plan = retention
+        .plan(RetentionPolicy {
+            keep_days: 3650,
+            blank_after_days: None,
+        })
+        .await
+        .unwrap();
+    for table in ["llm_call_logs", "external_api_call_logs"] {
+        for offset in 0..=3 {
+            let start = month(offset);
+            assert!(
+                plan.partitions.iter().any(|p| p.table == table
+                    && p.from.is_none_or(|from| from <= start)
+                    && p.to > start),
+                "no partition of {table} holds {start}: {plan:#?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_policies_name_the_field() {
+    let test_db = TestDb::new().await;
+    let retention = PgRetentionRepository::new(test_db.db().clone());
+    let err = retention
+        .apply(RetentionPolicy {
+            keep_days: 30,
+            blank_after_days: Some(60),
+        })
+        .await
+        .unwrap_err();
+    let RepoError::Invalid(invalid) = err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(invalid.field, "blank_after");
+}
