@@ -8,6 +8,7 @@ mod faults;
 mod imports;
 mod llm;
 mod operator;
+mod retention;
 
 /// The `stockdb` binary, pointed at `url`, with no secret key and quiet logs.
 pub(crate) fn stockdb(url: &str) -> std::process::Command {
