@@ -1,7 +1,9 @@
 //! The audit suite: call statistics for one day out of `log_rows` rows of each log table,
 //! on the newest schema against the floor (the same SQL, prepared, on a bare connection)
-//! and against schema version 3 (no `created_at` index), then with a BRIN index instead of
-//! the btree, on the same rows in the same run.
+//! and against an older schema (`--audit-baseline`: version 3 has no `created_at` index,
+//! version 7 the same indexes unpartitioned), then with a BRIN index instead of the btree
+//! on the older one, on the same rows in the same run. On a partitioned schema (version 8)
+//! the rows go into monthly partitions, as a database partitioned for that long has them.
 
 use std::time::{Duration, Instant};
 
@@ -30,13 +32,15 @@ pub(crate) struct Audit {
     pub(crate) repository: Latency,
     /// The same two statements, prepared, on one bare connection.
     pub(crate) floor: Latency,
-    /// Schema version 3, same rows, through the repositories.
-    pub(crate) schema_v3: Latency,
-    /// Schema version 3 plus a BRIN index on `created_at`.
+    /// The older schema version compared with.
+    pub(crate) baseline_schema: usize,
+    /// The older schema, same rows, through the repositories.
+    pub(crate) baseline: Latency,
+    /// The older schema plus a BRIN index on `created_at`.
     pub(crate) brin: Latency,
     pub(crate) p99_over_floor: f64,
-    /// Version 3's time over the newest schema's, call by call.
-    pub(crate) speedup_over_v3: Ratio,
+    /// The older schema's time over the newest schema's, call by call.
+    pub(crate) speedup_over_baseline: Ratio,
     /// The BRIN index's time over the btree's, call by call.
     pub(crate) brin_over_btree: Ratio,
     pub(crate) btree_index_bytes: i64,
@@ -66,6 +70,7 @@ const API_STATS: &str = "SELECT service_name AS grp, count(*) AS calls, \
 /// Fills both log tables of `db` with `rows` rows each, spread evenly over `days` days,
 /// generated server-side so that every database gets the very same rows.
 async fn fill(db: &Db, rows: u64, days: i64) -> anyhow::Result<()> {
+    monthly_partitions(db, days).await?;
     let step_s = (days * 86_400) as f64 / rows as f64;
     let sql = format!(
         "INSERT INTO llm_call_logs (id, caller_module, model_name, vendor, prompt_text, \
@@ -98,6 +103,38 @@ async fn fill(db: &Db, rows: u64, days: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// On a partitioned schema: the partitions re-cut to one a month over the rows' days
+/// (from 2024-01-01), as stockdb would have made them over that time.
+async fn monthly_partitions(db: &Db, days: i64) -> anyhow::Result<()> {
+    let sql = format!(
+        "DO $$ \
+         DECLARE t text; p record; m timestamp := '2024-01-01'; \
+         BEGIN \
+         FOREACH t IN ARRAY ARRAY['llm_call_logs', 'external_api_call_logs'] LOOP \
+             IF NOT EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = t::regclass) THEN \
+                 CONTINUE; \
+             END IF; \
+             FOR p IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                      WHERE i.inhparent = t::regclass LOOP \
+                 EXECUTE format('DROP TABLE %I', p.relname); \
+             END LOOP; \
+             EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (MINVALUE) TO (%L)', \
+                 t || '_before_2024_01', t, m); \
+             WHILE m < timestamp '2024-01-01' + make_interval(days => {days}) LOOP \
+                 EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)', \
+                     t || '_' || to_char(m, 'YYYY_MM'), t, m, m + interval '1 month'); \
+                 m := m + interval '1 month'; \
+             END LOOP; \
+             m := '2024-01-01'; \
+         END LOOP; \
+         END $$"
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
 /// Both repositories' statistics for `window` on `db`.
 async fn repository_stats(db: &Db, window: TimeWindow) -> anyhow::Result<()> {
     PgLlmCallLogRepository::new(db.clone())
@@ -114,7 +151,10 @@ async fn index_bytes(db: &Db, kind: &str) -> anyhow::Result<i64> {
         "SELECT coalesce(sum(pg_relation_size(i.indexrelid)), 0)::bigint FROM pg_index i \
          JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam \
          JOIN pg_class t ON t.oid = i.indrelid \
-         WHERE t.relname IN ('llm_call_logs', 'external_api_call_logs') AND am.amname = $1 \
+         WHERE (t.relname IN ('llm_call_logs', 'external_api_call_logs') \
+                OR t.relname LIKE 'llm\\_call\\_logs\\_%' \
+                OR t.relname LIKE 'external\\_api\\_call\\_logs\\_%') \
+           AND am.amname = $1 \
            AND c.relname NOT LIKE '%session_id%'",
     )
     .bind(kind)
@@ -123,11 +163,13 @@ async fn index_bytes(db: &Db, kind: &str) -> anyhow::Result<i64> {
 }
 
 impl Bench {
-    /// The audit suite; `v3` is a database at schema version 3 on the same server.
+    /// The audit suite; `v3` is a database at the baseline schema on the same server.
     pub(crate) async fn audit(&self, v3: &Db) -> anyhow::Result<Audit> {
         let (rows, days) = (self.settings.log_rows, self.settings.log_days);
+        let baseline_schema = self.settings.audit_baseline;
         eprintln!(
-            "audit statistics: {rows} rows over {days} days in each log table, on v5 and on v3"
+            "audit statistics: {rows} rows over {days} days in each log table, on the newest \
+             schema and on v{baseline_schema}"
         );
         fill(&self.db, rows, days).await?;
         fill(v3, rows, days).await?;
@@ -164,7 +206,7 @@ impl Bench {
             }
         }
         drop(conn);
-        eprintln!("  BRIN on created_at, on the v3 rows");
+        eprintln!("  BRIN on created_at, on the v{baseline_schema} rows");
         sqlx::raw_sql(
             "CREATE INDEX ix_llm_call_logs_brin_created_at ON llm_call_logs USING brin (created_at); \
              CREATE INDEX ix_external_api_call_logs_brin_created_at ON external_api_call_logs \
@@ -191,12 +233,12 @@ impl Bench {
                 .map(Duration::as_secs_f64)
                 .collect::<Vec<_>>()
         };
-        let [repository, floor, schema_v3] = samples.each_ref().map(|s| Latency::new(s));
+        let [repository, floor, baseline] = samples.each_ref().map(|s| Latency::new(s));
         Ok(Audit {
             rows_per_table: rows,
             days,
             p99_over_floor: repository.p99_ms / floor.p99_ms,
-            speedup_over_v3: Ratio::speedup(&secs(&samples[0]), &secs(&samples[2])),
+            speedup_over_baseline: Ratio::speedup(&secs(&samples[0]), &secs(&samples[2])),
             brin_over_btree: Ratio::speedup(&btree, &brin),
             brin: Latency::new(
                 &brin
@@ -208,7 +250,8 @@ impl Bench {
             brin_index_bytes: index_bytes(v3, "brin").await?,
             repository,
             floor,
-            schema_v3,
+            baseline_schema,
+            baseline,
         })
     }
 }

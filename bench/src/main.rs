@@ -63,6 +63,10 @@ struct BenchArgs {
     /// later).
     #[arg(long, value_name = "N")]
     schema: Option<usize>,
+    /// The schema version the audit suite compares the newest one with (default 3: no
+    /// index on `created_at`; 7: the same indexes, not partitioned).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    audit_baseline: usize,
     /// Days the audit log rows span (default 365: a year of calls).
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..=3650))]
     log_days: i64,
@@ -90,7 +94,7 @@ enum Suite {
     Imports,
     /// The read paths.
     Reads,
-    /// Audit statistics on the newest schema and on version 3.
+    /// Audit statistics on the newest schema and on an older one (`--audit-baseline`).
     Audit,
 }
 
@@ -110,6 +114,7 @@ pub(crate) struct Settings {
     pub(crate) calls: usize,
     pub(crate) log_rows: u64,
     pub(crate) log_days: i64,
+    pub(crate) audit_baseline: usize,
     pub(crate) fillfactor: Option<u8>,
     suites: Vec<Suite>,
 }
@@ -131,6 +136,7 @@ impl Settings {
                 .unwrap_or(if quick { 20_000 } else { 1_000_000 })
                 .max(1),
             log_days: args.log_days,
+            audit_baseline: args.audit_baseline,
             fillfactor: args.fillfactor,
             suites: if args.only.is_empty() {
                 vec![Suite::Writes, Suite::Imports, Suite::Reads, Suite::Audit]
@@ -153,11 +159,11 @@ fn main() -> anyhow::Result<()> {
         .find_map(|key| std::env::var(key).ok().filter(|url| !url.is_empty()))
         .unwrap_or_else(|| LOCAL_SERVER_URL.to_owned());
     let name = format!("stockdb_bench_{}", std::process::id());
-    // Schema version 3 beside the newest, for the audit statistics.
-    let name_v3 = format!("{name}_v3");
+    // An older schema beside the newest, for the audit statistics.
+    let name_v3 = format!("{name}_v{}", args.audit_baseline);
     let result = runtime.block_on(async {
         let db = database(&server, &name, args.schema).await?;
-        let v3 = database(&server, &name_v3, Some(3)).await?;
+        let v3 = database(&server, &name_v3, Some(args.audit_baseline)).await?;
         let report = Bench {
             db: db.clone(),
             url: url_with_database(&server, &name)?,
