@@ -381,7 +381,10 @@ fn print_audit(a: &Audit) {
     println!(
         "\nv{} / newest: {}; BRIN / btree: {}; index bytes: btree {}, BRIN {}",
         a.baseline_schema,
-        a.speedup_over_baseline, a.brin_over_btree, a.btree_index_bytes, a.brin_index_bytes
+        a.speedup_over_baseline,
+        a.brin_over_btree,
+        a.btree_index_bytes,
+        a.brin_index_bytes
     );
 }
 

@@ -206,3 +206,130 @@ async fn rows_that_break_a_new_check_are_named_and_a_second_run_finishes() {
     let print = migration::fingerprint(test_db.db().conn()).await.unwrap();
     assert_eq!(print, golden(MigrationRunner::LATEST).unwrap());
 }
+
+/// The version before the audit logs are partitioned.
+const BEFORE_PARTITIONS: usize = 7;
+
+/// Rows of `llm_call_logs` a day over the last 90 days, generated server-side.
+async fn seed_calls(pool: &PgPool, rows: i64) {
+    sqlx::query(
+        "INSERT INTO llm_call_logs (id, caller_module, model_name, vendor, prompt_text, \
+             temperature, latency_ms, status, created_at) \
+         SELECT gen_random_uuid(), 'research', 'deepseek-chat', 'deepseek', repeat('分析', 50), \
+                0.7, 100 + n % 900, 'success', \
+                (now() AT TIME ZONE 'utc') - (n % 90) * interval '1 day' \
+         FROM generate_series(0, $1 - 1) AS n",
+    )
+    .bind(rows)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+/// Saves one LLM call every 5 ms until `stop`: what every research service does.
+async fn call_writer(pool: PgPool, stop: Arc<AtomicBool>) -> Writes {
+    let mut writes = Writes::default();
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        sqlx::query(
+            "INSERT INTO llm_call_logs (id, caller_module, model_name, vendor, prompt_text, \
+                 temperature, latency_ms, status, created_at) \
+             VALUES (gen_random_uuid(), 'writer', 'deepseek-chat', 'deepseek', 'p', 0.7, 5, \
+                 'success', now() AT TIME ZONE 'utc')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        writes.commits += 1;
+        writes.longest = writes.longest.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    writes
+}
+
+#[tokio::test]
+async fn the_audit_logs_become_partitioned_with_their_rows_while_calls_keep_being_saved() {
+    let (test_db, runner) = database_at(BEFORE_PARTITIONS).await;
+    let pool = pool(&test_db, 4).await;
+    let rows = daily_rows() / 2;
+    seed_calls(&pool, rows).await;
+    // A 3 s report over the calls: the swap must queue behind it for at most 1 s a try.
+    let reader_pool = pool.clone();
+    let reader = tokio::spawn(async move {
+        let mut txn = reader_pool.begin().await.unwrap();
+        sqlx::query("SELECT count(*) FROM llm_call_logs")
+            .execute(&mut *txn)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        txn.commit().await.unwrap();
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = tokio::spawn(call_writer(pool.clone(), Arc::clone(&stop)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let started = Instant::now();
+    runner.up(None).await.unwrap();
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let writes = writes.await.unwrap();
+    reader.await.unwrap();
+    eprintln!("partitioning {rows} llm_call_logs rows took {took:?}; the writer: {writes:?}");
+
+    assert!(writes.commits >= 20, "{writes:?} in {took:?}");
+    assert!(
+        writes.longest < Duration::from_millis(2500),
+        "no save waited much longer than the 1 s lock_timeout: {writes:?}"
+    );
+    // Every row is there: the seeded ones and every one the writer saved.
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM llm_call_logs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, rows + i64::try_from(writes.commits).unwrap());
+    let print = migration::fingerprint(test_db.db().conn()).await.unwrap();
+    assert_eq!(print, golden(MigrationRunner::LATEST).unwrap());
+    let partitions: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'llm_call_logs'::regclass",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(partitions, 4, "the rows' partition and three months ahead");
+}
+
+#[tokio::test]
+async fn a_partitioning_run_killed_half_way_finishes_when_run_again() {
+    let (test_db, runner) = database_at(BEFORE_PARTITIONS).await;
+    let pool = pool(&test_db, 2).await;
+    seed_calls(&pool, 1_000).await;
+    // What a run killed after its first steps leaves: the new key's index half built
+    // (invalid) on one table, the bound constraint not yet validated on the other.
+    use chrono::Datelike as _;
+    let today = chrono::Utc::now().date_naive();
+    let bound = chrono::NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap()
+        + chrono::Months::new(2);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE UNIQUE INDEX llm_call_logs_id_created_at_key ON llm_call_logs (id, created_at); \
+         UPDATE pg_index SET indisvalid = false \
+             WHERE indexrelid = 'llm_call_logs_id_created_at_key'::regclass; \
+         CREATE UNIQUE INDEX external_api_call_logs_id_created_at_key \
+             ON external_api_call_logs (id, created_at); \
+         ALTER TABLE external_api_call_logs ADD CONSTRAINT external_api_call_logs_partition_bound \
+             CHECK (created_at < '{bound} 00:00:00') NOT VALID"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    runner.up(None).await.unwrap();
+    let print = migration::fingerprint(test_db.db().conn()).await.unwrap();
+    assert_eq!(print, golden(MigrationRunner::LATEST).unwrap());
+    assert_eq!(test_db.count("llm_call_logs").await, 1_000);
+    // And back: down returns the plain tables with every row.
+    runner.down(Some(BEFORE_PARTITIONS)).await.unwrap();
+    assert_eq!(
+        migration::fingerprint(test_db.db().conn()).await.unwrap(),
+        golden(BEFORE_PARTITIONS).unwrap()
+    );
+    assert_eq!(test_db.count("llm_call_logs").await, 1_000);
+}

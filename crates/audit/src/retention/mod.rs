@@ -100,8 +100,8 @@ pub struct PlannedPartition {
     pub to: NaiveDateTime,
     /// What retention does with it.
     pub action: PartitionAction,
-    /// Its rows: counted for a partition to drop or blank, the planner's estimate for one
-    /// kept.
+    /// Its rows, counted for a partition to drop; for one to blank, its rows that still
+    /// hold text (none left: the partition is kept); the planner's estimate for one kept.
     pub rows: u64,
     /// Its size on disk, with indexes and TOAST, in bytes.
     pub bytes: u64,

@@ -179,7 +179,7 @@ impl PgRetentionRepository {
         let blank_before = policy.blank_after_days.map(|n| now - days(n));
         let mut planned = Vec::new();
         for partition in self.all_partitions().await? {
-            let action = if partition.to <= drop_before {
+            let mut action = if partition.to <= drop_before {
                 PartitionAction::Drop
             } else if blank_before.is_some_and(|before| partition.to <= before) {
                 PartitionAction::Blank
@@ -190,10 +190,20 @@ impl PgRetentionRepository {
             let (rows, calls_of_stored_sessions, stored_sessions) = match action {
                 PartitionAction::Keep => (partition.estimate, 0, 0),
                 PartitionAction::Blank => {
+                    // Only the rows that still hold text: a partition blanked by an
+                    // earlier run has nothing left to do.
+                    let (_, _, condition) = blanking(partition.table)?;
                     let (rows, _) = self
-                        .count(format!("SELECT count(*), 0::bigint FROM {quoted}"))
+                        .count(format!(
+                            "SELECT count(*) FILTER (WHERE {condition}), 0::bigint FROM {quoted}"
+                        ))
                         .await?;
-                    (rows, 0, 0)
+                    if rows == 0 {
+                        action = PartitionAction::Keep;
+                        (partition.estimate, 0, 0)
+                    } else {
+                        (rows, 0, 0)
+                    }
                 }
                 PartitionAction::Drop => {
                     // The session table is the coordinator's; it is only read here.
@@ -344,10 +354,7 @@ impl RetentionRepository for PgRetentionRepository {
             match partition.action {
                 PartitionAction::Keep => {}
                 PartitionAction::Blank => {
-                    let (_, set, condition) = TABLES
-                        .iter()
-                        .find(|(table, _, _)| *table == partition.table)
-                        .ok_or_else(|| internal(format!("unknown table {}", partition.table)))?;
+                    let (_, set, condition) = blanking(partition.table)?;
                     let blanked = self
                         .under_short_locks(&format!("UPDATE {quoted} SET {set} WHERE {condition}"))
                         .await?;
@@ -391,6 +398,14 @@ impl RetentionRepository for PgRetentionRepository {
         }
         Ok(horizon)
     }
+}
+
+/// The blanking of `table`: its entry in [`TABLES`].
+fn blanking(table: &str) -> Result<(&'static str, &'static str, &'static str), RepoError> {
+    TABLES
+        .into_iter()
+        .find(|(name, _, _)| *name == table)
+        .ok_or_else(|| internal(format!("{table} is not a partitioned audit log")))
 }
 
 fn quote_ident(name: &str) -> String {

@@ -91,6 +91,27 @@ async fn whole_old_partitions_are_dropped_older_text_blanked_and_kept_sessions_r
     let call = llm_call(None, "deepseek-chat", 500, CallStatus::Success, 0);
     llm.save(&dated(call, utc_now(), set_llm)).await.unwrap();
 
+    // Listing and statistics read across the monthly partitions: newest first, paged.
+    let listed = llm
+        .list(
+            &audit::LlmCallFilter::default(),
+            shared_db::Page::new(1, 5).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 5);
+    assert!(
+        listed
+            .windows(2)
+            .all(|w| w[0].created_at >= w[1].created_at)
+    );
+    assert_eq!(listed[0].created_at.date(), recent.date());
+    let year = llm
+        .stats(TimeWindow::new(month(-8), month(1)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(year[0].calls, 7);
+
     let policy = RetentionPolicy {
         keep_days: 120,
         blank_after_days: Some(20),
@@ -182,9 +203,10 @@ async fn whole_old_partitions_are_dropped_older_text_blanked_and_kept_sessions_r
             .unwrap();
     assert_eq!(today, "分析贵州茅台的估值");
 
-    // Again: nothing left to drop; blanking finds nothing to change.
+    // Again: nothing left to drop or to blank.
     let again = retention.apply(policy).await.unwrap();
     assert_eq!(again.with_action(PartitionAction::Drop).count(), 0);
+    assert_eq!(again.with_action(PartitionAction::Blank).count(), 0);
     assert_eq!(test_db.count("llm_call_logs").await, 3);
 }
 

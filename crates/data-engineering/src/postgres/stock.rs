@@ -72,8 +72,12 @@ impl StockRepository for PgStockRepository {
     async fn save(&self, stock: StockInfo) -> Result<Stock, RepoError> {
         let code = stock.third_code.clone();
         upsert(&self.db, vec![stock]).await?;
-        self.get_by_third_code(&code)
+        // Read back on the primary: a replica may not have the row yet.
+        Entity::find()
+            .filter(Column::ThirdCode.eq(code.as_str()))
+            .one(self.db.conn())
             .await?
+            .map(Stock::from)
             .ok_or_else(|| RepoError::NotFound {
                 entity: "stock",
                 key: code.to_string(),
