@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use serde::Serialize;
-use shared_db::{Db, ReplicaStatus};
+use shared_db::{Db, ReplicaStatus, error_chain as chain};
 
 /// What [`crate::Stockdb::health`] found. `healthy` is false when any `problems` were.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -174,19 +174,4 @@ impl Health {
             replicas,
         }
     }
-}
-
-/// `err` and its causes, each once.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -175,6 +175,22 @@ impl RepoError {
     }
 }
 
+/// `err` and its causes, each once, joined by `: ` (what a log line or a report shows; the
+/// causes sqlx and SeaORM give carry no password).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 impl From<sqlx::Error> for RepoError {
     fn from(err: sqlx::Error) -> Self {
         let class = classify(&err);

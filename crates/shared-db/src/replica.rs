@@ -17,7 +17,7 @@ use serde::Serialize;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::config::DbConfig;
-use crate::error::RepoError;
+use crate::error::{RepoError, error_chain};
 
 /// The longest a read waits for a replica's connection before it goes to the primary: a
 /// replica that is down or saturated must not hold a reader up for the pool's full
@@ -333,20 +333,4 @@ fn watch(replica: Weak<Replica>) {
             replica.check().await;
         }
     });
-}
-
-/// `err` and its causes, each once (URLs in them carry no password: sqlx never prints
-/// one).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
