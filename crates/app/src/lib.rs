@@ -84,23 +84,6 @@ impl Stockdb {
         Ok(Self::from_db(Db::connect(config).await?, cipher))
     }
 
-    /// `self`'s repositories rebuilt on `db` (same cipher).
-    fn from_parts(db: Db, like: &Self) -> Self {
-        Self {
-            stocks: Arc::new(PgStockRepository::new(db.clone())),
-            dailies: Arc::new(PgStockDailyRepository::new(db.clone())),
-            finance: Arc::new(PgStockFinanceRepository::new(db.clone())),
-            sessions: Arc::new(PgResearchSessionRepository::new(db.clone())),
-            llm_calls: Arc::new(PgLlmCallLogRepository::new(db.clone())),
-            api_calls: Arc::new(PgExternalApiCallLogRepository::new(db.clone())),
-            prices: Arc::new(PgModelPriceRepository::new(db.clone())),
-            // These read the primary anyway.
-            sync: like.sync.clone(),
-            llm_configs: like.llm_configs.clone(),
-            db,
-        }
-    }
-
     /// Wires every repository onto an existing pool.
     pub fn from_db(db: Db, cipher: Option<SecretCipher>) -> Self {
         Self {
@@ -134,7 +117,12 @@ impl Stockdb {
     /// always on the primary.
     #[must_use]
     pub fn primary(&self) -> Self {
-        Self::from_parts(self.db.primary(), self)
+        Self {
+            // These read the primary anyway, and hold the cipher.
+            sync: self.sync.clone(),
+            llm_configs: self.llm_configs.clone(),
+            ..Self::from_db(self.db.primary(), None)
+        }
     }
 
     /// What the replica watchers last saw, one entry per configured replica.
