@@ -171,22 +171,27 @@ impl Cluster {
             .unwrap();
     }
 
-    fn pg(&self, program: &str, args: &[&str]) -> Output {
+    /// The server binary `program`, to be run as the cluster's owner.
+    fn command(&self, program: &str) -> Command {
         let binary = self.bin.join(program);
-        let mut command = match self.run_as {
+        match self.run_as {
             Some(user) => {
                 let mut c = Command::new("runuser");
                 c.args(["-u", user, "--"]).arg(&binary);
                 c
             }
             None => Command::new(&binary),
-        };
-        let output = command
+        }
+    }
+
+    fn pg(&self, program: &str, args: &[&str]) -> Output {
+        let output = self
+            .command(program)
             .args(args)
             .current_dir(self.root.path())
             .stdin(std::process::Stdio::null())
             .output()
-            .unwrap_or_else(|err| panic!("running {}: {err}", binary.display()));
+            .unwrap_or_else(|err| panic!("running {program}: {err}"));
         assert!(
             output.status.success(),
             "{program} {args:?} failed: {}{}\n{}",
@@ -202,16 +207,8 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let data = self.data();
         if data.join("postmaster.pid").exists() {
-            let binary = self.bin.join("pg_ctl");
-            let mut command = match self.run_as {
-                Some(user) => {
-                    let mut c = Command::new("runuser");
-                    c.args(["-u", user, "--"]).arg(&binary);
-                    c
-                }
-                None => Command::new(&binary),
-            };
-            let _ = command
+            let _ = self
+                .command("pg_ctl")
                 .args([
                     "-D",
                     &data.display().to_string(),

@@ -45,35 +45,50 @@ struct Writes {
     longest: Duration,
 }
 
-/// Commits, in a loop until `stop`, one upsert of a `stock_daily` row and one update of a
-/// `sync_tasks` row, each in its own transaction: the two tables the migration alters.
-async fn writer(pool: PgPool, stop: Arc<AtomicBool>) -> Writes {
+/// Runs `commit` every 5 ms until `stop`, timing each.
+async fn keep_committing<F, Fut>(stop: Arc<AtomicBool>, mut commit: F) -> Writes
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let mut writes = Writes::default();
-    let mut day = 0_i64;
+    let mut round = 0_i64;
     while !stop.load(Ordering::Relaxed) {
-        day += 1;
+        round += 1;
         let started = Instant::now();
-        sqlx::query(
-            "INSERT INTO stock_daily (third_code, trade_date, close) \
-             VALUES ('WRITER.SZ', DATE '2000-01-01' + ($1 % 3000)::int, $1) \
-             ON CONFLICT (third_code, trade_date) DO UPDATE SET close = EXCLUDED.close",
-        )
-        .bind(day)
-        .execute(&pool)
-        .await
-        .unwrap();
-        sqlx::query(
-            "UPDATE sync_tasks SET total_processed = total_processed + 1 \
-             WHERE job_type = 'DAILY_HISTORY'",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
+        commit(round).await;
         writes.commits += 1;
         writes.longest = writes.longest.max(started.elapsed());
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     writes
+}
+
+/// Commits, in a loop until `stop`, one upsert of a `stock_daily` row and one update of a
+/// `sync_tasks` row, each in its own transaction: the two tables the migration alters.
+async fn writer(pool: PgPool, stop: Arc<AtomicBool>) -> Writes {
+    keep_committing(stop, |day| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO stock_daily (third_code, trade_date, close) \
+                 VALUES ('WRITER.SZ', DATE '2000-01-01' + ($1 % 3000)::int, $1) \
+                 ON CONFLICT (third_code, trade_date) DO UPDATE SET close = EXCLUDED.close",
+            )
+            .bind(day)
+            .execute(&pool)
+            .await
+            .unwrap();
+            sqlx::query(
+                "UPDATE sync_tasks SET total_processed = total_processed + 1 \
+                 WHERE job_type = 'DAILY_HISTORY'",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    })
+    .await
 }
 
 async fn seed(pool: &PgPool, rows: i64) {
@@ -228,23 +243,21 @@ async fn seed_calls(pool: &PgPool, rows: i64) {
 
 /// Saves one LLM call every 5 ms until `stop`: what every research service does.
 async fn call_writer(pool: PgPool, stop: Arc<AtomicBool>) -> Writes {
-    let mut writes = Writes::default();
-    while !stop.load(Ordering::Relaxed) {
-        let started = Instant::now();
-        sqlx::query(
-            "INSERT INTO llm_call_logs (id, caller_module, model_name, vendor, prompt_text, \
-                 temperature, latency_ms, status, created_at) \
-             VALUES (gen_random_uuid(), 'writer', 'deepseek-chat', 'deepseek', 'p', 0.7, 5, \
-                 'success', now() AT TIME ZONE 'utc')",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
-        writes.commits += 1;
-        writes.longest = writes.longest.max(started.elapsed());
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    writes
+    keep_committing(stop, |_| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO llm_call_logs (id, caller_module, model_name, vendor, prompt_text, \
+                     temperature, latency_ms, status, created_at) \
+                 VALUES (gen_random_uuid(), 'writer', 'deepseek-chat', 'deepseek', 'p', 0.7, 5, \
+                     'success', now() AT TIME ZONE 'utc')",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    })
+    .await
 }
 
 #[tokio::test]
