@@ -13,7 +13,8 @@
 use std::time::Duration;
 
 use sea_orm_migration::DbErr;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, RuntimeErr, Statement};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use shared_db::{database_error, sqlstate};
 
 /// The marker of a script that runs step by step.
 pub(crate) const STEPS_MARKER: &str = "-- stockdb: steps";
@@ -109,23 +110,6 @@ async fn run_step(
             }
             Err(err) => return Err(err),
         }
-    }
-}
-
-/// The SQLSTATE of a database error, if it is one.
-fn sqlstate(err: &DbErr) -> Option<String> {
-    database_error(err).and_then(|db| db.code().map(|code| code.into_owned()))
-}
-
-fn database_error(err: &DbErr) -> Option<&dyn sqlx::error::DatabaseError> {
-    match err {
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            match e.as_ref() {
-                sqlx::Error::Database(db) => Some(db.as_ref()),
-                _ => None,
-            }
-        }
-        _ => None,
     }
 }
 

@@ -191,6 +191,21 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// The database's own error behind `err`, when the server raised one.
+pub fn database_error(err: &DbErr) -> Option<&dyn sqlx::error::DatabaseError> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            e.as_database_error()
+        }
+        _ => None,
+    }
+}
+
+/// The SQLSTATE of `err`, when the server raised it (`55P03`: a `lock_timeout` expired).
+pub fn sqlstate(err: &DbErr) -> Option<String> {
+    database_error(err).and_then(|db| db.code().map(|code| code.into_owned()))
+}
+
 impl From<sqlx::Error> for RepoError {
     fn from(err: sqlx::Error) -> Self {
         let class = classify(&err);

@@ -21,7 +21,7 @@ pub use bulk::{
 };
 pub use config::{DbConfig, UNPARSABLE_URL, redact_url, url_with_database};
 pub use db::{Db, check_reachable};
-pub use error::{BoxError, InvalidInput, RepoError, error_chain};
+pub use error::{BoxError, InvalidInput, RepoError, database_error, error_chain, sqlstate};
 pub use page::Page;
 pub use replica::ReplicaStatus;
 pub use time::{utc_now, utc_now_tz};

@@ -4,10 +4,9 @@
 use async_trait::async_trait;
 use chrono::{Datelike, Months, NaiveDate, NaiveDateTime};
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, RuntimeErr, Statement,
-    TransactionTrait,
+    ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, Statement, TransactionTrait,
 };
-use shared_db::{Db, RepoError, utc_now};
+use shared_db::{Db, RepoError, sqlstate, utc_now};
 
 use super::{
     MONTHS_AHEAD, PartitionAction, PlannedPartition, RetentionPlan, RetentionPolicy,
@@ -155,20 +154,19 @@ impl PgRetentionRepository {
         Ok(all)
     }
 
-    /// Runs `sql`, which returns one row of two counts.
-    async fn count(&self, sql: String) -> Result<(u64, u64), RepoError> {
+    /// Runs `sql`, which returns one row of `N` counts.
+    async fn counts<const N: usize>(&self, sql: String) -> Result<[u64; N], RepoError> {
         let row = self
             .db
             .conn()
             .query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql))
             .await?
             .ok_or_else(|| internal("a count returned no row".to_owned()))?;
-        let first: i64 = row.try_get_by_index(0)?;
-        let second: i64 = row.try_get_by_index(1)?;
-        Ok((
-            u64::try_from(first).unwrap_or(0),
-            u64::try_from(second).unwrap_or(0),
-        ))
+        let mut counts = [0; N];
+        for (idx, count) in counts.iter_mut().enumerate() {
+            *count = u64::try_from(row.try_get_by_index::<i64>(idx)?).unwrap_or(0);
+        }
+        Ok(counts)
     }
 
     async fn make_plan(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError> {
@@ -193,9 +191,9 @@ impl PgRetentionRepository {
                     // Only the rows that still hold text: a partition blanked by an
                     // earlier run has nothing left to do.
                     let (_, _, condition) = blanking(partition.table)?;
-                    let (rows, _) = self
-                        .count(format!(
-                            "SELECT count(*) FILTER (WHERE {condition}), 0::bigint FROM {quoted}"
+                    let [rows] = self
+                        .counts(format!(
+                            "SELECT count(*) FILTER (WHERE {condition}) FROM {quoted}"
                         ))
                         .await?;
                     if rows == 0 {
@@ -206,15 +204,12 @@ impl PgRetentionRepository {
                     }
                 }
                 PartitionAction::Drop => {
-                    // The session table is the coordinator's; it is only read here.
-                    let (rows, _) = self
-                        .count(format!("SELECT count(*), 0::bigint FROM {quoted}"))
-                        .await?;
-                    let (calls, sessions) = self
-                        .count(format!(
-                            "SELECT count(*), count(DISTINCT l.session_id) FROM {quoted} l \
-                             WHERE l.session_id IS NOT NULL AND EXISTS \
-                             (SELECT 1 FROM research_sessions s WHERE s.id = l.session_id)"
+                    // One pass: every row, and those of sessions still stored (the session
+                    // table is the coordinator's; it is only read here).
+                    let [rows, calls, sessions] = self
+                        .counts(format!(
+                            "SELECT count(*), count(s.id), count(DISTINCT s.id) FROM {quoted} l \
+                             LEFT JOIN research_sessions s ON s.id = l.session_id"
                         ))
                         .await?;
                     (rows, calls, sessions)
@@ -254,7 +249,7 @@ impl PgRetentionRepository {
                     txn.commit().await?;
                     return Ok(result.rows_affected());
                 }
-                Err(err) if sqlstate_is(&err, "55P03") && attempt < LOCK_TRIES => {
+                Err(err) if sqlstate(&err).as_deref() == Some("55P03") && attempt < LOCK_TRIES => {
                     txn.rollback().await?;
                     tracing::warn!(attempt, "retention: a lock is held elsewhere; trying again");
                     attempt += 1;
@@ -415,19 +410,8 @@ fn quote_ident(name: &str) -> String {
 /// Whether `err` is PostgreSQL's "no partition of relation … found for row": a row dated in
 /// a month no partition covers.
 pub(crate) fn is_missing_partition(err: &DbErr) -> bool {
-    sqlstate_is(err, "23514") && err.to_string().contains("no partition of relation")
-}
-
-/// Whether `err` is a database error with `sqlstate` (55P03, lock_not_available, is what
-/// `lock_timeout` raises).
-fn sqlstate_is(err: &DbErr, sqlstate: &str) -> bool {
-    match err {
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e
-            .as_database_error()
-            .and_then(|db| db.code())
-            .is_some_and(|code| code == sqlstate),
-        _ => false,
-    }
+    sqlstate(err).as_deref() == Some("23514")
+        && err.to_string().contains("no partition of relation")
 }
 
 #[cfg(test)]
