@@ -38,8 +38,9 @@ pub struct DbConfig {
     /// [`crate::Db::read`] for which calls go there and when they fall back.
     pub replica_urls: Vec<String>,
     /// The most a replica may lag behind the primary and still serve reads (default 5 s).
-    /// The lag is what the replica itself reports: zero when it has replayed all the WAL it
-    /// received, otherwise the age of the last transaction it replayed.
+    /// The lag is how long the replica has been missing WAL the primary had: each check
+    /// reads the primary's WAL position and the replica's replay position (see
+    /// `replica.rs`); zero when it has replayed all the primary had at the last check.
     pub replica_max_lag: Duration,
     /// How often each replica's reachability and lag are checked (default 1 s). A reader
     /// may be served data up to `replica_max_lag` plus this interval old.

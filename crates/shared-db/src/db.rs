@@ -71,7 +71,7 @@ impl Db {
         let replicas = if config.replica_urls.is_empty() {
             None
         } else {
-            Some(ReplicaSet::start(config).await?)
+            Some(ReplicaSet::start(config, &pool).await?)
         };
         Ok(Self {
             connect_timeout: config.connect_timeout,

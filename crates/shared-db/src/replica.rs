@@ -1,13 +1,18 @@
-//! Read replicas: a pool per streaming replica, a watcher per replica that measures its lag
-//! as the replica reports it, and the choice of where a read goes.
+//! Read replicas: a pool per streaming replica, a watcher per replica that measures how far
+//! it is behind the primary, and the choice of where a read goes.
 //!
-//! The lag is the replica's own account: zero when it streams from the primary and has
-//! replayed every byte of WAL it received, otherwise the age of the last transaction it
-//! replayed (`pg_last_xact_replay_timestamp()`). That is conservative in both directions
-//! that matter: a paused or slow replay shows the time since the last replayed commit, and
-//! a replica cut off from its primary (no WAL receiver) is treated the same way, so a quiet
-//! but disconnected replica falls out after `replica_max_lag`.
+//! The lag is measured against the primary's WAL position: each check reads the primary's
+//! `pg_current_wal_lsn()`, then the replica's `pg_last_wal_replay_lsn()`, and remembers when
+//! it saw each primary position the replica has not replayed yet. The lag is the age of the
+//! oldest of those (zero when the replica has replayed all the primary had at the check):
+//! how long the replica has been missing something the primary had, to within one check
+//! interval. A write after an idle hour does not make a healthy replica look an hour
+//! behind, and a replica paused or cut off from its primary falls behind from the first
+//! write it misses. When the primary cannot be asked, the replica's own account stands in:
+//! zero when it streams and has replayed all it received, else the age of the last
+//! transaction it replayed.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -30,7 +35,16 @@ fn stale_after(interval: Duration) -> Duration {
     (interval * 3).max(Duration::from_secs(3))
 }
 
+/// Primary positions remembered per replica (one a check): past it the newest is
+/// replaced, so a replica more than this many checks behind may be measured as lagging a
+/// little less than it does, long after it passed any sensible bound.
+const MAX_SAMPLES: usize = 4096;
+
+/// The primary's WAL position, in bytes.
+const PRIMARY_LSN: &str = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint";
+
 const PROBE: &str = "SELECT pg_is_in_recovery() AS standby, \
+     (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint AS replayed, \
      EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') AS streaming, \
      pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() AS replayed_all, \
      extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8 AS replay_age";
@@ -66,6 +80,11 @@ pub(crate) struct Replica {
     shown_url: String,
     conn: DatabaseConnection,
     pool: PgPool,
+    /// The primary's pool, asked for its WAL position at each check.
+    primary: PgPool,
+    /// When each primary position the replica has not replayed was first seen, oldest
+    /// first.
+    unreplayed: Mutex<VecDeque<(Instant, i64)>>,
     max_lag: Duration,
     interval: Duration,
     probe_timeout: Duration,
@@ -74,7 +93,7 @@ pub(crate) struct Replica {
 }
 
 impl Replica {
-    fn new(config: &DbConfig, url: &str) -> Result<Self, RepoError> {
+    fn new(config: &DbConfig, url: &str, primary: &PgPool) -> Result<Self, RepoError> {
         let replica_config = config.for_replica(url);
         let options = replica_config.connect_options()?;
         // Lazy: a replica that is down when the service starts must not stop it.
@@ -87,6 +106,8 @@ impl Replica {
             shown_url: replica_config.redacted_url(),
             conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()),
             pool,
+            primary: primary.clone(),
+            unreplayed: Mutex::new(VecDeque::new()),
             max_lag: config.replica_max_lag,
             interval: config.replica_check_interval,
             probe_timeout: config.connect_timeout.min(REPLICA_ACQUIRE_TIMEOUT),
@@ -152,8 +173,19 @@ impl Replica {
     }
 
     async fn probe(&self) -> Result<Observed, RepoError> {
-        let (standby, streaming, replayed_all, replay_age): (bool, bool, bool, Option<f64>) =
-            sqlx::query_as(PROBE).fetch_one(&self.pool).await?;
+        // The primary first: whatever it had then, a caught-up replica has replayed.
+        let seen = Instant::now();
+        let primary_lsn: Option<i64> = sqlx::query_scalar(PRIMARY_LSN)
+            .fetch_one(&self.primary)
+            .await
+            .ok();
+        let (standby, replayed, streaming, replayed_all, replay_age): (
+            bool,
+            Option<i64>,
+            bool,
+            bool,
+            Option<f64>,
+        ) = sqlx::query_as(PROBE).fetch_one(&self.pool).await?;
         if !standby {
             return Ok(Observed {
                 problem: Some(
@@ -164,10 +196,12 @@ impl Replica {
                 ..Observed::default()
             });
         }
-        let lag = if streaming && replayed_all {
-            Some(Duration::ZERO)
-        } else {
-            replay_age.map(|secs| Duration::from_secs_f64(secs.max(0.0)))
+        let lag = match (primary_lsn, replayed) {
+            (Some(primary_lsn), Some(replayed)) => {
+                Some(self.behind_since(seen, primary_lsn, replayed))
+            }
+            _ if streaming && replayed_all => Some(Duration::ZERO),
+            _ => replay_age.map(|secs| Duration::from_secs_f64(secs.max(0.0))),
         };
         let problem = match lag {
             Some(lag) if lag <= self.max_lag => None,
@@ -187,6 +221,27 @@ impl Replica {
             problem,
             checked: None,
         })
+    }
+
+    /// Records that the primary was at `primary_lsn` at `seen`, forgets what the replica
+    /// has replayed, and returns how long ago the oldest position it has not was seen.
+    fn behind_since(&self, seen: Instant, primary_lsn: i64, replayed: i64) -> Duration {
+        let mut unreplayed = match self.unreplayed.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        while unreplayed.front().is_some_and(|(_, lsn)| *lsn <= replayed) {
+            unreplayed.pop_front();
+        }
+        if primary_lsn > replayed {
+            if unreplayed.len() >= MAX_SAMPLES {
+                unreplayed.pop_back();
+            }
+            unreplayed.push_back((seen, primary_lsn));
+        }
+        unreplayed
+            .front()
+            .map_or(Duration::ZERO, |(at, _)| at.elapsed())
     }
 
     fn status(&self) -> ReplicaStatus {
@@ -220,11 +275,11 @@ impl ReplicaSet {
     /// Pools for `config.replica_urls` (none opened yet), each checked once before this
     /// returns, and a watcher per replica that checks it every `replica_check_interval`
     /// for as long as any handle on the set lives.
-    pub(crate) async fn start(config: &DbConfig) -> Result<Arc<Self>, RepoError> {
+    pub(crate) async fn start(config: &DbConfig, primary: &PgPool) -> Result<Arc<Self>, RepoError> {
         let replicas = config
             .replica_urls
             .iter()
-            .map(|url| Replica::new(config, url).map(Arc::new))
+            .map(|url| Replica::new(config, url, primary).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         for replica in &replicas {
             replica.check().await;
