@@ -120,7 +120,7 @@ fn api_call(edit: impl FnOnce(&mut ExternalApiCallLog)) -> ExternalApiCallLog {
 async fn every_malformed_input_is_a_typed_error_naming_field_and_value_and_writes_nothing() {
     crate::logs();
     let test_db = TestDb::new().await;
-    let db = app::Stockdb::from_db(test_db.db().clone(), None);
+    let db = stockdb::Stockdb::from_db(test_db.db().clone(), None);
     let mut cases = Cases::default();
 
     // Codes.
@@ -924,7 +924,7 @@ async fn every_malformed_input_is_a_typed_error_naming_field_and_value_and_write
 async fn every_malformed_csv_line_becomes_a_failure_record_and_the_good_ones_load() {
     crate::logs();
     let test_db = TestDb::new().await;
-    let db = app::Stockdb::from_db(test_db.db().clone(), None);
+    let db = stockdb::Stockdb::from_db(test_db.db().clone(), None);
     let dir = tempfile::tempdir().unwrap();
     let header = "ts_code,trade_date,open,high,low,close,vol,amount\n";
     let bad_lines: Vec<(&[u8], &str)> = vec![

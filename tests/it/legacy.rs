@@ -3,9 +3,9 @@
 //! migrated to stockdb's newest version and read back, and the service's own tables and
 //! rows come through untouched; the two can then run side by side.
 
-use app::Stockdb;
-use app::coordinator::SessionFilter;
-use app::data_engineering::ThirdCode;
+use stockdb::Stockdb;
+use stockdb::coordinator::SessionFilter;
+use stockdb::data_engineering::ThirdCode;
 use migration::{MigrationRunner, fingerprint, golden, split_managed};
 use shared_db::{Db, Page};
 use sqlx::Executor as _;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use app::{DbConfig, Stockdb};
+use stockdb::{DbConfig, Stockdb};
 use data_engineering::{StockInfo, ThirdCode};
 use migration::MigrationRunner;
 
@@ -27,7 +27,7 @@ async fn sql(url: &str, statement: &str) {
 }
 
 /// Waits (at most 20 s) until `done` holds for what `db` says of its replicas.
-async fn wait_for(db: &Stockdb, what: &str, done: impl Fn(&[app::ReplicaStatus]) -> bool) {
+async fn wait_for(db: &Stockdb, what: &str, done: impl Fn(&[stockdb::ReplicaStatus]) -> bool) {
     for _ in 0..200 {
         if done(&db.replicas()) {
             return;

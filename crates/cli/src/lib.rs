@@ -2,7 +2,7 @@
 //! (`commands`), resumable CSV imports ([`import`]) and the embedded PostgreSQL cluster
 //! ([`embedded`]).
 //!
-//! It sits on top of `app` (the composition root) and never runs SQL of its own on data:
+//! It sits on top of `stockdb` (the composition root) and never runs SQL of its own on data:
 //! every read and write goes through the repositories. `anyhow` is used only at this edge.
 
 mod commands;

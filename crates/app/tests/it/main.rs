@@ -1,4 +1,4 @@
-//! Tests of the app crate against PostgreSQL: the `Stockdb` wiring.
+//! Tests of the `stockdb` crate against PostgreSQL: the `Stockdb` wiring.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 

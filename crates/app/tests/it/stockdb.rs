@@ -1,10 +1,10 @@
 //! `Stockdb` hands out every repository on one pool.
 
-use app::Stockdb;
-use app::audit::LlmCallLog;
-use app::coordinator::{NodeExecution, NodeStatus, ResearchSession};
-use app::data_engineering::{StockInfo, ThirdCode};
-use app::llm_platform::{ApiKey, NewLlmConfig, SecretCipher};
+use stockdb::Stockdb;
+use stockdb::audit::LlmCallLog;
+use stockdb::coordinator::{NodeExecution, NodeStatus, ResearchSession};
+use stockdb::data_engineering::{StockInfo, ThirdCode};
+use stockdb::llm_platform::{ApiKey, NewLlmConfig, SecretCipher};
 use shared_db::utc_now;
 use test_support::TestDb;
 

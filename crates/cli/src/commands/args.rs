@@ -1,6 +1,6 @@
 //! Parsers of command-line values: dates, times, job types, stock codes.
 
-use app::data_engineering::{SyncJobType, ThirdCode};
+use stockdb::data_engineering::{SyncJobType, ThirdCode};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, String> {

@@ -1,7 +1,7 @@
 //! `stockdb audit calls`: LLM and external-API calls, newest first, filtered and paged.
 
-use app::Stockdb;
-use app::audit::{ApiCallFilter, CallStatus, LlmCallFilter};
+use stockdb::Stockdb;
+use stockdb::audit::{ApiCallFilter, CallStatus, LlmCallFilter};
 use chrono::NaiveDateTime;
 use clap::Args;
 use serde_json::json;

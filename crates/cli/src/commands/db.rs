@@ -1,6 +1,6 @@
 //! `stockdb db start|stop|status|url`: the embedded cluster.
 
-use app::Health;
+use stockdb::Health;
 use shared_db::redact_url;
 
 use super::target::Target;

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use app::Stockdb;
-use app::data_engineering::StockInfo;
-use app::llm_platform::{ApiKey, NewLlmConfig};
+use stockdb::Stockdb;
+use stockdb::data_engineering::StockInfo;
+use stockdb::llm_platform::{ApiKey, NewLlmConfig};
 use chrono::{NaiveDate, NaiveTime};
 use clap::Args;
 use sample::{SampleTrace, tushare};
@@ -147,7 +147,7 @@ fn write_sample_csvs(
 async fn record_traces(db: &Stockdb, traces: &[SampleTrace]) -> anyhow::Result<()> {
     for trace in traces {
         let mut running = trace.session.clone();
-        running.status = app::coordinator::SessionStatus::Running;
+        running.status = stockdb::coordinator::SessionStatus::Running;
         running.completed_at = None;
         running.duration_ms = None;
         db.sessions().save_session(&running).await?;

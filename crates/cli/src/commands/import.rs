@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use app::Stockdb;
+use stockdb::Stockdb;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -219,7 +219,7 @@ pub(crate) fn print_summary(summary: &ImportSummary, json: bool) -> anyhow::Resu
     if !summary.ignored_columns.is_empty() {
         println!("  ignored columns: {}", summary.ignored_columns.join(", "));
     }
-    if summary.status == app::data_engineering::SyncTaskStatus::Paused {
+    if summary.status == stockdb::data_engineering::SyncTaskStatus::Paused {
         println!("  paused: continue with --resume");
     }
     Ok(())

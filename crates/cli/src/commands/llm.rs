@@ -5,9 +5,9 @@
 use std::io::{BufRead as _, IsTerminal as _};
 
 use anyhow::Context as _;
-use app::Stockdb;
-use app::audit::ModelPrice;
-use app::llm_platform::{ApiKey, LlmConfig, NewLlmConfig};
+use stockdb::Stockdb;
+use stockdb::audit::ModelPrice;
+use stockdb::llm_platform::{ApiKey, LlmConfig, NewLlmConfig};
 use chrono::NaiveDateTime;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -318,7 +318,7 @@ fn print_configs(configs: &[LlmConfig]) {
 /// `url` without what may be a credential: its password and its query string.
 fn shown_url(url: &str) -> String {
     let without_query = url.split(['?', '#']).next().unwrap_or_default();
-    clean(&app::shared_db::redact_url(without_query)).into_owned()
+    clean(&stockdb::shared_db::redact_url(without_query)).into_owned()
 }
 
 /// Goes on when `yes`, or when the operator types the alias on a terminal.

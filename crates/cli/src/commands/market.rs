@@ -1,8 +1,8 @@
 //! Market-data queries: `stockdb stock show`, `stockdb daily`, `stockdb finance`.
 
 use anyhow::Context as _;
-use app::Stockdb;
-use app::data_engineering::Adjust;
+use stockdb::Stockdb;
+use stockdb::data_engineering::Adjust;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use serde_json::json;

@@ -1,8 +1,8 @@
 //! `stockdb retention apply`: drop whole monthly partitions of the audit logs older than a
 //! horizon, blank the text of those older than a shorter one, make partitions ahead.
 
-use app::Stockdb;
-use app::audit::{PartitionAction, RetentionPlan, RetentionPolicy, parse_days};
+use stockdb::Stockdb;
+use stockdb::audit::{PartitionAction, RetentionPlan, RetentionPolicy, parse_days};
 use clap::{Args, Subcommand};
 
 use super::output::{self, count, print_json, print_table, table};

@@ -1,7 +1,7 @@
 //! `stockdb sync status|failures`: sync tasks and failure records.
 
-use app::Stockdb;
-use app::data_engineering::SyncJobType;
+use stockdb::Stockdb;
+use stockdb::data_engineering::SyncJobType;
 use clap::Subcommand;
 
 use super::args::parse_job;

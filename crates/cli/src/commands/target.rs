@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use app::Stockdb;
-use app::llm_platform::SecretCipher;
+use stockdb::Stockdb;
+use stockdb::llm_platform::SecretCipher;
 use shared_db::{Db, DbConfig, redact_url};
 
 use crate::embedded::EmbeddedCluster;

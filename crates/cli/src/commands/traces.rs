@@ -2,9 +2,9 @@
 //! `audit calls`, in `calls`).
 
 use anyhow::Context as _;
-use app::Stockdb;
-use app::audit::{CostBy, CostRow, CostScope, TimeWindow};
-use app::coordinator::SessionFilter;
+use stockdb::Stockdb;
+use stockdb::audit::{CostBy, CostRow, CostScope, TimeWindow};
+use stockdb::coordinator::SessionFilter;
 use chrono::NaiveDateTime;
 use clap::Subcommand;
 use serde_json::json;

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use app::data_engineering::{PgSyncRepository, SyncJobType, SyncRepository, SyncTaskStatus};
+use stockdb::data_engineering::{PgSyncRepository, SyncJobType, SyncRepository, SyncTaskStatus};
 use test_support::TestDb;
 
 use crate::stockdb;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use app::data_engineering::{PgSyncRepository, SyncJobType, SyncRepository, SyncTaskStatus};
+use stockdb::data_engineering::{PgSyncRepository, SyncJobType, SyncRepository, SyncTaskStatus};
 use serde_json::Value;
 use test_support::TestDb;
 

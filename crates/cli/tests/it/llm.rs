@@ -56,7 +56,7 @@ fn set_args(alias: &str) -> Vec<&str> {
 #[tokio::test]
 async fn a_key_from_stdin_is_stored_and_never_shown() {
     let test_db = TestDb::new().await;
-    let secret = app::llm_platform::SecretCipher::generate_key();
+    let secret = stockdb::llm_platform::SecretCipher::generate_key();
     let url = test_db.url();
     let mut args = set_args("ds");
     args.push("--key-stdin");
@@ -81,8 +81,8 @@ async fn a_key_from_stdin_is_stored_and_never_shown() {
     assert!(stored.starts_with("enc:v2:"), "encrypted at rest");
 
     // The library reads back exactly the key that went in (no trailing newline).
-    let cipher = app::llm_platform::SecretCipher::from_base64(&secret).unwrap();
-    let db = app::Stockdb::from_db(test_db.db().clone(), Some(cipher));
+    let cipher = stockdb::llm_platform::SecretCipher::from_base64(&secret).unwrap();
+    let db = stockdb::Stockdb::from_db(test_db.db().clone(), Some(cipher));
     let config = db.llm_configs().get_by_alias("ds").await.unwrap().unwrap();
     assert_eq!(config.api_key.unwrap().expose(), KEY);
 }
@@ -176,7 +176,7 @@ async fn reencrypt_upgrades_the_earlier_services_plaintext_keys() {
     assert_eq!(without_key.status.code(), Some(1));
     assert!(text(&without_key).contains("STOCKDB_SECRET_KEY"));
 
-    let secret = app::llm_platform::SecretCipher::generate_key();
+    let secret = stockdb::llm_platform::SecretCipher::generate_key();
     let done = llm(url, &["reencrypt"], "", Some(&secret));
     assert!(done.status.success(), "{}", text(&done));
     assert!(text(&done).contains("re-encrypted 1 key"));
@@ -193,7 +193,7 @@ async fn reencrypt_upgrades_the_earlier_services_plaintext_keys() {
 
 #[tokio::test]
 async fn prices_set_and_list_and_costs_show_in_stats_and_sessions() {
-    use app::audit::{LlmCallLog, LlmCallLogRepository as _, PgLlmCallLogRepository};
+    use stockdb::audit::{LlmCallLog, LlmCallLogRepository as _, PgLlmCallLogRepository};
     let test_db = TestDb::new().await;
     let url = test_db.url();
     let set = llm(
@@ -242,10 +242,10 @@ async fn prices_set_and_list_and_costs_show_in_stats_and_sessions() {
         .unwrap()
         .and_hms_opt(10, 0, 0)
         .unwrap();
-    let research = app::coordinator::ResearchSession::start("600519.SH", at);
+    let research = stockdb::coordinator::ResearchSession::start("600519.SH", at);
     let session = research.id;
-    use app::coordinator::ResearchSessionRepository as _;
-    app::coordinator::PgResearchSessionRepository::new(test_db.db().clone())
+    use stockdb::coordinator::ResearchSessionRepository as _;
+    stockdb::coordinator::PgResearchSessionRepository::new(test_db.db().clone())
         .save_session(&research)
         .await
         .unwrap();
