@@ -76,7 +76,8 @@ fn push_migration(out: &mut String, m: &SqlMigration, sql: &str, record: &str) {
     let sql = sql.trim_end();
     if m.is_stepwise() {
         out.push_str(&format!(
-            "\nSET lock_timeout = '1s';\n{sql}\nRESET lock_timeout;\n{record}\n"
+            "\nSET lock_timeout = '{}ms';\n{sql}\nRESET lock_timeout;\n{record}\n",
+            shared_db::ShortLocks::DEFAULT.timeout.as_millis()
         ));
     } else {
         out.push_str(&format!("\nBEGIN;\n{sql}\n{record}\nCOMMIT;\n"));

@@ -10,20 +10,17 @@
 //! done runnable again where a statement has no `IF NOT EXISTS` that fits (a
 //! `CREATE INDEX CONCURRENTLY` on a table a later step turned into a partitioned one).
 
-use std::time::Duration;
-
 use sea_orm_migration::DbErr;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
-use shared_db::{database_error, sqlstate};
+use shared_db::{LockWait, ShortLocks, database_error, retry_on_lock_timeout, sqlstate};
 
 /// The marker of a script that runs step by step.
 pub(crate) const STEPS_MARKER: &str = "-- stockdb: steps";
 /// The line between two steps.
 const STEP_SEPARATOR: &str = "\n-- step\n";
-/// The longest any step waits for a lock: never longer does it hold up others behind it.
-const LOCK_TIMEOUT: &str = "1s";
-/// Tries of a step that keeps meeting a lock held by someone else.
-const LOCK_RETRIES: u32 = 30;
+/// How long any step waits for a lock (never longer does it hold up others behind it),
+/// and how often it tries.
+const LOCKS: ShortLocks = ShortLocks::DEFAULT;
 /// The line that makes a step conditional.
 const SKIP_IF: &str = "-- skip if:";
 
@@ -50,8 +47,8 @@ pub(crate) fn steps(script: &str) -> impl Iterator<Item = &str> {
 /// Runs `script` step by step on `db`, each step in its own implicit transaction.
 ///
 /// A step that takes a lock which blocks readers or writers (`ALTER TABLE … ADD
-/// CONSTRAINT`) waits for it at most [`LOCK_TIMEOUT`] (`SET LOCAL`, so `db` may be a pool:
-/// no session setting is left behind), and is tried again up to [`LOCK_RETRIES`] times. A
+/// CONSTRAINT`) waits for it at most [`LOCKS`]' timeout (`SET LOCAL`, so `db` may be a
+/// pool: no session setting is left behind), and is tried again up to its tries. A
 /// `CONCURRENTLY` step runs alone, as PostgreSQL requires; its lock blocks neither.
 pub(crate) async fn run(db: &impl ConnectionTrait, name: &str, script: &str) -> Result<(), DbErr> {
     for (idx, step) in steps(script).enumerate() {
@@ -71,7 +68,7 @@ pub(crate) async fn run(db: &impl ConnectionTrait, name: &str, script: &str) -> 
         let sql = if step.contains(" CONCURRENTLY ") {
             step.to_owned()
         } else {
-            format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';\n{step}")
+            format!("{};\n{step}", LOCKS.set_local())
         };
         run_step(db, name, idx + 1, &sql).await?;
     }
@@ -84,32 +81,18 @@ async fn run_step(
     idx: usize,
     step: &str,
 ) -> Result<(), DbErr> {
-    let mut attempt = 1;
-    loop {
-        match db.execute_unprepared(step).await {
-            Ok(_) => return Ok(()),
-            Err(err) if sqlstate(&err).as_deref() == Some("55P03") && attempt < LOCK_RETRIES => {
-                tracing::warn!(
-                    "migration {name}, step {}: a lock is held by another session; \
-                         try {attempt} of {LOCK_RETRIES} gave up after {LOCK_TIMEOUT}",
-                    idx
-                );
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt.min(10)))).await;
-            }
-            Err(err) if sqlstate(&err).as_deref() == Some("55P03") => {
-                return Err(DbErr::Migration(format!(
-                    "migration {name}, step {}: could not get a lock within {LOCK_TIMEOUT} in \
-                         {LOCK_RETRIES} tries (a long transaction holds the table); run it again \
-                         when the table is quieter: every step can run again",
-                    idx
-                )));
-            }
-            Err(err) if sqlstate(&err).as_deref() == Some("23514") => {
-                return Err(check_violation(db, name, &err).await);
-            }
-            Err(err) => return Err(err),
+    let what = format!("migration {name}, step {idx}");
+    match retry_on_lock_timeout(&what, LOCKS, || db.execute_unprepared(step)).await {
+        Ok(_) => Ok(()),
+        Err(LockWait::GaveUp { tries, timeout }) => Err(DbErr::Migration(format!(
+            "{what}: could not get a lock within {} ms in {tries} tries (a long transaction \
+             holds the table); run it again when the table is quieter: every step can run again",
+            timeout.as_millis()
+        ))),
+        Err(LockWait::Failed(err)) if sqlstate::is(&err, sqlstate::CHECK_VIOLATION) => {
+            Err(check_violation(db, name, &err).await)
         }
+        Err(LockWait::Failed(err)) => Err(err),
     }
 }
 

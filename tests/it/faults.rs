@@ -120,7 +120,7 @@ async fn more_callers_than_connections_time_out_instead_of_hanging() {
             matches!(
                 err,
                 RepoError::Timeout {
-                    what: "acquiring a connection"
+                    what: shared_db::TimedOut::AcquiringConnection
                 }
             ),
             "{err:?}"

@@ -3,12 +3,12 @@
 //! migrated to stockdb's newest version and read back, and the service's own tables and
 //! rows come through untouched; the two can then run side by side.
 
-use stockdb::Stockdb;
-use stockdb::coordinator::SessionFilter;
-use stockdb::data_engineering::ThirdCode;
 use migration::{MigrationRunner, fingerprint, golden, split_managed};
 use shared_db::{Db, Page};
 use sqlx::Executor as _;
+use stockdb::Stockdb;
+use stockdb::coordinator::SessionFilter;
+use stockdb::data_engineering::ThirdCode;
 use test_support::TestDb;
 
 /// The earlier service's own tables, as its revisions 0005 … 0013 build them.

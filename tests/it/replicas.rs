@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use stockdb::{DbConfig, Stockdb};
 use data_engineering::{StockInfo, ThirdCode};
 use migration::MigrationRunner;
+use stockdb::{DbConfig, Stockdb};
 
 use crate::cluster::Cluster;
 

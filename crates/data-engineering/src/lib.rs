@@ -6,6 +6,14 @@
 //! `Pg*Repository` types implement them on a [`shared_db::Db`]. Every `save_all` goes
 //! through the bulk upsert engine of `shared-db`.
 
+/// The JSON key of `sync_tasks.config` that holds a run's lease token, as a literal so that
+/// the SQL which fences writes with it is built from this one spelling (`concat!`).
+macro_rules! lease_key {
+    () => {
+        "lease"
+    };
+}
+
 #[cfg(feature = "bench")]
 pub mod baseline;
 mod domain;

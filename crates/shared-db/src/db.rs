@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions as _, Connection as _};
 
 use crate::config::DbConfig;
-use crate::error::{InvalidInput, RepoError};
+use crate::error::{InvalidInput, RepoError, TimedOut};
 use crate::replica::{ReplicaSet, ReplicaStatus};
 
 /// Idle time after which a pooled connection is pinged before use.
@@ -64,7 +64,7 @@ impl Db {
                 Ok(pool) => pool?,
                 Err(_elapsed) => {
                     return Err(RepoError::Timeout {
-                        what: "connecting to the database",
+                        what: TimedOut::Connecting,
                     });
                 }
             };
@@ -256,7 +256,7 @@ async fn connect_within(
             err => RepoError::from(err),
         }),
         Err(_elapsed) => Err(RepoError::Timeout {
-            what: "connecting to the database",
+            what: TimedOut::Connecting,
         }),
     }
 }

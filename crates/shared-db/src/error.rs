@@ -151,11 +151,12 @@ pub enum RepoError {
         /// What went wrong.
         detail: String,
     },
-    /// A connection could not be acquired in time, or a statement hit `statement_timeout`.
+    /// A connection could not be made or acquired in time, or a statement hit
+    /// `statement_timeout`.
     #[error("{what} timed out")]
     Timeout {
-        /// `acquiring a connection` or `statement`.
-        what: &'static str,
+        /// What took too long.
+        what: TimedOut,
     },
     /// The server went away or refused us (connection lost, terminated, shutting down).
     #[error("database unavailable")]
@@ -172,6 +173,28 @@ impl RepoError {
             self,
             Self::Unavailable(_) | Self::Timeout { .. } | Self::Busy { .. }
         )
+    }
+}
+
+/// What a [`RepoError::Timeout`] waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimedOut {
+    /// Making a new connection to the server.
+    Connecting,
+    /// Taking a connection from the pool (every one was busy).
+    AcquiringConnection,
+    /// A statement ran past `statement_timeout` (or was cancelled).
+    Statement,
+}
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connecting => "connecting to the database",
+            Self::AcquiringConnection => "acquiring a connection",
+            Self::Statement => "statement",
+        })
     }
 }
 
@@ -201,9 +224,52 @@ pub fn database_error(err: &DbErr) -> Option<&dyn sqlx::error::DatabaseError> {
     }
 }
 
-/// The SQLSTATE of `err`, when the server raised it (`55P03`: a `lock_timeout` expired).
-pub fn sqlstate(err: &DbErr) -> Option<String> {
-    database_error(err).and_then(|db| db.code().map(|code| code.into_owned()))
+/// The SQLSTATE codes stockdb acts on, by their names in PostgreSQL's Appendix A, and the
+/// code of an error.
+pub mod sqlstate {
+    use sea_orm::DbErr;
+
+    /// `unique_violation`: a unique key is taken.
+    pub const UNIQUE_VIOLATION: &str = "23505";
+    /// `foreign_key_violation`: the referenced row is missing, or rows still point here.
+    pub const FOREIGN_KEY_VIOLATION: &str = "23503";
+    /// `check_violation`: a CHECK constraint, or a row no partition takes.
+    pub const CHECK_VIOLATION: &str = "23514";
+    /// `lock_not_available`: `lock_timeout` expired (or `NOWAIT` met a lock).
+    pub const LOCK_NOT_AVAILABLE: &str = "55P03";
+    /// `query_canceled`: `statement_timeout`, or a cancel request.
+    pub const QUERY_CANCELED: &str = "57014";
+    /// `admin_shutdown`: the server is shutting down, or the backend was terminated.
+    pub const ADMIN_SHUTDOWN: &str = "57P01";
+    /// `crash_shutdown`: another backend crashed.
+    pub const CRASH_SHUTDOWN: &str = "57P02";
+    /// `cannot_connect_now`: the server is starting or recovering.
+    pub const CANNOT_CONNECT_NOW: &str = "57P03";
+    /// `too_many_connections`.
+    pub const TOO_MANY_CONNECTIONS: &str = "53300";
+    /// `duplicate_database`.
+    pub const DUPLICATE_DATABASE: &str = "42P04";
+    /// `duplicate_table`: also a partition made by another process at the same moment.
+    pub const DUPLICATE_TABLE: &str = "42P07";
+    /// Class 08, connection exceptions: every code starts with this.
+    pub const CONNECTION_EXCEPTION_CLASS: &str = "08";
+
+    /// The SQLSTATE of `err`, when the server raised it.
+    pub fn of(err: &DbErr) -> Option<String> {
+        super::database_error(err).and_then(|db| db.code().map(|code| code.into_owned()))
+    }
+
+    /// Whether the server raised `err` with `code`.
+    pub fn is(err: &DbErr, code: &str) -> bool {
+        of(err).as_deref() == Some(code)
+    }
+
+    /// Whether sqlx's `err` is the server's `code`.
+    pub fn is_sqlx(err: &sqlx::Error, code: &str) -> bool {
+        err.as_database_error()
+            .and_then(|db| db.code())
+            .is_some_and(|found| found == code)
+    }
 }
 
 impl From<sqlx::Error> for RepoError {
@@ -217,7 +283,7 @@ impl From<DbErr> for RepoError {
     fn from(err: DbErr) -> Self {
         let class = match &err {
             DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout) => {
-                Class::Timeout("acquiring a connection")
+                Class::Timeout(TimedOut::AcquiringConnection)
             }
             DbErr::ConnectionAcquire(_) | DbErr::Conn(RuntimeErr::Internal(_)) => {
                 Class::Unavailable
@@ -261,14 +327,14 @@ impl From<TransactionError<RepoError>> for RepoError {
 enum Class {
     Conflict { table: String, detail: String },
     MissingReference { detail: String },
-    Timeout(&'static str),
+    Timeout(TimedOut),
     Unavailable,
     Other,
 }
 
 fn classify(err: &sqlx::Error) -> Class {
     match err {
-        sqlx::Error::PoolTimedOut => Class::Timeout("acquiring a connection"),
+        sqlx::Error::PoolTimedOut => Class::Timeout(TimedOut::AcquiringConnection),
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolClosed
@@ -276,8 +342,7 @@ fn classify(err: &sqlx::Error) -> Class {
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
             match code.as_ref() {
-                // unique_violation
-                "23505" => {
+                sqlstate::UNIQUE_VIOLATION => {
                     let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
                     Class::Conflict {
                         table: db.table().unwrap_or("row").to_owned(),
@@ -288,9 +353,9 @@ fn classify(err: &sqlx::Error) -> Class {
                             .to_owned(),
                     }
                 }
-                // foreign_key_violation: the referenced row does not exist, or (on a
-                // delete) other rows still point at this one.
-                "23503" => {
+                // The referenced row does not exist, or (on a delete) other rows still
+                // point at this one.
+                sqlstate::FOREIGN_KEY_VIOLATION => {
                     let detail = db
                         .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
                         .and_then(|pg| pg.detail())
@@ -306,12 +371,12 @@ fn classify(err: &sqlx::Error) -> Class {
                         Class::MissingReference { detail }
                     }
                 }
-                // query_canceled: statement_timeout (or a cancel request).
-                "57014" => Class::Timeout("statement"),
-                // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
-                "57P01" | "57P02" | "57P03" | "53300" => Class::Unavailable,
-                // Class 08: connection exceptions.
-                c if c.starts_with("08") => Class::Unavailable,
+                sqlstate::QUERY_CANCELED => Class::Timeout(TimedOut::Statement),
+                sqlstate::ADMIN_SHUTDOWN
+                | sqlstate::CRASH_SHUTDOWN
+                | sqlstate::CANNOT_CONNECT_NOW
+                | sqlstate::TOO_MANY_CONNECTIONS => Class::Unavailable,
+                c if c.starts_with(sqlstate::CONNECTION_EXCEPTION_CLASS) => Class::Unavailable,
                 _ => Class::Other,
             }
         }
@@ -358,7 +423,7 @@ mod tests {
         assert!(matches!(
             err,
             RepoError::Timeout {
-                what: "acquiring a connection"
+                what: TimedOut::AcquiringConnection
             }
         ));
         assert!(err.is_transient());

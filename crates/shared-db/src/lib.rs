@@ -10,6 +10,7 @@ mod bulk;
 mod config;
 mod db;
 mod error;
+mod lock;
 mod page;
 mod replica;
 mod time;
@@ -21,9 +22,12 @@ pub use bulk::{
 };
 pub use config::{DbConfig, UNPARSABLE_URL, redact_url, url_with_database};
 pub use db::{Db, check_reachable};
-pub use error::{BoxError, InvalidInput, RepoError, database_error, error_chain, sqlstate};
+pub use error::{
+    BoxError, InvalidInput, RepoError, TimedOut, database_error, error_chain, sqlstate,
+};
+pub use lock::{LockKey, LockWait, SessionLock, ShortLocks, retry_on_lock_timeout};
 pub use page::Page;
-pub use replica::ReplicaStatus;
+pub use replica::{ReplicaProblem, ReplicaStatus};
 pub use time::{utc_now, utc_now_tz};
 pub use validate::{
     check_finite, check_json, check_len, check_not_empty, check_not_negative, check_text,

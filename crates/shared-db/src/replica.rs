@@ -13,6 +13,7 @@
 //! transaction it replayed.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ use serde::Serialize;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::config::DbConfig;
-use crate::error::{RepoError, error_chain};
+use crate::error::{RepoError, TimedOut, error_chain};
 
 /// The longest a read waits for a replica's connection before it goes to the primary: a
 /// replica that is down or saturated must not hold a reader up for the pool's full
@@ -49,6 +50,66 @@ const PROBE: &str = "SELECT pg_is_in_recovery() AS standby, \
      pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() AS replayed_all, \
      extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8 AS replay_age";
 
+/// Why a replica is not used for reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplicaProblem {
+    /// Its watcher has not asked it yet.
+    NotCheckedYet,
+    /// It could not be reached; the error chain (which holds no password).
+    Unreachable(String),
+    /// It did not answer within the probe's time.
+    NoAnswer(Duration),
+    /// It accepts writes (promoted, or not a replica at all), so it may have diverged.
+    NotStandby,
+    /// It is further behind the primary than the bound allows.
+    Lagging {
+        /// How far behind it was.
+        lag: Duration,
+        /// The bound (`replica_max_lag`).
+        bound: Duration,
+    },
+    /// It neither streams nor has replayed a transaction, so its lag cannot be told.
+    LagUnknown,
+    /// A read on it failed since its last check; the error chain.
+    ReadFailed(String),
+    /// Its watcher has not checked it lately (it is gone with the runtime that ran it).
+    Stale,
+}
+
+impl fmt::Display for ReplicaProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotCheckedYet => f.write_str("not checked yet"),
+            Self::Unreachable(cause) => write!(f, "unreachable: {cause}"),
+            Self::NoAnswer(wait) => {
+                write!(f, "unreachable: no answer within {} ms", wait.as_millis())
+            }
+            Self::NotStandby => f.write_str(
+                "not a standby: it accepts writes (promoted, or not a replica at all), so it \
+                 may have diverged from the primary",
+            ),
+            Self::Lagging { lag, bound } => write!(
+                f,
+                "lags {} ms behind the primary (bound {} ms)",
+                lag.as_millis(),
+                bound.as_millis()
+            ),
+            Self::LagUnknown => f.write_str(
+                "its lag is unknown: it is not streaming and has replayed no transaction",
+            ),
+            Self::ReadFailed(cause) => write!(f, "a read failed: {cause}"),
+            Self::Stale => f.write_str("not checked lately (its watcher is not running)"),
+        }
+    }
+}
+
+impl Serialize for ReplicaProblem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// What is known of one replica.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReplicaStatus {
@@ -59,19 +120,81 @@ pub struct ReplicaStatus {
     /// Its lag when last checked, in milliseconds (`None`: unknown, as when unreachable).
     pub lag_ms: Option<f64>,
     /// Why it is not used (`None` when usable).
-    pub problem: Option<String>,
+    pub problem: Option<ReplicaProblem>,
     /// Reads it has served since this process connected.
     pub reads: u64,
     /// Milliseconds since it was last checked (`None`: never).
     pub checked_ms_ago: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default)]
+/// What a replica's last check (or failed read) found.
+#[derive(Debug, Clone, PartialEq)]
 struct Observed {
-    usable: bool,
     lag: Option<Duration>,
-    problem: Option<String>,
+    /// `None`: usable.
+    problem: Option<ReplicaProblem>,
     checked: Option<Instant>,
+}
+
+impl Observed {
+    fn down(problem: ReplicaProblem, checked: Option<Instant>) -> Self {
+        Self {
+            lag: None,
+            problem: Some(problem),
+            checked,
+        }
+    }
+
+    /// A standby's lag judged against `bound`.
+    fn judged(lag: Option<Duration>, bound: Duration) -> Self {
+        let problem = match lag {
+            Some(lag) if lag <= bound => None,
+            Some(lag) => Some(ReplicaProblem::Lagging { lag, bound }),
+            None => Some(ReplicaProblem::LagUnknown),
+        };
+        Self {
+            lag,
+            problem,
+            checked: None,
+        }
+    }
+
+    /// Whether this is too old to trust at `now`, the watcher checking every `interval`.
+    fn is_stale(&self, now: Instant, interval: Duration) -> bool {
+        self.checked
+            .is_some_and(|at| now.saturating_duration_since(at) > stale_after(interval))
+    }
+
+    /// Whether reads may go to the replica at `now`: fine when last checked, and checked
+    /// lately.
+    fn usable_at(&self, now: Instant, interval: Duration) -> bool {
+        self.problem.is_none() && self.checked.is_some() && !self.is_stale(now, interval)
+    }
+}
+
+/// The primary positions a replica has not replayed yet, each with when it was first seen,
+/// oldest first.
+#[derive(Debug, Default)]
+struct Unreplayed(VecDeque<(Instant, i64)>);
+
+impl Unreplayed {
+    /// Records that the primary was at `primary_lsn` at `seen` while the replica had
+    /// replayed up to `replayed`, forgets what it has replayed, and returns how long before
+    /// `now` the oldest position it has not was seen (zero when it has them all).
+    fn lag(&mut self, seen: Instant, primary_lsn: i64, replayed: i64, now: Instant) -> Duration {
+        while self.0.front().is_some_and(|(_, lsn)| *lsn <= replayed) {
+            self.0.pop_front();
+        }
+        if primary_lsn > replayed {
+            if self.0.len() >= MAX_SAMPLES {
+                self.0.pop_back();
+            }
+            self.0.push_back((seen, primary_lsn));
+        }
+        self.0
+            .front()
+            .map_or(Duration::ZERO, |(at, _)| now.saturating_duration_since(*at))
+    }
 }
 
 /// One replica: its pool and what its watcher last saw.
@@ -82,9 +205,8 @@ pub(crate) struct Replica {
     pool: PgPool,
     /// The primary's pool, asked for its WAL position at each check.
     primary: PgPool,
-    /// When each primary position the replica has not replayed was first seen, oldest
-    /// first.
-    unreplayed: Mutex<VecDeque<(Instant, i64)>>,
+    /// When each primary position the replica has not replayed was first seen.
+    unreplayed: Mutex<Unreplayed>,
     max_lag: Duration,
     interval: Duration,
     probe_timeout: Duration,
@@ -107,14 +229,11 @@ impl Replica {
             conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()),
             pool,
             primary: primary.clone(),
-            unreplayed: Mutex::new(VecDeque::new()),
+            unreplayed: Mutex::new(Unreplayed::default()),
             max_lag: config.replica_max_lag,
             interval: config.replica_check_interval,
             probe_timeout: config.connect_timeout.min(REPLICA_ACQUIRE_TIMEOUT),
-            observed: Mutex::new(Observed {
-                problem: Some("not checked yet".to_owned()),
-                ..Observed::default()
-            }),
+            observed: Mutex::new(Observed::down(ReplicaProblem::NotCheckedYet, None)),
             reads: AtomicU64::new(0),
         })
     }
@@ -133,38 +252,23 @@ impl Replica {
     }
 
     fn is_usable(&self) -> bool {
-        let observed = self.observed();
-        observed.usable
-            && observed
-                .checked
-                .is_some_and(|at| at.elapsed() <= stale_after(self.interval))
+        self.observed().usable_at(Instant::now(), self.interval)
     }
 
     /// Marks the replica unusable until its watcher sees it well again.
     fn mark_down(&self, err: &RepoError) {
-        self.record(Observed {
-            usable: false,
-            lag: None,
-            problem: Some(format!("a read failed: {}", error_chain(err))),
-            checked: Some(Instant::now()),
-        });
+        self.record(Observed::down(
+            ReplicaProblem::ReadFailed(error_chain(err)),
+            Some(Instant::now()),
+        ));
     }
 
     /// Asks the replica for its state and records what it said.
     pub(crate) async fn check(&self) {
         let observed = match tokio::time::timeout(self.probe_timeout, self.probe()).await {
             Ok(Ok(observed)) => observed,
-            Ok(Err(err)) => Observed {
-                problem: Some(format!("unreachable: {}", error_chain(&err))),
-                ..Observed::default()
-            },
-            Err(_elapsed) => Observed {
-                problem: Some(format!(
-                    "unreachable: no answer within {} ms",
-                    self.probe_timeout.as_millis()
-                )),
-                ..Observed::default()
-            },
+            Ok(Err(err)) => Observed::down(ReplicaProblem::Unreachable(error_chain(&err)), None),
+            Err(_elapsed) => Observed::down(ReplicaProblem::NoAnswer(self.probe_timeout), None),
         };
         self.record(Observed {
             checked: Some(Instant::now()),
@@ -187,80 +291,55 @@ impl Replica {
             Option<f64>,
         ) = sqlx::query_as(PROBE).fetch_one(&self.pool).await?;
         if !standby {
-            return Ok(Observed {
-                problem: Some(
-                    "not a standby: it accepts writes (promoted, or not a replica at all), so \
-                     it may have diverged from the primary"
-                        .to_owned(),
-                ),
-                ..Observed::default()
-            });
+            return Ok(Observed::down(ReplicaProblem::NotStandby, None));
         }
         let lag = match (primary_lsn, replayed) {
             (Some(primary_lsn), Some(replayed)) => {
-                Some(self.behind_since(seen, primary_lsn, replayed))
+                let mut unreplayed = match self.unreplayed.lock() {
+                    Ok(guard) => guard,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                Some(unreplayed.lag(seen, primary_lsn, replayed, Instant::now()))
             }
             _ if streaming && replayed_all => Some(Duration::ZERO),
             _ => replay_age.map(|secs| Duration::from_secs_f64(secs.max(0.0))),
         };
-        let problem = match lag {
-            Some(lag) if lag <= self.max_lag => None,
-            Some(lag) => Some(format!(
-                "lags {} ms behind the primary (bound {} ms)",
-                lag.as_millis(),
-                self.max_lag.as_millis()
-            )),
-            None => Some(
-                "its lag is unknown: it is not streaming and has replayed no transaction"
-                    .to_owned(),
-            ),
-        };
-        Ok(Observed {
-            usable: problem.is_none(),
-            lag,
-            problem,
-            checked: None,
-        })
-    }
-
-    /// Records that the primary was at `primary_lsn` at `seen`, forgets what the replica
-    /// has replayed, and returns how long ago the oldest position it has not was seen.
-    fn behind_since(&self, seen: Instant, primary_lsn: i64, replayed: i64) -> Duration {
-        let mut unreplayed = match self.unreplayed.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        while unreplayed.front().is_some_and(|(_, lsn)| *lsn <= replayed) {
-            unreplayed.pop_front();
-        }
-        if primary_lsn > replayed {
-            if unreplayed.len() >= MAX_SAMPLES {
-                unreplayed.pop_back();
-            }
-            unreplayed.push_back((seen, primary_lsn));
-        }
-        unreplayed
-            .front()
-            .map_or(Duration::ZERO, |(at, _)| at.elapsed())
+        Ok(Observed::judged(lag, self.max_lag))
     }
 
     fn status(&self) -> ReplicaStatus {
-        let observed = self.observed();
-        let stale = observed
+        status_at(
+            &self.shown_url,
+            &self.observed(),
+            self.interval,
+            self.reads.load(Ordering::Relaxed),
+            Instant::now(),
+        )
+    }
+}
+
+/// What `observed` says of a replica at `now`.
+fn status_at(
+    url: &str,
+    observed: &Observed,
+    interval: Duration,
+    reads: u64,
+    now: Instant,
+) -> ReplicaStatus {
+    let stale = observed.is_stale(now, interval);
+    ReplicaStatus {
+        url: url.to_owned(),
+        usable: observed.usable_at(now, interval),
+        lag_ms: observed.lag.map(|lag| lag.as_secs_f64() * 1e3),
+        problem: if stale {
+            Some(ReplicaProblem::Stale)
+        } else {
+            observed.problem.clone()
+        },
+        reads,
+        checked_ms_ago: observed
             .checked
-            .is_some_and(|at| at.elapsed() > stale_after(self.interval));
-        ReplicaStatus {
-            url: self.shown_url.clone(),
-            usable: observed.usable && !stale,
-            lag_ms: observed.lag.map(|lag| lag.as_secs_f64() * 1e3),
-            problem: if stale {
-                Some("not checked lately (its watcher is not running)".to_owned())
-            } else {
-                observed.problem
-            },
-            reads: self.reads.load(Ordering::Relaxed),
-            checked_ms_ago: observed.checked.map(|at| at.elapsed().as_secs_f64() * 1e3),
-        }
+            .map(|at| now.saturating_duration_since(at).as_secs_f64() * 1e3),
     }
 }
 
@@ -366,7 +445,7 @@ impl ReplicaSet {
 fn falls_back(err: &RepoError) -> bool {
     match err {
         RepoError::Unavailable(_) | RepoError::Database(_) => true,
-        RepoError::Timeout { what } => *what == "acquiring a connection",
+        RepoError::Timeout { what } => *what == TimedOut::AcquiringConnection,
         _ => false,
     }
 }
@@ -388,4 +467,105 @@ fn watch(replica: Weak<Replica>) {
             replica.check().await;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn the_lag_is_the_age_of_the_oldest_position_not_replayed() {
+        let start = Instant::now();
+        let at = |secs: u64| start + Duration::from_secs(secs);
+        let mut unreplayed = Unreplayed::default();
+        // Caught up: no lag, nothing remembered.
+        assert_eq!(unreplayed.lag(at(0), 100, 100, at(0)), Duration::ZERO);
+        // The primary moves on at 10 s; the replica stops replaying.
+        assert_eq!(unreplayed.lag(at(10), 200, 100, at(10)), Duration::ZERO);
+        assert_eq!(unreplayed.lag(at(11), 300, 100, at(11)), SECOND);
+        assert_eq!(unreplayed.lag(at(15), 300, 100, at(15)), 5 * SECOND);
+        // It replays the first position: the lag is now that of the second, seen at 11 s.
+        assert_eq!(unreplayed.lag(at(16), 300, 200, at(16)), 5 * SECOND);
+        // All replayed: zero again, however long the primary was idle before.
+        assert_eq!(unreplayed.lag(at(3600), 300, 300, at(3600)), Duration::ZERO);
+        // An idle hour does not make the next write look an hour behind.
+        assert_eq!(unreplayed.lag(at(3601), 400, 300, at(3601)), Duration::ZERO);
+        assert_eq!(unreplayed.lag(at(3602), 400, 300, at(3602)), SECOND);
+    }
+
+    #[test]
+    fn remembered_positions_are_bounded() {
+        let start = Instant::now();
+        let mut unreplayed = Unreplayed::default();
+        for idx in 0..(MAX_SAMPLES as u64 + 10) {
+            let seen = start + Duration::from_millis(idx);
+            unreplayed.lag(seen, 1_000 + idx as i64, 0, seen);
+        }
+        assert_eq!(unreplayed.0.len(), MAX_SAMPLES);
+        // The oldest is kept: the lag still counts from the first position missed.
+        let now = start + Duration::from_secs(60);
+        assert_eq!(unreplayed.lag(now, 1, 0, now), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_replica_is_used_only_within_its_bound_and_while_checked_lately() {
+        let bound = 5 * SECOND;
+        let interval = SECOND;
+        let now = Instant::now();
+        let checked = |mut observed: Observed| {
+            observed.checked = Some(now);
+            observed
+        };
+        let fine = checked(Observed::judged(Some(2 * SECOND), bound));
+        assert!(fine.usable_at(now, interval));
+        // The watcher's last word goes stale after three intervals (at least 3 s).
+        assert!(fine.usable_at(now + 3 * SECOND, interval));
+        assert!(!fine.usable_at(now + 4 * SECOND, interval));
+        let status = status_at("r", &fine, interval, 7, now + 4 * SECOND);
+        assert_eq!(status.problem, Some(ReplicaProblem::Stale));
+        assert!(!status.usable);
+        assert_eq!(status.reads, 7);
+
+        let lagging = checked(Observed::judged(Some(6 * SECOND), bound));
+        assert!(!lagging.usable_at(now, interval));
+        assert_eq!(
+            lagging.problem.as_ref().map(ToString::to_string).as_deref(),
+            Some("lags 6000 ms behind the primary (bound 5000 ms)")
+        );
+        let unknown = checked(Observed::judged(None, bound));
+        assert_eq!(unknown.problem, Some(ReplicaProblem::LagUnknown));
+        // Never checked: not used, whatever it says.
+        assert!(!Observed::judged(Some(Duration::ZERO), bound).usable_at(now, interval));
+        let down = Observed::down(ReplicaProblem::NotStandby, Some(now));
+        assert!(!down.usable_at(now, interval));
+        let status = status_at("r", &down, interval, 0, now);
+        assert_eq!(status.problem, Some(ReplicaProblem::NotStandby));
+        assert_eq!(status.checked_ms_ago, Some(0.0));
+    }
+
+    #[test]
+    fn problems_serialise_as_the_text_operators_read() {
+        let problem = ReplicaProblem::NoAnswer(2 * SECOND);
+        assert_eq!(
+            serde_json::to_string(&problem).unwrap(),
+            r#""unreachable: no answer within 2000 ms""#
+        );
+    }
+
+    #[test]
+    fn only_failures_the_primary_may_not_share_fall_back() {
+        use crate::error::TimedOut;
+        assert!(falls_back(&RepoError::Timeout {
+            what: TimedOut::AcquiringConnection
+        }));
+        assert!(!falls_back(&RepoError::Timeout {
+            what: TimedOut::Statement
+        }));
+        assert!(!falls_back(&RepoError::NotFound {
+            entity: "x",
+            key: "y".to_owned()
+        }));
+    }
 }

@@ -21,7 +21,7 @@
 
 use rand::Rng as _;
 use rand::distr::Alphanumeric;
-use shared_db::{Db, DbConfig, url_with_database};
+use shared_db::{Db, DbConfig, LockKey, url_with_database};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::OnceCell;
 
@@ -29,9 +29,6 @@ use tokio::sync::OnceCell;
 pub const TEST_DB_PREFIX: &str = "stockdb_test_";
 /// Prefix of template database names; the suffix is the migrations' digest.
 pub const TEMPLATE_PREFIX: &str = "stockdb_tpl_";
-
-/// Advisory lock key serialising template creation across test processes.
-const TEMPLATE_LOCK_KEY: i64 = 0x0073_746f_636b_7470; // "stocktp"
 
 /// A fresh database for one test, dropped when this value is dropped.
 pub struct TestDb {
@@ -342,9 +339,8 @@ const NO_SERVER: &str = "\nNo PostgreSQL server for the tests.\n\
 async fn ensure_template(admin_url: &str) -> String {
     let template = format!("{TEMPLATE_PREFIX}{:016x}", migration::schema_digest());
     let mut admin = admin_connect(admin_url).await;
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(TEMPLATE_LOCK_KEY)
-        .execute(&mut admin)
+    LockKey::TestTemplate
+        .lock(&mut admin)
         .await
         .expect("template lock");
     let exists: bool =
@@ -379,9 +375,8 @@ async fn ensure_template(admin_url: &str) -> String {
         .await
         .expect("publish template");
     }
-    sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(TEMPLATE_LOCK_KEY)
-        .execute(&mut admin)
+    LockKey::TestTemplate
+        .unlock(&mut admin)
         .await
         .expect("template unlock");
     admin.close().await.expect("close admin connection");

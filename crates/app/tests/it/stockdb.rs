@@ -1,11 +1,11 @@
 //! `Stockdb` hands out every repository on one pool.
 
+use shared_db::utc_now;
 use stockdb::Stockdb;
 use stockdb::audit::LlmCallLog;
 use stockdb::coordinator::{NodeExecution, NodeStatus, ResearchSession};
 use stockdb::data_engineering::{StockInfo, ThirdCode};
 use stockdb::llm_platform::{ApiKey, NewLlmConfig, SecretCipher};
-use shared_db::utc_now;
 use test_support::TestDb;
 
 #[tokio::test]

@@ -6,7 +6,9 @@ use chrono::{Datelike, Months, NaiveDate, NaiveDateTime};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DbErr, FromQueryResult, Statement, TransactionTrait,
 };
-use shared_db::{Db, RepoError, sqlstate, utc_now};
+use shared_db::{
+    Db, LockKey, RepoError, SessionLock, ShortLocks, retry_on_lock_timeout, sqlstate, utc_now,
+};
 
 use super::{
     MONTHS_AHEAD, PartitionAction, PlannedPartition, RetentionPlan, RetentionPolicy,
@@ -29,13 +31,11 @@ const TABLES: [(&str, &str, &str); 2] = [
     ),
 ];
 
-/// Session advisory lock key held while retention runs: one run at a time.
-const RETENTION_LOCK_KEY: i64 = 0x7265_7465_6e74_696f; // "retentio"
-
-/// The longest a drop or a blanking waits for its lock before it tries again.
-const LOCK_TIMEOUT: &str = "1s";
-/// Tries of one drop or blanking that keeps meeting a lock.
-const LOCK_TRIES: u32 = 20;
+/// How long a drop or a blanking waits for its lock before it tries again, and how often.
+const LOCKS: ShortLocks = ShortLocks {
+    tries: 20,
+    ..ShortLocks::DEFAULT
+};
 
 /// [`RetentionRepository`] on PostgreSQL.
 #[derive(Debug, Clone)]
@@ -239,31 +239,15 @@ impl PgRetentionRepository {
     /// Runs `sql` in a transaction whose lock waits are short, trying again while a lock
     /// is held elsewhere; returns the rows it affected.
     async fn under_short_locks(&self, sql: &str) -> Result<u64, RepoError> {
-        let mut attempt = 1;
-        loop {
+        let attempt = || async {
             let txn = self.db.conn().begin().await?;
-            txn.execute_unprepared(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-                .await?;
-            match txn.execute_unprepared(sql).await {
-                Ok(result) => {
-                    txn.commit().await?;
-                    return Ok(result.rows_affected());
-                }
-                Err(err) if sqlstate(&err).as_deref() == Some("55P03") && attempt < LOCK_TRIES => {
-                    txn.rollback().await?;
-                    tracing::warn!(attempt, "retention: a lock is held elsewhere; trying again");
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        250 * u64::from(attempt.min(8)),
-                    ))
-                    .await;
-                }
-                Err(err) => {
-                    txn.rollback().await?;
-                    return Err(err.into());
-                }
-            }
-        }
+            txn.execute_unprepared(&LOCKS.set_local()).await?;
+            // Dropping the transaction on an error rolls it back.
+            let result = txn.execute_unprepared(sql).await?;
+            txn.commit().await?;
+            Ok(result.rows_affected())
+        };
+        Ok(retry_on_lock_timeout("audit retention", LOCKS, attempt).await?)
     }
 
     /// Makes the missing monthly partitions of `table` from `first` (a month start) through
@@ -329,18 +313,7 @@ impl RetentionRepository for PgRetentionRepository {
     async fn apply(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError> {
         policy.validate()?;
         // A session lock on a connection of its own: it goes away with the process.
-        let mut lock = self.db.dedicated_connection().await?;
-        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(RETENTION_LOCK_KEY)
-            .fetch_one(&mut lock)
-            .await
-            .map_err(RepoError::from)?;
-        if !taken {
-            return Err(RepoError::Busy {
-                entity: "audit retention",
-                key: "(another `retention apply` is running)".to_owned(),
-            });
-        }
+        let lock = SessionLock::try_take(&self.db, LockKey::Retention).await?;
         let created = self.ensure_partitions().await?;
         let mut plan = self.make_plan(policy).await?;
         plan.created = created;
@@ -410,7 +383,7 @@ fn quote_ident(name: &str) -> String {
 /// Whether `err` is PostgreSQL's "no partition of relation … found for row": a row dated in
 /// a month no partition covers.
 pub(crate) fn is_missing_partition(err: &DbErr) -> bool {
-    sqlstate(err).as_deref() == Some("23514")
+    sqlstate::is(err, sqlstate::CHECK_VIOLATION)
         && err.to_string().contains("no partition of relation")
 }
 

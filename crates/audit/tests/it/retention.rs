@@ -151,9 +151,8 @@ async fn whole_old_partitions_are_dropped_older_text_blanked_and_kept_sessions_r
 
     // One run at a time: while another holds the lock, apply refuses at once.
     let mut holder = test_db.db().dedicated_connection().await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(0x7265_7465_6e74_696f_i64)
-        .execute(&mut holder)
+    shared_db::LockKey::Retention
+        .lock(&mut holder)
         .await
         .unwrap();
     let busy = retention.apply(policy).await.unwrap_err();

@@ -1,7 +1,7 @@
 //! Parsers of command-line values: dates, times, job types, stock codes.
 
-use stockdb::data_engineering::{SyncJobType, ThirdCode};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use stockdb::data_engineering::{SyncJobType, ThirdCode};
 
 pub(crate) fn parse_date(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")

@@ -1,11 +1,11 @@
 //! `stockdb audit calls`: LLM and external-API calls, newest first, filtered and paged.
 
-use stockdb::Stockdb;
-use stockdb::audit::{ApiCallFilter, CallStatus, LlmCallFilter};
 use chrono::NaiveDateTime;
 use clap::Args;
 use serde_json::json;
 use shared_db::Page;
+use stockdb::Stockdb;
+use stockdb::audit::{ApiCallFilter, CallStatus, LlmCallFilter};
 use uuid::Uuid;
 
 use super::args::parse_time;

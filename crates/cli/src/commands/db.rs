@@ -1,7 +1,7 @@
 //! `stockdb db start|stop|status|url`: the embedded cluster.
 
-use stockdb::Health;
 use shared_db::redact_url;
+use stockdb::Health;
 
 use super::target::Target;
 use super::{DbCommand, output};

@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use stockdb::Stockdb;
-use stockdb::data_engineering::StockInfo;
-use stockdb::llm_platform::{ApiKey, NewLlmConfig};
 use chrono::{NaiveDate, NaiveTime};
 use clap::Args;
 use sample::{SampleTrace, tushare};
+use stockdb::Stockdb;
+use stockdb::data_engineering::StockInfo;
+use stockdb::llm_platform::{ApiKey, NewLlmConfig};
 
 use super::import::{ImportArgs, Kind, import, print_summary};
 use super::market::{self, DailyArgs, FinanceArgs, StockCommand};

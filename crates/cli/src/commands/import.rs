@@ -7,9 +7,9 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use stockdb::Stockdb;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use stockdb::Stockdb;
 
 use super::output;
 use crate::import::{

@@ -5,12 +5,12 @@
 use std::io::{BufRead as _, IsTerminal as _};
 
 use anyhow::Context as _;
-use stockdb::Stockdb;
-use stockdb::audit::ModelPrice;
-use stockdb::llm_platform::{ApiKey, LlmConfig, NewLlmConfig};
 use chrono::NaiveDateTime;
 use clap::{Args, Subcommand};
 use serde_json::json;
+use stockdb::Stockdb;
+use stockdb::audit::ModelPrice;
+use stockdb::llm_platform::{ApiKey, LlmConfig, NewLlmConfig};
 
 use super::args::parse_time;
 use super::output::{clean, opt, print_json, print_table, table};

@@ -1,11 +1,11 @@
 //! Market-data queries: `stockdb stock show`, `stockdb daily`, `stockdb finance`.
 
 use anyhow::Context as _;
-use stockdb::Stockdb;
-use stockdb::data_engineering::Adjust;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use serde_json::json;
+use stockdb::Stockdb;
+use stockdb::data_engineering::Adjust;
 
 use super::args::{code, parse_date};
 use super::output::{num, opt, print_json, print_table, table};

@@ -1,9 +1,9 @@
 //! `stockdb retention apply`: drop whole monthly partitions of the audit logs older than a
 //! horizon, blank the text of those older than a shorter one, make partitions ahead.
 
+use clap::{Args, Subcommand};
 use stockdb::Stockdb;
 use stockdb::audit::{PartitionAction, RetentionPlan, RetentionPolicy, parse_days};
-use clap::{Args, Subcommand};
 
 use super::output::{self, count, print_json, print_table, table};
 

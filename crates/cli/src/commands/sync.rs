@@ -1,8 +1,8 @@
 //! `stockdb sync status|failures`: sync tasks and failure records.
 
+use clap::Subcommand;
 use stockdb::Stockdb;
 use stockdb::data_engineering::SyncJobType;
-use clap::Subcommand;
 
 use super::args::parse_job;
 use super::output::{count, opt, print_json, print_table, table};

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use shared_db::{Db, DbConfig, redact_url};
 use stockdb::Stockdb;
 use stockdb::llm_platform::SecretCipher;
-use shared_db::{Db, DbConfig, redact_url};
 
 use crate::embedded::EmbeddedCluster;
 

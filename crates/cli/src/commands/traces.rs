@@ -2,13 +2,13 @@
 //! `audit calls`, in `calls`).
 
 use anyhow::Context as _;
-use stockdb::Stockdb;
-use stockdb::audit::{CostBy, CostRow, CostScope, TimeWindow};
-use stockdb::coordinator::SessionFilter;
 use chrono::NaiveDateTime;
 use clap::Subcommand;
 use serde_json::json;
 use shared_db::Page;
+use stockdb::Stockdb;
+use stockdb::audit::{CostBy, CostRow, CostScope, TimeWindow};
+use stockdb::coordinator::SessionFilter;
 use uuid::Uuid;
 
 use super::args::parse_time;

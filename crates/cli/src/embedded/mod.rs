@@ -338,9 +338,9 @@ impl EmbeddedCluster {
             .await;
             // A concurrent stockdb may have created it first.
             if let Err(err) = created
-                && err
-                    .as_database_error()
-                    .is_none_or(|e| e.code().as_deref() != Some("42P04"))
+                && err.as_database_error().is_none_or(|e| {
+                    e.code().as_deref() != Some(shared_db::sqlstate::DUPLICATE_DATABASE)
+                })
             {
                 return Err(sql_err(err));
             }

@@ -4,13 +4,13 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use assert_cmd::Command;
+use assert_cmd::assert::OutputAssertExt as _;
+use serde_json::Value;
 use stockdb::data_engineering::{
     PgStockDailyRepository, PgSyncRepository, StockDaily, StockDailyRepository, SyncJobType,
     SyncRepository, SyncTaskStatus, ThirdCode,
 };
-use assert_cmd::Command;
-use assert_cmd::assert::OutputAssertExt as _;
-use serde_json::Value;
 use test_support::TestDb;
 
 use crate::stockdb;
@@ -498,7 +498,9 @@ async fn adjusted_bars_and_point_in_time_reports_from_the_command_line() {
 
 #[tokio::test]
 async fn audit_calls_lists_failed_calls_newest_first() {
-    use stockdb::audit::{CallStatus, LlmCallLog, LlmCallLogRepository as _, PgLlmCallLogRepository};
+    use stockdb::audit::{
+        CallStatus, LlmCallLog, LlmCallLogRepository as _, PgLlmCallLogRepository,
+    };
     let test_db = TestDb::new().await;
     let repo = PgLlmCallLogRepository::new(test_db.db().clone());
     for (minute, status) in [

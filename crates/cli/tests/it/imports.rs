@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use stockdb::data_engineering::{PgSyncRepository, SyncJobType, SyncRepository, SyncTaskStatus};
 use serde_json::Value;
+use stockdb::data_engineering::{PgSyncRepository, SyncJobType, SyncRepository, SyncTaskStatus};
 use test_support::TestDb;
 
 use crate::stockdb;

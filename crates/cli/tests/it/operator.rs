@@ -233,8 +233,8 @@ async fn a_blocked_migration_names_its_blocker_and_gives_up_in_time() {
     let test_db = TestDb::empty().await;
     // Another process holds the migration lock.
     let mut holder = test_db.db().pool().acquire().await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock(x'0073746f636b6462'::bigint)")
-        .execute(&mut *holder)
+    shared_db::LockKey::Migration
+        .lock(&mut *holder)
         .await
         .unwrap();
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")

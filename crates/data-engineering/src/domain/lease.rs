@@ -25,7 +25,7 @@ pub struct TaskLease {
 impl TaskLease {
     /// The JSON key of `sync_tasks.config` holding the token of the run that holds the
     /// task.
-    pub const CONFIG_KEY: &'static str = "lease";
+    pub const CONFIG_KEY: &'static str = lease_key!();
 
     pub(crate) fn new(
         task: SyncTask,

@@ -2,8 +2,7 @@
 //! and the SQL that fences a run's writes with its token.
 
 use chrono::NaiveDateTime;
-use shared_db::{InvalidInput, RepoError};
-use sqlx::PgConnection;
+use shared_db::{InvalidInput, LockKey, RepoError, SessionLock};
 use uuid::Uuid;
 
 use super::sync::PgSyncRepository;
@@ -16,13 +15,30 @@ pub(super) const CLAIMABLE: &str = "('PENDING', 'PAUSED')";
 pub(super) const TAKABLE: &str = "('PENDING', 'PAUSED', 'FAILED', 'RUNNING')";
 
 /// The columns a claim or a take sets: `$2` is now, `$3` the new lease token.
-pub(super) const START_SET: &str = "status = 'RUNNING', started_at = COALESCE(started_at, $2), \
-                         updated_at = $2, completed_at = NULL, \
-                         config = (COALESCE(config::jsonb, '{}'::jsonb) \
-                                   || jsonb_build_object('lease', $3::text))::json";
+pub(super) const START_SET: &str = concat!(
+    "status = 'RUNNING', started_at = COALESCE(started_at, $2), updated_at = $2, \
+     completed_at = NULL, config = (COALESCE(config::jsonb, '{}'::jsonb) \
+     || jsonb_build_object('",
+    lease_key!(),
+    "', $3::text))::json"
+);
 
 /// The fence of every write of a leased run: `$1` is the task, `$2` the run's token.
-pub(super) const FENCE: &str = "id = $1 AND status = 'RUNNING' AND config->>'lease' = $2";
+pub(super) const FENCE: &str = concat!(
+    "id = $1 AND status = 'RUNNING' AND config->>'",
+    lease_key!(),
+    "' = $2"
+);
+
+/// Whether task `$1` is still held with token `$2`.
+pub(super) const STILL_HELD: &str = concat!(
+    "SELECT EXISTS (SELECT 1 FROM sync_tasks WHERE id = $1 AND config->>'",
+    lease_key!(),
+    "' = $2)"
+);
+
+/// The task's config without the lease token: what a released task keeps.
+pub(super) const CONFIG_UNLEASED: &str = concat!("(config::jsonb - '", lease_key!(), "')::json");
 
 impl PgSyncRepository {
     /// The error for a fenced write that matched no row: the run's lease was taken over
@@ -45,39 +61,24 @@ impl PgSyncRepository {
         &self,
         id: Uuid,
         scope: Option<&str>,
-    ) -> Result<PgConnection, RepoError> {
-        let mut conn = self.db.dedicated_connection().await?;
-        if let Some(scope) = scope {
-            let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
-                .bind(SCOPE_LOCK_CLASS)
-                .bind(scope)
-                .fetch_one(&mut conn)
-                .await?;
-            if !locked {
-                return Err(RepoError::Busy {
-                    entity: "sync scope",
-                    key: scope.to_owned(),
-                });
+    ) -> Result<SessionLock, RepoError> {
+        let task = LockKey::SyncTask(id);
+        match scope {
+            Some(scope) => {
+                SessionLock::try_take(&self.db, LockKey::SyncScope(scope))
+                    .await?
+                    .and_take(task)
+                    .await
             }
+            None => SessionLock::try_take(&self.db, task).await,
         }
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(lock_key(id))
-            .fetch_one(&mut conn)
-            .await?;
-        if !locked {
-            return Err(RepoError::Busy {
-                entity: "sync task",
-                key: id.to_string(),
-            });
-        }
-        Ok(conn)
     }
 
     /// Moves the task `id` to `RUNNING` with a new token, under the locks `holder` holds.
     pub(super) async fn take_locked(
         &self,
         id: Uuid,
-        holder: PgConnection,
+        holder: SessionLock,
         now: NaiveDateTime,
     ) -> Result<TaskLease, RepoError> {
         let token = Uuid::new_v4();
@@ -90,19 +91,6 @@ impl PgSyncRepository {
             None => Err(self.refused(id, SyncTaskStatus::Running).await),
         }
     }
-}
-
-/// The first key of scope locks (`pg_try_advisory_lock(int, int)`), so they can collide
-/// with no task lock (the one-key form) and with no other application's two-key locks
-/// that do not use it: "sd" "sc".
-const SCOPE_LOCK_CLASS: i32 = 0x7364_7363;
-
-/// The advisory lock key of a task: the first eight bytes of its id.
-pub(super) fn lock_key(id: Uuid) -> i64 {
-    let bytes = id.as_bytes();
-    i64::from_be_bytes([
-        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-    ])
 }
 
 /// `count` as an `integer` parameter, or `Invalid` naming `field`.

@@ -11,7 +11,9 @@ use shared_db::{Db, Merge, RepoError, UpsertReport, upsert_in, utc_now};
 use uuid::Uuid;
 
 use super::checked_limit;
-use super::lease::{CLAIMABLE, FENCE, START_SET, checked_checkpoint, count_param};
+use super::lease::{
+    CLAIMABLE, CONFIG_UNLEASED, FENCE, START_SET, STILL_HELD, checked_checkpoint, count_param,
+};
 use crate::domain::{
     BatchRows, RunOutcome, SyncBatch, SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus,
     TaskLease,
@@ -199,13 +201,11 @@ impl SyncRepository for PgSyncRepository {
                 Err(RepoError::Busy { .. }) => continue,
                 Err(err) => return Err(err),
             };
-            let still_ours: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM sync_tasks WHERE id = $1 AND config->>'lease' = $2)",
-            )
-            .bind(task.id)
-            .bind(token.to_string())
-            .fetch_one(&mut holder)
-            .await?;
+            let still_ours: bool = sqlx::query_scalar(STILL_HELD)
+                .bind(task.id)
+                .bind(token.to_string())
+                .fetch_one(holder.connection())
+                .await?;
             if still_ours {
                 return Ok(Some(TaskLease::new(task, token, Box::new(holder))));
             }
@@ -296,7 +296,7 @@ impl SyncRepository for PgSyncRepository {
         let completed_at = (outcome != RunOutcome::Paused).then_some(now);
         let sql = format!(
             "UPDATE sync_tasks SET status = $3, updated_at = $4, completed_at = $5, \
-                    config = (config::jsonb - 'lease')::json \
+                    config = {CONFIG_UNLEASED} \
              WHERE {FENCE} RETURNING *"
         );
         let values = vec![

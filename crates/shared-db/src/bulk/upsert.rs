@@ -11,7 +11,7 @@ use super::dedup::sorted_last_of_each_key;
 use super::encode::{COPY_HEADER, COPY_TRAILER, copy_rows, unnest_arguments};
 use super::table::{BulkTable, Merge};
 use crate::db::Db;
-use crate::error::{InvalidInput, RepoError};
+use crate::error::{InvalidInput, RepoError, sqlstate};
 
 /// Rows encoded at a time, and copied into the table by one `COPY` (under one savepoint):
 /// bounds the client's memory to two chunks and the work a stored key makes the engine
@@ -259,7 +259,9 @@ async fn copy_chunk(
                 .await?;
             Ok(Some(rows))
         }
-        Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("23505") => {
+        Err(sqlx::Error::Database(err))
+            if err.code().as_deref() == Some(sqlstate::UNIQUE_VIOLATION) =>
+        {
             sqlx::raw_sql("ROLLBACK TO SAVEPOINT stockdb_bulk_copy")
                 .execute(&mut **txn)
                 .await?;
