@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use sea_orm_migration::sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseBackend, DbErr, Statement, TransactionSession, TransactionTrait,
 };
 
 /// Golden fingerprints, indexed by schema version (0 = empty schema).
@@ -201,7 +201,10 @@ group by ty.typname
 ///
 /// An empty schema prints the empty string. The bookkeeping tables `alembic_version` and
 /// `seaql_migrations` are left out. Reads the catalog only, in a transaction it rolls back.
-pub async fn fingerprint(db: &DatabaseConnection) -> Result<String, DbErr> {
+pub async fn fingerprint<C>(db: &C) -> Result<String, DbErr>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     let txn = db.begin().await?;
     txn.execute_unprepared(SETTINGS).await?;
     let mut out = String::new();

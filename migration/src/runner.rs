@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sea_orm_migration::sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, SqlxPostgresConnector, Statement,
+    TransactionTrait,
 };
 use sea_orm_migration::{DbErr, MigratorTrait};
 use sqlx::postgres::PgPoolOptions;
@@ -277,7 +278,7 @@ fn own_tables() -> BTreeSet<&'static str> {
 }
 
 /// The tables of the `public` schema, sorted.
-async fn public_tables(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+async fn public_tables(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
     let rows = db
         .query_all_raw(Statement::from_string(
             DatabaseBackend::Postgres,
@@ -293,7 +294,7 @@ async fn public_tables(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
 /// The `seaql_migrations` rows, oldest first; empty when the table does not exist
 /// (reading never creates it).
 pub(crate) async fn applied_history(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
 ) -> Result<Vec<AppliedMigration>, DbErr> {
     if !table_exists(db, "seaql_migrations").await? {
         return Ok(Vec::new());
@@ -314,7 +315,7 @@ pub(crate) async fn applied_history(
         .collect()
 }
 
-async fn table_exists(db: &DatabaseConnection, table: &str) -> Result<bool, DbErr> {
+async fn table_exists(db: &impl ConnectionTrait, table: &str) -> Result<bool, DbErr> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
@@ -328,7 +329,7 @@ async fn table_exists(db: &DatabaseConnection, table: &str) -> Result<bool, DbEr
         .unwrap_or(false))
 }
 
-pub(crate) async fn alembic_revision(db: &DatabaseConnection) -> Result<Option<String>, DbErr> {
+pub(crate) async fn alembic_revision(db: &impl ConnectionTrait) -> Result<Option<String>, DbErr> {
     if !table_exists(db, "alembic_version").await? {
         return Ok(None);
     }
@@ -358,7 +359,10 @@ pub(crate) fn unix_now() -> i64 {
 
 /// Where the database behind `db` stands (see [`MigrationRunner::status`]), on any
 /// connection: reads only, takes no lock. `Stockdb::health` uses it on its pool.
-pub async fn status_of(db: &DatabaseConnection) -> Result<MigrationStatus, MigrateError> {
+pub async fn status_of<C>(db: &C) -> Result<MigrationStatus, MigrateError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     let applied: Vec<AppliedMigration> = applied_history(db).await?;
     let known = MigrationRunner::names();
     for (idx, row) in applied.iter().enumerate() {

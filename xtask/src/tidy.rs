@@ -1,7 +1,7 @@
 //! Repository checks that run as plain `cargo test`: every Rust file starts with a `//!`
 //! line saying what it is for; no `dbg!` calls or `should_panic` attributes are left
-//! behind; `src/` folders hold Rust only; no source file outside the tests passes 500
-//! lines.
+//! behind; `src/` folders hold Rust and the SQL it includes; no source file outside the
+//! tests passes 500 lines; no context's code names another context's table.
 
 #[cfg(test)]
 mod tests {
@@ -58,19 +58,85 @@ mod tests {
     }
 
     #[test]
-    fn src_folders_hold_only_rust() {
+    fn src_folders_hold_only_rust_and_its_sql() {
         let stray: Vec<_> = all_files()
             .into_iter()
             .filter(|path| {
                 let relative = path.strip_prefix(project_root()).unwrap_or(path);
                 relative.components().any(|c| c.as_os_str() == "src")
-                    && path.extension().is_none_or(|ext| ext != "rs")
+                    && path
+                        .extension()
+                        .is_none_or(|ext| ext != "rs" && ext != "sql")
             })
             .collect();
         assert!(
             stray.is_empty(),
-            "files under src/ that are not Rust: {stray:#?}"
+            "files under src/ that are neither Rust nor SQL: {stray:#?}"
         );
+    }
+
+    /// Each context crate and the tables it owns.
+    const CONTEXT_TABLES: [(&str, &[&str]); 4] = [
+        (
+            "data-engineering",
+            &[
+                "stock_info",
+                "stock_daily",
+                "stock_finance",
+                "sync_tasks",
+                "sync_failure_records",
+            ],
+        ),
+        ("llm-platform", &["llm_configs"]),
+        ("coordinator", &["research_sessions", "node_executions"]),
+        (
+            "audit",
+            &[
+                "llm_call_logs",
+                "external_api_call_logs",
+                "llm_model_prices",
+            ],
+        ),
+    ];
+
+    /// Whether `text` holds `word` with no identifier character on either side.
+    fn names(text: &str, word: &str) -> bool {
+        let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        text.match_indices(word).any(|(at, _)| {
+            !text[..at].chars().next_back().is_some_and(is_ident)
+                && !text[at + word.len()..].chars().next().is_some_and(is_ident)
+        })
+    }
+
+    /// Contexts own only their tables, in SQL as much as in imports: a read that spans two
+    /// is composed in the `stockdb` crate from each context's repository.
+    #[test]
+    fn no_context_names_another_contexts_table() {
+        let mut offending = Vec::new();
+        for (context, _) in CONTEXT_TABLES {
+            let mut sources = Vec::new();
+            files(
+                &project_root().join("crates").join(context).join("src"),
+                &mut sources,
+            );
+            for path in sources {
+                let text = std::fs::read_to_string(&path).expect("readable file");
+                for (owner, tables) in CONTEXT_TABLES {
+                    if owner == context {
+                        continue;
+                    }
+                    for table in tables.iter().filter(|table| names(&text, table)) {
+                        offending.push(format!("{} names {owner}'s {table}", path.display()));
+                    }
+                }
+            }
+        }
+        assert!(offending.is_empty(), "{offending:#?}");
+        assert!(names("FROM research_sessions s", "research_sessions"));
+        assert!(!names(
+            "ix_research_sessions_created_at",
+            "research_sessions"
+        ));
     }
 
     #[test]

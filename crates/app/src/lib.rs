@@ -1,5 +1,9 @@
-//! The composition root of stockdb: [`Stockdb`] connects once and hands out every
-//! repository as a trait object.
+//! The persistence layer of the stock research assistant, as services link it:
+//! [`Stockdb`] connects once and hands out every repository as a trait object, and
+//! composes what spans contexts — a session's whole trace ([`Stockdb::session_trace`]),
+//! writes of several repositories in one transaction ([`Stockdb::unit_of_work`]), the
+//! audit logs' retention with what it takes from kept sessions ([`Stockdb::retention`]),
+//! and [`Stockdb::health`].
 //!
 //! Re-exports the context crates so that a service needs only this one dependency. It
 //! holds nothing of the command line (that is the `stockdb-cli` crate), so linking it
@@ -8,15 +12,20 @@
 pub use {audit, coordinator, data_engineering, llm_platform, shared_db};
 
 mod health;
+mod retention;
+mod trace;
+mod unit_of_work;
 
 pub use health::{Health, PoolHealth, SchemaHealth, ServerHealth};
+pub use retention::Retention;
+pub use trace::{SessionCost, SessionTrace};
+pub use unit_of_work::UnitOfWork;
 
 use std::sync::Arc;
 
 use audit::{
     ExternalApiCallLogRepository, LlmCallLogRepository, ModelPriceRepository,
     PgExternalApiCallLogRepository, PgLlmCallLogRepository, PgModelPriceRepository,
-    PgRetentionRepository, RetentionRepository,
 };
 use coordinator::{PgResearchSessionRepository, ResearchSessionRepository};
 use data_engineering::{
@@ -190,8 +199,25 @@ impl Stockdb {
     }
 
     /// The monthly partitions of both audit logs and their retention (on the primary).
-    pub fn retention(&self) -> Arc<dyn RetentionRepository> {
-        Arc::new(PgRetentionRepository::new(self.db.primary()))
+    pub fn retention(&self) -> Retention {
+        Retention::new(&self.db)
+    }
+
+    /// The trace of research session `id` — the session, its nodes, LLM and API calls,
+    /// retries and cost — or `None` when there is no such session.
+    ///
+    /// Read as one snapshot (a read-only `REPEATABLE READ` transaction) on one server: a
+    /// replica within the lag bound when one is usable, else the primary. A call saved
+    /// while it reads is in every part of the trace or in none, and no part comes from a
+    /// replica further behind than another.
+    pub async fn session_trace(&self, id: uuid::Uuid) -> Result<Option<SessionTrace>, RepoError> {
+        self.db.read_snapshot(|db| trace::read(db, id)).await
+    }
+
+    /// A unit of work: the research-trace repositories bound to one new transaction on
+    /// the primary, committed or rolled back together (see [`UnitOfWork`]).
+    pub async fn unit_of_work(&self) -> Result<UnitOfWork, RepoError> {
+        UnitOfWork::begin(&self.db).await
     }
 }
 

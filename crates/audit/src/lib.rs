@@ -24,5 +24,5 @@ pub use redact::{REDACTED, is_secret_name, redact_params, redact_text};
 pub use repository::{ExternalApiCallLogRepository, LlmCallLogRepository};
 pub use retention::{
     MONTHS_AHEAD, PartitionAction, PgRetentionRepository, PlannedPartition, RetentionPlan,
-    RetentionPolicy, RetentionRepository, parse_days,
+    RetentionPolicy, RetentionRepository, SessionCalls, parse_days,
 };

@@ -1,11 +1,16 @@
 //! `PgResearchSessionRepository`: research traces on PostgreSQL.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::extension::postgres::PgBinOper;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait as _, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
+};
 use serde_json::Value;
 use shared_db::{Db, InvalidInput, Page, RepoError, check_not_negative};
 use uuid::Uuid;
@@ -278,6 +283,29 @@ impl ResearchSessionRepository for PgResearchSessionRepository {
             .into_iter()
             .map(|m| Ok(node_from(m)?))
             .collect()
+    }
+
+    async fn stored_session_ids(&self, ids: &[Uuid]) -> Result<HashSet<Uuid>, RepoError> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        // One array parameter, not one bind per id: any number of ids in one statement.
+        let ids = ids.to_vec();
+        let ids = &ids;
+        self.db
+            .read(|conn| async move {
+                let rows = conn
+                    .query_all_raw(Statement::from_sql_and_values(
+                        DatabaseBackend::Postgres,
+                        "SELECT id FROM research_sessions WHERE id = ANY($1)",
+                        [ids.clone().into()],
+                    ))
+                    .await?;
+                rows.iter()
+                    .map(|row| Ok(row.try_get_by_index::<Uuid>(0)?))
+                    .collect()
+            })
+            .await
     }
 
     async fn delete_session(&self, id: Uuid) -> Result<bool, RepoError> {

@@ -1,5 +1,7 @@
 //! `ResearchSessionRepository`: the contract of research traces.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use shared_db::{Page, RepoError};
@@ -51,6 +53,11 @@ pub trait ResearchSessionRepository: Send + Sync {
         &self,
         id: Uuid,
     ) -> Result<Vec<NodeExecution>, RepoError>;
+
+    /// Which of `ids` are stored sessions (in no particular order; unknown ids are left
+    /// out). One query however many ids: what retention asks of the sessions whose calls a
+    /// dropped partition holds.
+    async fn stored_session_ids(&self, ids: &[Uuid]) -> Result<HashSet<Uuid>, RepoError>;
 
     /// Deletes the session `id` and, by the foreign key's cascade, its node executions;
     /// false when there was none. A session that retries point at is `Conflict` (delete

@@ -3,13 +3,16 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, SqlxPostgresConnector};
+use sea_orm::{
+    AccessMode, DatabaseTransaction, IsolationLevel, SqlxPostgresConnector, TransactionTrait as _,
+};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions as _, Connection as _};
 
 use crate::config::DbConfig;
+use crate::conn::Conn;
 use crate::error::{InvalidInput, RepoError, TimedOut};
 use crate::replica::{ReplicaSet, ReplicaStatus};
 
@@ -22,9 +25,14 @@ const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 /// Repositories keep a clone. Writes and SeaORM queries go through [`Db::conn`]; the bulk
 /// engine uses the same pool through [`Db::pool`], so both share its size and timeouts.
 /// Read-only calls that may be served slightly stale go through [`Db::read`].
+///
+/// A handle made by [`Db::begin`] is bound to one transaction: every SeaORM statement of
+/// every repository made on it (and its clones) runs in that transaction, reads included,
+/// until [`Db::commit`] or [`Db::rollback`]. The bulk engine and [`Db::pool`] are not part
+/// of it: repositories whose writes go through them refuse a bound handle.
 #[derive(Clone, Debug)]
 pub struct Db {
-    conn: DatabaseConnection,
+    conn: Conn,
     pool: PgPool,
     connect_timeout: Duration,
     replicas: Option<Arc<ReplicaSet>>,
@@ -83,7 +91,7 @@ impl Db {
     /// Wraps an existing sqlx pool (for services that already own one).
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
-            conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()),
+            conn: Conn::Pool(SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone())),
             pool,
             connect_timeout: DbConfig::DEFAULT_CONNECT_TIMEOUT,
             replicas: None,
@@ -116,7 +124,7 @@ impl Db {
     /// What it reads may be up to `replica_max_lag` plus one check interval old.
     pub async fn read<T, F, Fut>(&self, query: F) -> Result<T, RepoError>
     where
-        F: Fn(DatabaseConnection) -> Fut,
+        F: Fn(Conn) -> Fut,
         Fut: Future<Output = Result<T, RepoError>>,
     {
         match &self.replicas {
@@ -149,9 +157,95 @@ impl Db {
         connect_within(self.connect_timeout, &self.pool.connect_options()).await
     }
 
-    /// The SeaORM connection (a pool) for queries.
-    pub fn conn(&self) -> &DatabaseConnection {
+    /// The SeaORM connection for queries: the primary's pool, or the transaction this
+    /// handle is bound to.
+    pub fn conn(&self) -> &Conn {
         &self.conn
+    }
+
+    /// This handle's pools outside any transaction it is bound to: for work that must
+    /// commit on its own whatever the bound transaction does (making a partition, say).
+    #[must_use]
+    pub fn detached(&self) -> Self {
+        match &self.conn {
+            Conn::Pool(_) => self.clone(),
+            Conn::Txn(_) => Self {
+                connect_timeout: self.connect_timeout,
+                ..Self::from_pool(self.pool.clone())
+            },
+        }
+    }
+
+    /// Whether this handle is bound to a transaction ([`Db::begin`]).
+    pub fn is_bound(&self) -> bool {
+        matches!(self.conn, Conn::Txn(_))
+    }
+
+    /// A handle bound to a new transaction on the primary (a savepoint when this handle is
+    /// bound already): repositories made on it and its clones run every statement in it,
+    /// and see its writes, until [`Db::commit`] or [`Db::rollback`]. Dropped without
+    /// either, it is rolled back.
+    pub async fn begin(&self) -> Result<Self, RepoError> {
+        let txn = self.conn.begin().await?;
+        Ok(self.bound_to(txn))
+    }
+
+    fn bound_to(&self, txn: DatabaseTransaction) -> Self {
+        Self {
+            conn: Conn::Txn(Arc::new(txn)),
+            pool: self.pool.clone(),
+            connect_timeout: self.connect_timeout,
+            replicas: None,
+        }
+    }
+
+    /// Commits the transaction this handle is bound to. Every other clone of it (the
+    /// repositories made on it) must be gone first: `Internal` otherwise, and the
+    /// transaction is rolled back when the last clone goes.
+    pub async fn commit(self) -> Result<(), RepoError> {
+        Ok(self.into_transaction()?.commit().await?)
+    }
+
+    /// Rolls back the transaction this handle is bound to (as dropping every clone would,
+    /// but now, and with its error).
+    pub async fn rollback(self) -> Result<(), RepoError> {
+        Ok(self.into_transaction()?.rollback().await?)
+    }
+
+    fn into_transaction(self) -> Result<DatabaseTransaction, RepoError> {
+        let internal = |detail: &str| RepoError::Internal {
+            component: "transaction",
+            detail: detail.to_owned(),
+        };
+        match self.conn {
+            Conn::Txn(txn) => Arc::try_unwrap(txn).map_err(|_| {
+                internal("a handle bound to this transaction is still held elsewhere")
+            }),
+            Conn::Pool(_) => Err(internal("this handle is not bound to a transaction")),
+        }
+    }
+
+    /// Runs `work` on a handle bound to one read-only `REPEATABLE READ` transaction, on a
+    /// replica when one is usable (as [`Db::read`] chooses, falling back to the primary
+    /// the same way), so that everything `work` reads is one consistent snapshot: several
+    /// reads never mix two moments, or two replicas' lags. `work` may run twice.
+    pub async fn read_snapshot<T, F, Fut>(&self, work: F) -> Result<T, RepoError>
+    where
+        F: Fn(Self) -> Fut,
+        Fut: Future<Output = Result<T, RepoError>>,
+    {
+        let work = &work;
+        self.read(|conn| async move {
+            let txn = conn
+                .begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
+                .await?;
+            // Read only: dropping it (rolled back) loses nothing.
+            work(self.bound_to(txn)).await
+        })
+        .await
     }
 
     /// The underlying sqlx pool, for `COPY` and array binds that SeaORM does not expose.
@@ -195,7 +289,11 @@ impl Db {
         F: for<'c> AsyncFnOnce(&'c DatabaseTransaction) -> Result<T, RepoError> + Send,
         T: Send,
     {
-        Ok(self.conn.transaction_async(work).await?)
+        Ok(match &self.conn {
+            Conn::Pool(conn) => conn.transaction_async(work).await?,
+            // A savepoint inside the bound transaction.
+            Conn::Txn(txn) => txn.transaction_async(work).await?,
+        })
     }
 
     /// Closes every connection; later calls fail with `Unavailable`.

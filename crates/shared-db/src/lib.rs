@@ -8,6 +8,7 @@
 
 mod bulk;
 mod config;
+mod conn;
 mod db;
 mod error;
 mod lock;
@@ -21,6 +22,7 @@ pub use bulk::{
     UpsertReport, upsert, upsert_in, upsert_with,
 };
 pub use config::{DbConfig, UNPARSABLE_URL, redact_url, url_with_database};
+pub use conn::Conn;
 pub use db::{Db, check_reachable};
 pub use error::{
     BoxError, InvalidInput, RepoError, TimedOut, database_error, error_chain, sqlstate,

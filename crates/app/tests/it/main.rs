@@ -3,3 +3,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod stockdb;
+mod trace;
+mod unit_of_work;

@@ -105,10 +105,55 @@ pub struct PlannedPartition {
     pub rows: u64,
     /// Its size on disk, with indexes and TOAST, in bytes.
     pub bytes: u64,
+    /// Of a partition to drop: its calls per research session (calls without a session
+    /// are not listed). Not serialised: a month may hold many sessions.
+    #[serde(skip)]
+    pub calls_by_session: Vec<SessionCalls>,
     /// Of a partition to drop: its calls that belong to research sessions still stored.
+    /// Sessions are the coordinator's: this context leaves it 0 and the composition
+    /// (`stockdb`) counts it with [`PlannedPartition::count_stored_sessions`].
     pub calls_of_stored_sessions: u64,
-    /// Of a partition to drop: how many stored research sessions those calls belong to.
+    /// Of a partition to drop: how many stored research sessions those calls belong to
+    /// (counted like `calls_of_stored_sessions`).
     pub stored_sessions: u64,
+}
+
+/// How many calls of one research session a partition holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCalls {
+    /// The session.
+    pub session_id: uuid::Uuid,
+    /// Its calls in the partition.
+    pub calls: u64,
+}
+
+impl PlannedPartition {
+    /// Fills `calls_of_stored_sessions` and `stored_sessions` from `is_stored`, which
+    /// says whether a session is still stored.
+    pub fn count_stored_sessions(&mut self, is_stored: impl Fn(&uuid::Uuid) -> bool) {
+        let stored = self
+            .calls_by_session
+            .iter()
+            .filter(|entry| is_stored(&entry.session_id));
+        let (calls, sessions) = stored.fold((0, 0), |(calls, sessions), entry| {
+            (calls + entry.calls, sessions + 1)
+        });
+        self.calls_of_stored_sessions = calls;
+        self.stored_sessions = sessions;
+    }
+}
+
+impl RetentionPlan {
+    /// Every session whose calls a partition to drop holds, each once.
+    pub fn sessions_losing_calls(&self) -> Vec<uuid::Uuid> {
+        let mut ids: Vec<uuid::Uuid> = self
+            .with_action(PartitionAction::Drop)
+            .flat_map(|p| p.calls_by_session.iter().map(|entry| entry.session_id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
 }
 
 /// What retention would do (a dry run) or did.

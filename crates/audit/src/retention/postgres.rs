@@ -10,9 +10,11 @@ use shared_db::{
     Db, LockKey, RepoError, SessionLock, ShortLocks, retry_on_lock_timeout, sqlstate, utc_now,
 };
 
+use uuid::Uuid;
+
 use super::{
     MONTHS_AHEAD, PartitionAction, PlannedPartition, RetentionPlan, RetentionPolicy,
-    RetentionRepository,
+    RetentionRepository, SessionCalls,
 };
 
 /// The partitioned tables, each with the text columns blanking clears (`prompt_text` is
@@ -169,6 +171,28 @@ impl PgRetentionRepository {
         Ok(counts)
     }
 
+    /// The rows of partition `quoted`, and its calls per research session, in one scan.
+    async fn calls_by_session(&self, quoted: &str) -> Result<(u64, Vec<SessionCalls>), RepoError> {
+        let rows = self
+            .db
+            .conn()
+            .query_all_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                format!("SELECT session_id, count(*) FROM {quoted} GROUP BY session_id"),
+            ))
+            .await?;
+        let mut total = 0;
+        let mut by_session = Vec::new();
+        for row in rows {
+            let calls = u64::try_from(row.try_get_by_index::<i64>(1)?).unwrap_or(0);
+            total += calls;
+            if let Some(session_id) = row.try_get_by_index::<Option<Uuid>>(0)? {
+                by_session.push(SessionCalls { session_id, calls });
+            }
+        }
+        Ok((total, by_session))
+    }
+
     async fn make_plan(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError> {
         policy.validate()?;
         let now = utc_now();
@@ -185,8 +209,8 @@ impl PgRetentionRepository {
                 PartitionAction::Keep
             };
             let quoted = quote_ident(&partition.name);
-            let (rows, calls_of_stored_sessions, stored_sessions) = match action {
-                PartitionAction::Keep => (partition.estimate, 0, 0),
+            let (rows, calls_by_session) = match action {
+                PartitionAction::Keep => (partition.estimate, Vec::new()),
                 PartitionAction::Blank => {
                     // Only the rows that still hold text: a partition blanked by an
                     // earlier run has nothing left to do.
@@ -198,21 +222,17 @@ impl PgRetentionRepository {
                         .await?;
                     if rows == 0 {
                         action = PartitionAction::Keep;
-                        (partition.estimate, 0, 0)
+                        (partition.estimate, Vec::new())
                     } else {
-                        (rows, 0, 0)
+                        (rows, Vec::new())
                     }
                 }
                 PartitionAction::Drop => {
-                    // One pass: every row, and those of sessions still stored (the session
-                    // table is the coordinator's; it is only read here).
-                    let [rows, calls, sessions] = self
-                        .counts(format!(
-                            "SELECT count(*), count(s.id), count(DISTINCT s.id) FROM {quoted} l \
-                             LEFT JOIN research_sessions s ON s.id = l.session_id"
-                        ))
-                        .await?;
-                    (rows, calls, sessions)
+                    // One pass: every row, and the calls of each session. Which of those
+                    // sessions are still stored is the coordinator's to say, not this
+                    // context's SQL (`stockdb` composes the two).
+                    let (rows, calls) = self.calls_by_session(&quoted).await?;
+                    (rows, calls)
                 }
             };
             planned.push(PlannedPartition {
@@ -223,8 +243,9 @@ impl PgRetentionRepository {
                 action,
                 rows,
                 bytes: partition.bytes,
-                calls_of_stored_sessions,
-                stored_sessions,
+                calls_by_session,
+                calls_of_stored_sessions: 0,
+                stored_sessions: 0,
             });
         }
         Ok(RetentionPlan {

@@ -6,9 +6,9 @@ use chrono::NaiveDateTime;
 use clap::Subcommand;
 use serde_json::json;
 use shared_db::Page;
-use stockdb::Stockdb;
 use stockdb::audit::{CostBy, CostRow, CostScope, TimeWindow};
 use stockdb::coordinator::SessionFilter;
+use stockdb::{SessionTrace, Stockdb};
 use uuid::Uuid;
 
 use super::args::parse_time;
@@ -118,39 +118,22 @@ pub(crate) async fn sessions(
 
 /// A readable trace of session `id`.
 pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::Result<()> {
-    let session = db
-        .sessions()
-        .get_session_by_id(id)
+    let trace = db
+        .session_trace(id)
         .await?
         .with_context(|| format!("no research session {id}"))?;
-    let nodes = db.sessions().get_node_executions_by_session(id).await?;
-    let llm_calls = db.llm_calls().get_by_session_id(id).await?;
-    let api_calls = db.api_calls().get_by_session_id(id).await?;
-    let retries = db.sessions().list_retries(id).await?;
-    let cost_total = db
-        .prices()
-        .costs(CostScope::Session(id), CostBy::Total)
-        .await?;
-    let cost_by_agent = db
-        .prices()
-        .costs(CostScope::Session(id), CostBy::Agent)
-        .await?;
-    let dropped_before = db
-        .retention()
-        .horizon()
-        .await?
-        .filter(|horizon| session.created_at < *horizon);
     if json {
-        return print_json(&json!({
-            "session": session,
-            "calls_dropped_before": dropped_before,
-            "nodes": nodes,
-            "llm_calls": llm_calls,
-            "api_calls": api_calls,
-            "retries": retries,
-            "cost": {"total": cost_total, "by_agent": cost_by_agent},
-        }));
+        return print_json(&trace);
     }
+    let SessionTrace {
+        session,
+        calls_dropped_before,
+        nodes,
+        llm_calls,
+        api_calls,
+        retries,
+        cost,
+    } = trace;
     println!(
         "session {}  {}  {}  created {} UTC  took {}  experts {}",
         session.id,
@@ -190,7 +173,7 @@ pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::
     }
     print_table(t);
     // Calls dropped by retention leave the session without them: say so, not just nothing.
-    if let Some(horizon) = dropped_before {
+    if let Some(horizon) = calls_dropped_before {
         println!(
             "note: audit history before {} UTC was dropped by retention; this session's calls \
              from before then are gone (and not in its cost)",
@@ -230,8 +213,8 @@ pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::
         ]);
     }
     print_table(t);
-    print_costs("LLM cost of the session, by agent (node)", &cost_by_agent);
-    print_costs("LLM cost of the session", &cost_total);
+    print_costs("LLM cost of the session, by agent (node)", &cost.by_agent);
+    print_costs("LLM cost of the session", &cost.total);
     Ok(())
 }
 

@@ -92,11 +92,23 @@ pub async fn upsert<R: BulkRow>(db: &Db, rows: Vec<R>) -> Result<UpsertReport, R
 }
 
 /// [`upsert`] with a choice of how stored rows are merged.
+///
+/// A handle bound to a transaction ([`Db::begin`]) is refused (`Internal`): the engine
+/// writes in a transaction of its own on the pool, which could not commit or roll back
+/// with the bound one.
 pub async fn upsert_with<R: BulkRow>(
     db: &Db,
     rows: Vec<R>,
     merge: Merge,
 ) -> Result<UpsertReport, RepoError> {
+    if db.is_bound() {
+        return Err(RepoError::Internal {
+            component: "bulk upsert",
+            detail: "bulk writes run in a transaction of their own; they cannot join a unit \
+                     of work"
+                .to_owned(),
+        });
+    }
     let mut txn = db.pool().begin().await?;
     let report = upsert_in(&mut txn, rows, merge).await?;
     txn.commit().await?;
