@@ -5,24 +5,22 @@
 //! Secrets are redacted before anything is stored: request parameters, responses and error
 //! messages (see [`redact_text`]).
 
-mod cost;
 mod domain;
 mod entity;
 mod postgres;
 mod redact;
 mod repository;
-mod retention;
 
-pub use cost::{
-    CostBy, CostRow, CostScope, ModelPrice, ModelPriceRepository, PgModelPriceRepository,
-};
 pub use domain::{
-    ApiCallFilter, CallStats, CallStatus, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
+    ApiCallFilter, CallStats, CallStatus, CostBy, CostRow, CostScope, ExternalApiCallLog,
+    LlmCallFilter, LlmCallLog, MONTHS_AHEAD, ModelPrice, PartitionAction, PlannedPartition,
+    RetentionPlan, RetentionPolicy, SessionCalls, TimeWindow,
 };
-pub use postgres::{PgExternalApiCallLogRepository, PgLlmCallLogRepository};
+pub use postgres::{
+    PgExternalApiCallLogRepository, PgLlmCallLogRepository, PgModelPriceRepository,
+    PgRetentionRepository,
+};
 pub use redact::{REDACTED, is_secret_name, redact_params, redact_text};
-pub use repository::{ExternalApiCallLogRepository, LlmCallLogRepository};
-pub use retention::{
-    MONTHS_AHEAD, PartitionAction, PgRetentionRepository, PlannedPartition, RetentionPlan,
-    RetentionPolicy, RetentionRepository, SessionCalls, parse_days,
+pub use repository::{
+    ExternalApiCallLogRepository, LlmCallLogRepository, ModelPriceRepository, RetentionRepository,
 };

@@ -1,11 +1,14 @@
-//! The contracts of the audit logs.
+//! The contracts of the audit context: the two call logs, model prices and costs, and the
+//! logs' partitions and retention.
 
 use async_trait::async_trait;
+use chrono::NaiveDateTime;
 use shared_db::{Page, RepoError};
 use uuid::Uuid;
 
 use crate::domain::{
-    ApiCallFilter, CallStats, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
+    ApiCallFilter, CallStats, CostBy, CostRow, CostScope, ExternalApiCallLog, LlmCallFilter,
+    LlmCallLog, ModelPrice, RetentionPlan, RetentionPolicy, TimeWindow,
 };
 
 /// Audit log of LLM calls (`llm_call_logs`).
@@ -54,4 +57,47 @@ pub trait ExternalApiCallLogRepository: Send + Sync {
         filter: &ApiCallFilter,
         page: Page,
     ) -> Result<Vec<ExternalApiCallLog>, RepoError>;
+}
+
+/// Model prices (`llm_model_prices`).
+#[async_trait]
+pub trait ModelPriceRepository: Send + Sync {
+    /// Records a price from `price.effective_from` on. Prices are history: a price of the
+    /// same vendor, model and time already stored is `Conflict` (record a later one).
+    async fn set(&self, price: &ModelPrice) -> Result<(), RepoError>;
+
+    /// Every price, of one vendor or of all, by vendor, model, then `effective_from`.
+    async fn list(&self, vendor: Option<&str>) -> Result<Vec<ModelPrice>, RepoError>;
+
+    /// What the LLM calls of `scope` cost, broken down `by`, ordered by group then
+    /// currency (unpriced last). A call costs `prompt_tokens × input + completion_tokens ×
+    /// output` per million, at the price in force when it was created: the most specific
+    /// one (an exact model name over a prefix, a longer prefix over a shorter) of those
+    /// of its vendor with `effective_from` at or before the call; among the prices of that
+    /// model or prefix, the newest such. A call before any price of its model is unpriced.
+    async fn costs(&self, scope: CostScope, by: CostBy) -> Result<Vec<CostRow>, RepoError>;
+}
+
+/// Partitions and retention of the audit logs.
+#[async_trait]
+pub trait RetentionRepository: Send + Sync {
+    /// What [`RetentionRepository::apply`] would do now under `policy`, changing nothing.
+    async fn plan(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError>;
+
+    /// Makes the partitions ahead ([`MONTHS_AHEAD`](crate::MONTHS_AHEAD)), then blanks and drops what `policy`
+    /// says, partition by partition, each in its own short transaction (a lock is waited
+    /// for at most 1 s, then tried again). Returns what it did.
+    ///
+    /// One run at a time: a second one fails with `RepoError::Busy` at once. A run killed
+    /// half way leaves every partition either done or untouched; running it again finishes.
+    async fn apply(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError>;
+
+    /// Makes the monthly partitions of both logs from the current month through
+    /// [`MONTHS_AHEAD`](crate::MONTHS_AHEAD) months ahead that do not exist; returns their names.
+    async fn ensure_partitions(&self) -> Result<Vec<String>, RepoError>;
+
+    /// The oldest time whose calls are still stored in both logs: the lower bound of
+    /// their oldest partitions, the later of the two. `None` while the first partition
+    /// (which starts at the beginning of time) has not been dropped.
+    async fn horizon(&self) -> Result<Option<NaiveDateTime>, RepoError>;
 }

@@ -8,3 +8,4 @@
 
 pub(crate) mod external_api_call_logs;
 pub(crate) mod llm_call_logs;
+pub(crate) mod llm_model_prices;

@@ -3,8 +3,9 @@
 
 use clap::{Args, Subcommand};
 use stockdb::Stockdb;
-use stockdb::audit::{PartitionAction, RetentionPlan, RetentionPolicy, parse_days};
+use stockdb::audit::{PartitionAction, RetentionPlan, RetentionPolicy};
 
+use super::args::parse_days;
 use super::output::{self, count, print_json, print_table, table};
 
 #[derive(Debug, Subcommand)]
@@ -18,11 +19,11 @@ pub(crate) enum RetentionCommand {
 #[derive(Debug, Args)]
 pub(crate) struct ApplyArgs {
     /// Keep this much history, e.g. 90d.
-    #[arg(long, value_parser = |s: &str| parse_days("keep", s))]
+    #[arg(long, value_parser = parse_days)]
     keep: u32,
     /// Blank prompts, completions and responses older than this (shorter than --keep),
     /// keeping each call's numbers for statistics and costs, e.g. 30d.
-    #[arg(long, value_parser = |s: &str| parse_days("blank_after", s))]
+    #[arg(long, value_parser = parse_days)]
     blank_after: Option<u32>,
     /// Show what would be done; change nothing.
     #[arg(long)]

@@ -12,10 +12,14 @@ use shared_db::{
 
 use uuid::Uuid;
 
-use super::{
-    MONTHS_AHEAD, PartitionAction, PlannedPartition, RetentionPlan, RetentionPolicy,
-    RetentionRepository, SessionCalls,
+use crate::domain::{
+    MONTHS_AHEAD, PartitionAction, PlannedPartition, RetentionPlan, RetentionPolicy, SessionCalls,
 };
+use crate::repository::RetentionRepository;
+
+/// The partitions of `$1` (a `public.` table name) with their bounds, estimated rows and
+/// size.
+const PARTITIONS: &str = include_str!("partitions.sql");
 
 /// The partitioned tables, each with the text columns blanking clears (`prompt_text` is
 /// `NOT NULL`: it becomes empty; the others become `NULL`) and the condition of a row
@@ -108,11 +112,7 @@ impl PgRetentionRepository {
     ) -> Result<Vec<Partition>, RepoError> {
         let rows = PartitionRow::find_by_statement(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
-            "SELECT c.relname::text AS name, pg_get_expr(c.relpartbound, c.oid) AS bound, \
-                    greatest(c.reltuples, 0)::float8 AS estimate, \
-                    pg_total_relation_size(c.oid) AS bytes \
-             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-             WHERE i.inhparent = to_regclass($1)",
+            PARTITIONS,
             [format!("public.{table}").into()],
         ))
         .all(conn)

@@ -1,4 +1,4 @@
-//! PostgreSQL implementations of the audit logs.
+//! The two call logs on PostgreSQL: saves that redact first, listings and statistics.
 
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
@@ -10,13 +10,13 @@ use sea_orm::{
 use shared_db::{Conn, Db, InvalidInput, Page, RepoError};
 use uuid::Uuid;
 
+use super::retention::{PgRetentionRepository, is_missing_partition};
 use crate::domain::{
     ApiCallFilter, CallStats, CallStatus, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
 };
 use crate::entity::{external_api_call_logs as api_logs, llm_call_logs as llm_logs};
 use crate::redact::{redact_params, redact_text};
 use crate::repository::{ExternalApiCallLogRepository, LlmCallLogRepository};
-use crate::retention::{PgRetentionRepository, is_missing_partition};
 
 /// LLM call logs on PostgreSQL.
 #[derive(Debug, Clone)]

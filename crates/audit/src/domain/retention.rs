@@ -7,6 +7,9 @@
 //! retention apply` runs, and a save that meets a month without one makes it and tries
 //! again), so a write never fails for want of one.
 //!
+//! [`RetentionRepository::ensure_partitions`]: crate::RetentionRepository::ensure_partitions
+//! [`RetentionRepository::horizon`]: crate::RetentionRepository::horizon
+//!
 //! Retention works on whole partitions only: a partition whose every row is older than
 //! the horizon is dropped (`DROP TABLE`, no row-by-row delete); one older than the shorter
 //! blanking horizon has its text blanked by one statement (the numbers stay, so statistics
@@ -16,20 +19,16 @@
 //!
 //! Research sessions are not partitioned and retention does not delete them: a session
 //! whose calls were in a dropped partition keeps its record and node executions and loses
-//! those calls. The plan counts them (`calls_of_stored_sessions`, `stored_sessions`) before
-//! anything is dropped, and [`RetentionRepository::horizon`] tells readers that calls
+//! those calls. The plan lists a dropped partition's calls per session
+//! (`calls_by_session`), from which the composition (`stockdb::Retention`, which asks the
+//! sessions' owner which are still stored) counts what kept sessions lose, and
+//! [`RetentionRepository::horizon`] tells readers that calls
 //! before it are gone, so that an empty call list of an old session is never mistaken for
 //! a session that made no calls.
 
-mod postgres;
-
-pub use postgres::PgRetentionRepository;
-pub(crate) use postgres::is_missing_partition;
-
-use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use serde::Serialize;
-use shared_db::{InvalidInput, RepoError};
+use shared_db::InvalidInput;
 
 /// Months of partitions made ahead of the current one.
 pub const MONTHS_AHEAD: u32 = 3;
@@ -65,14 +64,6 @@ impl RetentionPolicy {
         }
         Ok(())
     }
-}
-
-/// Parses a horizon such as `90d` (days; a bare number is days too).
-pub fn parse_days(field: &'static str, text: &str) -> Result<u32, InvalidInput> {
-    let digits = text.trim().strip_suffix('d').unwrap_or(text.trim());
-    digits
-        .parse::<u32>()
-        .map_err(|_| InvalidInput::new(field, text, "not a number of days such as 90d"))
 }
 
 /// What happens to one partition.
@@ -178,39 +169,12 @@ impl RetentionPlan {
     }
 }
 
-/// Partitions and retention of the audit logs.
-#[async_trait]
-pub trait RetentionRepository: Send + Sync {
-    /// What [`RetentionRepository::apply`] would do now under `policy`, changing nothing.
-    async fn plan(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError>;
-
-    /// Makes the partitions ahead ([`MONTHS_AHEAD`]), then blanks and drops what `policy`
-    /// says, partition by partition, each in its own short transaction (a lock is waited
-    /// for at most 1 s, then tried again). Returns what it did.
-    ///
-    /// One run at a time: a second one fails with `RepoError::Busy` at once. A run killed
-    /// half way leaves every partition either done or untouched; running it again finishes.
-    async fn apply(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError>;
-
-    /// Makes the monthly partitions of both logs from the current month through
-    /// [`MONTHS_AHEAD`] months ahead that do not exist; returns their names.
-    async fn ensure_partitions(&self) -> Result<Vec<String>, RepoError>;
-
-    /// The oldest time whose calls are still stored in both logs: the lower bound of
-    /// their oldest partitions, the later of the two. `None` while the first partition
-    /// (which starts at the beginning of time) has not been dropped.
-    async fn horizon(&self) -> Result<Option<NaiveDateTime>, RepoError>;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn policies_and_horizons_are_checked() {
-        assert_eq!(parse_days("keep", "90d").unwrap(), 90);
-        assert_eq!(parse_days("keep", "30").unwrap(), 30);
-        assert_eq!(parse_days("keep", "3m").unwrap_err().field, "keep");
+    fn policies_are_checked() {
         let policy = |keep, blank| RetentionPolicy {
             keep_days: keep,
             blank_after_days: blank,

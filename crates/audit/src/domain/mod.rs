@@ -1,0 +1,14 @@
+//! The audit context's domain: call records and their statistics (`logs`), model prices and
+//! costs (`prices`), and the retention of the partitioned logs (`retention`).
+
+mod logs;
+mod prices;
+mod retention;
+
+pub use logs::{
+    ApiCallFilter, CallStats, CallStatus, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
+};
+pub use prices::{CostBy, CostRow, CostScope, ModelPrice};
+pub use retention::{
+    MONTHS_AHEAD, PartitionAction, PlannedPartition, RetentionPlan, RetentionPolicy, SessionCalls,
+};
