@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context as _;
 use data_engineering::{PgSyncRepository, StockDaily};
 use serde::Serialize;
-use stockdb_cli::import::{ImportKind, ImportOptions, NoProgress, import_csv};
+use tushare::{ImportKind, ImportOptions, NoProgress, import_csv};
 
 use crate::Bench;
 use crate::stats::{Ratio, Timing};
@@ -85,7 +85,7 @@ impl Files {
             (&files.daily_basic, DAILY_BASIC),
         ] {
             let out = std::io::BufWriter::new(std::fs::File::create(path)?);
-            sample::tushare::write_daily_columns(out, bars.iter().cloned(), columns)
+            tushare::write_daily_columns(out, bars.iter().cloned(), columns)
                 .with_context(|| format!("writing {}", path.display()))?;
         }
         Ok(files)

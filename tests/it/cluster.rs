@@ -8,8 +8,6 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use stockdb_cli::embedded::find_server_binaries;
-
 /// One running (or stopped) cluster.
 pub(crate) struct Cluster {
     root: tempfile::TempDir,
@@ -65,10 +63,7 @@ impl Cluster {
     }
 
     fn new_dir() -> Self {
-        let found = find_server_binaries().expect(
-            "the replication tests need the PostgreSQL server binaries (initdb, pg_ctl, \
-             pg_basebackup): apt install postgresql",
-        );
+        let found = test_support::server_bin_dir();
         // Where initdb really lives: a directory on PATH may hold links to a few of them.
         let bin = std::fs::canonicalize(found.join("initdb"))
             .ok()

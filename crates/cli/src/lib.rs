@@ -1,5 +1,5 @@
 //! The `stockdb` command line, as a library its binary and tests share: the commands
-//! (`commands`), resumable CSV imports ([`import`]) and the embedded PostgreSQL cluster
+//! (`commands`, imports through the `tushare` crate) and the embedded PostgreSQL cluster
 //! ([`embedded`]).
 //!
 //! It sits on top of `stockdb` (the composition root) and never runs SQL of its own on data:
@@ -7,7 +7,6 @@
 
 mod commands;
 pub mod embedded;
-pub mod import;
 
 use std::process::ExitCode;
 

@@ -197,6 +197,16 @@ pub trait SyncRepository: Send + Sync {
         job_type: SyncJobType,
     ) -> Result<Option<SyncTask>, RepoError>;
 
+    /// The most recently updated task of `job_type` that is not `COMPLETED` and whose
+    /// `config` holds every key and value of `config` (JSON containment), if any: how a
+    /// run finds the unfinished task of the same work (an import of the same file, say)
+    /// without listing the table.
+    async fn get_latest_unfinished(
+        &self,
+        job_type: SyncJobType,
+        config: &serde_json::Value,
+    ) -> Result<Option<SyncTask>, RepoError>;
+
     /// The `limit` most recently updated tasks, of one job type or of all.
     async fn list_tasks(
         &self,

@@ -1,13 +1,12 @@
 //! Deterministic sample data in Tushare's shapes: a stock list, daily bars that follow a
 //! random walk within the daily price limits, quarterly financial indicators, research
-//! traces with their LLM and data-API calls, and Tushare-format CSV files of them.
+//! traces with their LLM and data-API calls (the `tushare` crate writes them as CSV files).
 //!
 //! Used by `stockdb demo`, the benchmark and tests; the same seed gives the same data.
 
 mod market;
 mod stocks;
 mod traces;
-pub mod tushare;
 
 pub use market::{daily_bars, finance_reports, last_quarter_end};
 pub use stocks::{stocks, trading_days};

@@ -418,3 +418,23 @@ fn random_suffix() -> String {
         .map(|c| char::from(c).to_ascii_lowercase())
         .collect()
 }
+
+/// The directory of the PostgreSQL server binaries (`initdb`, `pg_ctl`, `pg_basebackup`),
+/// as `pg_config --bindir` names it, for tests that run servers of their own (replicas, a
+/// Citus cluster). Panics, saying what to install, when there is none.
+pub fn server_bin_dir() -> std::path::PathBuf {
+    const INSTALL: &str = "these tests need the PostgreSQL server binaries (initdb, pg_ctl, \
+                           pg_basebackup) and pg_config: apt install postgresql";
+    let output = std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .unwrap_or_else(|err| panic!("{INSTALL} (running pg_config: {err})"));
+    assert!(output.status.success(), "{INSTALL} (pg_config failed)");
+    let dir = std::path::PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    assert!(
+        dir.join("initdb").is_file(),
+        "{INSTALL} (no initdb in {})",
+        dir.display()
+    );
+    dir
+}

@@ -23,8 +23,8 @@ use data_engineering::{
 use llm_platform::{ApiKey, NewLlmConfig, SecretCipher};
 use serde_json::json;
 use shared_db::{DbConfig, InvalidInput, Page, RepoError, utc_now};
-use stockdb_cli::import::{ImportKind, ImportOptions, NoProgress, import_csv};
 use test_support::TestDb;
+use tushare::{ImportKind, ImportOptions, NoProgress, import_csv};
 
 /// One case: what was tried, the field the error must name, a fragment of the value it
 /// must show, and what happened.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use chrono::{NaiveDate, NaiveTime};
 use clap::Args;
-use sample::{SampleTrace, tushare};
+use sample::SampleTrace;
 use stockdb::Stockdb;
 use stockdb::data_engineering::StockInfo;
 use stockdb::llm_platform::{ApiKey, NewLlmConfig};

@@ -12,9 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use stockdb::Stockdb;
 
 use super::output;
-use crate::import::{
-    ImportKind, ImportOptions, ImportProgress, ImportSummary, import_csv, stop_flag,
-};
+use tushare::{ImportKind, ImportOptions, ImportProgress, ImportSummary, import_csv, stop_flag};
 
 /// The file kinds, as the command line names them.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -56,7 +54,7 @@ pub(crate) struct ImportArgs {
     batch_size: usize,
     /// Lines longer than this many bytes become failure records instead of rows (an
     /// import never holds more of one line in memory).
-    #[arg(long, default_value_t = crate::import::DEFAULT_MAX_RECORD_BYTES)]
+    #[arg(long, default_value_t = tushare::DEFAULT_MAX_RECORD_BYTES)]
     max_record_bytes: usize,
     /// The `source` written on rows when the file has no `source` column.
     #[arg(long, default_value = "tushare")]
@@ -183,7 +181,7 @@ impl ImportArgs {
             file,
             resume: false,
             batch_size: 10_000,
-            max_record_bytes: crate::import::DEFAULT_MAX_RECORD_BYTES,
+            max_record_bytes: tushare::DEFAULT_MAX_RECORD_BYTES,
             source: "tushare".to_owned(),
             max_batches: None,
         }

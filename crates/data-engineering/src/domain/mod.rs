@@ -10,7 +10,7 @@ mod sync;
 pub use adjust::{ADJUSTED_COLUMNS, Adjust};
 pub use daily::{MarketDaily, StockDaily, ValuationDaily};
 pub use finance::StockFinance;
-pub use stock::{Stock, StockInfo, ThirdCode};
+pub use stock::{Stock, StockField, StockFieldMut, StockInfo, ThirdCode};
 
 /// The rows of one sync batch, of whichever table the task fills.
 #[derive(Debug, Clone, PartialEq)]

@@ -128,25 +128,71 @@ pub struct StockInfo {
     pub last_finance_sync_date: Option<NaiveDate>,
 }
 
-impl StockInfo {
-    /// The optional columns of Tushare's `stock_basic` the stock list stores, in Tushare's
-    /// order; each is also the field's (and the column's) name. The required ones are
-    /// `ts_code` (`third_code`), `symbol` and `name`.
-    pub const TUSHARE_COLUMNS: [&'static str; 12] = [
-        "area",
-        "industry",
-        "fullname",
-        "enname",
-        "cnspell",
-        "market",
-        "exchange",
-        "curr_type",
-        "list_status",
-        "list_date",
-        "delist_date",
-        "is_hs",
-    ];
+/// An optional field of [`StockInfo`], read by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockField<'a> {
+    /// A text field.
+    Text(Option<&'a str>),
+    /// A date field.
+    Date(Option<NaiveDate>),
+}
 
+/// An optional field of [`StockInfo`], to set by name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StockFieldMut<'a> {
+    /// A text field.
+    Text(&'a mut Option<String>),
+    /// A date field.
+    Date(&'a mut Option<NaiveDate>),
+}
+
+/// Lists the optional fields once: their names in order and the accessors by name.
+macro_rules! optional_fields {
+    ($($field:ident: $kind:ident),* $(,)?) => {
+        impl StockInfo {
+            /// The optional fields the stock list stores besides `third_code`, `symbol`
+            /// and `name`, in the order of Tushare's `stock_basic` (whose columns are
+            /// named as the fields are).
+            pub const OPTIONAL_FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+
+            /// The optional field called `name`, or `None` if there is no such field.
+            pub fn field(&self, name: &str) -> Option<StockField<'_>> {
+                match name {
+                    $(stringify!($field) => Some(optional_fields!(@get self.$field, $kind)),)*
+                    _ => None,
+                }
+            }
+
+            /// The optional field called `name` to set, or `None` if there is no such
+            /// field.
+            pub fn field_mut(&mut self, name: &str) -> Option<StockFieldMut<'_>> {
+                match name {
+                    $(stringify!($field) => Some(StockFieldMut::$kind(&mut self.$field)),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+    (@get $value:expr, Text) => { StockField::Text($value.as_deref()) };
+    (@get $value:expr, Date) => { StockField::Date($value) };
+}
+
+optional_fields!(
+    area: Text,
+    industry: Text,
+    fullname: Text,
+    enname: Text,
+    cnspell: Text,
+    market: Text,
+    exchange: Text,
+    curr_type: Text,
+    list_status: Text,
+    list_date: Date,
+    delist_date: Date,
+    is_hs: Text,
+);
+
+impl StockInfo {
     /// A stock with its required fields and nothing else.
     pub fn new(third_code: ThirdCode, symbol: impl Into<String>, name: impl Into<String>) -> Self {
         Self {
@@ -210,6 +256,29 @@ pub struct Stock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn optional_fields_are_reachable_by_name() {
+        let code = ThirdCode::parse("600519.SH").unwrap();
+        let mut stock = StockInfo::new(code, "600519", "贵州茅台");
+        assert_eq!(StockInfo::OPTIONAL_FIELDS.len(), 12);
+        let day = NaiveDate::from_ymd_opt(2001, 8, 27).unwrap();
+        for name in StockInfo::OPTIONAL_FIELDS {
+            match stock.field_mut(name).unwrap() {
+                StockFieldMut::Text(value) => *value = Some(format!("{name}!")),
+                StockFieldMut::Date(value) => *value = Some(day),
+            }
+        }
+        assert_eq!(stock.area.as_deref(), Some("area!"));
+        assert_eq!(stock.is_hs.as_deref(), Some("is_hs!"));
+        assert_eq!(stock.field("list_date"), Some(StockField::Date(Some(day))));
+        assert_eq!(
+            stock.field("cnspell"),
+            Some(StockField::Text(Some("cnspell!")))
+        );
+        assert_eq!(stock.field("name"), None);
+        assert!(stock.field_mut("third_code").is_none());
+    }
 
     #[test]
     fn third_code_accepts_tushare_codes() {

@@ -150,6 +150,26 @@ impl SyncRepository for PgSyncRepository {
         Ok(model.map(SyncTask::try_from).transpose()?)
     }
 
+    async fn get_latest_unfinished(
+        &self,
+        job_type: SyncJobType,
+        config: &serde_json::Value,
+    ) -> Result<Option<SyncTask>, RepoError> {
+        // `config` is `json`, which has no containment operator: compared as `jsonb`.
+        let model = tasks::Entity::find()
+            .filter(tasks::Column::JobType.eq(job_type.as_str()))
+            .filter(tasks::Column::Status.ne(SyncTaskStatus::Completed.as_str()))
+            .filter(Expr::cust_with_values(
+                "config::jsonb @> $1::jsonb",
+                [config.clone()],
+            ))
+            .order_by_with_nulls(tasks::Column::UpdatedAt, Order::Desc, NullOrdering::Last)
+            .order_by_asc(tasks::Column::Id)
+            .one(self.db.conn())
+            .await?;
+        Ok(model.map(SyncTask::try_from).transpose()?)
+    }
+
     async fn list_tasks(
         &self,
         job_type: Option<SyncJobType>,

@@ -484,3 +484,47 @@ async fn a_batch_commits_rows_failures_and_progress_together() {
     let stored = repo.get_by_id(task.id).await.unwrap().unwrap();
     assert_eq!((stored.current_offset, stored.total_processed), (3, 2));
 }
+
+#[tokio::test]
+async fn the_latest_unfinished_task_of_some_work_is_found_by_its_config() {
+    let test_db = TestDb::new().await;
+    let repo = PgSyncRepository::new(test_db.db().clone());
+    let of_file = |file: &str, minutes_ago: i64| {
+        let config = json!({"source": "csv", "file": file, "bytes": 10});
+        SyncTask::new(
+            SyncJobType::ImportDaily,
+            50,
+            Some(config),
+            utc_now() - Duration::minutes(minutes_ago),
+        )
+        .unwrap()
+    };
+    // Of a.csv: an older failed run, a newer paused one, and the newest, completed.
+    let mut failed = of_file("/d/a.csv", 30);
+    failed.start(utc_now()).unwrap();
+    failed.fail(utc_now() - Duration::minutes(30)).unwrap();
+    let mut paused = of_file("/d/a.csv", 20);
+    paused.start(utc_now()).unwrap();
+    paused.pause(utc_now() - Duration::minutes(20)).unwrap();
+    let mut done = of_file("/d/a.csv", 10);
+    done.start(utc_now()).unwrap();
+    done.complete(utc_now() - Duration::minutes(10)).unwrap();
+    let other_file = of_file("/d/b.csv", 0);
+    let mut other_job = of_file("/d/a.csv", 0);
+    other_job.job_type = SyncJobType::ImportFinance;
+    for task in [&failed, &paused, &done, &other_file, &other_job] {
+        repo.create(task).await.unwrap();
+    }
+    let found = repo
+        .get_latest_unfinished(SyncJobType::ImportDaily, &json!({"file": "/d/a.csv"}))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, paused.id);
+    assert!(
+        repo.get_latest_unfinished(SyncJobType::ImportDaily, &json!({"file": "/d/c.csv"}))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

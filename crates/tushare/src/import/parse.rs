@@ -5,55 +5,11 @@ use std::collections::HashMap;
 use std::fmt;
 
 use chrono::NaiveDate;
-use data_engineering::{BatchRows, StockDaily, StockFinance, StockInfo, ThirdCode};
-use serde::Serialize;
+use data_engineering::{BatchRows, StockDaily, StockFieldMut, StockFinance, StockInfo, ThirdCode};
 use shared_db::InvalidInput;
 
 use super::records::Record;
-
-/// Which Tushare file an import reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ImportKind {
-    /// `stock_basic`: `ts_code`, `symbol`, `name` and the optional stock columns.
-    Stocks,
-    /// `daily` / `daily_basic` / `adj_factor`: `ts_code`, `trade_date` and any value columns.
-    Daily,
-    /// `fina_indicator`: `ts_code`, `ann_date`, `end_date` and any indicator columns.
-    Finance,
-}
-
-impl ImportKind {
-    /// Columns a file of this kind must have.
-    pub fn required_columns(self) -> &'static [&'static str] {
-        match self {
-            Self::Stocks => &["ts_code", "symbol", "name"],
-            Self::Daily => &["ts_code", "trade_date"],
-            Self::Finance => &["ts_code", "ann_date", "end_date"],
-        }
-    }
-
-    /// Every column this kind reads (others are reported and ignored).
-    pub fn known_columns(self) -> Vec<&'static str> {
-        let mut known = self.required_columns().to_vec();
-        match self {
-            Self::Stocks => known.extend(StockInfo::TUSHARE_COLUMNS),
-            Self::Daily => known.extend(StockDaily::VALUE_FIELDS),
-            Self::Finance => known.extend(StockFinance::INDICATORS),
-        }
-        known.push("source");
-        known
-    }
-
-    /// An empty batch of this kind's rows.
-    pub(crate) fn batch(self, capacity: usize) -> BatchRows {
-        match self {
-            Self::Stocks => BatchRows::Stocks(Vec::with_capacity(capacity)),
-            Self::Daily => BatchRows::Dailies(Vec::with_capacity(capacity)),
-            Self::Finance => BatchRows::Finance(Vec::with_capacity(capacity)),
-        }
-    }
-}
+use crate::ImportKind;
 
 /// The header line: where each known column is, and what is ignored.
 #[derive(Debug, Clone)]
@@ -293,18 +249,13 @@ fn push_row(
                 line.text("symbol").unwrap_or_default(),
                 line.text("name").unwrap_or_default(),
             );
-            stock.area = line.text("area");
-            stock.industry = line.text("industry");
-            stock.fullname = line.text("fullname");
-            stock.enname = line.text("enname");
-            stock.cnspell = line.text("cnspell");
-            stock.market = line.text("market");
-            stock.exchange = line.text("exchange");
-            stock.curr_type = line.text("curr_type");
-            stock.list_status = line.text("list_status");
-            stock.list_date = line.date("list_date")?;
-            stock.delist_date = line.date("delist_date")?;
-            stock.is_hs = line.text("is_hs");
+            for name in StockInfo::OPTIONAL_FIELDS {
+                match stock.field_mut(name) {
+                    Some(StockFieldMut::Text(value)) => *value = line.text(name),
+                    Some(StockFieldMut::Date(value)) => *value = line.date(name)?,
+                    None => {}
+                }
+            }
             stock.source = line.source(default_source);
             stock.validate()?;
             rows.push(stock);

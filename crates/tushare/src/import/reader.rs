@@ -10,8 +10,9 @@ use std::path::Path;
 use data_engineering::{BatchRows, SyncFailureRecord, SyncJobType};
 use shared_db::utc_now;
 
-use super::parse::{Columns, ImportKind, parse_record};
+use super::parse::{Columns, parse_record};
 use super::records::{Record, RecordReader};
+use crate::ImportKind;
 
 /// One parsed batch of lines.
 pub(crate) struct Batch {

@@ -1,11 +1,13 @@
-//! The sample as Tushare exports it: CSV files of `stock_basic`, `daily` (with the
-//! `daily_basic` and `adj_factor` columns) and `fina_indicator`, with a header line, dates
-//! as `YYYYMMDD` and empty cells for missing values. `stockdb import` reads them back.
+//! Files as Tushare exports them: `stock_basic`, `daily` (with the `daily_basic` and
+//! `adj_factor` columns) and `fina_indicator`, with a header line, dates as `YYYYMMDD` and
+//! empty cells for missing values. [`crate::import_csv`] reads them back.
 
 use std::io::Write;
 
 use chrono::NaiveDate;
-use data_engineering::{StockDaily, StockFinance, StockInfo};
+use data_engineering::{StockDaily, StockField, StockFinance, StockInfo};
+
+use crate::ImportKind;
 
 fn ymd(date: Option<NaiveDate>) -> String {
     date.map(|d| d.format("%Y%m%d").to_string())
@@ -16,35 +18,21 @@ fn float(value: Option<f64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn text(value: Option<&String>) -> String {
-    value.cloned().unwrap_or_default()
-}
-
 /// The optional `stock_basic` column `column` of `stock`, as Tushare writes it.
 fn stock_basic_cell(stock: &StockInfo, column: &str) -> String {
-    match column {
-        "area" => text(stock.area.as_ref()),
-        "industry" => text(stock.industry.as_ref()),
-        "fullname" => text(stock.fullname.as_ref()),
-        "enname" => text(stock.enname.as_ref()),
-        "cnspell" => text(stock.cnspell.as_ref()),
-        "market" => text(stock.market.as_ref()),
-        "exchange" => text(stock.exchange.as_ref()),
-        "curr_type" => text(stock.curr_type.as_ref()),
-        "list_status" => text(stock.list_status.as_ref()),
-        "list_date" => ymd(stock.list_date),
-        "delist_date" => ymd(stock.delist_date),
-        "is_hs" => text(stock.is_hs.as_ref()),
-        _ => String::new(),
+    match stock.field(column) {
+        Some(StockField::Text(value)) => value.unwrap_or_default().to_owned(),
+        Some(StockField::Date(value)) => ymd(value),
+        None => String::new(),
     }
 }
 
 /// Writes `stocks` as a `stock_basic` file: `ts_code`, `symbol`, `name` and every column of
-/// [`StockInfo::TUSHARE_COLUMNS`].
+/// [`StockInfo::OPTIONAL_FIELDS`].
 pub fn write_stock_basic(out: impl Write, stocks: &[StockInfo]) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    let mut header = vec!["ts_code", "symbol", "name"];
-    header.extend(StockInfo::TUSHARE_COLUMNS);
+    let mut header = ImportKind::Stocks.required_columns().to_vec();
+    header.extend(StockInfo::OPTIONAL_FIELDS);
     w.write_record(&header)?;
     for stock in stocks {
         let mut record = vec![
@@ -53,7 +41,7 @@ pub fn write_stock_basic(out: impl Write, stocks: &[StockInfo]) -> csv::Result<(
             stock.name.clone(),
         ];
         record.extend(
-            StockInfo::TUSHARE_COLUMNS
+            StockInfo::OPTIONAL_FIELDS
                 .iter()
                 .map(|column| stock_basic_cell(stock, column)),
         );
@@ -82,7 +70,7 @@ pub fn write_daily_columns(
     columns: &[&str],
 ) -> csv::Result<u64> {
     let mut w = csv::Writer::from_writer(out);
-    let mut header = vec!["ts_code", "trade_date"];
+    let mut header = ImportKind::Daily.required_columns().to_vec();
     header.extend(columns);
     w.write_record(&header)?;
     let mut lines = 0;
@@ -103,7 +91,7 @@ pub fn write_daily_columns(
 /// Writes `reports` as a `fina_indicator` file with every indicator column.
 pub fn write_fina_indicator(out: impl Write, reports: &[StockFinance]) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    let mut header = vec!["ts_code", "ann_date", "end_date"];
+    let mut header = ImportKind::Finance.required_columns().to_vec();
     header.extend(StockFinance::INDICATORS);
     w.write_record(&header)?;
     for report in reports {
@@ -129,21 +117,36 @@ mod tests {
 
     #[test]
     fn every_stock_basic_column_has_a_cell() {
-        let stock = crate::stocks(1, 3).remove(0);
-        for column in StockInfo::TUSHARE_COLUMNS {
-            if column != "delist_date" {
-                assert!(
-                    !stock_basic_cell(&stock, column).is_empty(),
-                    "{column} is written"
-                );
+        let mut stock = StockInfo::new(
+            data_engineering::ThirdCode::parse("600519.SH").unwrap(),
+            "600519",
+            "贵州茅台",
+        );
+        for column in StockInfo::OPTIONAL_FIELDS {
+            match stock.field_mut(column).unwrap() {
+                data_engineering::StockFieldMut::Text(value) => *value = Some("x".to_owned()),
+                data_engineering::StockFieldMut::Date(value) => {
+                    *value = chrono::NaiveDate::from_ymd_opt(2001, 8, 27);
+                }
             }
+        }
+        for column in StockInfo::OPTIONAL_FIELDS {
+            assert!(
+                !stock_basic_cell(&stock, column).is_empty(),
+                "{column} is written"
+            );
         }
     }
 
     #[test]
     fn files_start_with_tushare_headers() {
         let mut out = Vec::new();
-        write_stock_basic(&mut out, &crate::stocks(2, 3)).unwrap();
+        let code = |c: &str| data_engineering::ThirdCode::parse(c).unwrap();
+        let stocks = [
+            StockInfo::new(code("600519.SH"), "600519", "贵州茅台"),
+            StockInfo::new(code("000001.SZ"), "000001", "平安银行"),
+        ];
+        write_stock_basic(&mut out, &stocks).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("ts_code,symbol,name,area,industry,"));
         assert_eq!(text.lines().count(), 3);

@@ -12,13 +12,14 @@
 //! records with their physical line, end offset and prefix hash), `parse` (the pure
 //! parser), `reader` (opening, checking and the parser thread) and this file (the run).
 
+mod checkpoint;
 mod error;
 mod parse;
 mod reader;
 mod records;
 
+pub use checkpoint::ImportCheckpoint;
 pub use error::ImportError;
-pub use parse::ImportKind;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,29 +29,16 @@ use data_engineering::{
     RunOutcome, SyncBatch, SyncJobType, SyncRepository, SyncTask, SyncTaskStatus, TaskLease,
 };
 use serde::Serialize;
-use serde_json::json;
-use shared_db::{InvalidInput, Page, RepoError, utc_now};
+use shared_db::{InvalidInput, RepoError, utc_now};
 use uuid::Uuid;
 
 use self::reader::{Batch, Checkpoint, OpenFile, ParserSetup, ReadError};
+use crate::ImportKind;
 
 /// The most data lines one batch (one transaction) may hold.
 pub const MAX_BATCH_SIZE: usize = 100_000;
 /// The default cap on one record's size: a Tushare line is well under 4 KiB.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
-
-impl ImportKind {
-    /// The sync job an import of this kind records: a type of stockdb's own, so that the
-    /// earlier service's sync engine, run on the same database, never takes an import for
-    /// one of its syncs.
-    pub fn job_type(self) -> SyncJobType {
-        match self {
-            Self::Stocks => SyncJobType::ImportStockList,
-            Self::Daily => SyncJobType::ImportDaily,
-            Self::Finance => SyncJobType::ImportFinance,
-        }
-    }
-}
 
 /// What to import and how.
 #[derive(Debug, Clone)]
@@ -189,7 +177,7 @@ pub async fn import_csv(
         let batch_size = i32::try_from(options.batch_size)
             .map_err(|_| InvalidInput::new("batch_size", options.batch_size, "too large"))
             .map_err(RepoError::from)?;
-        let config = json!({"source": "csv", "kind": options.kind, "file": file, "bytes": size});
+        let config = ImportCheckpoint::start(options.kind, file.clone(), size).to_config();
         let task =
             SyncTask::new(job, batch_size, Some(config), utc_now()).map_err(RepoError::from)?;
         (sync.start(&task, Some(&scope), utc_now()).await?, opened)
@@ -324,34 +312,30 @@ fn open_for_resume(
         task_id: task.id,
         reason,
     };
-    let config = task.config.as_ref();
-    let recorded = config.and_then(|c| c.get("bytes")).and_then(|b| b.as_u64());
-    if recorded != Some(size) {
+    let recorded = ImportCheckpoint::of_task(task);
+    let older = || {
+        changed(
+            "its progress has no byte offset and hash to check the file against (an import by \
+             an older stockdb)"
+                .to_owned(),
+        )
+    };
+    let Some(recorded) = recorded else {
+        return Err(older());
+    };
+    if recorded.bytes != size {
         return Err(changed(format!(
             "it has {size} bytes, and had {} when the import started",
-            recorded.map_or_else(|| "an unknown number of".to_owned(), |b| b.to_string())
+            recorded.bytes
         )));
     }
-    let checkpoint = match (
-        config
-            .and_then(|c| c.get("offset"))
-            .and_then(|o| o.as_u64()),
-        config
-            .and_then(|c| c.get("prefix_blake3"))
-            .and_then(|h| h.as_str()),
-    ) {
-        (Some(offset), Some(hash)) => Some(Checkpoint {
+    let checkpoint = match (recorded.offset, recorded.prefix_blake3) {
+        (Some(offset), Some(prefix_hash)) => Some(Checkpoint {
             offset,
-            prefix_hash: hash.to_owned(),
+            prefix_hash,
         }),
         (None, None) if task.current_offset == 0 => None,
-        _ => {
-            return Err(changed(
-                "its progress has no byte offset and hash to check the file against (an import \
-                 by an older stockdb)"
-                    .to_owned(),
-            ));
-        }
+        _ => return Err(older()),
     };
     reader::open(
         path,
@@ -408,9 +392,10 @@ async fn run_batches(
                     rows: batch.rows,
                     failures: batch.failures,
                     items: lines,
-                    checkpoint: Some(
-                        json!({"offset": batch.offset, "prefix_blake3": batch.prefix_hash}),
-                    ),
+                    checkpoint: Some(ImportCheckpoint::after_batch(
+                        batch.offset,
+                        &batch.prefix_hash,
+                    )),
                 },
             )
             .await
@@ -437,17 +422,9 @@ async fn resume(
     file: &str,
     scope: &str,
 ) -> Result<TaskLease, ImportError> {
-    let candidates = sync.list_tasks(Some(job), Page::MAX_LIMIT).await?;
-    let task = candidates
-        .into_iter()
-        .find(|t| {
-            t.status != SyncTaskStatus::Completed
-                && t.config
-                    .as_ref()
-                    .and_then(|c| c.get("file"))
-                    .and_then(|f| f.as_str())
-                    == Some(file)
-        })
+    let task = sync
+        .get_latest_unfinished(job, &ImportCheckpoint::of_file(file))
+        .await?
         .ok_or_else(|| ImportError::NothingToResume {
             job,
             path: PathBuf::from(file),

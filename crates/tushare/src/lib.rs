@@ -1,0 +1,20 @@
+//! Tushare's CSV format, both ways: the three files stockdb knows ([`ImportKind`]:
+//! `stock_basic`, `daily` with `daily_basic` and `adj_factor` columns, `fina_indicator`),
+//! their columns, resumable imports of them into stockdb ([`import_csv`]) and writers of
+//! the same files ([`write_stock_basic`], [`write_daily`], [`write_fina_indicator`]).
+//!
+//! A column is named as the domain field it fills (`StockInfo::OPTIONAL_FIELDS`,
+//! `StockDaily::VALUE_FIELDS`, `StockFinance::INDICATORS`), so no column list is written
+//! here a second time. The import reaches the database only through
+//! `data_engineering::SyncRepository`.
+
+mod import;
+mod kind;
+mod write;
+
+pub use import::{
+    DEFAULT_MAX_RECORD_BYTES, ImportCheckpoint, ImportError, ImportOptions, ImportProgress,
+    ImportSummary, MAX_BATCH_SIZE, NoProgress, import_csv, stop_flag,
+};
+pub use kind::ImportKind;
+pub use write::{write_daily, write_daily_columns, write_fina_indicator, write_stock_basic};
