@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use stockdb::Stockdb;
 use stockdb::audit::ModelPrice;
-use stockdb::llm_platform::{ApiKey, LlmConfig, NewLlmConfig};
+use stockdb::llm_platform::{ApiKey, LlmConfig, NewLlmConfig, SecretCipher};
 
 use super::args::parse_time;
 use super::output::{clean, opt, print_json, print_table, table};
@@ -45,6 +45,10 @@ pub(crate) enum LlmCommand {
     /// Encrypt, with STOCKDB_SECRET_KEY, every key stored in plaintext (the earlier
     /// service's rows) or in an older scheme. Safe to run again.
     Reencrypt,
+    /// Print a new random key for STOCKDB_SECRET_KEY (32 bytes, base64), which encrypts
+    /// LLM API keys at rest. Keep it as you keep a password: keys encrypted with it cannot
+    /// be read without it. Connects to nothing.
+    Keygen,
     /// Model prices, which `audit stats` and `sessions show` cost calls with.
     Prices {
         #[command(subcommand)]
@@ -149,6 +153,16 @@ impl SetArgs {
     }
 }
 
+/// `stockdb llm keygen`: a fresh `STOCKDB_SECRET_KEY`.
+pub(crate) fn keygen(json: bool) -> anyhow::Result<()> {
+    let key = SecretCipher::generate_key();
+    if json {
+        return print_json(&json!({ "STOCKDB_SECRET_KEY": key }));
+    }
+    println!("{key}");
+    Ok(())
+}
+
 pub(crate) async fn run(db: &Stockdb, command: LlmCommand, json: bool) -> anyhow::Result<()> {
     let repo = db.llm_configs();
     match command {
@@ -192,6 +206,7 @@ pub(crate) async fn run(db: &Stockdb, command: LlmCommand, json: bool) -> anyhow
             }
             println!("deleted llm config {}", clean(&alias));
         }
+        LlmCommand::Keygen => keygen(json)?,
         LlmCommand::Prices { command } => prices(db, command, json).await?,
         LlmCommand::Reencrypt => {
             let upgraded = repo.reencrypt().await?;

@@ -207,6 +207,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Daily(args) => market::daily(&target.open().await?, &args, json).await,
         Command::Finance(args) => market::finance(&target.open().await?, &args, json).await,
         Command::Sync { command } => sync::run(&target.open().await?, command, json).await,
+        // A new key needs no database: nothing is started or connected.
+        Command::Llm {
+            command: llm::LlmCommand::Keygen,
+        } => llm::keygen(json),
         Command::Llm { command } => llm::run(&target.open().await?, command, json).await,
         Command::Sessions { command } => {
             traces::sessions(&target.open().await?, command, json).await

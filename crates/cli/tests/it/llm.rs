@@ -289,3 +289,21 @@ async fn prices_set_and_list_and_costs_show_in_stats_and_sessions() {
     );
     assert!(shown.contains("unpriced"), "{shown}");
 }
+
+#[test]
+fn keygen_prints_a_fresh_usable_key_without_a_database() {
+    // An address nothing listens on: keygen connects to nothing, so it does not matter.
+    let keygen = || {
+        let output = crate::stockdb("postgres://nobody@127.0.0.1:1/none")
+            .args(["llm", "keygen"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    let (first, second) = (keygen(), keygen());
+    assert_ne!(first, second);
+    assert_eq!(first.len(), 44, "{first}");
+    let cipher = stockdb::llm_platform::SecretCipher::from_base64(&first).unwrap();
+    drop(cipher);
+}

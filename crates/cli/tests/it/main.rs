@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod cli;
+mod docs;
 mod faults;
 mod imports;
 mod llm;
