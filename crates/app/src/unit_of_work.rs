@@ -72,27 +72,24 @@ impl UnitOfWork {
 
     /// Commits every write of the unit at once. On an error nothing of it is stored.
     pub async fn commit(self) -> Result<(), RepoError> {
-        let Self {
-            db,
-            sessions,
-            llm_calls,
-            api_calls,
-        } = self;
-        // The repositories hold the transaction too; it ends only once they are gone.
-        drop((sessions, llm_calls, api_calls));
-        db.commit().await
+        self.into_db().commit().await
     }
 
     /// Discards every write of the unit.
     pub async fn rollback(self) -> Result<(), RepoError> {
+        self.into_db().rollback().await
+    }
+
+    /// The bound handle, alone: the repositories hold the transaction too, and it can end
+    /// only once they are gone.
+    fn into_db(self) -> Db {
         let Self {
             db,
             sessions,
             llm_calls,
             api_calls,
         } = self;
-        // The repositories hold the transaction too; it ends only once they are gone.
         drop((sessions, llm_calls, api_calls));
-        db.rollback().await
+        db
     }
 }
