@@ -104,7 +104,7 @@ async fn fill(db: &Db, rows: u64, days: i64) -> anyhow::Result<()> {
 }
 
 /// On a partitioned schema: the partitions re-cut to one a month over the rows' days
-/// (from 2024-01-01), as stockdb would have made them over that time.
+/// (from 2024-01-01), as stockdb would have made them over that time, and a default one.
 async fn monthly_partitions(db: &Db, days: i64) -> anyhow::Result<()> {
     let sql = format!(
         "DO $$ \
@@ -125,6 +125,7 @@ async fn monthly_partitions(db: &Db, days: i64) -> anyhow::Result<()> {
                      t || '_' || to_char(m, 'YYYY_MM'), t, m, m + interval '1 month'); \
                  m := m + interval '1 month'; \
              END LOOP; \
+             EXECUTE format('CREATE TABLE %I PARTITION OF %I DEFAULT', t || '_default', t); \
              m := '2024-01-01'; \
          END LOOP; \
          END $$"

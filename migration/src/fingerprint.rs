@@ -6,7 +6,8 @@
 //! version 8's partitioned tables: a partitioned table prints once, with a
 //! `  partition by RANGE (created_at)` line, and its partitions not at all (which months
 //! exist depends on when the database was made and what retention dropped, not on the
-//! schema). No table of versions 0–4 has either, so their prints are the tool's. The golden prints of each schema version are
+//! schema), but for its default partition (version 9), which is schema:
+//! `  default partition llm_call_logs_default`. No table of versions 0–4 has either, so their prints are the tool's. The golden prints of each schema version are
 //! committed under `migration/golden/`.
 
 use std::collections::BTreeSet;
@@ -26,6 +27,7 @@ const GOLDEN: &[&str] = &[
     include_str!("../golden/v6.txt"),
     include_str!("../golden/v7.txt"),
     include_str!("../golden/v8.txt"),
+    include_str!("../golden/v9.txt"),
 ];
 
 /// The expected fingerprint after applying the first `version` migrations, if one is
@@ -122,6 +124,10 @@ lines as (
   union all
   select t.relname, 0, '', 2, '  partition by ' || pg_get_partkeydef(t.oid)
   from tabs t join pg_partitioned_table pt on pt.partrelid = t.oid
+  union all
+  select t.relname, 0, '', 3, '  default partition ' || d.relname
+  from tabs t join pg_partitioned_table pt on pt.partrelid = t.oid
+  join pg_class d on d.oid = pt.partdefid
   union all
   select t.relname, 1, '', a.attnum,
          '  column ' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)

@@ -38,6 +38,7 @@ pub(crate) const MIGRATIONS: &[SqlMigration] = &[
     sql_migration!("m20261125_000002_point_in_time_finance"),
     sql_migration!("m20261125_000003_llm_model_prices"),
     sql_migration!("m20261125_000004_partitioned_audit_logs"),
+    sql_migration!("m20261206_000001_audit_default_partitions"),
 ];
 
 impl SqlMigration {

@@ -14,6 +14,7 @@ mod migrations;
 mod online;
 mod replicas;
 mod secrets;
+mod split;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};

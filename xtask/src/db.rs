@@ -74,11 +74,7 @@ async fn clean_tests(url: &str) -> anyhow::Result<()> {
     let mut admin = PgConnection::connect(url)
         .await
         .with_context(|| format!("connecting to {}", redact(url)))?;
-    let current_template = format!(
-        "{}{:016x}",
-        test_support::TEMPLATE_PREFIX,
-        migration::schema_digest()
-    );
+    let current_template = test_support::template_name();
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT datname FROM pg_database WHERE (starts_with(datname, $1) OR starts_with(datname, $2)) \
          AND datname <> $3 ORDER BY datname",

@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use audit::{PartitionStatus, PgRetentionRepository, RetentionRepository as _};
+use chrono::{Months, NaiveDateTime};
 use serde::Serialize;
 use shared_db::{Db, ReplicaStatus, error_chain as chain};
 
@@ -24,7 +26,12 @@ pub struct Health {
     pub pool: Option<PoolHealth>,
     /// Each configured replica, checked now.
     pub replicas: Vec<ReplicaStatus>,
+    /// Where each audit log's partitions stand (empty before schema version 8).
+    pub partitions: Vec<PartitionStatus>,
 }
+
+/// Months of partitions ahead below which health warns: maintenance should have made more.
+const MONTHS_READY_WARNING: u32 = 1;
 
 /// One server.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,6 +91,7 @@ impl Health {
             pool: None,
             warnings: Vec::new(),
             replicas: Vec::new(),
+            partitions: Vec::new(),
         }
     }
 
@@ -154,7 +162,7 @@ impl Health {
             }
         };
         let replicas = db.check_replicas().await;
-        let warnings = replicas
+        let mut warnings: Vec<String> = replicas
             .iter()
             .filter_map(|replica| {
                 let problem = replica.problem.as_ref()?;
@@ -164,6 +172,22 @@ impl Health {
                 ))
             })
             .collect();
+        let partitioned = schema.as_ref().is_some_and(|s| s.version >= 8);
+        let partitions = if partitioned {
+            match PgRetentionRepository::new(db.primary()).status().await {
+                Ok(partitions) => partitions,
+                Err(err) => {
+                    warnings.push(format!(
+                        "the audit logs' partitions cannot be read: {}",
+                        chain(&err)
+                    ));
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        warnings.extend(partition_warnings(&partitions, db.now()));
         Self {
             healthy: problems.is_empty(),
             problems,
@@ -172,6 +196,64 @@ impl Health {
             schema,
             pool,
             replicas,
+            partitions,
         }
+    }
+}
+
+/// What health says of the partitions at `now`: months not made far enough ahead, rows
+/// waiting in a default partition. Neither loses a write (the default partition takes
+/// every row), so both are warnings: maintenance is due.
+fn partition_warnings(partitions: &[PartitionStatus], now: NaiveDateTime) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let soon = now
+        .checked_add_months(Months::new(MONTHS_READY_WARNING))
+        .unwrap_or(now);
+    for status in partitions {
+        match status.ready_until {
+            Some(until) if until > soon => {}
+            Some(until) => warnings.push(format!(
+                "{} has monthly partitions only until {}: run `stockdb retention partitions` \
+                 (rows dated later go to its default partition until then)",
+                status.table,
+                until.format("%Y-%m-%d")
+            )),
+            None => warnings.push(format!(
+                "{} has no monthly partition: run `stockdb retention partitions`",
+                status.table
+            )),
+        }
+        if status.rows_in_default > 0 {
+            warnings.push(format!(
+                "{} rows of {} wait in its default partition: run `stockdb retention \
+                 partitions` to move them into their months (retention reaches them there)",
+                status.rows_in_default, status.table
+            ));
+        }
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_warns_before_the_months_ahead_run_out() {
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        let status = |until: Option<&str>, rows_in_default| PartitionStatus {
+            table: "llm_call_logs",
+            ready_until: until.map(at),
+            rows_in_default,
+            converted: None,
+        };
+        let now = at("2027-06-15 12:00:00");
+        assert!(partition_warnings(&[status(Some("2027-09-01 00:00:00"), 0)], now).is_empty());
+        let near = partition_warnings(&[status(Some("2027-07-01 00:00:00"), 0)], now);
+        assert_eq!(near.len(), 1);
+        assert!(near[0].contains("only until 2027-07-01"), "{near:?}");
+        let past = partition_warnings(&[status(Some("2027-03-01 00:00:00"), 12)], now);
+        assert_eq!(past.len(), 2);
+        assert!(past[1].starts_with("12 rows of llm_call_logs"), "{past:?}");
     }
 }

@@ -134,6 +134,16 @@ impl Stockdb {
         }
     }
 
+    /// The same repositories with `clock` as their "now" (see `Db::with_clock`): for tests
+    /// and rehearsals that live through months in seconds.
+    #[must_use]
+    pub fn with_clock(&self, clock: Arc<dyn shared_db::Clock>) -> Self {
+        Self {
+            llm_configs: self.llm_configs.clone(),
+            ..Self::from_db(self.db.with_clock(clock), None)
+        }
+    }
+
     /// What the replica watchers last saw, one entry per configured replica.
     pub fn replicas(&self) -> Vec<ReplicaStatus> {
         self.db.replica_statuses()

@@ -8,7 +8,8 @@ use chrono::NaiveDateTime;
 use shared_db::{Db, RepoError};
 
 use audit::{
-    PartitionAction, PgRetentionRepository, RetentionPlan, RetentionPolicy, RetentionRepository,
+    MaintenanceReport, PartitionAction, PartitionStatus, PgRetentionRepository, RetentionPlan,
+    RetentionPolicy, RetentionRepository,
 };
 use coordinator::{PgResearchSessionRepository, ResearchSessionRepository};
 
@@ -54,9 +55,14 @@ impl Retention {
         self.count_stored_sessions(plan).await
     }
 
-    /// [`RetentionRepository::ensure_partitions`].
-    pub async fn ensure_partitions(&self) -> Result<Vec<String>, RepoError> {
-        self.logs.ensure_partitions().await
+    /// Partition maintenance ([`RetentionRepository::maintain`]): what a scheduler runs.
+    pub async fn maintain(&self) -> Result<MaintenanceReport, RepoError> {
+        self.logs.maintain().await
+    }
+
+    /// Where each log's partitions stand ([`RetentionRepository::status`]).
+    pub async fn status(&self) -> Result<Vec<PartitionStatus>, RepoError> {
+        self.logs.status().await
     }
 
     /// [`RetentionRepository::horizon`].

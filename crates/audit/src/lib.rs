@@ -13,8 +13,9 @@ mod repository;
 
 pub use domain::{
     ApiCallFilter, CallStats, CallStatus, CostBy, CostRow, CostScope, ExternalApiCallLog,
-    LlmCallFilter, LlmCallLog, MONTHS_AHEAD, ModelPrice, PartitionAction, PlannedPartition,
-    RetentionPlan, RetentionPolicy, SessionCalls, TimeWindow,
+    LlmCallFilter, LlmCallLog, MONTHS_AHEAD, MaintenanceReport, ModelPrice, PartitionAction,
+    PartitionStatus, PlannedPartition, RetentionPlan, RetentionPolicy, SessionCalls, SplitReport,
+    TimeWindow,
 };
 pub use postgres::{
     PgExternalApiCallLogRepository, PgLlmCallLogRepository, PgModelPriceRepository,

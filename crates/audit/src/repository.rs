@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use crate::domain::{
     ApiCallFilter, CallStats, CostBy, CostRow, CostScope, ExternalApiCallLog, LlmCallFilter,
-    LlmCallLog, ModelPrice, RetentionPlan, RetentionPolicy, TimeWindow,
+    LlmCallLog, MaintenanceReport, ModelPrice, PartitionStatus, RetentionPlan, RetentionPolicy,
+    TimeWindow,
 };
 
 /// Audit log of LLM calls (`llm_call_logs`).
@@ -81,23 +82,37 @@ pub trait ModelPriceRepository: Send + Sync {
 /// Partitions and retention of the audit logs.
 #[async_trait]
 pub trait RetentionRepository: Send + Sync {
-    /// What [`RetentionRepository::apply`] would do now under `policy`, changing nothing.
+    /// What [`RetentionRepository::apply`] would do now (by the handle's clock) under
+    /// `policy`, changing nothing. A converted partition not split yet is listed with
+    /// action `Split`, followed by the months its split would make (`pending`), each with
+    /// what would happen to it.
     async fn plan(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError>;
 
-    /// Makes the partitions ahead ([`MONTHS_AHEAD`](crate::MONTHS_AHEAD)), then blanks and drops what `policy`
+    /// Runs [`RetentionRepository::maintain`] first, then blanks and drops what `policy`
     /// says, partition by partition, each in its own short transaction (a lock is waited
     /// for at most 1 s, then tried again). Returns what it did.
     ///
-    /// One run at a time: a second one fails with `RepoError::Busy` at once. A run killed
-    /// half way leaves every partition either done or untouched; running it again finishes.
+    /// One run at a time (with `maintain` too): a second one fails with `RepoError::Busy`
+    /// at once. A run killed half way leaves every partition either done or untouched;
+    /// running it again finishes.
     async fn apply(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError>;
 
-    /// Makes the monthly partitions of both logs from the current month through
-    /// [`MONTHS_AHEAD`](crate::MONTHS_AHEAD) months ahead that do not exist; returns their names.
-    async fn ensure_partitions(&self) -> Result<Vec<String>, RepoError>;
+    /// Partition maintenance, which needs no policy and suits a scheduler: splits a
+    /// converted partition into months (online: its rows are copied month by month while
+    /// writers go on, then swapped in by one short transaction), moves the rows the
+    /// default partitions caught into partitions of their months, and makes the months
+    /// from the current one through [`MONTHS_AHEAD`](crate::MONTHS_AHEAD) ahead. Every
+    /// step holds locks that block writers for at most a moment (1 s, retried), and a run
+    /// killed at any point is finished by the next. One run at a time, as `apply`.
+    async fn maintain(&self) -> Result<MaintenanceReport, RepoError>;
+
+    /// Where each log's partitions stand: how far ahead months are ready, what the
+    /// default partition holds, whether a converted partition awaits its split.
+    async fn status(&self) -> Result<Vec<PartitionStatus>, RepoError>;
 
     /// The oldest time whose calls are still stored in both logs: the lower bound of
-    /// their oldest partitions, the later of the two. `None` while the first partition
-    /// (which starts at the beginning of time) has not been dropped.
+    /// their oldest partitions, the later of the two. `None` while a partition from the
+    /// beginning of time (the converted one, or a split's oldest month of a log that had
+    /// calls before it) is kept.
     async fn horizon(&self) -> Result<Option<NaiveDateTime>, RepoError>;
 }

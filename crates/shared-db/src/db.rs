@@ -15,6 +15,7 @@ use crate::config::DbConfig;
 use crate::conn::Conn;
 use crate::error::{InvalidInput, RepoError, TimedOut};
 use crate::replica::{ReplicaSet, ReplicaStatus};
+use crate::time::{Clock, SystemClock};
 
 /// Idle time after which a pooled connection is pinged before use.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
@@ -36,6 +37,7 @@ pub struct Db {
     pool: PgPool,
     connect_timeout: Duration,
     replicas: Option<Arc<ReplicaSet>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Db {
@@ -95,7 +97,24 @@ impl Db {
             pool,
             connect_timeout: DbConfig::DEFAULT_CONNECT_TIMEOUT,
             replicas: None,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// This handle (and every repository made on it) with `clock` as its "now": what
+    /// decides by the date — partitions ahead, retention horizons — asks it. The system's
+    /// clock by default.
+    #[must_use]
+    pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            ..self.clone()
+        }
+    }
+
+    /// Now, by this handle's clock (UTC, microseconds).
+    pub fn now(&self) -> chrono::NaiveDateTime {
+        self.clock.now()
     }
 
     /// This handle with every read on the primary: for a caller that must read what it
@@ -171,6 +190,7 @@ impl Db {
             Conn::Pool(_) => self.clone(),
             Conn::Txn(_) => Self {
                 connect_timeout: self.connect_timeout,
+                clock: self.clock.clone(),
                 ..Self::from_pool(self.pool.clone())
             },
         }
@@ -196,6 +216,7 @@ impl Db {
             pool: self.pool.clone(),
             connect_timeout: self.connect_timeout,
             replicas: None,
+            clock: self.clock.clone(),
         }
     }
 

@@ -30,7 +30,7 @@ pub use error::{
 pub use lock::{LockKey, LockWait, SessionLock, ShortLocks, retry_on_lock_timeout};
 pub use page::Page;
 pub use replica::{ReplicaProblem, ReplicaStatus};
-pub use time::{utc_now, utc_now_tz};
+pub use time::{Clock, ManualClock, SystemClock, utc_now, utc_now_tz};
 pub use validate::{
     check_finite, check_json, check_len, check_not_empty, check_not_negative, check_text,
 };

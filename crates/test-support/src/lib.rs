@@ -107,40 +107,6 @@ impl TestDb {
     pub fn config(&self) -> DbConfig {
         DbConfig::new(&self.url).with_application_name("stockdb-test")
     }
-
-    /// Re-cuts the (empty) audit logs' partitions as if schema version 8 had converted
-    /// them `months_ago` months ago and stockdb had made a partition a month since: one
-    /// partition up to the first day of that month, then one a month through three months
-    /// after the current one. Retention can then be tried on months in the past.
-    pub async fn audit_converted_months_ago(&self, months_ago: u32) {
-        let sql = format!(
-            "DO $$ \
-             DECLARE t text; p record; \
-                 first timestamp := date_trunc('month', now() AT TIME ZONE 'utc') \
-                     - make_interval(months => {months_ago}); \
-                 m timestamp; \
-             BEGIN \
-             FOREACH t IN ARRAY ARRAY['llm_call_logs', 'external_api_call_logs'] LOOP \
-                 FOR p IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-                          WHERE i.inhparent = t::regclass LOOP \
-                     EXECUTE format('DROP TABLE %I', p.relname); \
-                 END LOOP; \
-                 EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (MINVALUE) TO (%L)', \
-                     t || '_before_' || to_char(first, 'YYYY_MM'), t, first); \
-                 m := first; \
-                 WHILE m <= date_trunc('month', now() AT TIME ZONE 'utc') + interval '3 months' LOOP \
-                     EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)', \
-                         t || '_' || to_char(m, 'YYYY_MM'), t, m, m + interval '1 month'); \
-                     m := m + interval '1 month'; \
-                 END LOOP; \
-             END LOOP; \
-             END $$"
-        );
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(self.db.pool())
-            .await
-            .unwrap_or_else(|err| panic!("re-cutting the audit partitions: {err}"));
-    }
 }
 
 impl Drop for TestDb {
@@ -343,9 +309,21 @@ const NO_SERVER: &str = "\nNo PostgreSQL server for the tests.\n\
     \n    TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --workspace\n\n\
     or start a Docker engine so that a PostgreSQL container can be run.\n";
 
+/// The name of the template database of the current migrations and month: a migrated
+/// database holds the audit logs' partitions of the month it was made in, so a template
+/// made months ago would give every test an outdated calendar; one a month keeps them
+/// true (`cargo xtask db clean-tests` drops the others).
+pub fn template_name() -> String {
+    format!(
+        "{TEMPLATE_PREFIX}{:016x}_{}",
+        migration::schema_digest(),
+        shared_db::utc_now().format("%Y%m")
+    )
+}
+
 /// Creates the template database for the current migrations unless it exists.
 async fn ensure_template(admin_url: &str) -> String {
-    let template = format!("{TEMPLATE_PREFIX}{:016x}", migration::schema_digest());
+    let template = template_name();
     let mut admin = admin_connect(admin_url).await;
     LockKey::TestTemplate
         .lock(&mut admin)

@@ -10,5 +10,6 @@ pub use logs::{
 };
 pub use prices::{CostBy, CostRow, CostScope, ModelPrice};
 pub use retention::{
-    MONTHS_AHEAD, PartitionAction, PlannedPartition, RetentionPlan, RetentionPolicy, SessionCalls,
+    MONTHS_AHEAD, MaintenanceReport, PartitionAction, PartitionStatus, PlannedPartition,
+    RetentionPlan, RetentionPolicy, SessionCalls, SplitReport,
 };

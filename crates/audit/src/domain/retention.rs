@@ -30,7 +30,7 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use shared_db::InvalidInput;
 
-/// Months of partitions made ahead of the current one.
+/// Months of partitions maintenance makes ahead of the current one.
 pub const MONTHS_AHEAD: u32 = 3;
 
 /// How long audit history is kept.
@@ -76,6 +76,9 @@ pub enum PartitionAction {
     Blank,
     /// Dropped with its rows.
     Drop,
+    /// The partition the conversion to schema version 8 made of a table's rows: split
+    /// into one partition a month (listed after it, `pending`) before anything else.
+    Split,
 }
 
 /// One partition of an audit log and what retention does with it.
@@ -87,10 +90,13 @@ pub struct PlannedPartition {
     pub partition: String,
     /// Its lower bound (`None`: from the beginning of time).
     pub from: Option<NaiveDateTime>,
-    /// Its upper bound (exclusive).
-    pub to: NaiveDateTime,
+    /// Its upper bound (exclusive); `None` for the default partition, which holds the rows
+    /// of months that have no partition of their own until maintenance moves them there.
+    pub to: Option<NaiveDateTime>,
     /// What retention does with it.
     pub action: PartitionAction,
+    /// A month of the converted partition, not a partition yet: its split makes it.
+    pub pending: bool,
     /// Its rows, counted for a partition to drop; for one to blank, its rows that still
     /// hold text (none left: the partition is kept); the planner's estimate for one kept.
     pub rows: u64,
@@ -158,8 +164,46 @@ pub struct RetentionPlan {
     pub blank_before: Option<NaiveDateTime>,
     /// Every partition of both logs, oldest first per table.
     pub partitions: Vec<PlannedPartition>,
-    /// Partitions made ahead (by `apply` only).
+    /// What maintenance did first (by `apply` only): partitions made, rows moved, splits.
+    pub maintenance: Option<MaintenanceReport>,
+}
+
+/// What partition maintenance did: the work that keeps every row in a monthly partition
+/// and months ready ahead of the clock.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MaintenanceReport {
+    /// Monthly partitions made: ahead of the clock, for rows the default partitions held,
+    /// and by splits.
     pub created: Vec<String>,
+    /// Rows moved out of the default partitions into their months.
+    pub moved_from_default: u64,
+    /// The converted partitions split into months.
+    pub split: Vec<SplitReport>,
+}
+
+/// One converted partition split into months.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SplitReport {
+    /// The partition that was split (and then dropped).
+    pub partition: String,
+    /// The monthly partitions that replaced it.
+    pub months: Vec<String>,
+    /// Rows it held, all now in those months.
+    pub rows: u64,
+}
+
+/// Where one audit log's partitions stand: what health reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartitionStatus {
+    /// `llm_call_logs` or `external_api_call_logs`.
+    pub table: &'static str,
+    /// The upper bound of its latest monthly partition: rows dated from then on go to the
+    /// default partition until maintenance makes their month.
+    pub ready_until: Option<NaiveDateTime>,
+    /// Rows its default partition holds (dated in months without a partition).
+    pub rows_in_default: u64,
+    /// The converted partition, when it holds rows and awaits its split.
+    pub converted: Option<String>,
 }
 
 impl RetentionPlan {

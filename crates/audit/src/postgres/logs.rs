@@ -4,13 +4,12 @@ use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    ColumnTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     QuerySelect, Select, Statement,
 };
-use shared_db::{Conn, Db, InvalidInput, Page, RepoError};
+use shared_db::{Db, InvalidInput, Page, RepoError};
 use uuid::Uuid;
 
-use super::retention::{PgRetentionRepository, is_missing_partition};
 use crate::domain::{
     ApiCallFilter, CallStats, CallStatus, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
 };
@@ -118,45 +117,6 @@ impl From<StatsRow> for CallStats {
 }
 
 /// The aggregate columns every statistics query shares; `{tokens}` sums per token column.
-/// Runs `insert`; when no partition covers `created_at`'s month, makes it and runs
-/// `insert` again, so that a log is never lost for want of a partition.
-///
-/// On a handle bound to a transaction the first try runs under a savepoint, so that its
-/// failure does not abort the caller's transaction.
-async fn save_dated<T, Fut>(
-    db: &Db,
-    table: &'static str,
-    created_at: NaiveDateTime,
-    insert: impl Fn(Conn) -> Fut,
-) -> Result<(), RepoError>
-where
-    Fut: Future<Output = Result<T, DbErr>>,
-{
-    let first = if db.is_bound() {
-        let savepoint = db.begin().await?;
-        let tried = insert(savepoint.conn().clone()).await;
-        match &tried {
-            Ok(_) => savepoint.commit().await?,
-            Err(_) => savepoint.rollback().await?,
-        }
-        tried
-    } else {
-        insert(db.conn().clone()).await
-    };
-    match first {
-        Err(err) if is_missing_partition(&err) => {
-            // Committed on its own: a new partition must not wait for the caller's
-            // transaction, nor hold its lock on the log until that commits.
-            PgRetentionRepository::ensure_month_of(&db.detached(), table, created_at).await?;
-            insert(db.conn().clone()).await?;
-        }
-        other => {
-            other?;
-        }
-    }
-    Ok(())
-}
-
 fn stats_sql(group: &str, group_by: &str, table: &str, tokens: [&str; 3]) -> String {
     let [prompt, completion, total] = tokens;
     format!(
@@ -248,11 +208,11 @@ impl LlmCallLogRepository for PgLlmCallLogRepository {
             error_message: Set(log.error_message.as_deref().map(redact_text)),
             created_at: Set(log.created_at),
         };
-        save_dated(&self.db, "llm_call_logs", log.created_at, |conn| {
-            let insert = llm_logs::Entity::insert(active.clone());
-            async move { insert.exec_without_returning(&conn).await }
-        })
-        .await
+        // A month without a partition of its own lands in the default partition.
+        llm_logs::Entity::insert(active)
+            .exec_without_returning(self.db.conn())
+            .await?;
+        Ok(())
     }
 
     async fn get_by_session_id(&self, session_id: Uuid) -> Result<Vec<LlmCallLog>, RepoError> {
@@ -329,11 +289,10 @@ impl ExternalApiCallLogRepository for PgExternalApiCallLogRepository {
             error_message: Set(log.error_message.as_deref().map(redact_text)),
             created_at: Set(log.created_at),
         };
-        save_dated(&self.db, "external_api_call_logs", log.created_at, |conn| {
-            let insert = api_logs::Entity::insert(active.clone());
-            async move { insert.exec_without_returning(&conn).await }
-        })
-        .await
+        api_logs::Entity::insert(active)
+            .exec_without_returning(self.db.conn())
+            .await?;
+        Ok(())
     }
 
     async fn get_by_session_id(

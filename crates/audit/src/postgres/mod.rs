@@ -3,8 +3,10 @@
 //! `.sql` files beside the code that runs them.
 
 mod logs;
+mod partitions;
 mod prices;
 mod retention;
+mod split;
 
 pub use logs::{PgExternalApiCallLogRepository, PgLlmCallLogRepository};
 pub use prices::PgModelPriceRepository;

@@ -44,8 +44,9 @@ async fn exists(test_db: &TestDb, relation: &str) -> bool {
 
 #[tokio::test]
 async fn whole_old_partitions_are_dropped_older_text_blanked_and_kept_sessions_reported() {
+    // Every call below lands in the partition the conversion to version 8 made of the
+    // (then empty) log, as an adopted database's history does: retention splits it first.
     let test_db = TestDb::new().await;
-    test_db.audit_converted_months_ago(8).await;
     let llm = PgLlmCallLogRepository::new(test_db.db().clone());
     let api = audit::PgExternalApiCallLogRepository::new(test_db.db().clone());
     let retention = PgRetentionRepository::new(test_db.db().clone());
@@ -115,15 +116,28 @@ async fn whole_old_partitions_are_dropped_older_text_blanked_and_kept_sessions_r
             .find(|p| p.partition == name)
             .unwrap_or_else(|| panic!("no partition {name} in {plan:#?}"))
     };
+    let converted = plan
+        .partitions
+        .iter()
+        .find(|p| p.action == PartitionAction::Split)
+        .expect("the converted partition is split first")
+        .partition
+        .clone();
+    assert!(
+        converted.starts_with("llm_call_logs_before_"),
+        "{converted}"
+    );
     let six = find(&partition("llm_call_logs", -6));
+    assert!(six.pending);
     assert_eq!(six.action, PartitionAction::Drop);
     let calls_of = |session_id, calls| vec![SessionCalls { session_id, calls }];
     assert_eq!(
         (six.rows, six.calls_by_session.clone()),
         (3, calls_of(session, 3))
     );
+    // The oldest month takes everything older too, so it starts at the beginning of time.
     let seven = find(&partition("llm_call_logs", -7));
-    assert_eq!(seven.action, PartitionAction::Drop);
+    assert_eq!((seven.action, seven.from), (PartitionAction::Drop, None));
     assert_eq!((seven.rows, seven.calls_by_session.len()), (1, 0));
     let api_six = find(&partition("external_api_call_logs", -6));
     assert_eq!(
@@ -135,8 +149,6 @@ async fn whole_old_partitions_are_dropped_older_text_blanked_and_kept_sessions_r
         (PartitionAction::Drop, 1, calls_of(session, 1))
     );
     assert_eq!(plan.sessions_losing_calls(), [session]);
-    let before = format!("llm_call_logs_before_{}", month(-8).format("%Y_%m"));
-    assert_eq!(find(&before).action, PartitionAction::Drop);
     let two = find(&partition("llm_call_logs", -2));
     assert_eq!((two.action, two.rows), (PartitionAction::Blank, 2));
     assert_eq!(
@@ -145,7 +157,8 @@ async fn whole_old_partitions_are_dropped_older_text_blanked_and_kept_sessions_r
     );
     // A plan changes nothing.
     assert_eq!(test_db.count("llm_call_logs").await, 7);
-    assert!(exists(&test_db, &partition("llm_call_logs", -6)).await);
+    assert!(exists(&test_db, &converted).await);
+    assert!(!exists(&test_db, &partition("llm_call_logs", -6)).await);
 
     // One run at a time: while another holds the lock, apply refuses at once.
     let mut holder = test_db.db().dedicated_connection().await.unwrap();
@@ -159,12 +172,18 @@ async fn whole_old_partitions_are_dropped_older_text_blanked_and_kept_sessions_r
     assert_eq!(test_db.count("llm_call_logs").await, 7);
 
     let done = retention.apply(policy).await.unwrap();
+    let split = &done.maintenance.as_ref().unwrap().split;
+    assert_eq!(split.len(), 2, "{split:#?}");
+    assert_eq!(
+        (split[0].partition.as_str(), split[0].rows),
+        (converted.as_str(), 7)
+    );
     assert_eq!(
         done.with_action(PartitionAction::Drop).count(),
         plan.with_action(PartitionAction::Drop).count()
     );
     assert!(!exists(&test_db, &partition("llm_call_logs", -6)).await);
-    assert!(!exists(&test_db, &before).await);
+    assert!(!exists(&test_db, &converted).await);
     assert!(exists(&test_db, &partition("llm_call_logs", -2)).await);
     // The session's calls are gone with their partition; the horizon says so.
     assert!(llm.get_by_session_id(session).await.unwrap().is_empty());
@@ -173,7 +192,9 @@ async fn whole_old_partitions_are_dropped_older_text_blanked_and_kept_sessions_r
         .await
         .unwrap()
         .expect("history was dropped");
-    assert!(horizon > old && horizon <= month(-3), "{horizon}");
+    // The later of the two logs' oldest months kept: the API log kept nothing older than
+    // this month (its only call went with month -6).
+    assert_eq!(horizon, month(0));
     // Blanked calls keep their numbers: statistics still count them.
     assert_eq!(test_db.count("llm_call_logs").await, 3);
     let stats = llm
@@ -207,7 +228,7 @@ async fn whole_old_partitions_are_dropped_older_text_blanked_and_kept_sessions_r
 }
 
 #[tokio::test]
-async fn a_call_in_a_month_without_a_partition_makes_it() {
+async fn a_call_in_a_month_without_a_partition_is_kept_and_moved_into_its_month() {
     let test_db = TestDb::new().await;
     let llm = PgLlmCallLogRepository::new(test_db.db().clone());
     let far = month(14) + Duration::days(2);
@@ -215,14 +236,33 @@ async fn a_call_in_a_month_without_a_partition_makes_it() {
     assert!(!exists(&test_db, &name).await);
     let call = llm_call(None, "deepseek-chat", 500, CallStatus::Success, 0);
     let set_llm = |c: &mut audit::LlmCallLog, at| c.created_at = at;
-    llm.save(&dated(call, far, set_llm)).await.unwrap();
-    assert!(exists(&test_db, &name).await);
-    assert_eq!(test_db.count(&name).await, 1);
-    // The months ahead are made by ensure_partitions, once.
+    let call = dated(call, far, set_llm);
+    llm.save(&call).await.unwrap();
+    // The default partition took it: read, counted, waiting for maintenance.
+    assert_eq!(test_db.count("llm_call_logs_default").await, 1);
+    assert_eq!(llm.get_by_session_id(Uuid::nil()).await.unwrap().len(), 0);
+    let listed = llm
+        .list(
+            &audit::LlmCallFilter::default(),
+            shared_db::Page::new(0, 5).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed, std::slice::from_ref(&call));
     let retention = PgRetentionRepository::new(test_db.db().clone());
-    retention.ensure_partitions().await.unwrap();
-    let second = retention.ensure_partitions().await.unwrap();
-    assert!(second.is_empty(), "{second:?}");
+    let status = retention.status().await.unwrap();
+    assert_eq!(status[0].rows_in_default, 1);
+    // Maintenance moves it into a partition of its month, and makes the months ahead.
+    let report = retention.maintain().await.unwrap();
+    assert_eq!(report.moved_from_default, 1);
+    assert!(report.created.contains(&name), "{report:?}");
+    assert_eq!(test_db.count(&name).await, 1);
+    assert_eq!(test_db.count("llm_call_logs_default").await, 0);
+    let again = retention.maintain().await.unwrap();
+    assert!(
+        again.created.is_empty() && again.moved_from_default == 0,
+        "{again:?}"
+    );
     let plan = retention
         .plan(RetentionPolicy {
             keep_days: 3650,
@@ -236,7 +276,7 @@ async fn a_call_in_a_month_without_a_partition_makes_it() {
             assert!(
                 plan.partitions.iter().any(|p| p.table == table
                     && p.from.is_none_or(|from| from <= start)
-                    && p.to > start),
+                    && p.to.is_some_and(|to| to > start)),
                 "no partition of {table} holds {start}: {plan:#?}"
             );
         }

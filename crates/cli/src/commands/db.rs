@@ -111,6 +111,20 @@ async fn health(target: &Target, json: bool) -> anyhow::Result<()> {
                 replica.reads
             );
         }
+        for status in &health.partitions {
+            println!(
+                "partitions: {} monthly until {}, {} rows in default{}",
+                status.table,
+                status
+                    .ready_until
+                    .map_or_else(|| "-".to_owned(), |at| at.format("%Y-%m-%d").to_string()),
+                status.rows_in_default,
+                status
+                    .converted
+                    .as_ref()
+                    .map_or_else(String::new, |name| format!(", {name} not split yet"))
+            );
+        }
         for warning in &health.warnings {
             println!("warning:  {}", output::clean(warning));
         }

@@ -30,7 +30,8 @@ fn text(output: &Output) -> String {
 async fn retention_drops_old_partitions_only_when_asked_and_says_what_sessions_lose() {
     let test_db = TestDb::new().await;
     let url = test_db.url();
-    test_db.audit_converted_months_ago(6).await;
+    // The call lands in the partition the conversion made of the (then empty) log; the
+    // run splits it into months first.
     let today = chrono::Utc::now().date_naive();
     let five_months_ago = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap()
         - Months::new(5)
@@ -57,20 +58,33 @@ async fn retention_drops_old_partitions_only_when_asked_and_says_what_sessions_l
     .execute(test_db.db().pool())
     .await
     .unwrap();
+    // A call of a session its owner deleted: in the partition, not counted as a kept
+    // session's (which sessions are kept is the coordinator's to say).
+    sqlx::query(
+        "INSERT INTO llm_call_logs (id, session_id, caller_module, model_name, vendor, \
+             prompt_text, temperature, latency_ms, status, created_at) \
+         VALUES ($1, $2, 'research', 'deepseek-chat', 'deepseek', '分析', 0.7, 800, 'success', $3)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(Uuid::new_v4())
+    .bind(at)
+    .execute(test_db.db().pool())
+    .await
+    .unwrap();
     let partition = format!("llm_call_logs_{}", five_months_ago.format("%Y_%m"));
 
     let dry = run(url, &["retention", "apply", "--keep", "60d", "--dry-run"]);
     assert!(dry.status.success(), "{}", text(&dry));
     let shown = text(&dry);
     assert!(
-        shown.contains(&partition) && shown.contains("would drop"),
+        shown.contains(&partition) && shown.contains("would drop (after split)"),
         "{shown}"
     );
     assert!(
         shown.contains("1 of its calls belong to 1 research sessions that are kept"),
         "{shown}"
     );
-    assert_eq!(test_db.count("llm_call_logs").await, 1);
+    assert_eq!(test_db.count("llm_call_logs").await, 2);
 
     let refused = run(url, &["retention", "apply", "--keep", "60d"]);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
@@ -79,12 +93,12 @@ async fn retention_drops_old_partitions_only_when_asked_and_says_what_sessions_l
         "{}",
         text(&refused)
     );
-    assert_eq!(test_db.count("llm_call_logs").await, 1);
+    assert_eq!(test_db.count("llm_call_logs").await, 2);
 
     let done = run(url, &["retention", "apply", "--keep", "60d", "--yes"]);
     assert!(done.status.success(), "{}", text(&done));
     assert!(
-        text(&done).contains(&format!("dropped  {partition} (1 rows)")),
+        text(&done).contains(&format!("dropped  {partition} (2 rows)")),
         "{}",
         text(&done)
     );
