@@ -22,9 +22,9 @@ mod postgres;
 mod repository;
 
 pub use domain::{
-    ADJUSTED_COLUMNS, Adjust, BatchRows, MarketDaily, RunOutcome, Stock, StockDaily, StockField,
-    StockFieldMut, StockFinance, StockInfo, SyncBatch, SyncFailureRecord, SyncJobType, SyncTask,
-    SyncTaskStatus, TaskLease, ThirdCode, TransitionError, ValuationDaily,
+    ADJUSTED_COLUMNS, Adjust, BatchRows, CommittedBatch, MarketDaily, RunOutcome, Stock,
+    StockDaily, StockField, StockFieldMut, StockFinance, StockInfo, SyncBatch, SyncFailureRecord,
+    SyncJobType, SyncTask, SyncTaskStatus, TaskLease, ThirdCode, TransitionError, ValuationDaily,
 };
 pub use postgres::{
     PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,

@@ -9,8 +9,8 @@ use shared_db::{Page, RepoError, UpsertReport};
 use uuid::Uuid;
 
 use crate::domain::{
-    Adjust, MarketDaily, RunOutcome, Stock, StockDaily, StockFinance, StockInfo, SyncBatch,
-    SyncFailureRecord, SyncJobType, SyncTask, TaskLease, ThirdCode, ValuationDaily,
+    Adjust, CommittedBatch, MarketDaily, RunOutcome, Stock, StockDaily, StockFinance, StockInfo,
+    SyncBatch, SyncFailureRecord, SyncJobType, SyncTask, TaskLease, ThirdCode, ValuationDaily,
 };
 
 /// The stock list (`stock_info`).
@@ -258,6 +258,9 @@ pub trait SyncRepository: Send + Sync {
     /// task's offset by `items` and its `total_processed` by the rows received, and merges
     /// its checkpoint into the task's `config`. A crash at any point leaves either the
     /// whole batch or none of it, so a resumed task neither loses nor repeats anything.
+    /// Rows of [`BatchRows::DailyUpdates`](crate::BatchRows::DailyUpdates) whose bar is not
+    /// stored are deferred: recorded as retryable failures (of the task's job type), not
+    /// written.
     ///
     /// `Superseded` when another run has taken the task over since, `StateConflict` when
     /// the task is no longer `RUNNING` (someone paused or finished it), `Invalid` for a
@@ -267,7 +270,7 @@ pub trait SyncRepository: Send + Sync {
         &self,
         lease: &TaskLease,
         batch: SyncBatch,
-    ) -> Result<(SyncTask, UpsertReport), RepoError>;
+    ) -> Result<CommittedBatch, RepoError>;
 
     /// Ends the run holding `lease`: the task becomes `COMPLETED`, `PAUSED` or `FAILED`
     /// (`completed_at` set for the first and last) and its lease token is removed. Fenced

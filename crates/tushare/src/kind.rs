@@ -37,15 +37,24 @@ impl ImportKind {
         known
     }
 
-    /// An empty batch of this kind's rows.
-    pub(crate) fn batch(self, capacity: usize) -> BatchRows {
+    /// An empty batch of this kind's rows; `with_prices` says whether a daily file has
+    /// [`PRICE_COLUMNS`]: one without only completes bars already stored.
+    pub(crate) fn batch(self, capacity: usize, with_prices: bool) -> BatchRows {
         match self {
             Self::Stocks => BatchRows::Stocks(Vec::with_capacity(capacity)),
-            Self::Daily => BatchRows::Dailies(Vec::with_capacity(capacity)),
+            Self::Daily if with_prices => BatchRows::Dailies(Vec::with_capacity(capacity)),
+            Self::Daily => BatchRows::DailyUpdates {
+                rows: Vec::with_capacity(capacity),
+                lines: Vec::with_capacity(capacity),
+            },
             Self::Finance => BatchRows::Finance(Vec::with_capacity(capacity)),
         }
     }
 }
+
+/// The columns that make a daily file a file of price bars (Tushare's `daily`): one
+/// without all four (`daily_basic`, `adj_factor`) makes no bar, it completes stored ones.
+pub const PRICE_COLUMNS: [&str; 4] = ["open", "high", "low", "close"];
 
 impl ImportKind {
     /// The sync job an import of this kind records: a type of stockdb's own, so that the

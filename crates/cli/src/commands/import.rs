@@ -214,6 +214,14 @@ pub(crate) fn print_summary(summary: &ImportSummary, json: bool) -> anyhow::Resu
     if summary.rejected > 0 {
         println!("  rejected lines are in `stockdb sync failures`");
     }
+    if summary.deferred > 0 {
+        println!(
+            "  {} lines wait for their day's prices (this file has none of its own, and their \
+             bar is not stored yet): import the daily prices, then this file again; they are \
+             in `stockdb sync failures`",
+            output::count(summary.deferred)
+        );
+    }
     if !summary.ignored_columns.is_empty() {
         println!("  ignored columns: {}", summary.ignored_columns.join(", "));
     }

@@ -406,7 +406,8 @@ async fn adjusted_bars_and_point_in_time_reports_from_the_command_line() {
     let daily = write_file(
         dir.path(),
         "daily.csv",
-        b"ts_code,trade_date,close,adj_factor\n600519.SH,20240102,100,1\n600519.SH,20240103,50,2\n",
+        b"ts_code,trade_date,open,high,low,close,adj_factor\n\
+          600519.SH,20240102,100,100,100,100,1\n600519.SH,20240103,50,50,50,50,2\n",
     );
     // Q1 announced 04-25, restated 08-20.
     let finance = write_file(

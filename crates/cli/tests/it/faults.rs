@@ -18,7 +18,7 @@ async fn an_import_cut_off_mid_file_resumes_to_exactly_the_files_rows() {
     // 40,000 lines: 2,000 stocks × 20 days, every 97th line bad, every 101st a repeat of
     // an earlier key with a new close (the later line wins).
     let mut file = std::fs::File::create(dir.path().join("daily.csv")).unwrap();
-    writeln!(file, "ts_code,trade_date,close,vol").unwrap();
+    writeln!(file, "ts_code,trade_date,open,high,low,close,vol").unwrap();
     let mut expected: HashMap<(String, String), String> = HashMap::new();
     let (mut lines, mut bad) = (0, 0);
     for i in 0..40_000u32 {
@@ -31,11 +31,11 @@ async fn an_import_cut_off_mid_file_resumes_to_exactly_the_files_rows() {
         let code = format!("{stock:06}.SZ");
         let date = format!("2024{:02}{:02}", 1 + day / 28, 1 + day % 28);
         if i % 97 == 96 {
-            writeln!(file, "{code},{date},not-a-number,1").unwrap();
+            writeln!(file, "{code},{date},1,2,1,not-a-number,1").unwrap();
             bad += 1;
         } else {
             let close = format!("{}.25", i);
-            writeln!(file, "{code},{date},{close},1").unwrap();
+            writeln!(file, "{code},{date},1,2,1,{close},1").unwrap();
             expected.insert((code, date), close);
         }
     }

@@ -23,14 +23,14 @@ fn text(bytes: &[u8]) -> String {
 fn daily_file(dir: &Path, name: &str, lines: u32) -> (PathBuf, HashMap<(String, String), f64>) {
     let path = dir.join(name);
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    writeln!(file, "ts_code,trade_date,close,vol").unwrap();
+    writeln!(file, "ts_code,trade_date,open,high,low,close,vol").unwrap();
     let mut expected = HashMap::new();
     for i in 0..lines {
         let code = format!("{:06}.SZ", i % 1_000);
         let day = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()
             + chrono::Duration::days(i64::from(i / 1_000));
         let date = day.format("%Y%m%d").to_string();
-        writeln!(file, "{code},{date},{i}.5,1").unwrap();
+        writeln!(file, "{code},{date},1,2,1,{i}.5,1").unwrap();
         expected.insert((code, day.to_string()), f64::from(i) + 0.5);
     }
     file.flush().unwrap();

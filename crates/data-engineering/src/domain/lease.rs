@@ -87,6 +87,18 @@ impl RunOutcome {
     }
 }
 
+/// What `SyncRepository::commit_batch` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommittedBatch {
+    /// The task as it stands after the batch.
+    pub task: crate::SyncTask,
+    /// The rows written.
+    pub report: shared_db::UpsertReport,
+    /// Rows of [`crate::BatchRows::DailyUpdates`] whose bar is not stored yet: not
+    /// written, each recorded as a retryable failure.
+    pub deferred: u64,
+}
+
 /// One batch of a leased run, committed as a whole by `SyncRepository::commit_batch`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncBatch {

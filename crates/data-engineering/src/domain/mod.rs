@@ -19,6 +19,18 @@ pub enum BatchRows {
     Stocks(Vec<StockInfo>),
     /// Daily bars.
     Dailies(Vec<StockDaily>),
+    /// Daily values that only complete bars already stored: a file with no prices of its
+    /// own (Tushare's `daily_basic`, `adj_factor`). A row whose bar is not stored yet is
+    /// not written — a bar without open, high, low and close would read as a price bar to
+    /// a reader that cannot tell (the earlier service reads a missing price as 0.0) — but
+    /// becomes a retryable failure record saying so; importing the file again once the
+    /// prices are in completes it. `lines[i]` is where `rows[i]` came from, for that record.
+    DailyUpdates {
+        /// The values.
+        rows: Vec<StockDaily>,
+        /// The source line of each.
+        lines: Vec<u64>,
+    },
     /// Financial reports.
     Finance(Vec<StockFinance>),
 }
@@ -28,7 +40,7 @@ impl BatchRows {
     pub fn len(&self) -> usize {
         match self {
             Self::Stocks(rows) => rows.len(),
-            Self::Dailies(rows) => rows.len(),
+            Self::Dailies(rows) | Self::DailyUpdates { rows, .. } => rows.len(),
             Self::Finance(rows) => rows.len(),
         }
     }
@@ -38,7 +50,7 @@ impl BatchRows {
         self.len() == 0
     }
 }
-pub use lease::{RunOutcome, SyncBatch, TaskLease};
+pub use lease::{CommittedBatch, RunOutcome, SyncBatch, TaskLease};
 pub use sync::{SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus, TransitionError};
 
 pub(crate) use adjust::{NoFactor, scale};

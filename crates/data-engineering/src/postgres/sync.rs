@@ -1,13 +1,15 @@
 //! `PgSyncRepository`: sync tasks and failure records on PostgreSQL.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use sea_orm::sea_query::{Expr, ExprTrait, NullOrdering, Order};
 use sea_orm::{
     ActiveValue, ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement,
 };
-use shared_db::{Db, Merge, RepoError, UpsertReport, upsert_in, utc_now};
+use shared_db::{Db, Merge, RepoError, upsert_in, utc_now};
 use uuid::Uuid;
 
 use super::checked_limit;
@@ -15,8 +17,8 @@ use super::lease::{
     CLAIMABLE, CONFIG_UNLEASED, FENCE, START_SET, STILL_HELD, checked_checkpoint, count_param,
 };
 use crate::domain::{
-    BatchRows, RunOutcome, SyncBatch, SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus,
-    TaskLease,
+    BatchRows, CommittedBatch, RunOutcome, StockDaily, SyncBatch, SyncFailureRecord, SyncJobType,
+    SyncTask, SyncTaskStatus, TaskLease,
 };
 use crate::entity::{sync_failure_records as failures, sync_tasks as tasks};
 use crate::repository::SyncRepository;
@@ -70,6 +72,38 @@ impl PgSyncRepository {
 }
 
 /// Inserts `failures` with one statement of column arrays.
+/// Splits `rows` (from `lines`) into those whose bar is stored — locked, so it stays
+/// until the batch commits — and those whose is not, with their lines.
+async fn split_by_stored_bar(
+    txn: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    rows: Vec<StockDaily>,
+    lines: Vec<u64>,
+) -> Result<(Vec<StockDaily>, Vec<(u64, StockDaily)>), RepoError> {
+    let codes: Vec<&str> = rows.iter().map(|r| r.third_code.as_str()).collect();
+    let days: Vec<NaiveDate> = rows.iter().map(|r| r.trade_date).collect();
+    let found: Vec<(String, NaiveDate)> = sqlx::query_as(
+        "SELECT d.third_code, d.trade_date FROM stock_daily d \
+         JOIN UNNEST($1::varchar[], $2::date[]) AS k(third_code, trade_date) \
+           ON d.third_code = k.third_code AND d.trade_date = k.trade_date \
+         ORDER BY 1, 2 FOR UPDATE OF d",
+    )
+    .bind(codes)
+    .bind(days)
+    .fetch_all(&mut **txn)
+    .await?;
+    let found: HashSet<(String, NaiveDate)> = found.into_iter().collect();
+    let mut stored = Vec::with_capacity(rows.len());
+    let mut waiting = Vec::new();
+    for (row, line) in rows.into_iter().zip(lines) {
+        if found.contains(&(row.third_code.as_str().to_owned(), row.trade_date)) {
+            stored.push(row);
+        } else {
+            waiting.push((line, row));
+        }
+    }
+    Ok((stored, waiting))
+}
+
 async fn insert_failures(
     txn: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     failures: &[SyncFailureRecord],
@@ -258,7 +292,7 @@ impl SyncRepository for PgSyncRepository {
         &self,
         lease: &TaskLease,
         batch: SyncBatch,
-    ) -> Result<(SyncTask, UpsertReport), RepoError> {
+    ) -> Result<CommittedBatch, RepoError> {
         for (idx, failure) in batch.failures.iter().enumerate() {
             failure.validate().map_err(|err| err.at_row(idx))?;
         }
@@ -288,13 +322,34 @@ impl SyncRepository for PgSyncRepository {
             drop(txn);
             return Err(self.lease_refused(lease).await);
         }
+        let mut failures = batch.failures;
+        let mut deferred = 0;
         let report = match batch.rows {
             BatchRows::Stocks(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
             BatchRows::Dailies(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
+            BatchRows::DailyUpdates { rows, lines } => {
+                let (stored, waiting) = split_by_stored_bar(&mut txn, rows, lines).await?;
+                let job_type = lease.task().job_type;
+                for (line, row) in waiting {
+                    deferred += 1;
+                    failures.push(SyncFailureRecord::new(
+                        job_type,
+                        row.third_code.as_str(),
+                        format!(
+                            "line {line}: no bar of {} on {} is stored yet, so its values have \
+                             nothing to complete: import the day's prices (Tushare daily), \
+                             then this file again",
+                            row.third_code, row.trade_date
+                        ),
+                        utc_now(),
+                    ));
+                }
+                upsert_in(&mut txn, stored, Merge::KeepStored).await?
+            }
             BatchRows::Finance(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
         };
-        if !batch.failures.is_empty() {
-            insert_failures(&mut txn, &batch.failures).await?;
+        if !failures.is_empty() {
+            insert_failures(&mut txn, &failures).await?;
         }
         txn.commit().await?;
         let task = self
@@ -304,7 +359,11 @@ impl SyncRepository for PgSyncRepository {
                 entity: "sync task",
                 key: lease.task_id().to_string(),
             })?;
-        Ok((task, report))
+        Ok(CommittedBatch {
+            task,
+            report,
+            deferred,
+        })
     }
 
     async fn release(

@@ -425,7 +425,7 @@ async fn a_batch_commits_rows_failures_and_progress_together() {
         SyncFailureRecord::new(SyncJobType::DailyHistory, "line 3", "bad close", utc_now())
             .with_max_retries(0),
     ];
-    let (after, report) = repo
+    let committed = repo
         .commit_batch(
             &lease,
             SyncBatch {
@@ -437,7 +437,9 @@ async fn a_batch_commits_rows_failures_and_progress_together() {
         )
         .await
         .unwrap();
+    let (after, report) = (committed.task, committed.report);
     assert_eq!(report.inserted, 2);
+    assert_eq!(committed.deferred, 0);
     assert_eq!((after.current_offset, after.total_processed), (3, 2));
     assert_eq!(after.config.as_ref().unwrap()["bytes"], 120);
     assert_eq!(repo.list_failures(None, true, 10).await.unwrap().len(), 1);
@@ -483,6 +485,70 @@ async fn a_batch_commits_rows_failures_and_progress_together() {
     assert_eq!(test_db.count("stock_daily").await, 2);
     let stored = repo.get_by_id(task.id).await.unwrap().unwrap();
     assert_eq!((stored.current_offset, stored.total_processed), (3, 2));
+}
+
+#[tokio::test]
+async fn values_without_prices_complete_stored_bars_and_wait_for_the_others() {
+    let test_db = TestDb::new().await;
+    let repo = PgSyncRepository::new(test_db.db().clone());
+    let dailies = data_engineering::PgStockDailyRepository::new(test_db.db().clone());
+    use data_engineering::StockDailyRepository as _;
+    // Prices of one day are stored; a daily_basic file covers that day and the next.
+    dailies
+        .save_all(vec![crate::bar("000001.SZ", "2024-01-02", 10.0)])
+        .await
+        .unwrap();
+    let valuation = |day: &str, pe: f64| {
+        let mut row = data_engineering::StockDaily::new(
+            data_engineering::ThirdCode::parse("000001.SZ").unwrap(),
+            day.parse().unwrap(),
+        );
+        row.pe_ttm = Some(pe);
+        row
+    };
+    let task = task(SyncJobType::ImportDaily);
+    let lease = repo.start(&task, None, utc_now()).await.unwrap();
+    let committed = repo
+        .commit_batch(
+            &lease,
+            SyncBatch {
+                rows: BatchRows::DailyUpdates {
+                    rows: vec![valuation("2024-01-02", 8.5), valuation("2024-01-03", 8.7)],
+                    lines: vec![2, 3],
+                },
+                failures: Vec::new(),
+                items: 2,
+                checkpoint: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(committed.deferred, 1);
+    assert_eq!(committed.report.updated, 1);
+    // The stored bar is completed and keeps its price; no bar without prices is made.
+    let code = data_engineering::ThirdCode::parse("000001.SZ").unwrap();
+    let bars = dailies
+        .get_by_third_code_and_date_range(
+            &code,
+            "2024-01-01".parse().unwrap(),
+            "2024-01-31".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 1);
+    assert_eq!((bars[0].close, bars[0].pe_ttm), (Some(10.0), Some(8.5)));
+    // The waiting line is a retryable failure naming it and what to do.
+    let failures = repo
+        .get_unresolved_failures(SyncJobType::ImportDaily)
+        .await
+        .unwrap();
+    assert_eq!(failures.len(), 1);
+    let message = failures[0].error_message.as_deref().unwrap();
+    assert!(
+        message.starts_with("line 3: no bar of 000001.SZ on 2024-01-03 is stored yet"),
+        "{message}"
+    );
+    assert!(failures[0].max_retries > 0);
 }
 
 #[tokio::test]

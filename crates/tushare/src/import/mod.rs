@@ -96,6 +96,10 @@ pub struct ImportSummary {
     pub unchanged: u64,
     /// Lines rejected, each with a failure record.
     pub rejected: u64,
+    /// Lines of a file without prices (`daily_basic`, `adj_factor`) whose bar is not
+    /// stored yet: not written, each with a retryable failure record; importing the file
+    /// again once the day's prices are in completes them.
+    pub deferred: u64,
     /// Header columns the kind does not read.
     pub ignored_columns: Vec<String>,
     /// Wall time of this run.
@@ -199,13 +203,13 @@ pub async fn import_csv(
         updated: 0,
         unchanged: 0,
         rejected: 0,
+        deferred: 0,
         ignored_columns: opened.columns.ignored.clone(),
         elapsed: Duration::ZERO,
     };
     let batches = reader::spawn_parser(
         opened,
         ParserSetup {
-            kind: options.kind,
             job,
             batch_size: options.batch_size,
             max_record: options.max_record_bytes,
@@ -385,7 +389,7 @@ async fn run_batches(
             batch.failures.len() as u64,
             batch.lines,
         );
-        let (_, report) = sync
+        let committed_batch = sync
             .commit_batch(
                 lease,
                 SyncBatch {
@@ -403,8 +407,10 @@ async fn run_batches(
         committed += 1;
         *committed_offset = batch.offset;
         summary.lines_read += u64::from(lines);
-        summary.rows += rows;
+        let report = committed_batch.report;
+        summary.rows += rows - committed_batch.deferred;
         summary.rejected += rejected;
+        summary.deferred += committed_batch.deferred;
         summary.inserted += report.inserted;
         summary.updated += report.updated;
         summary.unchanged += report.unchanged;

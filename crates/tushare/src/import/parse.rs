@@ -10,10 +10,12 @@ use shared_db::InvalidInput;
 
 use super::records::Record;
 use crate::ImportKind;
+use crate::kind::PRICE_COLUMNS;
 
 /// The header line: where each known column is, and what is ignored.
 #[derive(Debug, Clone)]
 pub(crate) struct Columns {
+    kind: ImportKind,
     /// Fields every data line must have.
     pub(crate) width: usize,
     index: HashMap<&'static str, usize>,
@@ -56,10 +58,17 @@ impl Columns {
             ));
         }
         Ok(Self {
+            kind,
             width: header.len(),
             index,
             ignored,
         })
+    }
+
+    /// An empty batch of this file's rows (see [`ImportKind::batch`]).
+    pub(crate) fn batch(&self, capacity: usize) -> BatchRows {
+        let with_prices = PRICE_COLUMNS.iter().all(|c| self.index.contains_key(c));
+        self.kind.batch(capacity, with_prices)
     }
 }
 
@@ -231,8 +240,23 @@ pub(crate) fn parse_record(
     let line_fields = Line { columns, fields };
     let code = ThirdCode::parse(line_fields.get("ts_code").unwrap_or_default())
         .map_err(|err| fail(None, Problem::Invalid(err)))?;
-    push_row(rows, &line_fields, &code, default_source)
+    push_row(rows, &line_fields, &code, default_source, record.line)
         .map_err(|err| fail(Some(&code), Problem::Invalid(err)))
+}
+
+/// The daily row of `line` for stock `code`.
+fn daily_row(
+    line: &Line<'_>,
+    code: &ThirdCode,
+    default_source: &str,
+) -> Result<StockDaily, InvalidInput> {
+    let mut daily = StockDaily::new(code.clone(), line.required_date("trade_date")?);
+    for field in StockDaily::VALUE_FIELDS {
+        daily.set_value(field, line.number(field)?);
+    }
+    daily.source = line.source(default_source);
+    daily.validate()?;
+    Ok(daily)
 }
 
 /// Builds the row of `line` for stock `code` and pushes it onto `rows`.
@@ -241,6 +265,7 @@ fn push_row(
     line: &Line<'_>,
     code: &ThirdCode,
     default_source: &str,
+    line_no: u64,
 ) -> Result<(), InvalidInput> {
     match rows {
         BatchRows::Stocks(rows) => {
@@ -260,14 +285,10 @@ fn push_row(
             stock.validate()?;
             rows.push(stock);
         }
-        BatchRows::Dailies(rows) => {
-            let mut daily = StockDaily::new(code.clone(), line.required_date("trade_date")?);
-            for field in StockDaily::VALUE_FIELDS {
-                daily.set_value(field, line.number(field)?);
-            }
-            daily.source = line.source(default_source);
-            daily.validate()?;
-            rows.push(daily);
+        BatchRows::Dailies(rows) => rows.push(daily_row(line, code, default_source)?),
+        BatchRows::DailyUpdates { rows, lines } => {
+            rows.push(daily_row(line, code, default_source)?);
+            lines.push(line_no);
         }
         BatchRows::Finance(rows) => {
             let mut report = StockFinance::new(
@@ -298,7 +319,7 @@ mod tests {
         let mut record = Record::default();
         assert!(reader.read(&mut record).unwrap());
         let columns = Columns::new(&record, kind).unwrap();
-        let mut rows = kind.batch(8);
+        let mut rows = columns.batch(8);
         let mut errors = Vec::new();
         while reader.read(&mut record).unwrap() {
             if let Err(err) = parse_record(&record, &columns, &mut rows, 1 << 20, "tushare") {
@@ -331,9 +352,9 @@ mod tests {
     fn missing_values_and_both_date_forms_parse() {
         let (rows, errors) = parse(
             ImportKind::Daily,
-            b"ts_code,trade_date,open,close,vol,source\n\
-              000001.SZ,20240102,nan,10.5,None,\n\
-              000001.SZ,2024-01-03,,NULL,\\N,wind\n",
+            b"ts_code,trade_date,open,high,low,close,vol,source\n\
+              000001.SZ,20240102,nan,11,10,10.5,None,\n\
+              000001.SZ,2024-01-03,,,,NULL,\\N,wind\n",
         );
         assert!(errors.is_empty(), "{errors:?}");
         let BatchRows::Dailies(bars) = rows else {

@@ -131,7 +131,6 @@ fn hash_prefix(file: &mut File, len: u64) -> Result<(blake3::Hasher, u64), ReadE
 
 /// What the parser thread needs besides the file.
 pub(crate) struct ParserSetup {
-    pub(crate) kind: ImportKind,
     pub(crate) job: SyncJobType,
     pub(crate) batch_size: usize,
     pub(crate) max_record: usize,
@@ -152,7 +151,7 @@ pub(crate) fn spawn_parser(
         } = file;
         let batch_size = setup.batch_size.max(1);
         let mut record = Record::default();
-        let mut rows = setup.kind.batch(batch_size);
+        let mut rows = columns.batch(batch_size);
         let mut failures = Vec::new();
         let mut lines = 0u32;
         loop {
@@ -186,7 +185,7 @@ pub(crate) fn spawn_parser(
             }
             if lines > 0 && (!more || lines as usize >= batch_size) {
                 let batch = Batch {
-                    rows: std::mem::replace(&mut rows, setup.kind.batch(batch_size)),
+                    rows: std::mem::replace(&mut rows, columns.batch(batch_size)),
                     failures: std::mem::take(&mut failures),
                     lines: std::mem::take(&mut lines),
                     offset: reader.offset(),
