@@ -9,7 +9,9 @@ use sea_orm_migration::{DbErr, MigratorTrait, seaql_migrations};
 use crate::error::MigrateError;
 use crate::fingerprint::{diff, fingerprint, golden, split_managed};
 use crate::migrations::Migrator;
-use crate::runner::{MigrationRunner, alembic_revision, applied_history, unix_now};
+use crate::runner::{
+    MigrationRunner, STAMPED_COMMENT, alembic_revision, applied_history, unix_now,
+};
 
 /// The earlier service's Alembic revisions (its chain: 0001 … 0006, then 0009 … 0013)
 /// and the stockdb schema version each equals for the tables stockdb manages: its later
@@ -27,6 +29,26 @@ pub const ALEMBIC_REVISIONS: &[(&str, usize)] = &[
     ("c0ff00000012", 4),
     ("c0ff00000013", 4),
 ];
+
+/// The number of one of the earlier service's revisions (`c0ff00000013` → 13); `None`
+/// for a revision not of that form.
+pub fn revision_number(revision: &str) -> Option<u32> {
+    revision
+        .strip_prefix("c0ff")
+        .filter(|digits| digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|digits| digits.parse().ok())
+}
+
+/// Whether `revision` is one of the earlier service's, newer than any stockdb knows (the
+/// service moved on after stockdb was built).
+pub fn is_newer_revision(revision: &str) -> bool {
+    let newest = ALEMBIC_REVISIONS
+        .iter()
+        .filter_map(|(known, _)| revision_number(known))
+        .max()
+        .unwrap_or(0);
+    revision_number(revision).is_some_and(|n| n > newest)
+}
 
 /// The stockdb version the earlier service's `revision` equals, if stockdb knows it.
 pub fn version_of_revision(revision: &str) -> Option<usize> {
@@ -134,9 +156,11 @@ impl MigrationRunner {
     /// Records in `alembic_version` the earlier service's revision this database equals,
     /// so that the service, run on the same database, finds a revision it knows and its
     /// `alembic upgrade head` adds only its own later tables. Creates the table (as
-    /// Alembic does) when it is missing; moves a revision that is behind forward; leaves
-    /// one that is already there or ahead as it is. Returns the revision now recorded.
-    pub async fn alembic_stamp(&self) -> Result<String, MigrateError> {
+    /// Alembic does, with a comment saying stockdb made it) when it is missing; moves a
+    /// revision that is behind forward; leaves one that is already there or ahead as it
+    /// is, also one newer than any stockdb knows (the service moved on): a deploy script
+    /// may stamp every time. Refuses only a value that is no revision of that service.
+    pub async fn alembic_stamp(&self) -> Result<Stamp, MigrateError> {
         self.locked(async || {
             let version = self.status().await?.version();
             let Some(equal) = revision_for_version(version) else {
@@ -156,17 +180,22 @@ impl MigrationRunner {
                          CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))",
                     )
                     .await?;
+                    txn.execute_unprepared(&format!(
+                        "COMMENT ON TABLE alembic_version IS '{STAMPED_COMMENT}'"
+                    ))
+                    .await?;
                     insert_revision(&txn, equal).await?;
-                    equal.to_owned()
+                    Stamp::Recorded(equal.to_owned())
                 }
                 Some(revision) => match version_of_revision(revision) {
-                    Some(at) if at >= version.min(4) => revision.to_owned(),
+                    Some(at) if at >= version.min(4) => Stamp::Kept(revision.to_owned()),
                     Some(_) => {
                         txn.execute_unprepared("DELETE FROM alembic_version")
                             .await?;
                         insert_revision(&txn, equal).await?;
-                        equal.to_owned()
+                        Stamp::Recorded(equal.to_owned())
                     }
+                    None if is_newer_revision(revision) => Stamp::Newer(revision.to_owned()),
                     None => {
                         return Err(MigrateError::AdoptRefused {
                             reason: format!(
@@ -182,6 +211,31 @@ impl MigrationRunner {
             Ok(recorded)
         })
         .await
+    }
+}
+
+/// What `alembic-stamp` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stamp {
+    /// Recorded this revision (the table made, or a revision behind moved forward).
+    Recorded(String),
+    /// Found this revision already there, or ahead of what stockdb records: kept.
+    Kept(String),
+    /// Found a revision of the earlier service newer than any stockdb knows: kept.
+    Newer(String),
+}
+
+impl std::fmt::Display for Stamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Recorded(revision) => write!(f, "alembic_version: {revision} (recorded)"),
+            Self::Kept(revision) => write!(f, "alembic_version: {revision} (already there; kept)"),
+            Self::Newer(revision) => write!(
+                f,
+                "alembic_version: {revision} (a revision of the earlier service newer than any \
+                 this stockdb knows: kept as it is)"
+            ),
+        }
     }
 }
 

@@ -29,6 +29,10 @@ pub enum MigrateCommand {
         /// Do it without asking.
         #[arg(long)]
         yes: bool,
+        /// Revert below version 4 although the earlier service's recorded revision needs
+        /// it (its session reads then fail): only once that service is stopped for good.
+        #[arg(long)]
+        break_earlier_service: bool,
         /// How long to wait for another process's migration.
         #[command(flatten)]
         wait: LockWait,
@@ -145,7 +149,17 @@ impl MigrateCommand {
             | Self::AlembicStamp { wait } => wait.timeout(),
             Self::Status | Self::Sql { .. } => None,
         };
-        let runner = MigrationRunner::connect(url).await?.with_lock_timeout(wait);
+        let breaking = matches!(
+            self,
+            Self::Down {
+                break_earlier_service: true,
+                ..
+            }
+        );
+        let runner = MigrationRunner::connect(url)
+            .await?
+            .with_lock_timeout(wait)
+            .breaking_earlier_service(breaking);
         let result = self.run_with(&runner, out).await;
         runner.close().await?;
         result
@@ -193,10 +207,7 @@ impl MigrateCommand {
                 }
                 report
             }
-            Self::AlembicStamp { .. } => {
-                let revision = runner.alembic_stamp().await?;
-                format!("alembic_version: {revision}\n")
-            }
+            Self::AlembicStamp { .. } => format!("{}\n", runner.alembic_stamp().await?),
             Self::Status | Self::Sql { .. } => String::new(),
         };
         write_out(out, &report)?;
@@ -310,6 +321,8 @@ impl fmt::Display for StatusReport<'_> {
                     f,
                     "alembic revision: {revision} (created by the earlier service; run `migrate adopt`)"
                 )?;
+            } else if status.alembic_stamped {
+                writeln!(f, "alembic revision: {revision} (stamped)")?;
             } else {
                 writeln!(f, "alembic revision: {revision} (adopted)")?;
             }

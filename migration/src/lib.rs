@@ -19,7 +19,10 @@ mod runner;
 mod script;
 mod steps;
 
-pub use adopt::{ALEMBIC_REVISIONS, Adoption, revision_for_version, version_of_revision};
+pub use adopt::{
+    ALEMBIC_REVISIONS, Adoption, Stamp, is_newer_revision, revision_for_version, revision_number,
+    version_of_revision,
+};
 #[cfg(feature = "cli")]
 pub use cli::{LockWait, MigrateCommand};
 pub use digest::schema_digest;

@@ -35,6 +35,9 @@ pub struct MigrationStatus {
     pub pending: Vec<&'static str>,
     /// The earlier service's revision, when an `alembic_version` table exists.
     pub alembic_revision: Option<String>,
+    /// Whether stockdb made `alembic_version` (`migrate alembic-stamp` on a database it
+    /// created), rather than the earlier service (a database stockdb adopted).
+    pub alembic_stamped: bool,
     /// Whether the tables stockdb manages equal the golden print of the applied version
     /// (`None` when no golden print exists for it).
     pub matches_golden: Option<bool>,
@@ -66,6 +69,7 @@ impl MigrationStatus {
 pub struct MigrationRunner {
     pub(crate) db: DatabaseConnection,
     lock_timeout: Option<Duration>,
+    break_earlier_service: bool,
 }
 
 impl MigrationRunner {
@@ -104,6 +108,48 @@ impl MigrationRunner {
         Ok(Self {
             db: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
             lock_timeout: None,
+            break_earlier_service: false,
+        })
+    }
+
+    /// Lets `down` revert below version 4 while the earlier service's recorded revision is
+    /// past `c0ff00000004`, which it refuses otherwise: that service's sessions need the
+    /// columns version 4 adds.
+    #[must_use]
+    pub fn breaking_earlier_service(mut self, allow: bool) -> Self {
+        self.break_earlier_service = allow;
+        self
+    }
+
+    /// Refuses a revert to `target` that would break the earlier service sharing the
+    /// database (see [`MigrationRunner::breaking_earlier_service`]).
+    fn check_earlier_service(
+        &self,
+        status: &MigrationStatus,
+        target: usize,
+    ) -> Result<(), MigrateError> {
+        if target >= 4 || status.version() < 4 || self.break_earlier_service {
+            return Ok(());
+        }
+        let Some(revision) = &status.alembic_revision else {
+            return Ok(());
+        };
+        // A revision of another form is not known to be safe either.
+        let past_4 = revision
+            .split(',')
+            .any(|r| crate::adopt::revision_number(r).is_none_or(|n| n > 4));
+        if !past_4 {
+            return Ok(());
+        }
+        Err(MigrateError::Target {
+            to: target,
+            reason: format!(
+                "the earlier service shares this database at alembic revision {revision}: its \
+                 research sessions need retry_count and parent_session_id, which version 4 adds \
+                 and a revert below it drops, so every session it reads or writes would fail. \
+                 Nothing was changed; stop that service, then pass --break-earlier-service to \
+                 revert anyway"
+            ),
         })
     }
 
@@ -161,8 +207,10 @@ impl MigrationRunner {
     /// reverted, newest first; empty when there was nothing to do.
     pub async fn down(&self, to: Option<usize>) -> Result<Vec<&'static str>, MigrateError> {
         self.locked(async || {
-            let current = self.status().await?.version();
+            let status = self.status().await?;
+            let current = status.version();
             let target = to.unwrap_or(current.saturating_sub(1));
+            self.check_earlier_service(&status, target.min(current))?;
             if target > current {
                 return Err(MigrateError::Target {
                     to: target,
@@ -223,8 +271,10 @@ impl MigrationRunner {
         &self,
         to: Option<usize>,
     ) -> Result<(Vec<&'static str>, Vec<String>), MigrateError> {
-        let current = self.status().await?.version();
+        let status = self.status().await?;
+        let current = status.version();
         let target = to.unwrap_or(current.saturating_sub(1)).min(current);
+        self.check_earlier_service(&status, target)?;
         let reverted: Vec<&'static str> = Self::names()[target..current]
             .iter()
             .rev()
@@ -346,6 +396,25 @@ pub(crate) async fn alembic_revision(db: &impl ConnectionTrait) -> Result<Option
     Ok(Some(revisions.join(",")))
 }
 
+/// The comment stockdb leaves on an `alembic_version` table it made.
+pub(crate) const STAMPED_COMMENT: &str = "made by stockdb migrate alembic-stamp";
+
+/// Whether `alembic_version` carries the comment stockdb leaves on the one it makes.
+async fn alembic_made_by_stockdb(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT obj_description('alembic_version'::regclass, 'pg_class') AS comment",
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<Option<String>>("", "comment"))
+        .transpose()?
+        .flatten()
+        .as_deref()
+        == Some(STAMPED_COMMENT))
+}
+
 fn step_count(steps: usize) -> Result<u32, MigrateError> {
     u32::try_from(steps).map_err(|_| MigrateError::Target {
         to: steps,
@@ -377,6 +446,7 @@ where
     }
     let pending = known[applied.len()..].to_vec();
     let alembic_revision = alembic_revision(db).await?;
+    let alembic_stamped = alembic_revision.is_some() && alembic_made_by_stockdb(db).await?;
     let split = split_managed(&fingerprint(db).await?);
     let expected =
         golden(applied.len()).filter(|_| !(applied.is_empty() && alembic_revision.is_some()));
@@ -395,6 +465,7 @@ where
         applied,
         pending,
         alembic_revision,
+        alembic_stamped,
         matches_golden,
         others: split.others,
         drift,

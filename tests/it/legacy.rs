@@ -3,7 +3,7 @@
 //! migrated to stockdb's newest version and read back, and the service's own tables and
 //! rows come through untouched; the two can then run side by side.
 
-use migration::{MigrationRunner, fingerprint, golden, split_managed};
+use migration::{MigrationRunner, Stamp, fingerprint, golden, split_managed};
 use shared_db::{Db, Page};
 use sqlx::Executor as _;
 use stockdb::Stockdb;
@@ -238,10 +238,14 @@ async fn a_database_of_the_services_newest_revision_is_adopted_migrated_and_read
 async fn a_stockdb_database_gets_the_services_revision_for_coexistence() {
     let test_db = TestDb::new().await;
     let runner = MigrationRunner::connect(test_db.url()).await.unwrap();
-    assert_eq!(runner.alembic_stamp().await.unwrap(), "c0ff00000004");
+    let revision = |r: &str| r.to_owned();
     assert_eq!(
         runner.alembic_stamp().await.unwrap(),
-        "c0ff00000004",
+        Stamp::Recorded(revision("c0ff00000004"))
+    );
+    assert_eq!(
+        runner.alembic_stamp().await.unwrap(),
+        Stamp::Kept(revision("c0ff00000004")),
         "twice is once"
     );
     let rows: Vec<String> = sqlx::query_scalar("SELECT version_num FROM alembic_version")
@@ -260,12 +264,51 @@ async fn a_stockdb_database_gets_the_services_revision_for_coexistence() {
     // stockdb keeps working with it in place.
     let status = runner.status().await.unwrap();
     assert!(!status.needs_adopt());
+    assert!(
+        status.alembic_stamped,
+        "stockdb made it: `migrate status` says stamped"
+    );
     assert_eq!(status.matches_golden, Some(true));
     // A revision of the service ahead of stockdb's equivalent is left alone.
     sqlx::query("UPDATE alembic_version SET version_num = 'c0ff00000013'")
         .execute(test_db.db().pool())
         .await
         .unwrap();
-    assert_eq!(runner.alembic_stamp().await.unwrap(), "c0ff00000013");
+    assert_eq!(
+        runner.alembic_stamp().await.unwrap(),
+        Stamp::Kept(revision("c0ff00000013"))
+    );
+    // So is one newer than any stockdb knows (the service moved on): a deploy script that
+    // stamps every time goes on working.
+    sqlx::query("UPDATE alembic_version SET version_num = 'c0ff00000014'")
+        .execute(test_db.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        runner.alembic_stamp().await.unwrap(),
+        Stamp::Newer(revision("c0ff00000014"))
+    );
+    // A revert below version 4 would drop the columns that service's sessions need: refused
+    // unless asked for explicitly, and nothing changes.
+    let err = runner.down(Some(3)).await.unwrap_err();
+    assert!(
+        err.to_string().contains("c0ff00000014") && err.to_string().contains("retry_count"),
+        "{err}"
+    );
+    assert_eq!(
+        runner.status().await.unwrap().version(),
+        MigrationRunner::LATEST
+    );
+    let runner = runner.breaking_earlier_service(true);
+    assert_eq!(
+        runner.down(Some(3)).await.unwrap().len(),
+        MigrationRunner::LATEST - 3
+    );
+    // A value that is no revision of that service is refused, as before.
+    sqlx::query("UPDATE alembic_version SET version_num = 'whatever'")
+        .execute(test_db.db().pool())
+        .await
+        .unwrap();
+    assert!(runner.alembic_stamp().await.is_err());
     runner.close().await.unwrap();
 }

@@ -35,8 +35,10 @@ pub struct NewLlmConfig {
     pub base_url: Option<String>,
     /// Free text.
     pub description: Option<String>,
-    /// Lower is tried first; `None` after every number.
-    pub priority: Option<i32>,
+    /// Lower is tried first. Never stored as `NULL`: the earlier service's router sorts
+    /// its configs by it and fails on a missing one. [`NewLlmConfig::DEFAULT_PRIORITY`]
+    /// unless set.
+    pub priority: i32,
     /// Labels, stored as a JSON array of strings.
     pub tags: Vec<String>,
     /// Whether services may use it.
@@ -44,6 +46,9 @@ pub struct NewLlmConfig {
 }
 
 impl NewLlmConfig {
+    /// The priority of a config nobody gave one: 1, the earlier service's default.
+    pub const DEFAULT_PRIORITY: i32 = 1;
+
     /// An active config with no optional fields.
     pub fn new(
         alias: impl Into<String>,
@@ -60,7 +65,7 @@ impl NewLlmConfig {
             model_name: model_name.into(),
             base_url: None,
             description: None,
-            priority: None,
+            priority: Self::DEFAULT_PRIORITY,
             tags: Vec::new(),
             is_active: true,
         }

@@ -141,7 +141,7 @@ impl LlmConfigRepository for PgLlmConfigRepository {
             base_url: Set(config.base_url),
             model_name: Set(config.model_name),
             description: Set(config.description),
-            priority: Set(config.priority),
+            priority: Set(Some(config.priority)),
             tags: Set(Some(Value::from(config.tags))),
             is_active: Set(Some(config.is_active)),
             created_at: NotSet,

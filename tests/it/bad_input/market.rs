@@ -63,10 +63,17 @@ async fn stock_list_rows() {
             "list_status",
             stock_with(|s| s.list_status = Some("LISTED_FOR_GOOD".into())),
         ),
+        // Short enough, but no code the schema documents (the earlier service's page of
+        // stocks fails on it).
+        (
+            "list_status",
+            stock_with(|s| s.list_status = Some("G".into())),
+        ),
         (
             "is_hs",
             stock_with(|s| s.is_hs = Some("HONGKONG_SHANGHAI".into())),
         ),
+        ("is_hs", stock_with(|s| s.is_hs = Some("Y".into()))),
         (
             "source",
             stock_with(|s| s.source = Some("a-source-name-over-20".into())),

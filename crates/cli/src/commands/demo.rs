@@ -101,7 +101,6 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
         ApiKey::new("sk-demo-0000"),
     );
     config.base_url = Some("https://api.deepseek.com/v1".into());
-    config.priority = Some(1);
     config.tags = vec!["default".into()];
     db.llm_configs().upsert(config).await?;
     println!(

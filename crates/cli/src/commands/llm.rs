@@ -110,9 +110,9 @@ pub(crate) struct SetArgs {
     /// Free text.
     #[arg(long)]
     description: Option<String>,
-    /// Lower is tried first.
-    #[arg(long)]
-    priority: Option<i32>,
+    /// Lower is tried first (the earlier service's router sorts by it: never left empty).
+    #[arg(long, default_value_t = NewLlmConfig::DEFAULT_PRIORITY)]
+    priority: i32,
     /// A label (repeat for more).
     #[arg(long = "tag")]
     tags: Vec<String>,

@@ -138,6 +138,8 @@ pub(crate) fn main() -> ExitCode {
     };
     match runtime.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
+        // Whoever read the output went away: nothing to say, and nobody to say it to.
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(BROKEN_PIPE_STATUS),
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
@@ -145,14 +147,24 @@ pub(crate) fn main() -> ExitCode {
     }
 }
 
+/// Whether `err` is, or was caused by, a write to a closed pipe.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Status of a process whose output pipe was closed (128 + SIGPIPE), as shells report it
 /// for tools killed by the signal.
-const BROKEN_PIPE_STATUS: i32 = 141;
+const BROKEN_PIPE_STATUS: u8 = 141;
 
 /// Ends the process quietly, with [`BROKEN_PIPE_STATUS`], when whoever reads stdout has
 /// gone away (`stockdb daily … | head`), as other Unix tools do. Rust ignores SIGPIPE, so
-/// `println!` panics on the closed pipe instead: this hook turns that one panic into the
-/// quiet exit and leaves every other panic to the default hook.
+/// `println!` (or `eprintln!`, when stderr goes to the same pipe) panics on the closed pipe
+/// instead: this hook turns that one panic into the quiet exit and leaves every other panic
+/// to the default hook.
 fn exit_quietly_on_broken_pipe() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -162,8 +174,10 @@ fn exit_quietly_on_broken_pipe() {
             .map(String::as_str)
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or_default();
-        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
-            std::process::exit(BROKEN_PIPE_STATUS);
+        let printing = message.starts_with("failed printing to stdout")
+            || message.starts_with("failed printing to stderr");
+        if printing && message.contains("Broken pipe") {
+            std::process::exit(i32::from(BROKEN_PIPE_STATUS));
         }
         default(info);
     }));

@@ -79,6 +79,13 @@ async fn a_key_from_stdin_is_stored_and_never_shown() {
         .await
         .unwrap();
     assert!(stored.starts_with("enc:v2:"), "encrypted at rest");
+    // No --priority: the earlier service's default, never NULL (its router sorts by it).
+    let priority: Option<i32> =
+        sqlx::query_scalar("SELECT priority FROM llm_configs WHERE alias = 'ds'")
+            .fetch_one(test_db.db().pool())
+            .await
+            .unwrap();
+    assert_eq!(priority, Some(1));
 
     // The library reads back exactly the key that went in (no trailing newline).
     let cipher = stockdb::llm_platform::SecretCipher::from_base64(&secret).unwrap();

@@ -487,3 +487,31 @@ async fn health_reports_reachability_schema_and_drift_and_exits_1_when_unhealthy
     );
     assert!(!shown.contains("s3cret-pw"), "{shown}");
 }
+
+#[tokio::test]
+async fn migration_commands_end_quietly_when_their_reader_is_gone() {
+    let test_db = TestDb::new().await;
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "up"],
+        &["migrate", "alembic-stamp"],
+    ] {
+        // stdout and stderr into one pipe whose reader is gone before anything is
+        // written, as `stockdb migrate up 2>&1 | true` does.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = stockdb(test_db.url())
+            .args(args)
+            .stdout(writer.try_clone().unwrap())
+            .stderr(writer)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(141), "{args:?}");
+    }
+    // Each did its work before it found nobody to tell.
+    let stamped: String = sqlx::query_scalar("SELECT version_num FROM alembic_version")
+        .fetch_one(test_db.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(stamped, "c0ff00000004");
+}

@@ -237,9 +237,33 @@ impl StockInfo {
         ] {
             check_len(field, value.as_deref(), max)?;
         }
+        for (field, allowed) in Self::CODED_FIELDS {
+            if let Some(value) = self.coded(field).filter(|v| !allowed.contains(v)) {
+                return Err(InvalidInput::new(
+                    field,
+                    value,
+                    format!("must be one of {}", allowed.join(", ")),
+                ));
+            }
+        }
         check_opt_date("list_date", self.list_date)?;
         check_opt_date("delist_date", self.delist_date)?;
         check_opt_date("last_finance_sync_date", self.last_finance_sync_date)
+    }
+
+    /// The fields holding a code from a list the schema's comments document, with the
+    /// list. The earlier service reads them as enums and fails its whole page of stocks on
+    /// any other value, so no other value is stored.
+    pub const CODED_FIELDS: [(&'static str, &'static [&'static str]); 2] = [
+        ("list_status", &["L", "D", "P"]),
+        ("is_hs", &["N", "H", "S"]),
+    ];
+
+    fn coded(&self, field: &str) -> Option<&str> {
+        match self.field(field) {
+            Some(StockField::Text(value)) => value,
+            _ => None,
+        }
     }
 }
 
@@ -256,6 +280,22 @@ pub struct Stock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coded_fields_take_only_their_codes() {
+        let code = ThirdCode::parse("600519.SH").unwrap();
+        let mut stock = StockInfo::new(code, "600519", "贵州茅台");
+        stock.list_status = Some("L".into());
+        stock.market = Some("主板".into());
+        assert!(stock.validate().is_ok());
+        stock.list_status = Some("G".into());
+        let err = stock.validate().unwrap_err();
+        assert_eq!((err.field, err.value.as_str()), ("list_status", "G"));
+        assert!(err.reason.contains("L, D, P"), "{err}");
+        stock.list_status = None;
+        stock.is_hs = Some("X".into());
+        assert_eq!(stock.validate().unwrap_err().field, "is_hs");
+    }
 
     #[test]
     fn optional_fields_are_reachable_by_name() {

@@ -14,7 +14,7 @@ use test_support::TestDb;
 
 const KEY: &str = "sk-live-4f9a2c81d0e7b3";
 
-fn config(alias: &str, priority: Option<i32>) -> NewLlmConfig {
+fn config(alias: &str, priority: i32) -> NewLlmConfig {
     let mut config = NewLlmConfig::new(
         alias,
         "deepseek",
@@ -44,10 +44,10 @@ async fn stored_key(test_db: &TestDb, alias: &str) -> String {
 async fn upsert_by_alias_keeps_id_and_created_at_and_moves_updated_at() {
     let test_db = TestDb::new().await;
     let repo = PgLlmConfigRepository::new(test_db.db().clone(), None);
-    let first = repo.upsert(config("deepseek", Some(2))).await.unwrap();
+    let first = repo.upsert(config("deepseek", 2)).await.unwrap();
     assert_eq!(first.tags, ["fast", "中文"], "tags round-trip as JSONB");
     assert_eq!(first.api_key.as_ref().unwrap().expose(), KEY);
-    let mut changed = config("deepseek", Some(1));
+    let mut changed = config("deepseek", 1);
     changed.model_name = "deepseek-reasoner".into();
     changed.tags = vec![];
     let second = repo.upsert(changed).await.unwrap();
@@ -70,10 +70,15 @@ async fn upsert_by_alias_keeps_id_and_created_at_and_moves_updated_at() {
 async fn lists_order_by_priority_and_filter_active() {
     let test_db = TestDb::new().await;
     let repo = PgLlmConfigRepository::new(test_db.db().clone(), None);
-    repo.upsert(config("c", None)).await.unwrap();
-    repo.upsert(config("b", Some(5))).await.unwrap();
-    repo.upsert(config("a", Some(1))).await.unwrap();
-    repo.upsert(config("d", Some(1))).await.unwrap();
+    repo.upsert(config("c", 9)).await.unwrap();
+    // Another writer left a config without a priority: it lists after every number.
+    sqlx::query("UPDATE llm_configs SET priority = NULL WHERE alias = 'c'")
+        .execute(test_db.db().pool())
+        .await
+        .unwrap();
+    repo.upsert(config("b", 5)).await.unwrap();
+    repo.upsert(config("a", 1)).await.unwrap();
+    repo.upsert(config("d", 1)).await.unwrap();
     let aliases = |configs: Vec<llm_platform::LlmConfig>| {
         configs.into_iter().map(|c| c.alias).collect::<Vec<_>>()
     };
@@ -97,7 +102,7 @@ async fn keys_are_encrypted_at_rest_with_a_cipher() {
     let test_db = TestDb::new().await;
     let cipher = cipher();
     let repo = PgLlmConfigRepository::new(test_db.db().clone(), Some(cipher.clone()));
-    let saved = repo.upsert(config("gpt", None)).await.unwrap();
+    let saved = repo.upsert(config("gpt", 1)).await.unwrap();
     assert_eq!(saved.api_key.as_ref().unwrap().expose(), KEY);
     let stored = stored_key(&test_db, "gpt").await;
     assert!(stored.starts_with("enc:v2:"), "{stored}");
@@ -124,8 +129,8 @@ async fn plaintext_rows_read_and_are_upgraded_by_reencrypt() {
     let test_db = TestDb::new().await;
     // Rows as the earlier service wrote them: plaintext keys, no cipher.
     let legacy = PgLlmConfigRepository::new(test_db.db().clone(), None);
-    legacy.upsert(config("old-1", Some(1))).await.unwrap();
-    legacy.upsert(config("old-2", Some(2))).await.unwrap();
+    legacy.upsert(config("old-1", 1)).await.unwrap();
+    legacy.upsert(config("old-2", 2)).await.unwrap();
     assert_eq!(stored_key(&test_db, "old-1").await, KEY);
 
     let repo = PgLlmConfigRepository::new(test_db.db().clone(), Some(cipher()));
@@ -172,8 +177,8 @@ async fn plaintext_rows_read_and_are_upgraded_by_reencrypt() {
 async fn a_key_is_never_read_for_an_endpoint_it_was_not_saved_for() {
     let test_db = TestDb::new().await;
     let repo = PgLlmConfigRepository::new(test_db.db().clone(), Some(cipher()));
-    repo.upsert(config("good", Some(1))).await.unwrap();
-    repo.upsert(config("moved", Some(2))).await.unwrap();
+    repo.upsert(config("good", 1)).await.unwrap();
+    repo.upsert(config("moved", 2)).await.unwrap();
     // Whoever can write the table points the config at their own host.
     sqlx::query(
         "UPDATE llm_configs SET base_url = 'https://attacker.example' WHERE alias = 'moved'",
@@ -194,7 +199,7 @@ async fn a_key_is_never_read_for_an_endpoint_it_was_not_saved_for() {
         "{json}"
     );
     // Saving it again (as its owner does when the endpoint really moves) binds it anew.
-    let mut moved = config("moved", Some(2));
+    let mut moved = config("moved", 2);
     moved.base_url = Some("https://api.deepseek.com/v2".into());
     repo.upsert(moved).await.unwrap();
     assert!(
@@ -217,7 +222,7 @@ async fn first_scheme_keys_read_and_are_upgraded_by_reencrypt() {
         test_db.db().clone(),
         Some(SecretCipher::from_base64(&key).unwrap()),
     );
-    repo.upsert(config("old", None)).await.unwrap();
+    repo.upsert(config("old", 1)).await.unwrap();
     // A key as the first scheme stored it: the alias as the only associated data.
     let raw = base64::engine::general_purpose::STANDARD
         .decode(&key)
@@ -269,11 +274,11 @@ async fn first_scheme_keys_read_and_are_upgraded_by_reencrypt() {
 async fn invalid_configs_name_the_field_and_never_the_key() {
     let test_db = TestDb::new().await;
     let repo = PgLlmConfigRepository::new(test_db.db().clone(), None);
-    let mut bad = config("x", None);
+    let mut bad = config("x", 1);
     bad.base_url = Some(format!("ftp://host/{KEY}"));
     let err = repo.upsert(bad).await.unwrap_err();
     assert!(matches!(err, RepoError::Invalid(ref i) if i.field == "base_url"));
-    let mut bad = config("x", None);
+    let mut bad = config("x", 1);
     bad.api_key = ApiKey::new("");
     let err = repo.upsert(bad).await.unwrap_err();
     assert!(matches!(err, RepoError::Invalid(ref i) if i.field == "api_key" && i.value == "***"));
@@ -318,7 +323,7 @@ async fn secrets_never_reach_debug_or_trace_logs() {
     let test_db = TestDb::new().await;
     for cipher in [None, Some(cipher())] {
         let repo = PgLlmConfigRepository::new(test_db.db().clone(), cipher);
-        let saved = repo.upsert(config("gpt", Some(1))).await.unwrap();
+        let saved = repo.upsert(config("gpt", 1)).await.unwrap();
         tracing::info!(config = ?saved, "saved");
         let listed = repo.list().await.unwrap();
         assert!(!format!("{listed:?}").contains(KEY));
