@@ -11,6 +11,7 @@ mod config;
 mod conn;
 mod db;
 mod error;
+pub mod float_text;
 mod lock;
 mod page;
 mod replica;

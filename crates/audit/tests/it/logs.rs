@@ -362,3 +362,46 @@ async fn rows_another_writer_stored_unredacted_are_redacted_on_the_way_out() {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
 }
+
+#[tokio::test]
+async fn what_another_writer_stored_is_read_back_as_it_was_stored() {
+    let test_db = TestDb::new().await;
+    // JSON as the earlier service stored it: keys in its order, a trailing zero, an integer
+    // past 64 bits, a duplicate key and spacing in the response text.
+    let response = r#"{"b": 2, "a": 1.50, "b": 3, "n": 123456789012345678901234}"#;
+    sqlx::query(
+        "INSERT INTO external_api_call_logs (id, service_name, operation, request_params, \
+             response_data, latency_ms, status, created_at) \
+         VALUES (gen_random_uuid(), 'bochai', 'web-search', \
+             '{\"zeta\": 0.70, \"alpha\": 12345678901234567890123, \"q\": \"茅台\"}', $1, 5, \
+             'success', now())",
+    )
+    .bind(response)
+    .execute(test_db.db().pool())
+    .await
+    .unwrap();
+    let stored_params: String =
+        sqlx::query_scalar("SELECT request_params::text FROM external_api_call_logs")
+            .fetch_one(test_db.db().pool())
+            .await
+            .unwrap();
+    let api = PgExternalApiCallLogRepository::new(test_db.db().clone())
+        .list(
+            &ApiCallFilter::default(),
+            shared_db::Page::first(10).unwrap(),
+        )
+        .await
+        .unwrap();
+    // The response text, byte for byte; the parameters as the database holds them (jsonb
+    // orders keys by length: `q`, `zeta`, `alpha`), numbers as written.
+    assert_eq!(api[0].response_data.as_deref(), Some(response));
+    let params = api[0].request_params.as_ref().unwrap();
+    assert_eq!(
+        serde_json::to_string(params).unwrap(),
+        stored_params.replace(": ", ":").replace(", ", ",")
+    );
+    assert_eq!(
+        serde_json::to_string(params).unwrap(),
+        r#"{"q":"茅台","zeta":0.70,"alpha":12345678901234567890123}"#
+    );
+}

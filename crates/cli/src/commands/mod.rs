@@ -147,12 +147,14 @@ pub(crate) fn main() -> ExitCode {
     }
 }
 
-/// Whether `err` is, or was caused by, a write to a closed pipe.
+/// Whether `err` is a write of the report to a closed pipe. (Only that: a database
+/// connection cut by the server fails with a broken pipe too, and that is an error.)
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        matches!(
+            cause.downcast_ref::<migration::MigrateError>(),
+            Some(migration::MigrateError::Output(io)) if io.kind() == std::io::ErrorKind::BrokenPipe
+        )
     })
 }
 

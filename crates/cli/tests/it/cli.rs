@@ -552,3 +552,41 @@ async fn audit_calls_lists_failed_calls_newest_first() {
         .unwrap();
     assert_eq!(both.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn non_finite_values_another_writer_stored_keep_their_value_in_json() {
+    let test_db = TestDb::new().await;
+    // The earlier service (or anyone's SQL) can store NaN and infinities in a bar.
+    sqlx::query(
+        "INSERT INTO stock_daily (third_code, trade_date, open, high, low, close, vol) \
+         VALUES ('000001.SZ', '2024-06-03', 'NaN', 'Infinity', '-Infinity', 10.5, NULL)",
+    )
+    .execute(test_db.db().pool())
+    .await
+    .unwrap();
+    let output = stockdb(test_db.url())
+        .args([
+            "--json",
+            "daily",
+            "000001.SZ",
+            "--from",
+            "2024-06-01",
+            "--to",
+            "2024-06-30",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let json = json_of(&output);
+    let bar = &json[0];
+    assert_eq!(bar["open"], "NaN");
+    assert_eq!(bar["high"], "Infinity");
+    assert_eq!(bar["low"], "-Infinity");
+    assert_eq!(bar["close"], 10.5);
+    // Missing is null, not the same as NaN.
+    assert_eq!(bar["vol"], Value::Null);
+    // And the JSON reads back into the bar, values and all.
+    let back: Vec<StockDaily> = serde_json::from_value(json.clone()).unwrap();
+    assert!(back[0].open.unwrap().is_nan());
+    assert_eq!(back[0].high, Some(f64::INFINITY));
+}

@@ -55,6 +55,7 @@ macro_rules! define_stock_daily {
             pub trade_date: NaiveDate,
             $(
                 #[doc = $doc]
+                #[serde(with = "shared_db::float_text", default)]
                 pub $field: Option<f64>,
             )*
             /// 数据来源 (at most 20 characters).
@@ -104,30 +105,43 @@ pub struct ValuationDaily {
     /// 交易日期.
     pub trade_date: NaiveDate,
     /// 收盘价.
+    #[serde(with = "shared_db::float_text", default)]
     pub close: Option<f64>,
     /// 市盈率.
+    #[serde(with = "shared_db::float_text", default)]
     pub pe: Option<f64>,
     /// 市盈率TTM.
+    #[serde(with = "shared_db::float_text", default)]
     pub pe_ttm: Option<f64>,
     /// 市净率.
+    #[serde(with = "shared_db::float_text", default)]
     pub pb: Option<f64>,
     /// 市销率.
+    #[serde(with = "shared_db::float_text", default)]
     pub ps: Option<f64>,
     /// 市销率TTM.
+    #[serde(with = "shared_db::float_text", default)]
     pub ps_ttm: Option<f64>,
     /// 股息率.
+    #[serde(with = "shared_db::float_text", default)]
     pub dv_ratio: Option<f64>,
     /// 股息率TTM.
+    #[serde(with = "shared_db::float_text", default)]
     pub dv_ttm: Option<f64>,
     /// 总股本.
+    #[serde(with = "shared_db::float_text", default)]
     pub total_share: Option<f64>,
     /// 流通股本.
+    #[serde(with = "shared_db::float_text", default)]
     pub float_share: Option<f64>,
     /// 自由流通股本.
+    #[serde(with = "shared_db::float_text", default)]
     pub free_share: Option<f64>,
     /// 总市值.
+    #[serde(with = "shared_db::float_text", default)]
     pub total_mv: Option<f64>,
     /// 流通市值.
+    #[serde(with = "shared_db::float_text", default)]
     pub circ_mv: Option<f64>,
 }
 

@@ -120,6 +120,7 @@ macro_rules! define_stock_finance {
             pub end_date: NaiveDate,
             $(
                 #[doc = $doc]
+                #[serde(with = "shared_db::float_text", default)]
                 pub $field: Option<f64>,
             )*
             /// 数据来源 (at most 20 characters).

@@ -1,5 +1,6 @@
 //! PostgreSQL implementations of the repository traits.
 
+mod batch;
 mod daily;
 mod finance;
 mod lease;

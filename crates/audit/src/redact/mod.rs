@@ -11,6 +11,10 @@
 use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
+
+mod json;
+
+use json::redact_json_in_place;
 use serde_json::{Map, Value};
 
 /// What a redacted value becomes.
@@ -139,15 +143,16 @@ static BEARER: LazyLock<Regex> = LazyLock::new(|| {
 static KEY_SHAPED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{8,}").expect("a valid pattern"));
 
-/// `text` with its secrets masked: JSON in the string redacted as JSON, URL passwords,
+/// `text` with its secrets masked, and every other byte as it was: JSON in the string
+/// redacted as JSON, in place (its keys' order, its numbers as written, its spacing kept), URL passwords,
 /// secret `name=value` / `name: value` pairs (query strings, headers, lines, `|`-separated
 /// lists), `Bearer`/`Basic` credentials and `sk-…` keys. What is not a secret is kept.
 pub fn redact_text(text: &str) -> String {
     let trimmed = text.trim_start();
     if (trimmed.starts_with('{') || trimmed.starts_with('['))
-        && let Ok(json) = serde_json::from_str::<Value>(text)
+        && let Some(redacted) = redact_json_in_place(text)
     {
-        return redact_params(&json).to_string();
+        return redacted;
     }
     let text = URL_PASSWORD.replace_all(text, format!("${{1}}{REDACTED}@"));
     let text = SECRET_PAIR.replace_all(&text, |caps: &Captures<'_>| {
@@ -299,7 +304,7 @@ mod tests {
         (
             r#"[{"token": "T18secret"}, {"page": 3}]"#,
             "T18secret",
-            "\"page\":3",
+            "\"page\": 3",
         ),
         (
             r#"error: {"password": "P19secret", "user": "bob"} refused"#,
@@ -314,7 +319,7 @@ mod tests {
         (
             r#"{"nested": {"accessToken": "A21secret"}, "ok": true}"#,
             "A21secret",
-            "\"ok\":true",
+            "\"ok\": true",
         ),
         // URL passwords.
         (
@@ -370,7 +375,7 @@ mod tests {
             "",
             "HTTP 502 upstream gateway error",
         ),
-        (r#"{"items": [1, 2, 3]}"#, "", "\"items\":[1,2,3]"),
+        (r#"{"items": [1, 2, 3]}"#, "", "\"items\": [1, 2, 3]"),
         ("tokens used: 1530", "", "tokens used: 1530"),
         (
             "https://api.example.com/v1/daily?ts_code=000001.SZ",
@@ -396,5 +401,24 @@ mod tests {
                 "{text:?} → {redacted:?} lost {neighbour:?}"
             );
         }
+    }
+
+    #[test]
+    fn json_text_is_masked_in_place_and_every_other_byte_kept() {
+        // Keys out of order, a duplicate key, a trailing zero, a 23-digit integer, spacing
+        // and escapes: what the earlier service stored, shown as stored.
+        let stored = r#"{ "zeta": 0.70, "alpha": 12345678901234567890123, "alpha": "\u4e2d",
+  "api_key" : {"nested": [1, 2]}, "note": "token=T30secret&x=1", "list": [ "sk-31secretvalue" ] }"#;
+        let shown = redact_text(stored);
+        assert_eq!(
+            shown,
+            r#"{ "zeta": 0.70, "alpha": 12345678901234567890123, "alpha": "\u4e2d",
+  "api_key" : "***", "note": "token=***&x=1", "list": [ "sk-***" ] }"#
+        );
+        // Nothing secret: not a byte changes.
+        let plain = r#"{"b":1.50,"a":[true,null,-0.0e0],"b":"x"}"#;
+        assert_eq!(redact_text(plain), plain);
+        // Not JSON after all: redacted as text.
+        assert_eq!(redact_text("{ token=T32secret"), "{ token=***");
     }
 }

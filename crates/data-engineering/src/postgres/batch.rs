@@ -1,0 +1,78 @@
+//! What a sync batch writes beside its rows: failure records, and the split of values
+//! that only complete stored bars into those that can and those that must wait.
+
+use std::collections::HashSet;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use shared_db::RepoError;
+use uuid::Uuid;
+
+use crate::domain::{StockDaily, SyncFailureRecord};
+
+/// Splits `rows` (from `lines`) into those whose bar is stored — locked, so it stays
+/// until the batch commits — and those whose is not, with their lines.
+pub(super) async fn split_by_stored_bar(
+    txn: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    rows: Vec<StockDaily>,
+    lines: Vec<u64>,
+) -> Result<(Vec<StockDaily>, Vec<(u64, StockDaily)>), RepoError> {
+    let codes: Vec<&str> = rows.iter().map(|r| r.third_code.as_str()).collect();
+    let days: Vec<NaiveDate> = rows.iter().map(|r| r.trade_date).collect();
+    let found: Vec<(String, NaiveDate)> = sqlx::query_as(
+        "SELECT d.third_code, d.trade_date FROM stock_daily d \
+         JOIN UNNEST($1::varchar[], $2::date[]) AS k(third_code, trade_date) \
+           ON d.third_code = k.third_code AND d.trade_date = k.trade_date \
+         ORDER BY 1, 2 FOR UPDATE OF d",
+    )
+    .bind(codes)
+    .bind(days)
+    .fetch_all(&mut **txn)
+    .await?;
+    let found: HashSet<(String, NaiveDate)> = found.into_iter().collect();
+    let mut stored = Vec::with_capacity(rows.len());
+    let mut waiting = Vec::new();
+    for (row, line) in rows.into_iter().zip(lines) {
+        if found.contains(&(row.third_code.as_str().to_owned(), row.trade_date)) {
+            stored.push(row);
+        } else {
+            waiting.push((line, row));
+        }
+    }
+    Ok((stored, waiting))
+}
+
+/// Inserts `failures` with one statement of column arrays.
+pub(super) async fn insert_failures(
+    txn: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    failures: &[SyncFailureRecord],
+) -> Result<(), RepoError> {
+    let ids: Vec<Uuid> = failures.iter().map(|f| f.id).collect();
+    let job_types: Vec<&str> = failures.iter().map(|f| f.job_type.as_str()).collect();
+    let codes: Vec<&str> = failures.iter().map(|f| f.third_code.as_str()).collect();
+    let errors: Vec<Option<String>> = failures
+        .iter()
+        .map(SyncFailureRecord::stored_error)
+        .collect();
+    let retries: Vec<i32> = failures.iter().map(|f| f.retry_count).collect();
+    let max_retries: Vec<i32> = failures.iter().map(|f| f.max_retries).collect();
+    let attempted: Vec<Option<NaiveDateTime>> =
+        failures.iter().map(|f| f.last_attempt_at).collect();
+    let resolved: Vec<Option<NaiveDateTime>> = failures.iter().map(|f| f.resolved_at).collect();
+    sqlx::query(
+        "INSERT INTO sync_failure_records \
+           (id, job_type, third_code, error_message, retry_count, max_retries, last_attempt_at, resolved_at) \
+         SELECT * FROM UNNEST($1::uuid[], $2::varchar[], $3::varchar[], $4::varchar[], $5::int4[], \
+                              $6::int4[], $7::timestamp[], $8::timestamp[])",
+    )
+    .bind(ids)
+    .bind(job_types)
+    .bind(codes)
+    .bind(errors)
+    .bind(retries)
+    .bind(max_retries)
+    .bind(attempted)
+    .bind(resolved)
+    .execute(&mut **txn)
+    .await?;
+    Ok(())
+}
