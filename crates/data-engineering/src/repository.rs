@@ -3,6 +3,8 @@
 //! Every method is one transaction: on error nothing of the call is written. Bad input is
 //! `RepoError::Invalid` naming the field, the value and (for batches) the row.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
 use shared_db::{Page, RepoError, UpsertReport};
@@ -206,6 +208,12 @@ pub trait SyncRepository: Send + Sync {
         job_type: SyncJobType,
         config: &serde_json::Value,
     ) -> Result<Option<SyncTask>, RepoError>;
+
+    /// Of `tasks`, the ids of those whose run is gone: `RUNNING`, of a leased job type
+    /// ([`SyncJobType::is_leased`]), and no live session holds the run's lease (its
+    /// process died or lost its connection). `take` (an import's `--resume`) continues such
+    /// a task from its offset. One query however many tasks.
+    async fn abandoned(&self, tasks: &[SyncTask]) -> Result<HashSet<Uuid>, RepoError>;
 
     /// The `limit` most recently updated tasks, of one job type or of all.
     async fn list_tasks(

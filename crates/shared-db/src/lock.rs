@@ -117,6 +117,22 @@ impl LockKey<'_> {
         .map(drop)
     }
 
+    /// The single bigint keys of every advisory lock held in the current database (by any
+    /// session): whether a [`LockKey::as_bigint`] is among them says whether its holder
+    /// lives, for many keys in one query.
+    pub async fn held_bigints<'c>(
+        conn: impl sqlx::PgExecutor<'c>,
+    ) -> Result<std::collections::HashSet<i64>, sqlx::Error> {
+        let keys: Vec<i64> = sqlx::query_scalar(
+            "SELECT (l.classid::bigint << 32) | l.objid::bigint FROM pg_locks l \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_all(conn)
+        .await?;
+        Ok(keys.into_iter().collect())
+    }
+
     /// Who holds the lock in the current database: process id, application, client and
     /// since when, as far as this session may see (`pg_stat_activity` hides other users'
     /// details from non-superusers); `None` when nobody does.

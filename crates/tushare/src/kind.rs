@@ -57,6 +57,15 @@ impl ImportKind {
 pub const PRICE_COLUMNS: [&str; 4] = ["open", "high", "low", "close"];
 
 impl ImportKind {
+    /// The kind as `stockdb import` names it: `stocks`, `daily` or `finance`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Stocks => "stocks",
+            Self::Daily => "daily",
+            Self::Finance => "finance",
+        }
+    }
+
     /// The sync job an import of this kind records: a type of stockdb's own, so that the
     /// earlier service's sync engine, run on the same database, never takes an import for
     /// one of its syncs.

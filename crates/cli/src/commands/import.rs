@@ -205,6 +205,16 @@ pub(crate) fn print_summary(summary: &ImportSummary, json: bool) -> anyhow::Resu
         rejected = output::count(summary.rejected),
         task = summary.task_id,
     );
+    if let Some(earlier) = &summary.unfinished_before {
+        println!(
+            "  note: an earlier import of this file (sync task {}, {} after {} lines) was left \
+             unfinished; this one read the file from its start (`--resume` would have \
+             continued that one)",
+            earlier.task_id,
+            earlier.status,
+            output::count(earlier.lines_done)
+        );
+    }
     if summary.resumed_after_lines > 0 {
         println!(
             "  resumed after {} lines done earlier",

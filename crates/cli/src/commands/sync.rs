@@ -5,7 +5,8 @@ use stockdb::Stockdb;
 use stockdb::data_engineering::SyncJobType;
 
 use super::args::parse_job;
-use super::output::{count, opt, print_json, print_table, table};
+use super::output::{clean, count, opt, print_json, print_table, table};
+use tushare::ImportCheckpoint;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SyncCommand {
@@ -36,8 +37,19 @@ pub(crate) async fn run(db: &Stockdb, command: SyncCommand, json: bool) -> anyho
     match command {
         SyncCommand::Status { job, limit } => {
             let tasks = db.sync().list_tasks(job, limit).await?;
+            let abandoned = db.sync().abandoned(&tasks).await?;
             if json {
-                return print_json(&tasks);
+                let shown = tasks
+                    .iter()
+                    .map(|task| {
+                        let mut shown = serde_json::to_value(task)?;
+                        if let Some(fields) = shown.as_object_mut() {
+                            fields.insert("abandoned".into(), abandoned.contains(&task.id).into());
+                        }
+                        Ok(shown)
+                    })
+                    .collect::<Result<Vec<_>, serde_json::Error>>()?;
+                return print_json(&shown);
             }
             let mut t = table(&[
                 "task",
@@ -49,26 +61,44 @@ pub(crate) async fn run(db: &Stockdb, command: SyncCommand, json: bool) -> anyho
                 "updated (UTC)",
                 "file",
             ]);
+            let mut notes = Vec::new();
             for task in &tasks {
-                let file = task
-                    .config
+                let import = ImportCheckpoint::of_task(task);
+                let file = import
                     .as_ref()
-                    .and_then(|c| c.get("file"))
-                    .and_then(|f| f.as_str())
-                    .and_then(|f| f.rsplit('/').next())
+                    .and_then(|i| i.file.rsplit('/').next())
                     .unwrap_or("-");
+                let status = if abandoned.contains(&task.id) {
+                    notes.push(match &import {
+                        Some(import) => format!(
+                            "task {}: its run is gone (killed, or cut off from the database) \
+                             after {} lines; `stockdb import {} {} --resume` continues it",
+                            task.id,
+                            count(task.current_offset),
+                            import.kind.name(),
+                            clean(&import.file),
+                        ),
+                        None => format!("task {}: its run is gone", task.id),
+                    });
+                    format!("{} (abandoned)", task.status)
+                } else {
+                    task.status.to_string()
+                };
                 t.add_row(vec![
                     task.id.to_string()[..8].to_owned(),
                     task.job_type.to_string(),
-                    task.status.to_string(),
+                    status,
                     count(task.current_offset),
                     count(task.total_processed),
                     opt(task.started_at.map(|t| t.format("%Y-%m-%d %H:%M:%S"))),
                     opt(task.updated_at.map(|t| t.format("%Y-%m-%d %H:%M:%S"))),
-                    file.to_owned(),
+                    clean(file).into_owned(),
                 ]);
             }
             print_table(t);
+            for note in notes {
+                println!("{note}");
+            }
         }
         SyncCommand::Failures { job, all, limit } => {
             let failures = db.sync().list_failures(job, all, limit).await?;

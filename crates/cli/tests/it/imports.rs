@@ -333,3 +333,68 @@ async fn lines_postgres_would_refuse_or_too_long_to_hold_become_failure_records(
         text(&too_big.stderr)
     );
 }
+
+#[tokio::test]
+async fn an_import_whose_run_died_is_shown_abandoned_and_a_fresh_one_says_so() {
+    let test_db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, expected) = daily_file(dir.path(), "daily.csv", 2_000);
+    // A first import paused after one batch, then its task taken by a run that dies
+    // (its lease dropped without `release`, as a killed process leaves it): RUNNING.
+    let paused = json_of(
+        &stockdb(test_db.url())
+            .args([
+                "import",
+                "daily",
+                "--batch-size",
+                "500",
+                "--max-batches",
+                "1",
+                "--json",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap(),
+    );
+    let task_id: uuid::Uuid = paused["task_id"].as_str().unwrap().parse().unwrap();
+    let sync = PgSyncRepository::new(test_db.db().clone());
+    let lease = sync
+        .take(task_id, None, shared_db::utc_now())
+        .await
+        .unwrap();
+    drop(lease);
+
+    let status = stockdb(test_db.url())
+        .args(["sync", "status"])
+        .output()
+        .unwrap();
+    let shown = text(&status.stdout);
+    assert!(shown.contains("RUNNING (abandoned)"), "{shown}");
+    assert!(
+        shown.contains(&format!("task {task_id}: its run is gone"))
+            && shown.contains("after 500 lines")
+            && shown.contains("--resume` continues it"),
+        "{shown}"
+    );
+    let listed = json_of(
+        &stockdb(test_db.url())
+            .args(["sync", "status", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(listed[0]["abandoned"], true);
+
+    // A plain import of the same file says it met the unfinished one.
+    let fresh = stockdb(test_db.url())
+        .args(["import", "daily"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(fresh.status.success(), "{}", text(&fresh.stderr));
+    let said = text(&fresh.stdout);
+    assert!(
+        said.contains(&format!("an earlier import of this file (sync task {task_id}, RUNNING after 500 lines) was left unfinished")),
+        "{said}"
+    );
+    assert_eq!(stored_closes(&test_db).await, expected);
+}

@@ -35,6 +35,18 @@ shared_db::string_enum! {
     }
 }
 
+impl SyncJobType {
+    /// Whether every run of a task of this type holds a lease (`SyncRepository::take`):
+    /// stockdb's imports. The earlier service's sync engine runs its own types without
+    /// one, so a `RUNNING` task of those says nothing about whether its run lives.
+    pub fn is_leased(self) -> bool {
+        matches!(
+            self,
+            Self::ImportStockList | Self::ImportDaily | Self::ImportFinance
+        )
+    }
+}
+
 shared_db::string_enum! {
     /// Where a sync task stands, stored as its upper-case name.
     ///

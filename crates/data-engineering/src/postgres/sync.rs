@@ -1,5 +1,7 @@
 //! `PgSyncRepository`: sync tasks and failure records on PostgreSQL.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use sea_orm::sea_query::{Expr, ExprTrait, NullOrdering, Order};
@@ -7,7 +9,7 @@ use sea_orm::{
     ActiveValue, ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement,
 };
-use shared_db::{Db, Merge, RepoError, upsert_in, utc_now};
+use shared_db::{Db, LockKey, Merge, RepoError, upsert_in, utc_now};
 use uuid::Uuid;
 
 use super::batch::{insert_failures, split_by_stored_bar};
@@ -133,6 +135,26 @@ impl SyncRepository for PgSyncRepository {
             .one(self.db.conn())
             .await?;
         Ok(model.map(SyncTask::try_from).transpose()?)
+    }
+
+    async fn abandoned(&self, tasks: &[SyncTask]) -> Result<HashSet<Uuid>, RepoError> {
+        let running: Vec<&SyncTask> = tasks
+            .iter()
+            .filter(|t| t.status == SyncTaskStatus::Running && t.job_type.is_leased())
+            .collect();
+        if running.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let held = LockKey::held_bigints(self.db.pool()).await?;
+        Ok(running
+            .into_iter()
+            .filter(|t| {
+                LockKey::SyncTask(t.id)
+                    .as_bigint()
+                    .is_none_or(|key| !held.contains(&key))
+            })
+            .map(|t| t.id)
+            .collect())
     }
 
     async fn list_tasks(

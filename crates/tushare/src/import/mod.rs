@@ -102,6 +102,10 @@ pub struct ImportSummary {
     pub deferred: u64,
     /// Header columns the kind does not read.
     pub ignored_columns: Vec<String>,
+    /// Of a fresh import (not `resume`): the newest earlier import of the same file left
+    /// unfinished, which `resume` would have continued; this one read the file from its
+    /// start (a line read twice changes nothing) and left that task as it was.
+    pub unfinished_before: Option<UnfinishedImport>,
     /// Wall time of this run.
     pub elapsed: Duration,
 }
@@ -111,6 +115,17 @@ impl ImportSummary {
     pub fn lines_per_second(&self) -> f64 {
         self.lines_read as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+}
+
+/// An import left unfinished.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnfinishedImport {
+    /// Its sync task.
+    pub task_id: Uuid,
+    /// Where it stands (`RUNNING` for one whose run died).
+    pub status: SyncTaskStatus,
+    /// The data lines it had done.
+    pub lines_done: u64,
 }
 
 /// Receives progress; every method has an empty default.
@@ -166,6 +181,8 @@ pub async fn import_csv(
     let file = path.display().to_string();
     // One run per file at a time: a second import of it is `Busy` while the first lives.
     let scope = format!("import {job} {file}");
+    // An earlier import of this file left unfinished, which a fresh one leaves as it is.
+    let mut unfinished = None;
     let (lease, opened) = if options.resume {
         let lease = resume(sync, job, &file, &scope).await?;
         match open_for_resume(&lease, &path, size, options) {
@@ -177,6 +194,14 @@ pub async fn import_csv(
             }
         }
     } else {
+        unfinished = sync
+            .get_latest_unfinished(job, &ImportCheckpoint::of_file(&file))
+            .await?
+            .map(|task| UnfinishedImport {
+                task_id: task.id,
+                status: task.status,
+                lines_done: u64::try_from(task.current_offset).unwrap_or(0),
+            });
         let opened = open(&path, options, None)?;
         let batch_size = i32::try_from(options.batch_size)
             .map_err(|_| InvalidInput::new("batch_size", options.batch_size, "too large"))
@@ -205,6 +230,7 @@ pub async fn import_csv(
         rejected: 0,
         deferred: 0,
         ignored_columns: opened.columns.ignored.clone(),
+        unfinished_before: unfinished,
         elapsed: Duration::ZERO,
     };
     let batches = reader::spawn_parser(
