@@ -211,6 +211,16 @@ impl std::fmt::Debug for LlmConfig {
     }
 }
 
+/// What `LlmConfigRepository::reencrypt` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ReencryptReport {
+    /// Keys re-encrypted: stored in plaintext, with the first scheme, or with a previous
+    /// key.
+    pub reencrypted: u64,
+    /// Keys already encrypted with the current key and scheme.
+    pub already_current: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,11 +8,11 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Tr
 use serde_json::Value;
 use shared_db::{Db, InvalidInput, RepoError, utc_now_tz};
 
-use crate::domain::{LlmConfig, NewLlmConfig};
+use crate::domain::{LlmConfig, NewLlmConfig, ReencryptReport};
 use crate::entity::llm_configs::{ActiveModel, Column, Entity, Model, StoredApiKey};
 use crate::repository::LlmConfigRepository;
 use crate::secret::{
-    ENCRYPTED_PREFIX, KeyBinding, SecretCipher, SecretError, is_current, read_stored, to_stored,
+    KeyBinding, ReadWith, SecretCipher, SecretError, read_stored, read_stored_with, to_stored,
 };
 
 /// A key that cannot be read, as the repository error naming its config.
@@ -209,38 +209,62 @@ impl LlmConfigRepository for PgLlmConfigRepository {
         Ok(result.rows_affected > 0)
     }
 
-    async fn reencrypt(&self) -> Result<u64, RepoError> {
+    async fn reencrypt(&self) -> Result<ReencryptReport, RepoError> {
         let Some(cipher) = &self.cipher else {
             return Err(secret_error(SecretError::NoCipher));
         };
         let txn = self.db.conn().begin().await?;
-        let outdated = Entity::find()
-            .filter(Column::ApiKey.not_like(format!("{ENCRYPTED_PREFIX}%")))
+        // Every row, locked: each is read before anything is written, so that a key which
+        // cannot read them all changes nothing.
+        let rows = Entity::find()
+            .order_by_asc(Column::Id)
             .lock_exclusive()
             .all(&txn)
             .await?;
-        let mut upgraded = 0;
-        for model in outdated {
-            if is_current(&model.api_key.0) {
-                continue;
+        let mut outdated = Vec::new();
+        let mut unreadable = Vec::new();
+        let mut current = 0;
+        for model in &rows {
+            match read_stored_with(Some(cipher), binding_of(model), &model.api_key.0) {
+                Ok((_, ReadWith::Current)) => current += 1,
+                Ok((key, _)) => outdated.push((model, key)),
+                Err(_) => unreadable.push(model.alias.as_str()),
             }
-            let binding = binding_of(&model);
-            // Plaintext reads as it is; a first-scheme key needs the cipher.
-            let key = read_stored(Some(cipher), binding, &model.api_key.0).map_err(secret_error)?;
-            let stored = cipher.encrypt(binding, &key).map_err(secret_error)?;
+        }
+        if !unreadable.is_empty() {
+            // Dropping the transaction rolls it back: nothing was written.
+            return Err(RepoError::Secret {
+                entity: "llm configs",
+                key: format!("{} of {}", unreadable.len(), rows.len()),
+                source: format!(
+                    "STOCKDB_SECRET_KEY (and STOCKDB_SECRET_KEY_PREVIOUS) cannot read the keys of \
+                     {}: it is not the key they were encrypted with; nothing was re-encrypted \
+                     (a wrong key would make every key unreadable by the right one)",
+                    unreadable.join(", ")
+                )
+                .into(),
+            });
+        }
+        for (model, key) in &outdated {
+            let stored = cipher
+                .encrypt(binding_of(model), key)
+                .map_err(secret_error)?;
             Entity::update_many()
                 .col_expr(Column::ApiKey, Expr::value(StoredApiKey(stored)))
                 .filter(Column::Id.eq(model.id))
                 .exec(&txn)
                 .await?;
-            upgraded += 1;
         }
         txn.commit().await?;
+        let report = ReencryptReport {
+            reencrypted: outdated.len() as u64,
+            already_current: current,
+        };
         tracing::info!(
-            upgraded,
-            "re-encrypted LLM api keys with the current scheme"
+            ?report,
+            "re-encrypted LLM api keys with the current key and scheme"
         );
-        Ok(upgraded)
+        Ok(report)
     }
 }
 

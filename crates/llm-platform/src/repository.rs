@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use shared_db::RepoError;
 
-use crate::domain::{LlmConfig, NewLlmConfig};
+use crate::domain::{LlmConfig, NewLlmConfig, ReencryptReport};
 
 /// LLM configurations (`llm_configs`), keyed by alias.
 #[async_trait]
@@ -31,10 +31,13 @@ pub trait LlmConfigRepository: Send + Sync {
     /// Deletes the config `alias`; false when there was none.
     async fn delete(&self, alias: &str) -> Result<bool, RepoError>;
 
-    /// Encrypts, with the current scheme, every key stored in plaintext (rows of the
-    /// earlier service, or saved before a cipher was configured) or with the first scheme
-    /// (`enc:v1:`, bound to the alias only), in one transaction; returns how many. Needs a
-    /// cipher (`RepoError::Secret` without one); a key that cannot be read is
-    /// `RepoError::Secret` and nothing changes.
-    async fn reencrypt(&self) -> Result<u64, RepoError>;
+    /// Encrypts, with the current key and scheme, every key stored in plaintext (rows of
+    /// the earlier service, or saved before a cipher was configured), with the first scheme
+    /// (`enc:v1:`, bound to the alias only) or with a previous key (after a rotation:
+    /// `SecretCipher::with_previous`), in one transaction. Needs a cipher
+    /// (`RepoError::Secret` without one). Every row is read first: when the cipher cannot
+    /// read one (it is not the key that row was encrypted with), the call is
+    /// `RepoError::Secret` saying how many, and nothing changes — a wrong key never
+    /// encrypts anything the right one could then not read.
+    async fn reencrypt(&self) -> Result<ReencryptReport, RepoError>;
 }

@@ -8,6 +8,10 @@
 //! decrypt, so the key is never handed to an endpoint it was not saved for. `enc:v1:`
 //! (alias only) and plaintext keys of the earlier service still read; `reencrypt`
 //! upgrades both.
+//!
+//! Keys are rotated by setting the new key as `STOCKDB_SECRET_KEY` and the old ones in
+//! `STOCKDB_SECRET_KEY_PREVIOUS` (comma-separated): rows encrypted with an old key still
+//! read, and `reencrypt` moves them to the new one; then the old keys can go.
 
 use std::fmt;
 
@@ -142,10 +146,23 @@ impl SecretError {
     }
 }
 
-/// Encrypts and decrypts API keys with a 32-byte key. `Debug` hides the key.
+/// Encrypts and decrypts API keys with a 32-byte key, and decrypts with the keys it
+/// replaced (after a rotation). `Debug` hides them.
 #[derive(Clone)]
 pub struct SecretCipher {
     cipher: XChaCha20Poly1305,
+    previous: Vec<XChaCha20Poly1305>,
+}
+
+/// Which key decrypted a stored value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadWith {
+    /// Stored in plaintext: no key.
+    Plaintext,
+    /// The current key, with the current scheme: nothing to upgrade.
+    Current,
+    /// An older scheme, or a previous key: `reencrypt` upgrades it.
+    Outdated,
 }
 
 impl fmt::Debug for SecretCipher {
@@ -158,28 +175,55 @@ impl SecretCipher {
     /// The environment variable holding the key, base64 of 32 bytes.
     pub const ENV: &'static str = "STOCKDB_SECRET_KEY";
 
+    /// The environment variable holding the keys a rotation replaced, comma-separated.
+    pub const PREVIOUS_ENV: &'static str = "STOCKDB_SECRET_KEY_PREVIOUS";
+
     /// A cipher from base64 of 32 bytes. The error never repeats the key.
     pub fn from_base64(key: &str) -> Result<Self, InvalidInput> {
+        Ok(Self {
+            cipher: Self::key_from_base64(Self::ENV, key)?,
+            previous: Vec::new(),
+        })
+    }
+
+    /// This cipher also decrypting what `keys` (base64, the keys it replaced) encrypted.
+    pub fn with_previous<'k>(
+        mut self,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<Self, InvalidInput> {
+        for key in keys.into_iter().filter(|k| !k.trim().is_empty()) {
+            self.previous
+                .push(Self::key_from_base64(Self::PREVIOUS_ENV, key)?);
+        }
+        Ok(self)
+    }
+
+    fn key_from_base64(field: &'static str, key: &str) -> Result<XChaCha20Poly1305, InvalidInput> {
         let bytes = Zeroizing::new(
             BASE64
                 .decode(key.trim())
-                .map_err(|_| InvalidInput::secret(Self::ENV, "not valid base64"))?,
+                .map_err(|_| InvalidInput::secret(field, "not valid base64"))?,
         );
         if bytes.len() != 32 {
             return Err(InvalidInput::secret(
-                Self::ENV,
+                field,
                 format!("must be 32 bytes of base64, found {} bytes", bytes.len()),
             ));
         }
-        let cipher = XChaCha20Poly1305::new_from_slice(&bytes)
-            .map_err(|_| InvalidInput::secret(Self::ENV, "must be 32 bytes"))?;
-        Ok(Self { cipher })
+        XChaCha20Poly1305::new_from_slice(&bytes)
+            .map_err(|_| InvalidInput::secret(field, "must be 32 bytes"))
     }
 
-    /// The cipher configured by `STOCKDB_SECRET_KEY`, or `None` when it is not set.
+    /// The cipher configured by `STOCKDB_SECRET_KEY` (with `STOCKDB_SECRET_KEY_PREVIOUS`),
+    /// or `None` when it is not set.
     pub fn from_env() -> Result<Option<Self>, InvalidInput> {
         match std::env::var(Self::ENV) {
-            Ok(key) if !key.trim().is_empty() => Self::from_base64(&key).map(Some),
+            Ok(key) if !key.trim().is_empty() => {
+                let previous = std::env::var(Self::PREVIOUS_ENV).unwrap_or_default();
+                Self::from_base64(&key)?
+                    .with_previous(previous.split(','))
+                    .map(Some)
+            }
             _ => Ok(None),
         }
     }
@@ -214,7 +258,13 @@ impl SecretCipher {
         Ok(format!("{ENCRYPTED_PREFIX}{}", BASE64.encode(blob)))
     }
 
-    fn decrypt(&self, alias: &str, aad: &[u8], encoded: &str) -> Result<ApiKey, SecretError> {
+    /// Decrypts with the current key, else a previous one; says which (`true`: current).
+    fn decrypt(
+        &self,
+        alias: &str,
+        aad: &[u8],
+        encoded: &str,
+    ) -> Result<(ApiKey, bool), SecretError> {
         let wrong_key = || SecretError::WrongKey {
             alias: alias.to_owned(),
         };
@@ -224,46 +274,63 @@ impl SecretCipher {
         }
         let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| wrong_key())?;
-        let plaintext = Zeroizing::new(
-            self.cipher
-                .decrypt(
-                    &XNonce::from(nonce),
-                    Payload {
-                        msg: ciphertext,
-                        aad,
-                    },
-                )
-                .map_err(|_| wrong_key())?,
-        );
+        let payload = || Payload {
+            msg: ciphertext,
+            aad,
+        };
+        let (plaintext, current) = match self.cipher.decrypt(&XNonce::from(nonce), payload()) {
+            Ok(plaintext) => (plaintext, true),
+            Err(_) => self
+                .previous
+                .iter()
+                .find_map(|old| old.decrypt(&XNonce::from(nonce), payload()).ok())
+                .map(|plaintext| (plaintext, false))
+                .ok_or_else(wrong_key)?,
+        };
+        let plaintext = Zeroizing::new(plaintext);
         let text = std::str::from_utf8(&plaintext).map_err(|_| wrong_key())?;
-        Ok(ApiKey::new(text))
+        Ok((ApiKey::new(text), current))
     }
 }
 
-/// True when `stored` is encrypted with the current scheme (nothing to upgrade).
-pub(crate) fn is_current(stored: &str) -> bool {
-    stored.starts_with(ENCRYPTED_PREFIX)
-}
-
-/// Reads a stored key: plaintext as it is, encrypted through `cipher` (either scheme).
+/// Reads a stored key: plaintext as it is, encrypted through `cipher` (either scheme,
+/// the current key or a previous one).
 pub(crate) fn read_stored(
     cipher: Option<&SecretCipher>,
     binding: KeyBinding<'_>,
     stored: &str,
 ) -> Result<ApiKey, SecretError> {
-    let (encoded, aad) = if let Some(encoded) = stored.strip_prefix(ENCRYPTED_PREFIX) {
-        (encoded, binding.associated_data())
-    } else if let Some(encoded) = stored.strip_prefix(V1_PREFIX) {
-        (encoded, binding.alias.as_bytes().to_vec())
-    } else if stored.starts_with(ANY_ENCRYPTED_PREFIX) {
-        return Err(SecretError::UnknownScheme {
-            alias: binding.alias.to_owned(),
-        });
-    } else {
-        return Ok(ApiKey::new(stored));
-    };
+    read_stored_with(cipher, binding, stored).map(|(key, _)| key)
+}
+
+/// [`read_stored`], and with what it was read: what `reencrypt` upgrades.
+pub(crate) fn read_stored_with(
+    cipher: Option<&SecretCipher>,
+    binding: KeyBinding<'_>,
+    stored: &str,
+) -> Result<(ApiKey, ReadWith), SecretError> {
+    let (encoded, aad, current_scheme) =
+        if let Some(encoded) = stored.strip_prefix(ENCRYPTED_PREFIX) {
+            (encoded, binding.associated_data(), true)
+        } else if let Some(encoded) = stored.strip_prefix(V1_PREFIX) {
+            (encoded, binding.alias.as_bytes().to_vec(), false)
+        } else if stored.starts_with(ANY_ENCRYPTED_PREFIX) {
+            return Err(SecretError::UnknownScheme {
+                alias: binding.alias.to_owned(),
+            });
+        } else {
+            return Ok((ApiKey::new(stored), ReadWith::Plaintext));
+        };
     match cipher {
-        Some(cipher) => cipher.decrypt(binding.alias, &aad, encoded),
+        Some(cipher) => {
+            let (key, current_key) = cipher.decrypt(binding.alias, &aad, encoded)?;
+            let with = if current_scheme && current_key {
+                ReadWith::Current
+            } else {
+                ReadWith::Outdated
+            };
+            Ok((key, with))
+        }
         None => Err(SecretError::NoKey {
             alias: binding.alias.to_owned(),
         }),
@@ -378,7 +445,10 @@ mod tests {
             read_stored(Some(&cipher), at, &v1).unwrap().expose(),
             "sk-old"
         );
-        assert!(!is_current(&v1));
+        assert_eq!(
+            read_stored_with(Some(&cipher), at, &v1).unwrap().1,
+            ReadWith::Outdated
+        );
         assert_eq!(
             read_stored(None, at, "sk-plain").unwrap().expose(),
             "sk-plain"

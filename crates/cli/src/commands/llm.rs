@@ -209,11 +209,15 @@ pub(crate) async fn run(db: &Stockdb, command: LlmCommand, json: bool) -> anyhow
         LlmCommand::Keygen => keygen(json)?,
         LlmCommand::Prices { command } => prices(db, command, json).await?,
         LlmCommand::Reencrypt => {
-            let upgraded = repo.reencrypt().await?;
+            let report = repo.reencrypt().await?;
             if json {
-                return print_json(&json!({"reencrypted": upgraded}));
+                return print_json(&report);
             }
-            println!("re-encrypted {upgraded} key(s); every key is now in the current scheme");
+            println!(
+                "re-encrypted {} key(s); {} already were: every key is now encrypted with the \
+                 current key and scheme",
+                report.reencrypted, report.already_current
+            );
         }
     }
     Ok(())

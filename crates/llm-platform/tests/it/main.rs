@@ -146,9 +146,9 @@ async fn plaintext_rows_read_and_are_upgraded_by_reencrypt() {
         KEY,
         "plaintext still reads"
     );
-    assert_eq!(repo.reencrypt().await.unwrap(), 2);
+    assert_eq!(repo.reencrypt().await.unwrap().reencrypted, 2);
     assert_eq!(
-        repo.reencrypt().await.unwrap(),
+        repo.reencrypt().await.unwrap().reencrypted,
         0,
         "nothing left to upgrade"
     );
@@ -255,7 +255,7 @@ async fn first_scheme_keys_read_and_are_upgraded_by_reencrypt() {
         KEY,
         "v1 still reads"
     );
-    assert_eq!(repo.reencrypt().await.unwrap(), 1);
+    assert_eq!(repo.reencrypt().await.unwrap().reencrypted, 1);
     assert!(stored_key(&test_db, "old").await.starts_with("enc:v2:"));
     assert_eq!(
         repo.get_by_alias("old")
@@ -344,4 +344,71 @@ fn cause(err: &RepoError) -> String {
     std::error::Error::source(err)
         .map(ToString::to_string)
         .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_rotated_key_reads_old_rows_and_reencrypt_moves_them_to_the_new_key() {
+    let test_db = TestDb::new().await;
+    let old_key = SecretCipher::generate_key();
+    let new_key = SecretCipher::generate_key();
+    let old = PgLlmConfigRepository::new(
+        test_db.db().clone(),
+        Some(SecretCipher::from_base64(&old_key).unwrap()),
+    );
+    old.upsert(config("a", 1)).await.unwrap();
+    old.upsert(config("b", 2)).await.unwrap();
+    let stored_before = stored_key(&test_db, "a").await;
+
+    // A wrong key, valid as a key, with a plaintext row to "upgrade": refused, nothing
+    // changes, and it says how many keys it cannot read.
+    sqlx::query("INSERT INTO llm_configs (alias, vendor, provider_type, api_key, model_name, priority, is_active) VALUES ('plain', 'deepseek', 'openai', 'sk-plain-key', 'deepseek-chat', 1, true)")
+        .execute(test_db.db().pool())
+        .await
+        .unwrap();
+    let wrong = PgLlmConfigRepository::new(test_db.db().clone(), Some(cipher()));
+    let err = wrong.reencrypt().await.unwrap_err();
+    assert!(
+        matches!(err, RepoError::Secret { ref key, .. } if key == "2 of 3"),
+        "{err:?}"
+    );
+    assert!(cause(&err).contains("nothing was re-encrypted"), "{err}");
+    assert_eq!(stored_key(&test_db, "plain").await, "sk-plain-key");
+    assert_eq!(stored_key(&test_db, "a").await, stored_before);
+
+    // The rotation: the new key current, the old one previous. Old rows read at once.
+    let rotated = SecretCipher::from_base64(&new_key)
+        .unwrap()
+        .with_previous([old_key.as_str()])
+        .unwrap();
+    let repo = PgLlmConfigRepository::new(test_db.db().clone(), Some(rotated));
+    assert_eq!(
+        repo.get_by_alias("a")
+            .await
+            .unwrap()
+            .unwrap()
+            .api_key
+            .unwrap()
+            .expose(),
+        KEY
+    );
+    let report = repo.reencrypt().await.unwrap();
+    assert_eq!((report.reencrypted, report.already_current), (3, 0));
+    // Now the new key alone reads every row; the old one none.
+    let new_only = PgLlmConfigRepository::new(
+        test_db.db().clone(),
+        Some(SecretCipher::from_base64(&new_key).unwrap()),
+    );
+    assert!(
+        new_only
+            .list()
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.api_key.is_ok())
+    );
+    assert!(matches!(
+        old.get_by_alias("a").await.unwrap_err(),
+        RepoError::Secret { .. }
+    ));
+    assert_eq!(new_only.reencrypt().await.unwrap().already_current, 3);
 }
