@@ -15,6 +15,7 @@ mod online;
 mod replicas;
 mod secrets;
 mod split;
+mod two_years;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -263,23 +263,27 @@ impl PgRetentionRepository {
         &self,
         table: &'static str,
         month: NaiveDateTime,
+        has_default: bool,
     ) -> Result<(String, u64), RepoError> {
         let name = month_name(table, month);
         let next = next_month(month)?;
         let mut statements = vec![create_month_table(table, &name, Some(month), next)];
-        statements.push(format!(
-            "WITH moved AS (DELETE FROM {default} WHERE created_at >= {from} AND created_at < {to} \
-             RETURNING *) INSERT INTO {quoted} SELECT * FROM moved",
-            default = quote_ident(&format!("{table}_default")),
-            from = literal(month),
-            to = literal(next),
-            quoted = quote_ident(&name),
-        ));
+        if has_default {
+            statements.push(format!(
+                "WITH moved AS (DELETE FROM {default} WHERE created_at >= {from} \
+                 AND created_at < {to} RETURNING *) INSERT INTO {quoted} SELECT * FROM moved",
+                default = quote_ident(&format!("{table}_default")),
+                from = literal(month),
+                to = literal(next),
+                quoted = quote_ident(&name),
+            ));
+        }
         statements.extend(attach_month_table(table, &name, Some(month), next));
         let affected = self
             .under_short_locks(&format!("making partition {name}"), &statements)
             .await?;
-        Ok((name, affected.get(1).copied().unwrap_or(0)))
+        let moved = if has_default { affected[1] } else { 0 };
+        Ok((name, moved))
     }
 
     /// The months, oldest first, of the rows `table`'s default partition holds.
@@ -310,7 +314,14 @@ impl PgRetentionRepository {
         report: &mut MaintenanceReport,
     ) -> Result<(), RepoError> {
         let this_month = month_start(now.date());
-        let mut months = self.months_in_default(table).await?;
+        let existing = self.partitions_of(table).await?;
+        // Before schema version 9 there is no default partition to empty.
+        let has_default = existing.iter().any(|p| p.bound == Bound::Default);
+        let mut months = if has_default {
+            self.months_in_default(table).await?
+        } else {
+            Vec::new()
+        };
         let mut month = this_month;
         for _ in 0..=MONTHS_AHEAD {
             months.push(month);
@@ -318,13 +329,12 @@ impl PgRetentionRepository {
         }
         months.sort_unstable();
         months.dedup();
-        let existing = self.partitions_of(table).await?;
         for month in months {
             let next = next_month(month)?;
             if existing.iter().any(|p| p.covers_any_of(month, next)) {
                 continue;
             }
-            let (name, moved) = self.attach_month(table, month).await?;
+            let (name, moved) = self.attach_month(table, month, has_default).await?;
             tracing::info!(partition = %name, moved, "audit partitions: month made");
             report.created.push(name);
             report.moved_from_default += moved;
