@@ -148,7 +148,7 @@ impl Cluster {
         self.url_of("stockdb")
     }
 
-    fn url_of(&self, database: &str) -> String {
+    pub(crate) fn url_of(&self, database: &str) -> String {
         format!(
             "postgres://postgres@localhost/{database}?host={}",
             self.socket_dir().display()

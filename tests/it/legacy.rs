@@ -5,11 +5,10 @@
 
 use migration::{MigrationRunner, Stamp, fingerprint, golden, split_managed};
 use shared_db::{Db, Page};
-use sqlx::Executor as _;
 use stockdb::Stockdb;
 use stockdb::coordinator::SessionFilter;
 use stockdb::data_engineering::ThirdCode;
-use test_support::TestDb;
+use test_support::{TestDb, execute};
 
 /// The earlier service's own tables, as its revisions 0005 … 0013 build them.
 const OTHER_TABLES: &str = include_str!("../fixtures/legacy_c0ff00000013_others.sql");
@@ -23,13 +22,6 @@ const OUR_FIRST_FOUR: [&str; 4] = [
     include_str!("../../migration/sql/c0ff00000003_execution_tracking_and_reports.up.sql"),
     include_str!("../../migration/sql/c0ff00000004_add_retry_fields_to_research_sessions.up.sql"),
 ];
-
-async fn execute(db: &Db, sql: &str) {
-    db.pool()
-        .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())))
-        .await
-        .unwrap_or_else(|err| panic!("{err}"));
-}
 
 /// The lines of `print` that describe the service's own tables and sequences.
 fn not_stockdbs(print: &str) -> Vec<&str> {

@@ -3,8 +3,7 @@
 
 use migration::{Direction, MigrateError, MigrationRunner, fingerprint, golden, sql_script};
 use shared_db::Db;
-use sqlx::Executor as _;
-use test_support::TestDb;
+use test_support::{TestDb, execute};
 
 async fn runner(test_db: &TestDb) -> MigrationRunner {
     MigrationRunner::connect(test_db.url())
@@ -14,13 +13,6 @@ async fn runner(test_db: &TestDb) -> MigrationRunner {
 
 async fn print(db: &Db) -> String {
     fingerprint(db.conn()).await.expect("fingerprint")
-}
-
-async fn execute(db: &Db, sql: &str) {
-    db.pool()
-        .execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())))
-        .await
-        .unwrap_or_else(|err| panic!("{sql}: {err}"));
 }
 
 /// A database as the earlier service's Alembic revisions left it at `version`.

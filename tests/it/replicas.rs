@@ -166,3 +166,63 @@ async fn reads_go_to_replicas_within_the_lag_bound_and_to_the_primary_otherwise(
     let statuses = db.db().check_replicas().await;
     assert!(statuses.iter().all(|r| !r.usable), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn a_replica_url_naming_another_database_or_cluster_is_never_read() {
+    let primary = Cluster::primary();
+    primary.create_stockdb().await;
+    let runner = MigrationRunner::connect(&primary.url()).await.unwrap();
+    runner.up(None).await.unwrap();
+    runner.close().await.unwrap();
+    let standby = primary.replica();
+    // A standby of this cluster but its database `postgres` (a staging URL mixed up with
+    // production's), and the machine's own server: another cluster altogether.
+    let other_cluster = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let config = DbConfig::new(primary.url())
+        .with_replicas([standby.url_of("postgres"), other_cluster])
+        .with_replica_check_interval(Duration::from_millis(100));
+    let db = Stockdb::connect(&config, None).await.unwrap();
+    db.stocks()
+        .save_all(vec![stock("000001.SZ", "000001")])
+        .await
+        .unwrap();
+    wait_for(&db, "both replicas checked", |rs| {
+        rs.iter().all(|r| r.checked_ms_ago.is_some())
+    })
+    .await;
+    let statuses = db.replicas();
+    assert!(statuses.iter().all(|r| !r.usable), "{statuses:?}");
+    assert!(
+        matches!(
+            &statuses[0].problem,
+            Some(stockdb::ReplicaProblem::NotThisPrimary { database, same_cluster: true })
+                if database == "postgres"
+        ),
+        "{statuses:?}"
+    );
+    assert!(
+        matches!(
+            &statuses[1].problem,
+            Some(stockdb::ReplicaProblem::NotThisPrimary {
+                same_cluster: false,
+                ..
+            })
+        ),
+        "{statuses:?}"
+    );
+    // Every read goes to the primary, and finds the row.
+    for _ in 0..5 {
+        assert!(stored(&db, "000001.SZ").await);
+    }
+    assert_eq!(db.replicas().iter().map(|r| r.reads).sum::<u64>(), 0);
+    let health = db.health().await;
+    assert!(health.healthy, "{health:?}");
+    assert!(
+        health
+            .warnings
+            .iter()
+            .any(|w| w.contains("not a replica of this primary")),
+        "{health:?}"
+    );
+}

@@ -44,7 +44,7 @@ async fn two_years_of_history_split_into_months_and_retention_drops_all_but_the_
              prompt_text, completion_text, prompt_tokens, completion_tokens, total_tokens, \
              temperature, latency_ms, status, created_at) \
          SELECT gen_random_uuid(), NULL, 'research', 'deepseek-chat', 'deepseek', \
-                repeat('分析', 40), repeat('结论', 40), 800, 300, 1100, 0.7, 100 + n % 900, \
+                repeat('分析', 10), repeat('结论', 10), 800, 300, 1100, 0.7, 100 + n % 900, \
                 'success', (now() AT TIME ZONE 'utc') - (n % 730) * interval '1 day' \
                            - (n % 86000) * interval '1 second' \
          FROM generate_series(0, $1 - 1) AS n",

@@ -33,7 +33,7 @@ use data_engineering::{
     StockDailyRepository, StockFinanceRepository, StockRepository, SyncRepository,
 };
 use llm_platform::{LlmConfigRepository, PgLlmConfigRepository, SecretCipher};
-pub use shared_db::{Db, DbConfig, ReplicaStatus, RepoError};
+pub use shared_db::{Db, DbConfig, ReplicaProblem, ReplicaStatus, RepoError};
 
 /// Every repository of stockdb on one connection pool.
 ///

@@ -8,7 +8,6 @@
 mod domain;
 mod entity;
 mod postgres;
-mod redact;
 mod repository;
 
 pub use domain::{
@@ -21,7 +20,7 @@ pub use postgres::{
     PgExternalApiCallLogRepository, PgLlmCallLogRepository, PgModelPriceRepository,
     PgRetentionRepository,
 };
-pub use redact::{REDACTED, is_secret_name, redact_params, redact_text};
 pub use repository::{
     ExternalApiCallLogRepository, LlmCallLogRepository, ModelPriceRepository, RetentionRepository,
 };
+pub use shared_db::{REDACTED, is_secret_name, redact_params, redact_text};

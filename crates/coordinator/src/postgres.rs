@@ -12,7 +12,9 @@ use sea_orm::{
     QuerySelect, Statement,
 };
 use serde_json::Value;
-use shared_db::{Db, InvalidInput, Page, RepoError, check_not_negative};
+use shared_db::{
+    Db, InvalidInput, Page, RepoError, check_not_negative, redact_params, redact_text,
+};
 use uuid::Uuid;
 
 use crate::domain::{NodeExecution, ResearchSession, SessionFilter, SessionStatus};
@@ -93,10 +95,11 @@ fn node_from(m: nodes::Model) -> Result<NodeExecution, InvalidInput> {
         session_id: m.session_id,
         node_type: m.node_type,
         status: m.status.parse()?,
-        result_data: m.result_data,
-        narrative_report: m.narrative_report,
+        // Redacted on the way out too: rows another writer stored were never redacted.
+        result_data: m.result_data.as_ref().map(redact_params),
+        narrative_report: m.narrative_report.as_deref().map(redact_text),
         error_type: m.error_type,
-        error_message: m.error_message,
+        error_message: m.error_message.as_deref().map(redact_text),
         started_at: m.started_at,
         completed_at: m.completed_at,
         duration_ms: m.duration_ms,
@@ -109,10 +112,11 @@ fn node_active(n: &NodeExecution) -> nodes::ActiveModel {
         session_id: Set(n.session_id),
         node_type: Set(n.node_type.clone()),
         status: Set(n.status.as_str().to_owned()),
-        result_data: Set(n.result_data.clone()),
-        narrative_report: Set(n.narrative_report.clone()),
+        // A node's result, report and error may quote a key it was given or refused.
+        result_data: Set(n.result_data.as_ref().map(redact_params)),
+        narrative_report: Set(n.narrative_report.as_deref().map(redact_text)),
         error_type: Set(n.error_type.clone()),
-        error_message: Set(n.error_message.clone()),
+        error_message: Set(n.error_message.as_deref().map(redact_text)),
         started_at: Set(n.started_at),
         completed_at: Set(n.completed_at),
         duration_ms: Set(n.duration_ms),

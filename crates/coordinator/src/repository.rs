@@ -32,8 +32,10 @@ pub trait ResearchSessionRepository: Send + Sync {
         duration_ms: Option<i32>,
     ) -> Result<ResearchSession, RepoError>;
 
-    /// Stores a node execution. An unknown `session_id` is `NotFound`; an existing id is
-    /// `Conflict`.
+    /// Stores a node execution, with secrets in `result_data`, `narrative_report` and
+    /// `error_message` redacted first (a node may quote a key it was given or refused);
+    /// every read redacts them again, for rows another writer stored. An unknown
+    /// `session_id` is `NotFound`; an existing id is `Conflict`.
     async fn save_node_execution(&self, execution: &NodeExecution) -> Result<(), RepoError>;
 
     /// The session `id`, if any.

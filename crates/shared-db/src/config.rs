@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::dburl::redact_url;
 use crate::error::InvalidInput;
 
 /// Connection and pool settings.
@@ -321,117 +322,9 @@ impl fmt::Debug for DbConfig {
     }
 }
 
-/// What a URL that cannot be parsed prints as: it may hold a password anywhere.
-pub const UNPARSABLE_URL: &str = "<unparsable URL>";
-
-/// Query parameters whose value is a secret (libpq's `password`, `sslpassword`, and any
-/// name with `pass`, `secret` or `token` in it).
-fn is_secret_parameter(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    ["pass", "secret", "token"]
-        .iter()
-        .any(|word| name.contains(word))
-}
-
-/// `url` fit for logs and messages: the password replaced by `***`, and the value of every
-/// secret query parameter (`password=`, `sslpassword=` …) too. A URL that does not parse
-/// (an unencoded `/` or `?` in a password, say) prints as [`UNPARSABLE_URL`], since its
-/// secret could be anywhere.
-pub fn redact_url(url: &str) -> String {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return UNPARSABLE_URL.to_owned();
-    };
-    if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
-        return UNPARSABLE_URL.to_owned();
-    }
-    if parsed
-        .query_pairs()
-        .any(|(name, _)| is_secret_parameter(&name))
-    {
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(name, value)| {
-                let value = if is_secret_parameter(&name) {
-                    "***".to_owned()
-                } else {
-                    value.into_owned()
-                };
-                (name.into_owned(), value)
-            })
-            .collect();
-        parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    parsed.to_string()
-}
-
-/// `url` pointing at database `name` of the same server (user, host, port and query
-/// kept). Errors name the URL without its secrets.
-pub fn url_with_database(url: &str, name: &str) -> Result<String, InvalidInput> {
-    let mut parsed = url::Url::parse(url)
-        .map_err(|err| InvalidInput::new("url", redact_url(url), format!("not a URL: {err}")))?;
-    parsed.set_path(&format!("/{name}"));
-    Ok(parsed.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_the_password_only() {
-        assert_eq!(
-            redact_url("postgres://app:s3cr%40t@db:5432/stock?sslmode=disable"),
-            "postgres://app:***@db:5432/stock?sslmode=disable"
-        );
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1/x"),
-            "postgres://postgres@127.0.0.1/x"
-        );
-        assert_eq!(
-            redact_url("postgres:///x?host=/tmp"),
-            "postgres:///x?host=/tmp"
-        );
-    }
-
-    #[test]
-    fn url_with_database_replaces_only_the_path() {
-        assert_eq!(
-            url_with_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x").unwrap(),
-            "postgres://u:p@h:5432/x?sslmode=disable"
-        );
-        assert_eq!(
-            url_with_database("postgres://h", "x").unwrap(),
-            "postgres://h/x"
-        );
-        let err = url_with_database("postgres://u:pa/ss@h/x", "y").unwrap_err();
-        assert!(!err.to_string().contains("pa/ss"), "{err}");
-    }
-
-    #[test]
-    fn secrets_in_any_part_of_a_url_are_masked() {
-        for (url, shown) in [
-            (
-                "postgres://app:hunter2@db/stock?sslmode=require&password=hunter2",
-                "postgres://app:***@db/stock?sslmode=require&password=***",
-            ),
-            (
-                "postgres://db/stock?user=app&password=hunter2",
-                "postgres://db/stock?user=app&password=***",
-            ),
-            (
-                "postgres://app@db/stock?sslpassword=hunter2",
-                "postgres://app@db/stock?sslpassword=***",
-            ),
-            // An unencoded `/` or `?` in a password: the URL does not parse, so nothing
-            // of it is shown.
-            ("postgres://app:hun/ter2@db/stock", UNPARSABLE_URL),
-            ("postgres://app:hun?ter2@db/stock", UNPARSABLE_URL),
-            ("not a url hunter2", UNPARSABLE_URL),
-        ] {
-            assert_eq!(redact_url(url), shown, "{url}");
-            assert!(!redact_url(url).contains("hunter2"));
-        }
-    }
 
     #[test]
     fn debug_never_shows_the_password() {

@@ -13,6 +13,7 @@ use sqlx::{ConnectOptions as _, Connection as _};
 
 use crate::config::DbConfig;
 use crate::conn::Conn;
+use crate::dburl::known_parameters_only;
 use crate::error::{InvalidInput, RepoError, TimedOut};
 use crate::replica::{ReplicaSet, ReplicaStatus};
 use crate::time::{Clock, SystemClock};
@@ -331,7 +332,17 @@ impl DbConfig {
     /// session settings (`statement_timeout`, TCP keepalives).
     pub fn connect_options(&self) -> Result<PgConnectOptions, RepoError> {
         self.validate()?;
-        let options = PgConnectOptions::from_str(&self.url)
+        let (url, dropped) = known_parameters_only(&self.url);
+        if !dropped.is_empty() {
+            // Their names only: the driver would log their values (a password among them).
+            tracing::warn!(
+                parameters = %dropped.names.join(", "),
+                secret_pieces = dropped.secret_pieces,
+                "ignoring connection parameters the driver does not know (secret_pieces: \
+                 parts of a secret cut by an `&` that should be written %26)"
+            );
+        }
+        let options = PgConnectOptions::from_str(&url)
             .map_err(|err| {
                 InvalidInput::new(
                     "url",

@@ -10,10 +10,12 @@ mod bulk;
 mod config;
 mod conn;
 mod db;
+mod dburl;
 mod error;
 pub mod float_text;
 mod lock;
 mod page;
+mod redact;
 mod replica;
 mod time;
 mod validate;
@@ -22,14 +24,16 @@ pub use bulk::{
     Accessor, BulkColumn, BulkRow, BulkTable, ConflictRule, Merge, ROWS_PER_STATEMENT,
     UpsertReport, upsert, upsert_in, upsert_with,
 };
-pub use config::{DbConfig, UNPARSABLE_URL, redact_url, url_with_database};
+pub use config::DbConfig;
 pub use conn::Conn;
 pub use db::{Db, check_reachable};
+pub use dburl::{UNPARSABLE_URL, redact_url, url_with_database};
 pub use error::{
     BoxError, InvalidInput, RepoError, TimedOut, database_error, error_chain, sqlstate,
 };
 pub use lock::{LockKey, LockWait, SessionLock, ShortLocks, retry_on_lock_timeout};
 pub use page::Page;
+pub use redact::{REDACTED, is_secret_name, redact_params, redact_text};
 pub use replica::{ReplicaProblem, ReplicaStatus};
 pub use time::{Clock, ManualClock, SystemClock, utc_now, utc_now_tz};
 pub use validate::{

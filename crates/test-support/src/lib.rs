@@ -95,6 +95,19 @@ impl TestDb {
             .unwrap_or_else(|err| panic!("counting {table}: {err}"))
     }
 
+    /// Runs `sql` (statements from the test) on this test's database.
+    pub async fn execute(&self, sql: &str) {
+        execute(&self.db, sql).await;
+    }
+
+    /// The one text value `sql` (a query from the test) returns.
+    pub async fn text(&self, sql: &str) -> String {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(self.db.pool())
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"))
+    }
+
     /// A new database holding a copy of this one. PostgreSQL copies only a database nobody
     /// is connected to, so this one's pool is closed first: use this one only as the
     /// source of copies afterwards.
@@ -167,6 +180,14 @@ pub fn server_url_from_env() -> Option<String> {
     ["TEST_DATABASE_URL", "DATABASE_URL"]
         .into_iter()
         .find_map(|key| std::env::var(key).ok().filter(|url| !url.is_empty()))
+}
+
+/// Runs `sql` (statements from the test) on `db`, panicking with the statement on error.
+pub async fn execute(db: &Db, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(db.pool())
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"));
 }
 
 /// The URL of the server the tests use (starting a container if that is the source), for

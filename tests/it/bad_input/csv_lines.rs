@@ -85,3 +85,139 @@ async fn every_malformed_csv_line_becomes_a_failure_record_and_the_good_ones_loa
         "only the good lines"
     );
 }
+
+/// Imports `file` as daily bars in batches of `batch_size`.
+async fn import_daily(
+    db: &stockdb::Stockdb,
+    file: &std::path::Path,
+    batch_size: usize,
+    progress: &dyn tushare::ImportProgress,
+) -> Result<tushare::ImportSummary, tushare::ImportError> {
+    let mut options = ImportOptions::new(ImportKind::Daily, file);
+    options.batch_size = batch_size;
+    import_csv(
+        db.sync().as_ref(),
+        &options,
+        progress,
+        &AtomicBool::new(false),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_pipe_a_device_or_a_directory_is_refused_before_anything_is_read() {
+    crate::logs();
+    let test_db = TestDb::new().await;
+    let db = stockdb::Stockdb::from_db(test_db.db().clone(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("daily.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // A link named like a CSV that leads to an endless device.
+    let zero = dir.path().join("daily.csv");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    for path in [fifo.as_path(), zero.as_path(), dir.path()] {
+        // A FIFO's open would block until a writer comes: the refusal must come first.
+        let result = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            import_daily(&db, path, 10, &NoProgress),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("importing {} hung", path.display()));
+        let err = result.expect_err("not a regular file");
+        assert!(
+            matches!(err, tushare::ImportError::Header { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+    assert_eq!(test_db.count("sync_tasks").await, 0, "no task was started");
+}
+
+#[tokio::test]
+async fn a_quote_left_open_stops_the_import_at_its_line_keeping_the_batches_before() {
+    crate::logs();
+    let test_db = TestDb::new().await;
+    let db = stockdb::Stockdb::from_db(test_db.db().clone(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("ts_code,trade_date,open,high,low,close,vol,amount\n");
+    for idx in 0..4 {
+        csv.push_str(&format!("600{idx:03}.SH,20240102,1,2,0.5,1.5,100,150\n"));
+    }
+    // Line 6 opens a quote that never closes: the rest of the file would be one field.
+    csv.push_str("600100.SH,20240102,\"1,2,0.5,1.5,100,150\n");
+    for idx in 0..500 {
+        csv.push_str(&format!("601{idx:03}.SH,20240102,1,2,0.5,1.5,100,150\n"));
+    }
+    let file = dir.path().join("daily.csv");
+    std::fs::write(&file, &csv).unwrap();
+    let err = import_daily(&db, &file, 2, &NoProgress)
+        .await
+        .expect_err("a runaway quote fails the import");
+    assert!(
+        matches!(err, tushare::ImportError::Malformed { .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("line 6:"), "{message}");
+    assert!(message.contains("quote left open"), "{message}");
+    assert!(!err.is_transient(), "resuming would stop at the same line");
+    assert_eq!(
+        test_db.count("stock_daily").await,
+        4,
+        "the two batches before the line stay"
+    );
+    let task = db
+        .sync()
+        .get_latest_unfinished(
+            SyncJobType::ImportDaily,
+            &tushare::ImportCheckpoint::of_file(
+                &file.canonicalize().unwrap().display().to_string(),
+            ),
+        )
+        .await
+        .unwrap()
+        .expect("the task is left unfinished");
+    assert_eq!(task.status, data_engineering::SyncTaskStatus::Failed);
+}
+
+/// Appends lines to the file when the import begins, as a download still writing would.
+struct Appender(std::path::PathBuf);
+
+impl tushare::ImportProgress for Appender {
+    fn begin(&self, _total_bytes: u64, _resumed_lines: u64) {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.0)
+            .unwrap();
+        for idx in 0..50 {
+            writeln!(file, "602{idx:03}.SH,20240102,1,2,0.5,1.5,100,150").unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_file_that_grows_during_the_import_is_read_to_the_size_it_had_when_it_began() {
+    crate::logs();
+    let test_db = TestDb::new().await;
+    let db = stockdb::Stockdb::from_db(test_db.db().clone(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("ts_code,trade_date,open,high,low,close,vol,amount\n");
+    for idx in 0..10 {
+        csv.push_str(&format!("600{idx:03}.SH,20240102,1,2,0.5,1.5,100,150\n"));
+    }
+    // The last line is still being written when the import starts.
+    csv.push_str("600999.SH,2024");
+    let file = dir.path().join("daily.csv");
+    std::fs::write(&file, &csv).unwrap();
+    let summary = import_daily(&db, &file, 3, &Appender(file.clone()))
+        .await
+        .unwrap();
+    assert_eq!(summary.rows, 10, "the lines the file had, not the appended");
+    assert_eq!(summary.rejected, 1, "the cut last line is a failure record");
+    assert_eq!(test_db.count("stock_daily").await, 10);
+}

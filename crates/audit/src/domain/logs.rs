@@ -184,7 +184,7 @@ impl ExternalApiCallLog {
             // Shown redacted: the value may hold the very secrets this field protects.
             Some(params) if !params.is_object() => Err(InvalidInput::new(
                 "request_params",
-                crate::redact::redact_params(params),
+                shared_db::redact_params(params),
                 "must be a JSON object",
             )),
             _ => Ok(()),

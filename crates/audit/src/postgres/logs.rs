@@ -14,8 +14,8 @@ use crate::domain::{
     ApiCallFilter, CallStats, CallStatus, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
 };
 use crate::entity::{external_api_call_logs as api_logs, llm_call_logs as llm_logs};
-use crate::redact::{redact_params, redact_text};
 use crate::repository::{ExternalApiCallLogRepository, LlmCallLogRepository};
+use shared_db::{redact_params, redact_text};
 
 /// LLM call logs on PostgreSQL.
 #[derive(Debug, Clone)]

@@ -172,24 +172,17 @@ fn migrate_commands_on_the_embedded_cluster_are_not_undone() {
     assert!(status(&cluster).contains(&format!("schema version: {latest} of {latest}")));
 }
 
-async fn execute(test_db: &TestDb, sql: &str) {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-        .execute(test_db.db().pool())
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn destroying_migrations_ask_first_and_spare_other_tables() {
     let test_db = TestDb::new().await;
-    execute(
-        &test_db,
-        "CREATE TABLE customer_notes (id int PRIMARY KEY, note text); \
+    test_db
+        .execute(
+            "CREATE TABLE customer_notes (id int PRIMARY KEY, note text); \
          INSERT INTO customer_notes VALUES (1, 'keep me'); \
          INSERT INTO llm_configs (alias, vendor, provider_type, api_key, model_name) \
          VALUES ('real', 'v', 'openai', 'k', 'm')",
-    )
-    .await;
+        )
+        .await;
     for args in [&["migrate", "fresh"][..], &["migrate", "down", "--to", "0"]] {
         let output = stockdb(test_db.url())
             .args(args)
@@ -280,13 +273,13 @@ fn a_refused_connection_says_so_at_once() {
 #[tokio::test]
 async fn the_demo_never_touches_a_database_that_holds_data() {
     let test_db = TestDb::new().await;
-    execute(
-        &test_db,
-        "INSERT INTO llm_configs (alias, vendor, provider_type, api_key, model_name, base_url) \
+    test_db
+        .execute(
+            "INSERT INTO llm_configs (alias, vendor, provider_type, api_key, model_name, base_url) \
          VALUES ('deepseek-chat', 'deepseek', 'openai', 'sk-real-key', 'deepseek-chat', \
                  'https://real.example/v1')",
-    )
-    .await;
+        )
+        .await;
     let tmp = tempfile::tempdir().unwrap();
     let output = stockdb(test_db.url())
         .args(["demo", "--stocks", "5", "--days", "5"])
@@ -386,12 +379,12 @@ async fn names_from_files_cannot_drive_the_terminal() {
 #[tokio::test]
 async fn a_closed_output_pipe_ends_the_command_quietly() {
     let test_db = TestDb::new().await;
-    execute(
-        &test_db,
-        "INSERT INTO stock_daily (third_code, trade_date, close) \
+    test_db
+        .execute(
+            "INSERT INTO stock_daily (third_code, trade_date, close) \
          SELECT '000001.SZ', date '2000-01-01' + i, i FROM generate_series(0, 5000) i",
-    )
-    .await;
+        )
+        .await;
     let mut child = stockdb(test_db.url())
         .args([
             "daily",

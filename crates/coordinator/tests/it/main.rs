@@ -330,3 +330,52 @@ async fn json_that_is_not_an_object_is_refused() {
     let err = repo.save_node_execution(&node).await.unwrap_err();
     assert!(matches!(err, RepoError::Invalid(ref i) if i.field == "result_data"));
 }
+
+#[tokio::test]
+async fn keys_quoted_by_a_node_are_masked_when_stored_and_when_read() {
+    let test_db = TestDb::new().await;
+    let repo = PgResearchSessionRepository::new(test_db.db().clone());
+    let s = session("600519.SH", 0);
+    repo.save_session(&s).await.unwrap();
+    let key = "sk-live-4f9a8b7c6d5e4f3a2b1c";
+    let mut node = NodeExecution::new(s.id, "news", NodeStatus::Failed, at(1));
+    node.error_type = Some("AuthError".into());
+    node.error_message = Some(format!(
+        "401 from https://api.x.com/v1?api_key={key}&q=茅台"
+    ));
+    node.narrative_report = Some(format!("called with Authorization: Bearer {key}; 估值偏高"));
+    node.result_data =
+        Some(json!({"request": {"api_key": key, "q": "茅台"}, "raw": format!("token={key}")}));
+    repo.save_node_execution(&node).await.unwrap();
+    // What is stored: no key, the rest kept.
+    let stored: String = test_db
+        .text(
+            "SELECT concat_ws('|', error_message, narrative_report, result_data::text) \
+             FROM node_executions",
+        )
+        .await;
+    assert!(!stored.contains("4f9a8b7c6d5e"), "{stored}");
+    assert!(
+        stored.contains("茅台") && stored.contains("估值偏高"),
+        "{stored}"
+    );
+
+    // A row another writer stored raw is masked when read.
+    test_db
+        .execute(&format!(
+            "UPDATE node_executions SET error_message = 'refused: password={key}', \
+             result_data = '{{\"secret\": \"{key}\", \"pe\": 28.5}}'"
+        ))
+        .await;
+    let read = repo.get_node_executions_by_session(s.id).await.unwrap();
+    let shown = format!("{read:?}");
+    assert!(!shown.contains("4f9a8b7c6d5e"), "{shown}");
+    assert_eq!(
+        read[0].result_data,
+        Some(json!({"secret": "***", "pe": 28.5}))
+    );
+    assert_eq!(
+        read[0].error_message.as_deref(),
+        Some("refused: password=***")
+    );
+}

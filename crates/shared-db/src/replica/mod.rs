@@ -34,10 +34,14 @@ use state::{Observed, Unreplayed, status_at};
 /// `acquire_timeout`.
 const REPLICA_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The primary's WAL position, in bytes.
-const PRIMARY_LSN: &str = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint";
+/// The primary's WAL position, in bytes, and what makes it this primary: its database
+/// and its cluster's system identifier.
+const PRIMARY_LSN: &str = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint, \
+     current_database()::text, (SELECT system_identifier FROM pg_control_system())::text";
 
-const PROBE: &str = "SELECT pg_is_in_recovery() AS standby, \
+const PROBE: &str = "SELECT current_database()::text AS database, \
+     (SELECT system_identifier FROM pg_control_system())::text AS system_identifier, \
+     pg_is_in_recovery() AS standby, \
      (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint AS replayed, \
      EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') AS streaming, \
      pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() AS replayed_all, \
@@ -142,20 +146,37 @@ impl Replica {
     async fn probe(&self) -> Result<Observed, RepoError> {
         // The primary first: whatever it had then, a caught-up replica has replayed.
         let seen = Instant::now();
-        let primary_lsn: Option<i64> = sqlx::query_scalar(PRIMARY_LSN)
+        let primary: Option<(i64, String, String)> = sqlx::query_as(PRIMARY_LSN)
             .fetch_one(&self.primary)
             .await
             .ok();
-        let (standby, replayed, streaming, replayed_all, replay_age): (
+        #[allow(clippy::type_complexity, reason = "one row of the probe, read once")]
+        let (database, system_identifier, standby, replayed, streaming, replayed_all, replay_age): (
+            String,
+            String,
             bool,
             Option<i64>,
             bool,
             bool,
             Option<f64>,
         ) = sqlx::query_as(PROBE).fetch_one(&self.pool).await?;
+        // A standby of another cluster, or another database of this one (staging beside
+        // production), is never read: its rows are not this primary's.
+        if let Some((_, primary_database, primary_system)) = &primary
+            && (database != *primary_database || system_identifier != *primary_system)
+        {
+            return Ok(Observed::down(
+                ReplicaProblem::NotThisPrimary {
+                    database,
+                    same_cluster: system_identifier == *primary_system,
+                },
+                None,
+            ));
+        }
         if !standby {
             return Ok(Observed::down(ReplicaProblem::NotStandby, None));
         }
+        let primary_lsn = primary.map(|(lsn, _, _)| lsn);
         let lag = match (primary_lsn, replayed) {
             (Some(primary_lsn), Some(replayed)) => {
                 let mut unreplayed = match self.unreplayed.lock() {

@@ -33,6 +33,14 @@ pub enum ReplicaProblem {
     NoAnswer(Duration),
     /// It accepts writes (promoted, or not a replica at all), so it may have diverged.
     NotStandby,
+    /// It is not a copy of this primary: another database (`same_cluster`: of the same
+    /// cluster, say staging beside production), or a server of another cluster.
+    NotThisPrimary {
+        /// The database the replica URL names.
+        database: String,
+        /// Whether it is at least a standby of this primary's cluster.
+        same_cluster: bool,
+    },
     /// It is further behind the primary than the bound allows.
     Lagging {
         /// How far behind it was.
@@ -56,6 +64,22 @@ impl fmt::Display for ReplicaProblem {
             Self::NoAnswer(wait) => {
                 write!(f, "unreachable: no answer within {} ms", wait.as_millis())
             }
+            Self::NotThisPrimary {
+                database,
+                same_cluster: true,
+            } => write!(
+                f,
+                "not a replica of this primary: it serves database {database:?}, another \
+                 database of the primary's cluster"
+            ),
+            Self::NotThisPrimary {
+                database,
+                same_cluster: false,
+            } => write!(
+                f,
+                "not a replica of this primary: a server of another cluster (database \
+                 {database:?})"
+            ),
             Self::NotStandby => f.write_str(
                 "not a standby: it accepts writes (promoted, or not a replica at all), so it \
                  may have diverged from the primary",

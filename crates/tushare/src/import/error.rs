@@ -42,6 +42,23 @@ pub enum ImportError {
         #[source]
         source: std::io::Error,
     },
+    /// The file's content cannot be split into records past `offset` (a quote left open
+    /// runs on for more lines than any record holds): the lines before were committed and
+    /// the task is left `FAILED`; resuming would stop at the same place, so the file must
+    /// be mended and imported afresh (its rows load again idempotently).
+    #[error(
+        "{path}: {reason} (sync task {task_id}, {offset} bytes committed; mend the file and import it afresh)"
+    )]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// Bytes committed.
+        offset: u64,
+        /// The task.
+        task_id: Uuid,
+        /// What is wrong, naming the line.
+        reason: String,
+    },
     /// A resume found the file changed since the import started; nothing was written.
     #[error("{path}: refusing to resume sync task {task_id}: {reason}; start a new import of it")]
     Changed {

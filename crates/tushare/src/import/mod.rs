@@ -202,7 +202,7 @@ pub async fn import_csv(
                 status: task.status,
                 lines_done: u64::try_from(task.current_offset).unwrap_or(0),
             });
-        let opened = open(&path, options, None)?;
+        let opened = open(&path, size, options)?;
         let batch_size = i32::try_from(options.batch_size)
             .map_err(|_| InvalidInput::new("batch_size", options.batch_size, "too large"))
             .map_err(RepoError::from)?;
@@ -272,6 +272,14 @@ pub async fn import_csv(
             // Best effort: the database may be the very thing that failed.
             let _ = sync.release(lease, RunOutcome::Failed, now).await;
             Err(match stopped {
+                Stop::Read(source) if source.kind() == std::io::ErrorKind::InvalidData => {
+                    ImportError::Malformed {
+                        path,
+                        offset: committed_offset,
+                        task_id,
+                        reason: source.to_string(),
+                    }
+                }
                 Stop::Read(source) => ImportError::Read {
                     path,
                     offset: committed_offset,
@@ -308,13 +316,13 @@ fn check_options(options: &ImportOptions) -> Result<(), RepoError> {
     Ok(())
 }
 
-/// Opens the file at its start, or at `checkpoint`.
+/// Opens the file at its start, to read its first `size` bytes.
 fn open(
     path: &std::path::Path,
+    size: u64,
     options: &ImportOptions,
-    checkpoint: Option<&Checkpoint>,
 ) -> Result<OpenFile, ImportError> {
-    reader::open(path, options.kind, checkpoint, options.max_record_bytes).map_err(
+    reader::open(path, options.kind, None, options.max_record_bytes, size).map_err(
         |err| match err {
             ReadError::Io(source) => ImportError::Io {
                 path: path.to_owned(),
@@ -372,6 +380,7 @@ fn open_for_resume(
         options.kind,
         checkpoint.as_ref(),
         options.max_record_bytes,
+        size,
     )
     .map_err(|err| match err {
         ReadError::Changed(reason) => changed(reason),

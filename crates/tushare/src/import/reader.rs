@@ -4,7 +4,7 @@
 //! file's size.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom, Take};
 use std::path::Path;
 
 use data_engineering::{BatchRows, SyncFailureRecord, SyncJobType};
@@ -53,25 +53,48 @@ pub(crate) enum ReadError {
 
 /// An open file positioned after its header (or at a resume's checkpoint).
 pub(crate) struct OpenFile {
-    pub(crate) reader: RecordReader<BufReader<File>>,
+    pub(crate) reader: RecordReader<BufReader<Take<File>>>,
     pub(crate) columns: Columns,
+}
+
+/// Opens `path` for reading if it is a regular file: a FIFO would block the import until
+/// someone writes to it, a device (`/dev/zero`) would never end, and a directory is no
+/// file. Checked before opening (a FIFO's open itself blocks) and on the opened file.
+fn open_regular(path: &Path) -> Result<File, ReadError> {
+    let not_regular = || {
+        ReadError::Header(
+            "not a regular file (a pipe, a device or a directory): only files are imported"
+                .to_owned(),
+        )
+    };
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
 }
 
 /// Bytes read at a time.
 const BUFFER: usize = 1 << 20;
 
-/// Opens `path` as a `kind` file: reads and maps its header, then, for a resume,
-/// checks that the file's first `checkpoint.offset` bytes hash as recorded and goes on
-/// from there. A changed or truncated file is `Changed`: nothing is read past its start.
+/// Opens `path` as a `kind` file of `size` bytes (what it had when the import started: a
+/// file that grows meanwhile is read no further) and reads and maps its header (at most
+/// `max_record` bytes); then, for a resume, checks that the file's first
+/// `checkpoint.offset` bytes hash as recorded and goes on from there. A changed or
+/// truncated file is `Changed`: nothing is read past its start.
 pub(crate) fn open(
     path: &Path,
     kind: ImportKind,
     checkpoint: Option<&Checkpoint>,
     max_record: usize,
+    size: u64,
 ) -> Result<OpenFile, ReadError> {
-    let file = File::open(path)?;
+    let file = open_regular(path)?;
     let mut reader = RecordReader::new(
-        BufReader::with_capacity(BUFFER, file),
+        BufReader::with_capacity(BUFFER, file.take(size)),
         0,
         1,
         blake3::Hasher::new(),
@@ -83,12 +106,17 @@ pub(crate) fn open(
             "the file is empty: no header line".to_owned(),
         ));
     }
+    if let Some(bytes) = header.too_long {
+        return Err(ReadError::Header(format!(
+            "the header line has {bytes} bytes, over the {max_record}-byte limit"
+        )));
+    }
     let columns = Columns::new(&header, kind).map_err(ReadError::Header)?;
     let Some(checkpoint) = checkpoint else {
         return Ok(OpenFile { reader, columns });
     };
     // Hash the part an earlier run imported, counting its lines, then go on from its end.
-    let mut file = File::open(path)?;
+    let mut file = open_regular(path)?;
     let (hasher, newlines) = hash_prefix(&mut file, checkpoint.offset)?;
     let hash = hasher.finalize().to_hex().to_string();
     if hash != checkpoint.prefix_hash {
@@ -99,7 +127,7 @@ pub(crate) fn open(
     }
     file.seek(SeekFrom::Start(checkpoint.offset))?;
     let reader = RecordReader::new(
-        BufReader::with_capacity(BUFFER, file),
+        BufReader::with_capacity(BUFFER, file.take(size.saturating_sub(checkpoint.offset))),
         checkpoint.offset,
         newlines + 1,
         hasher,

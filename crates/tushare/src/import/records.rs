@@ -49,6 +49,12 @@ impl Record {
     }
 }
 
+/// The most physical lines one record may span. A quoted field may hold newlines, but a
+/// quote left open by mistake swallows the rest of the file as one field: past this many
+/// lines the read fails, naming the line the record starts on, rather than a whole file
+/// becoming one rejected line.
+pub(crate) const MAX_RECORD_LINES: u64 = 100;
+
 /// Reads records from `input`, hashing every byte it consumes.
 pub(crate) struct RecordReader<R> {
     input: R,
@@ -105,6 +111,7 @@ impl<R: BufRead> RecordReader<R> {
         if record.ends.is_empty() {
             record.ends.resize(64, 0);
         }
+        let first_line = self.parser.line();
         loop {
             let input = self.input.fill_buf()?;
             let (result, nin, nout, nend) = self.parser.read_record(
@@ -121,6 +128,16 @@ impl<R: BufRead> RecordReader<R> {
             // csv_core counts field ends from the record's start across calls.
             record.filled += nout;
             record.fields += nend;
+            if self.parser.line().saturating_sub(first_line) > MAX_RECORD_LINES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "line {first_line}: a record starting here runs on past \
+                         {MAX_RECORD_LINES} lines (a quote left open?); the import stops at \
+                         it, keeping the batches committed before it"
+                    ),
+                ));
+            }
             match result {
                 ReadRecordResult::InputEmpty => {}
                 ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull

@@ -1,5 +1,6 @@
-//! Redaction of secrets before an audit record is stored: request parameters (JSON), and
-//! free text (responses, error messages) that may quote a request.
+//! Redaction of secrets in what is stored and shown: request parameters (JSON) and free
+//! text (responses, error messages, node reports) that may quote a request or a key.
+//! Every context that stores text from outside redacts with it.
 //!
 //! What counts as a secret: the value of a parameter, header or field whose name has a
 //! secret word in it (`token`, `key`, `secret`, `password`, `authorization` …, compared
@@ -13,6 +14,8 @@ use std::sync::LazyLock;
 use regex::{Captures, Regex};
 
 mod json;
+#[cfg(test)]
+mod properties;
 
 use json::redact_json_in_place;
 use serde_json::{Map, Value};
@@ -36,6 +39,8 @@ const SECRET_WORDS: &[&str] = &[
     "signature",
     "apikey",
     "cookie",
+    "pass",
+    "pw",
 ];
 
 /// Endings that make a word secret when names run words together (`accesstoken`,
@@ -57,8 +62,16 @@ const SECRET_ENDINGS: &[&str] = &[
     "credentials",
 ];
 
-/// True when the parameter `name` looks like it holds a secret.
+/// True when the parameter `name` looks like it holds a secret (a percent-encoded name,
+/// `api%5Fkey`, is read decoded).
 pub fn is_secret_name(name: &str) -> bool {
+    let decoded;
+    let name = if name.contains('%') {
+        decoded = crate::dburl::percent_decode(name);
+        decoded.as_str()
+    } else {
+        name
+    };
     words(name).any(|word| {
         let word = word.to_ascii_lowercase();
         SECRET_WORDS.contains(&word.as_str())
@@ -120,8 +133,9 @@ pub fn redact_params(params: &Value) -> Value {
 
 /// A URL's password: `scheme://user:password@`.
 // The patterns are constants; the tests compile every one of them.
+/// The password runs to the last `@` of the address: it may hold `/`, `?`, `#` or `@`.
 static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s@/]+@").expect("a valid pattern")
+    Regex::new(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]*:)\S*@").expect("a valid pattern")
 });
 
 /// `name = value`, `name: value`, `"name": "value"`, in query strings, headers, lines,
@@ -129,19 +143,53 @@ static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
 /// precise test is [`is_secret_name`]).
 static SECRET_PAIR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)(?P<name>['"]?[A-Za-z0-9_.\-]*(?:token|key|secret|passw(?:or)?d|pwd|passphrase|auth|credential|signature|cookie)[A-Za-z0-9_.\-]*['"]?)(?P<sep>[ \t]*[:=][ \t]*)(?P<value>"[^"]*"|'[^']*'|(?:(?:bearer|basic)[ \t]+)?[^\s&;,|"'}\]]+)"#,
+        r#"(?i)(?P<name>['"]?[A-Za-z0-9_.%\-]*(?:token|key|secret|pass|pw|passphrase|auth|credential|signature|cookie)[A-Za-z0-9_.%\-]*['"]?)(?P<sep>[ \t]*[:=]\s*)(?P<value>"[^"]*"|'[^']*'|(?:(?:bearer|basic|token|digest|apikey)[ \t]+)?[^\s&;,|"'}\]]+)"#,
     )
     .expect("a valid pattern")
 });
 
-/// A `Bearer` or `Basic` credential anywhere in text.
+/// A `Bearer` or `Basic` credential anywhere in text (`Bearer: …` too, and with its
+/// spaces percent-encoded, as in a URL). `Token …` counts only after a secret name (an
+/// `Authorization` header), where [`SECRET_PAIR`] finds it: "the token expired" is prose.
 static BEARER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(bearer|basic)[ \t]+[A-Za-z0-9._~+/\-]{6,}=*").expect("a valid pattern")
+    Regex::new(r"(?i)((?:\b|%20)(?:bearer|basic))(?:[ \t:]|%20)+[A-Za-z0-9._~+/\-]{6,}=*")
+        .expect("a valid pattern")
+});
+
+/// An `Authorization` header whose scheme takes a list of `name=value` fields (Digest,
+/// AWS4, OAuth): the whole list, and nothing after it. A scheme with one credential
+/// (`Bearer x`, `Token x`) is a secret pair ([`SECRET_PAIR`]).
+static AUTHORIZATION_HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    let field = r#"[A-Za-z0-9_\-]+[ \t]*=[ \t]*(?:\\?"[^"\r\n]*?\\?"|[^\s,"]*)"#;
+    Regex::new(&format!(
+        r"(?i)((?:proxy-)?authorization[ \t]*:[ \t]*)[A-Za-z][A-Za-z0-9_\-]*[ \t]+{field}(?:[ \t]*,[ \t]*{field})*"
+    ))
+    .expect("a valid pattern")
+});
+
+/// A Digest `response=` anywhere (a header quoted in a line, a JSON string or, spaces
+/// percent-encoded, a URL: hence no word boundary before it).
+static DIGEST_RESPONSE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(response[ \t]*=[ \t]*)(\\?"?)[0-9a-f]{16,}(\\?"?)"#)
+        .expect("a valid pattern")
 });
 
 /// API keys in well-known shapes: `sk-…` (OpenAI, DeepSeek, Anthropic `sk-ant-…`).
 static KEY_SHAPED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(sk|pk|rk)-[A-Za-z0-9_\-]{8,}").expect("a valid pattern"));
+
+/// Tokens whose shape says what they are, masked whole: AWS access key ids, Google API
+/// keys, GitHub tokens, Slack tokens.
+static TOKEN_SHAPED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\b(?:(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{35}|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|xox[baprs]-[A-Za-z0-9\-]{10,})",
+    )
+    .expect("a valid pattern")
+});
+
+/// A bot token in a URL path (`/bot123456:AAH…/sendMessage`).
+static BOT_PATH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"/bot[0-9]{5,}:[A-Za-z0-9_\-]{20,}").expect("a valid pattern"));
 
 /// `text` with its secrets masked, and every other byte as it was: JSON in the string
 /// redacted as JSON, in place (its keys' order, its numbers as written, its spacing kept), URL passwords,
@@ -154,7 +202,8 @@ pub fn redact_text(text: &str) -> String {
     {
         return redacted;
     }
-    let text = URL_PASSWORD.replace_all(text, format!("${{1}}{REDACTED}@"));
+    let text = AUTHORIZATION_HEADER.replace_all(text, format!("${{1}}{REDACTED}"));
+    let text = URL_PASSWORD.replace_all(&text, format!("${{1}}{REDACTED}@"));
     let text = SECRET_PAIR.replace_all(&text, |caps: &Captures<'_>| {
         let name = &caps["name"];
         if !is_secret_name(name.trim_matches(['"', '\''])) {
@@ -167,8 +216,11 @@ pub fn redact_text(text: &str) -> String {
         };
         format!("{name}{}{masked}", &caps["sep"])
     });
+    let text = DIGEST_RESPONSE.replace_all(&text, format!("${{1}}${{2}}{REDACTED}${{3}}"));
     let text = BEARER.replace_all(&text, format!("${{1}} {REDACTED}"));
     let text = KEY_SHAPED.replace_all(&text, format!("${{1}}-{REDACTED}"));
+    let text = TOKEN_SHAPED.replace_all(&text, REDACTED);
+    let text = BOT_PATH.replace_all(&text, format!("/bot{REDACTED}"));
     text.into_owned()
 }
 
