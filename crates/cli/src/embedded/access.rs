@@ -2,7 +2,7 @@
 //! server's configuration (quoted), the socket (length-checked before `initdb`) and the
 //! URL (percent-encoded).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::EmbeddedError;
 
@@ -86,17 +86,10 @@ pub(super) fn socket_url(run_dir: &Path, database: &str) -> Result<String, Embed
     Ok(url.to_string())
 }
 
-/// Writes `text` over `path` (keeping its owner when it exists).
-pub(super) fn write(path: PathBuf, text: &str) -> Result<(), EmbeddedError> {
-    std::fs::write(&path, text).map_err(|source| EmbeddedError::Io {
-        what: "writing",
-        path,
-        source,
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     #[test]

@@ -13,6 +13,7 @@
 //! owned by that user; root is then the account let in.
 
 mod access;
+mod files;
 mod process;
 
 pub use process::find_server_binaries;
@@ -20,7 +21,8 @@ pub use process::find_server_binaries;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use self::process::{account_name, checked_pg, is_root, run, run_pg, set_mode};
+use self::files::{OwnedDir, set_dir_mode};
+use self::process::{account_name, checked_pg, is_root, run, run_pg, set_mode, uid_of};
 
 /// What can go wrong managing the embedded cluster.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,29 @@ pub enum EmbeddedError {
         command: String,
         /// Its exit status and output.
         detail: String,
+    },
+    /// A file or directory stockdb writes in the cluster is not what it should be: a link,
+    /// not a file, or another account's. Another account may have put it there.
+    #[error(
+        "refusing to use {path}: {what}. Another account may have put it there: check what it \
+         is, remove it, and run the command again"
+    )]
+    Planted {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong with it.
+        what: String,
+    },
+    /// The data directory belongs to another account, or others may write in it.
+    #[error(
+        "refusing the data directory {path}: {reason}; choose a directory of your own (e.g. \
+         the default, or a new one)"
+    )]
+    ForeignDataDir {
+        /// The data directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
     },
     /// A file-system operation failed.
     #[error("{what} {path}")]
@@ -200,6 +225,7 @@ impl EmbeddedCluster {
     /// Before every start, the cluster's access rules are (re)written, so a cluster made
     /// by an older stockdb (which trusted every local connection) is closed too.
     pub async fn ensure_started(&self) -> Result<String, EmbeddedError> {
+        self.check_data_dir_owner()?;
         if self.state() == ClusterState::Uninitialized {
             self.init()?;
         }
@@ -254,8 +280,8 @@ impl EmbeddedCluster {
         } else {
             set_mode(&self.data_dir, 0o700)?;
         }
-        set_mode(&pgdata, 0o700)?;
-        set_mode(&run_dir, 0o700)?;
+        set_dir_mode(&pgdata, 0o700)?;
+        set_dir_mode(&run_dir, 0o700)?;
         let pgdata_arg = pgdata.display().to_string();
         self.checked(
             "initdb",
@@ -272,34 +298,75 @@ impl EmbeddedCluster {
                 "--no-instructions",
             ],
         )?;
-        let conf = pgdata.join("postgresql.conf");
-        let mut text = std::fs::read_to_string(&conf).map_err(|source| EmbeddedError::Io {
-            what: "reading",
-            path: conf.clone(),
-            source,
-        })?;
+        let pgdata = self.owned_pgdata()?;
+        let mut text = pgdata.read("postgresql.conf")?;
         // A relative include is read from the data directory: no path to quote here.
         text.push_str(&format!(
             "\n# stockdb's own settings (rewritten before every start).\ninclude '{SETTINGS_FILE}'\n"
         ));
-        access::write(conf, &text)
+        pgdata.write("postgresql.conf", &text)
+    }
+
+    /// The uid the server runs as: the service user's when stockdb runs as root, else
+    /// this process's.
+    fn server_uid(&self) -> Result<u32, EmbeddedError> {
+        uid_of(self.run_as.as_deref())
+    }
+
+    /// The cluster's directory, checked to be the server account's own (not a link).
+    fn owned_pgdata(&self) -> Result<OwnedDir, EmbeddedError> {
+        OwnedDir::open(&self.pgdata(), self.server_uid()?)
+    }
+
+    /// Refuses a data directory that another account owns, or that others may write in:
+    /// whoever can write there can replace the cluster's directories with links. (A
+    /// data directory stockdb made is this account's, mode 0700, or 0711 under root.)
+    fn check_data_dir_owner(&self) -> Result<(), EmbeddedError> {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = match std::fs::metadata(&self.data_dir) {
+            Ok(meta) => meta,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(EmbeddedError::Io {
+                    what: "reading",
+                    path: self.data_dir.clone(),
+                    source,
+                });
+            }
+        };
+        let foreign = |reason: String| EmbeddedError::ForeignDataDir {
+            path: self.data_dir.clone(),
+            reason,
+        };
+        let me = uid_of(None)?;
+        if meta.uid() != me && meta.uid() != 0 {
+            return Err(foreign(format!(
+                "it is owned by uid {}, not by this account (uid {me}) or root",
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(foreign(format!(
+                "other accounts may write in it (mode {:o})",
+                meta.mode() & 0o7777
+            )));
+        }
+        Ok(())
     }
 
     /// (Re)writes who may connect and how the server listens: the socket directory's
     /// mode, `pg_hba.conf`, `pg_ident.conf` and stockdb's settings file.
+    ///
+    /// The service account owns `pgdata/` and `run/` and could have put links there:
+    /// nothing is written through one (see `files`).
     fn secure(&self) -> Result<(), EmbeddedError> {
-        let (pgdata, run_dir) = (self.pgdata(), self.run_dir());
-        set_mode(&run_dir, 0o700)?;
+        let run_dir = self.run_dir();
+        set_dir_mode(&run_dir, 0o700)?;
         let account = account_name()?;
-        access::write(pgdata.join("pg_hba.conf"), &access::hba_conf())?;
-        access::write(pgdata.join("pg_ident.conf"), &access::ident_conf(&account))?;
-        let settings = pgdata.join(SETTINGS_FILE);
-        access::write(settings.clone(), &access::server_settings(&run_dir))?;
-        if let Some(user) = &self.run_as {
-            run(Command::new("chown")
-                .args([&format!("{user}:{user}"), &settings.display().to_string()]))?;
-        }
-        Ok(())
+        let pgdata = self.owned_pgdata()?;
+        pgdata.write("pg_hba.conf", &access::hba_conf())?;
+        pgdata.write("pg_ident.conf", &access::ident_conf(&account))?;
+        pgdata.write(SETTINGS_FILE, &access::server_settings(&run_dir))
     }
 
     fn start(&self) -> Result<(), EmbeddedError> {

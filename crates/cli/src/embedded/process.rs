@@ -92,6 +92,17 @@ pub(super) fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// The uid of `user`, or of this process's account.
+pub(super) fn uid_of(user: Option<&str>) -> Result<u32, EmbeddedError> {
+    let mut command = Command::new("id");
+    command.arg("-u").args(user);
+    let uid = run(&mut command)?;
+    uid.parse().map_err(|_| EmbeddedError::Command {
+        command: format!("id -u {}", user.unwrap_or_default()),
+        detail: format!("printed {uid:?}, not a uid"),
+    })
+}
+
 /// The name of the account this process runs as: the one the cluster lets in.
 pub(super) fn account_name() -> Result<String, EmbeddedError> {
     run(Command::new("id").arg("-un"))

@@ -39,7 +39,11 @@ struct Cluster {
 
 impl Cluster {
     fn new(name: &str) -> Option<Self> {
-        stockdb_cli::embedded::find_server_binaries()?;
+        assert!(
+            stockdb_cli::embedded::find_server_binaries().is_some(),
+            "no PostgreSQL server binaries (initdb, pg_ctl): install the server package \
+             (apt install postgresql) to run the embedded cluster's tests"
+        );
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let data_dir = dir.path().join(name);
@@ -126,6 +130,109 @@ fn the_embedded_cluster_admits_its_owner_only() {
                 text(&tried.stdout)
             );
         }
+    }
+}
+
+#[test]
+fn links_planted_in_the_cluster_are_never_followed() {
+    let Some(cluster) = Cluster::new("stockdb") else {
+        return;
+    };
+    cluster.ok(&["db", "start"]);
+    cluster.ok(&["db", "stop"]);
+    // What the server's account could plant: a link where stockdb writes its settings,
+    // pointing at a file only root may read.
+    let secret = cluster._dir.path().join("root-only");
+    std::fs::write(&secret, "root's secret\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let owner =
+        |path: &Path| std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(path).unwrap());
+    let secret_owner = owner(&secret);
+    for name in ["pg_hba.conf", "pg_ident.conf", "stockdb.conf"] {
+        let planted = cluster.data_dir.join("pgdata").join(name);
+        let kept = std::fs::read_to_string(&planted).unwrap();
+        std::fs::remove_file(&planted).unwrap();
+        std::os::unix::fs::symlink(&secret, &planted).unwrap();
+        let output = cluster.run(&["db", "start"]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!("refusing to use {}", planted.display()))
+                && stderr.contains("symbolic link"),
+            "{stderr}"
+        );
+        // The target is untouched: its text, its owner, its mode.
+        assert_eq!(std::fs::read_to_string(&secret).unwrap(), "root's secret\n");
+        assert_eq!(owner(&secret), secret_owner);
+        let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        std::fs::remove_file(&planted).unwrap();
+        std::fs::write(&planted, kept).unwrap();
+        if is_root() {
+            let chown = Command::new("chown")
+                .args(["postgres:postgres", &planted.display().to_string()])
+                .status()
+                .unwrap();
+            assert!(chown.success());
+        }
+    }
+    // The socket's directory replaced by a link to a directory whose mode must not change.
+    let run_dir = cluster.data_dir.join("run");
+    let elsewhere = cluster._dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let moved = cluster.data_dir.join("run.moved");
+    std::fs::rename(&run_dir, &moved).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &run_dir).unwrap();
+    let output = cluster.run(&["db", "start"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("symbolic link"),
+        "{}",
+        text(&output.stderr)
+    );
+    let mode = std::fs::metadata(&elsewhere).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755);
+    std::fs::remove_file(&run_dir).unwrap();
+    std::fs::rename(&moved, &run_dir).unwrap();
+    // Mended, it starts.
+    cluster.ok(&["db", "start"]);
+}
+
+#[test]
+fn a_data_directory_others_own_or_may_write_in_is_refused() {
+    let Some(cluster) = Cluster::new("stockdb") else {
+        return;
+    };
+    std::fs::create_dir(&cluster.data_dir).unwrap();
+    std::fs::set_permissions(&cluster.data_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let output = cluster.run(&["db", "start"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("other accounts may write in it (mode 777)"),
+        "{stderr}"
+    );
+    assert!(
+        !cluster.data_dir.join("pgdata").exists(),
+        "nothing was made"
+    );
+    if is_root() {
+        std::fs::set_permissions(&cluster.data_dir, std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+        let chown = Command::new("chown")
+            .args(["nobody", &cluster.data_dir.display().to_string()])
+            .status()
+            .unwrap();
+        assert!(chown.success());
+        let output = cluster.run(&["db", "start"]);
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("is owned by uid"), "{stderr}");
+        assert!(
+            !cluster.data_dir.join("pgdata").exists(),
+            "nothing was made"
+        );
     }
 }
 
