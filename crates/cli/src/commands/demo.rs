@@ -70,10 +70,7 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
     let last_quarter = sample::last_quarter_end(last_day - chrono::Duration::days(110));
     // A new private directory (mode 0700, a random name), removed when the demo ends: no
     // other account can plant or read anything in it.
-    let dir = tempfile::Builder::new()
-        .prefix("stockdb-demo-")
-        .tempdir()
-        .context("creating the demo's working directory")?;
+    let dir = private_dir()?;
     let files = write_sample_csvs(dir.path(), &stocks, &days, args.quarters, last_quarter)?;
 
     heading("importing Tushare-format CSV files (the same path as `stockdb import`)");
@@ -114,6 +111,16 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
     tour(&db, &stocks, &traces, json).await
 }
 
+/// A new directory of a random name, mode 0700 (tempfile's default follows the umask).
+fn private_dir() -> anyhow::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt as _;
+    tempfile::Builder::new()
+        .prefix("stockdb-demo-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .context("creating the demo's working directory")
+}
+
 /// Writes the sample as Tushare would export it; returns the files in import order.
 fn write_sample_csvs(
     dir: &Path,
@@ -123,9 +130,15 @@ fn write_sample_csvs(
     last_quarter: NaiveDate,
 ) -> anyhow::Result<Vec<(Kind, PathBuf)>> {
     let create = |name: &str| -> anyhow::Result<(PathBuf, std::io::BufWriter<std::fs::File>)> {
+        use std::os::unix::fs::OpenOptionsExt as _;
         let path = dir.join(name);
-        let file =
-            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        // New files only, readable by their owner only: nothing found there is reused.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
         Ok((path, std::io::BufWriter::new(file)))
     };
     let (stock_file, out) = create("stock_basic.csv")?;
@@ -242,4 +255,32 @@ async fn tour(
     }
     println!("\nNext: `stockdb --help`, `stockdb import daily FILE.csv`, `stockdb db stop`.");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn sample_files_are_new_and_private() {
+        let dir = private_dir().unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir.path()), 0o700, "the working directory is private");
+        let stocks = sample::stocks(2, SEED);
+        let days = sample::trading_days(FIRST_DAY, 2);
+        let files = write_sample_csvs(dir.path(), &stocks, &days, 1, FIRST_DAY).unwrap();
+        for (_, file) in &files {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+        // A file (or a link) already at a name is never written to.
+        let again = tempfile::tempdir().unwrap();
+        let target = again.path().join("target");
+        std::fs::write(&target, "precious").unwrap();
+        std::os::unix::fs::symlink(&target, again.path().join("daily.csv")).unwrap();
+        let err = write_sample_csvs(again.path(), &stocks, &days, 1, FIRST_DAY).unwrap_err();
+        assert!(format!("{err:#}").contains("daily.csv"), "{err:#}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+    }
 }
