@@ -299,3 +299,37 @@ async fn bad_policies_name_the_field() {
     };
     assert_eq!(invalid.field, "blank_after");
 }
+
+#[tokio::test]
+async fn two_concurrent_applies_never_act_on_an_outdated_plan() {
+    let test_db = TestDb::new().await;
+    let llm = PgLlmCallLogRepository::new(test_db.db().clone());
+    let set_llm = |c: &mut audit::LlmCallLog, at| c.created_at = at;
+    for offset in 1..=8 {
+        let call = llm_call(None, "deepseek-chat", 100, CallStatus::Success, 0);
+        llm.save(&dated(call, month(-offset) + Duration::days(3), set_llm))
+            .await
+            .unwrap();
+    }
+    let policy = RetentionPolicy {
+        keep_days: 90,
+        blank_after_days: None,
+    };
+    // Rounds of two runs at once: each either does the work or is told another run is
+    // at it; neither fails on a partition the other dropped.
+    for _ in 0..5 {
+        let first = PgRetentionRepository::new(test_db.db().clone());
+        let second = PgRetentionRepository::new(test_db.db().clone());
+        let (a, b) = tokio::join!(first.apply(policy), second.apply(policy));
+        for result in [&a, &b] {
+            assert!(
+                matches!(result, Ok(_) | Err(RepoError::Busy { .. })),
+                "{result:?}"
+            );
+        }
+        assert!(a.is_ok() || b.is_ok(), "one of them ran: {a:?} {b:?}");
+    }
+    // Calls older than 90 days are gone, counted once.
+    let kept = test_db.count("llm_call_logs").await;
+    assert!(kept <= 3, "{kept} calls kept");
+}
