@@ -220,12 +220,25 @@ where
             .await?;
         for row in rows {
             let line: String = row.try_get("", "line")?;
-            out.push_str(&line);
+            push_escaped(&mut out, &line);
             out.push('\n');
         }
     }
     txn.rollback().await?;
     Ok(out)
+}
+
+/// Appends `line` with its control characters escaped (`\n`, `\u{1b}`): a newline in a
+/// comment or a name must not make a line of its own, which could spoof a constraint the
+/// table lacks.
+fn push_escaped(out: &mut String, line: &str) {
+    for c in line.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
 }
 
 /// A unified diff from `expected` to `actual`, labelled, with three lines of context.

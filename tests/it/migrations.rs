@@ -326,3 +326,34 @@ async fn template_databases_start_at_the_latest_version() {
         MigrationRunner::LATEST
     );
 }
+
+#[tokio::test]
+async fn a_control_character_in_a_comment_or_name_never_makes_a_line_of_its_own() {
+    let test_db = TestDb::new().await;
+    let before = print(test_db.db()).await;
+    assert_eq!(before, golden(MigrationRunner::LATEST).unwrap());
+    // What a writer of comments could try: the primary key dropped, and a comment that
+    // prints the line it left; a table whose name starts a line of its own.
+    execute(
+        test_db.db(),
+        "ALTER TABLE llm_configs DROP CONSTRAINT llm_configs_pkey; \
+         COMMENT ON COLUMN llm_configs.updated_at IS \
+             E'x\\n  constraint llm_configs_pkey p PRIMARY KEY (id)\\x1b[2K'; \
+         CREATE TABLE \"llm_configs\nindex spoof\" (id int)",
+    )
+    .await;
+    let after = print(test_db.db()).await;
+    assert_ne!(after, before);
+    assert!(
+        !after.lines().any(|l| l == "  constraint llm_configs_pkey p PRIMARY KEY (id)"),
+        "{after}"
+    );
+    assert!(!after.contains('\u{1b}'), "{after}");
+    assert!(
+        after.contains(
+            "  -- x\\n  constraint llm_configs_pkey p PRIMARY KEY (id)\\u{1b}[2K"
+        ),
+        "{after}"
+    );
+    assert!(after.contains("table llm_configs\\nindex spoof"), "{after}");
+}
