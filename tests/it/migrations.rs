@@ -345,14 +345,14 @@ async fn a_control_character_in_a_comment_or_name_never_makes_a_line_of_its_own(
     let after = print(test_db.db()).await;
     assert_ne!(after, before);
     assert!(
-        !after.lines().any(|l| l == "  constraint llm_configs_pkey p PRIMARY KEY (id)"),
+        !after
+            .lines()
+            .any(|l| l == "  constraint llm_configs_pkey p PRIMARY KEY (id)"),
         "{after}"
     );
     assert!(!after.contains('\u{1b}'), "{after}");
     assert!(
-        after.contains(
-            "  -- x\\n  constraint llm_configs_pkey p PRIMARY KEY (id)\\u{1b}[2K"
-        ),
+        after.contains("  -- x\\n  constraint llm_configs_pkey p PRIMARY KEY (id)\\u{1b}[2K"),
         "{after}"
     );
     assert!(after.contains("table llm_configs\\nindex spoof"), "{after}");

@@ -113,16 +113,50 @@ impl NewLlmConfig {
     }
 }
 
-/// `url` fit for an error message: a URL may carry credentials (`https://user:key@host`,
-/// `?api_key=…`), so its password and query string are left out.
-fn shown_url(url: &str) -> String {
-    let without_query = url.split(['?', '#']).next().unwrap_or_default();
-    if without_query.contains('@') {
-        shared_db::redact_url(without_query)
-    } else {
-        // No user-info, no query: nothing secret left to hide.
-        without_query.to_owned()
-    }
+/// `url` (a config's `base_url`) fit to be shown: in listings, JSON, `Debug` and error
+/// messages. An endpoint may carry a key anywhere: everything before its last `@` (a
+/// user name is as likely a key as a password is), its query and fragment
+/// (`?api_key=…`), and a path segment that looks like a key (a known key shape, or a
+/// long token mixing cases and digits, or long hex) become `***`. A value that is not a
+/// URL at all (a key pasted into `--base-url` by mistake) is shown as its length only.
+pub fn shown_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return format!(
+            "<{} characters, not shown: not a URL, and it may be a key>",
+            url.chars().count()
+        );
+    };
+    let rest = match rest.rfind('@') {
+        Some(at) => format!("***@{}", &rest[at + 1..]),
+        None => rest.to_owned(),
+    };
+    let location = rest.split(['?', '#']).next().unwrap_or_default();
+    let segments: Vec<&str> = location
+        .split('/')
+        .map(|segment| {
+            if looks_like_key(segment) {
+                "***"
+            } else {
+                segment
+            }
+        })
+        .collect();
+    shared_db::redact_text(&format!("{scheme}://{}", segments.join("/")))
+}
+
+/// True for a word (a URL path segment, a variable name) that looks like a key rather
+/// than a name: at least 20 characters of a token alphabet mixing upper case, lower case
+/// and digits, or at least 32 hex digits. Deployment and model names
+/// (`gpt-4o-2024-08-06`) and variable names (`DEEPSEEK_API_KEY`) are of one case.
+pub fn looks_like_key(segment: &str) -> bool {
+    let token = segment
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'));
+    let has = |f: fn(&char) -> bool| segment.chars().any(|c| f(&c));
+    let mixed =
+        has(char::is_ascii_uppercase) && has(char::is_ascii_lowercase) && has(char::is_ascii_digit);
+    let hex = segment.len() >= 32 && segment.chars().all(|c| c.is_ascii_hexdigit());
+    token && ((segment.len() >= 20 && mixed) || hex)
 }
 
 /// A config's endpoint in JSON: without a password or query string, which may carry
@@ -285,7 +319,53 @@ mod tests {
         let mut bad = config();
         bad.base_url = Some("ftp://user:sk-secret@host/v1?api_key=sk-other".into());
         let err = bad.validate().unwrap_err();
-        assert_eq!(err.value, "ftp://user:***@host/v1");
+        assert_eq!(err.value, "ftp://***@host/v1");
+        // A key pasted as the base URL: not even part of it is shown.
+        bad.base_url = Some("sk-live-4f9a8b7c6d5e4f3a2b1c".into());
+        let err = bad.validate().unwrap_err();
+        assert!(!err.to_string().contains("4f9a8b7c"), "{err}");
+        assert!(
+            err.to_string().contains("28 characters, not shown"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_key_anywhere_in_an_endpoint_is_masked() {
+        let key = "Xk29fLq7ZpW3nB8vR4tY1mC6";
+        for (url, shown) in [
+            (
+                format!("https://{key}@api.example.com/v1"),
+                "https://***@api.example.com/v1",
+            ),
+            (
+                format!("https://{key}:x@api.example.com/v1"),
+                "https://***@api.example.com/v1",
+            ),
+            (
+                format!("https://api.example.com/{key}/v1"),
+                "https://api.example.com/***/v1",
+            ),
+            (
+                "https://api.example.com/bot123456789:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0/x"
+                    .to_owned(),
+                "https://api.example.com/bot***/x",
+            ),
+            (
+                "https://api.example.com/0123456789abcdef0123456789abcdef/v1".to_owned(),
+                "https://api.example.com/***/v1",
+            ),
+            (
+                "https://x.openai.azure.com/openai/deployments/gpt-4o-2024-08-06/chat".to_owned(),
+                "https://x.openai.azure.com/openai/deployments/gpt-4o-2024-08-06/chat",
+            ),
+            (
+                format!("https://api.example.com/v1?key={key}#{key}"),
+                "https://api.example.com/v1",
+            ),
+        ] {
+            assert_eq!(shown_url(&url), shown, "{url}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod postgres;
 mod repository;
 mod secret;
 
-pub use domain::{LlmConfig, NewLlmConfig, ReencryptReport};
+pub use domain::{LlmConfig, NewLlmConfig, ReencryptReport, looks_like_key, shown_url};
 pub use postgres::PgLlmConfigRepository;
 pub use repository::LlmConfigRepository;
 pub use secret::{ApiKey, SecretCipher, SecretError};

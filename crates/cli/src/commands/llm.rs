@@ -130,6 +130,10 @@ pub(crate) struct SetArgs {
 impl SetArgs {
     fn key(&self) -> anyhow::Result<ApiKey> {
         let key = match (&self.key_env, self.key_stdin) {
+            (Some(var), _) if !is_variable_name(var) => anyhow::bail!(
+                "--key-env takes the name of an environment variable (letters, digits and _); \
+                 what was given is not one, and is not shown: it may be the key itself"
+            ),
             (Some(var), _) => std::env::var(var)
                 .with_context(|| format!("the key's environment variable {var} is not set"))?,
             (None, true) if std::io::stdin().is_terminal() => {
@@ -151,6 +155,16 @@ impl SetArgs {
         };
         Ok(ApiKey::new(key.trim_end_matches(['\r', '\n'])))
     }
+}
+
+/// True for a plausible environment variable name (`DEEPSEEK_API_KEY`): a key pasted in
+/// its place is none (it has `-`, or is long), and must not be echoed.
+fn is_variable_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !stockdb::llm_platform::looks_like_key(name)
+        && !stockdb::shared_db::redact_text(name).contains(stockdb::shared_db::REDACTED)
 }
 
 /// `stockdb llm keygen`: a fresh `STOCKDB_SECRET_KEY`.
@@ -336,8 +350,7 @@ fn print_configs(configs: &[LlmConfig]) {
 
 /// `url` without what may be a credential: its password and its query string.
 fn shown_url(url: &str) -> String {
-    let without_query = url.split(['?', '#']).next().unwrap_or_default();
-    clean(&stockdb::shared_db::redact_url(without_query)).into_owned()
+    clean(&stockdb::llm_platform::shown_url(url)).into_owned()
 }
 
 /// Goes on when `yes`, or when the operator types the alias on a terminal.

@@ -128,6 +128,74 @@ async fn a_key_is_never_an_argument_and_a_missing_one_saves_nothing() {
 }
 
 #[tokio::test]
+async fn a_key_given_in_the_wrong_place_is_never_echoed_or_listed() {
+    let test_db = TestDb::new().await;
+    let url = test_db.url();
+    let mixed = "Xk29fLq7ZpW3nB8vR4tY1mC6";
+    // Pasted where a variable's name goes, or as the endpoint: refused, not echoed.
+    for key in [KEY, mixed] {
+        let mut args = set_args("ds");
+        args.extend(["--key-env", key]);
+        let refused = llm(url, &args, "", None);
+        assert_eq!(refused.status.code(), Some(1));
+        assert!(text(&refused).contains("not shown"), "{}", text(&refused));
+        assert!(!text(&refused).contains(key), "{}", text(&refused));
+    }
+    let refused = llm(
+        url,
+        &[
+            "set",
+            "ds",
+            "--vendor",
+            "v",
+            "--model",
+            "m",
+            "--base-url",
+            KEY,
+            "--key-stdin",
+        ],
+        KEY,
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(!text(&refused).contains(&KEY[3..]), "{}", text(&refused));
+    // Endpoints that carry a key as a user name or a path segment: listed masked.
+    for (alias, base_url) in [
+        ("as-user", format!("https://{mixed}@api.example.com/v1")),
+        ("in-path", format!("https://api.example.com/{mixed}/v1")),
+    ] {
+        let saved = llm(
+            url,
+            &[
+                "set",
+                alias,
+                "--vendor",
+                "v",
+                "--model",
+                "m",
+                "--base-url",
+                &base_url,
+                "--key-stdin",
+            ],
+            KEY,
+            None,
+        );
+        assert!(saved.status.success(), "{}", text(&saved));
+        assert!(!text(&saved).contains(mixed), "{}", text(&saved));
+    }
+    for args in [&["list"][..], &["--json", "list"][..]] {
+        let listed = llm(url, args, "", None);
+        assert!(listed.status.success(), "{}", text(&listed));
+        assert!(
+            text(&listed).contains("api.example.com"),
+            "{}",
+            text(&listed)
+        );
+        assert!(!text(&listed).contains(mixed), "{}", text(&listed));
+    }
+}
+
+#[tokio::test]
 async fn activate_deactivate_and_a_delete_that_asks_first() {
     let test_db = TestDb::new().await;
     let url = test_db.url();
