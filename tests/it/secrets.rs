@@ -36,7 +36,8 @@ async fn secrets_never_reach_logs_or_errors() {
     plain.upsert(config.clone()).await.unwrap();
     let cipher = SecretCipher::from_base64(&SecretCipher::generate_key()).unwrap();
     let encrypted = PgLlmConfigRepository::new(test_db.db().clone(), Some(cipher));
-    assert_eq!(encrypted.reencrypt().await.unwrap().reencrypted, 1);
+    let plan = encrypted.reencrypt_plan().await.unwrap();
+    assert_eq!(encrypted.reencrypt(&plan).await.unwrap().reencrypted, 1);
     tracing::debug!(configs = ?encrypted.list().await.unwrap(), "listed");
     let wrong = PgLlmConfigRepository::new(
         test_db.db().clone(),

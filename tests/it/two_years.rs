@@ -285,7 +285,8 @@ async fn two_years_beside_the_earlier_service_lose_nothing_and_fail_no_write() {
                     .with_previous([key_a.as_str()])
                     .unwrap();
                 db = stockdb_of(rotated);
-                let report = db.llm_configs().reencrypt().await.unwrap();
+                let plan = db.llm_configs().reencrypt_plan().await.unwrap();
+                let report = db.llm_configs().reencrypt(&plan).await.unwrap();
                 assert_eq!((report.reencrypted, report.already_current), (2, 0));
                 db = stockdb_of(SecretCipher::from_base64(&key_b).unwrap());
                 let configs = db.llm_configs().list().await.unwrap();

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared_db::{InvalidInput, check_not_empty, check_text};
 
-use crate::secret::{ApiKey, SecretError};
+use crate::secret::{ApiKey, KeyOrigin, SecretError};
 
 /// A config's key in JSON: `***`, or why it cannot be read.
 fn serialize_key<S: serde::Serializer>(
@@ -245,6 +245,42 @@ impl std::fmt::Debug for LlmConfig {
     }
 }
 
+/// A key `LlmConfigRepository::reencrypt` will encrypt with the current key and scheme,
+/// bound to its row's endpoint as the row names it now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyUpgrade {
+    /// The config.
+    pub alias: String,
+    /// Its vendor.
+    pub vendor: String,
+    /// Its client protocol.
+    pub provider_type: String,
+    /// Its endpoint (shown without credentials in `Serialize`).
+    #[serde(serialize_with = "serialize_url")]
+    pub base_url: Option<String>,
+    /// How the key is kept now.
+    pub origin: KeyOrigin,
+}
+
+/// What `LlmConfigRepository::reencrypt_plan` found: the keys to upgrade, in id order,
+/// and how many need nothing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReencryptPlan {
+    /// Keys to encrypt anew.
+    pub upgrades: Vec<KeyUpgrade>,
+    /// Keys already encrypted with the current key and scheme.
+    pub already_current: u64,
+}
+
+impl ReencryptPlan {
+    /// The upgrades that bind a key to an endpoint for the first time (plaintext and
+    /// `enc:v1:` rows): nothing vouched for those endpoints, so an operator should look
+    /// at them before confirming (a database writer may have pointed one elsewhere).
+    pub fn binding_newly(&self) -> impl Iterator<Item = &KeyUpgrade> {
+        self.upgrades.iter().filter(|u| u.origin.binds_newly())
+    }
+}
+
 /// What `LlmConfigRepository::reencrypt` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ReencryptReport {
@@ -253,6 +289,9 @@ pub struct ReencryptReport {
     pub reencrypted: u64,
     /// Keys already encrypted with the current key and scheme.
     pub already_current: u64,
+    /// Whether the database now refuses `enc:v1:` values (recorded once every key is in
+    /// the current scheme; false when the role may not record it: see the log).
+    pub first_scheme_refused: bool,
 }
 
 #[cfg(test)]

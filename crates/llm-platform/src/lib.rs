@@ -8,7 +8,9 @@ mod postgres;
 mod repository;
 mod secret;
 
-pub use domain::{LlmConfig, NewLlmConfig, ReencryptReport, looks_like_key, shown_url};
+pub use domain::{
+    KeyUpgrade, LlmConfig, NewLlmConfig, ReencryptPlan, ReencryptReport, looks_like_key, shown_url,
+};
 pub use postgres::PgLlmConfigRepository;
 pub use repository::LlmConfigRepository;
-pub use secret::{ApiKey, SecretCipher, SecretError};
+pub use secret::{ApiKey, KeyOrigin, SecretCipher, SecretError};

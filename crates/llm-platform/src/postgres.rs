@@ -4,16 +4,36 @@ use async_trait::async_trait;
 use chrono::Utc;
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, NullOrdering, OnConflict, Order};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, TransactionTrait,
+};
 use serde_json::Value;
 use shared_db::{Db, InvalidInput, RepoError, utc_now_tz};
 
-use crate::domain::{LlmConfig, NewLlmConfig, ReencryptReport};
+use crate::domain::{KeyUpgrade, LlmConfig, NewLlmConfig, ReencryptPlan, ReencryptReport};
 use crate::entity::llm_configs::{ActiveModel, Column, Entity, Model, StoredApiKey};
 use crate::repository::LlmConfigRepository;
 use crate::secret::{
-    KeyBinding, ReadWith, SecretCipher, SecretError, read_stored, read_stored_with, to_stored,
+    ApiKey, KeyBinding, KeyOrigin, SecretCipher, SecretError, V1_PREFIX, read_stored,
+    read_stored_with, to_stored,
 };
+
+/// Whether `llm_configs`' primary key carries the record that `enc:v1:` values are
+/// refused (NULL when the table has no primary key).
+const FIRST_SCHEME_REFUSED: &str = "SELECT coalesce(obj_description(c.oid, 'pg_constraint'), '') \
+     LIKE 'stockdb: enc:v1 keys refused%' AS refused FROM pg_constraint c \
+     WHERE c.conrelid = 'llm_configs'::regclass AND c.contype = 'p'";
+
+/// Records that `enc:v1:` values are refused: a comment on `llm_configs`' primary key,
+/// which only the table's owner may change (a writer of rows may not) and which the
+/// schema print leaves out (no drift). Not `COMMENT ON TABLE`: that one is printed.
+const REFUSE_FIRST_SCHEME: &str = "DO $$ DECLARE pk name; BEGIN \
+     SELECT conname INTO STRICT pk FROM pg_constraint \
+     WHERE conrelid = 'llm_configs'::regclass AND contype = 'p'; \
+     EXECUTE format('COMMENT ON CONSTRAINT %I ON llm_configs IS %L', pk, \
+         'stockdb: enc:v1 keys refused since ' || now()::text \
+         || ' (every key was re-encrypted; see stockdb llm reencrypt)'); END $$";
 
 /// A key that cannot be read, as the repository error naming its config.
 fn secret_error(err: SecretError) -> RepoError {
@@ -40,10 +60,58 @@ impl PgLlmConfigRepository {
         Self { db, cipher }
     }
 
-    /// The stored row as a config; a key that cannot be read is kept as its error, so
+    fn cipher(&self) -> Result<&SecretCipher, RepoError> {
+        self.cipher
+            .as_ref()
+            .ok_or_else(|| secret_error(SecretError::NoCipher))
+    }
+
+    /// Whether the database refuses `enc:v1:` values, asked only when `rows` hold one.
+    async fn refuses_first_scheme(&self, rows: &[Model]) -> Result<bool, RepoError> {
+        if !rows.iter().any(|m| m.api_key.0.starts_with(V1_PREFIX)) {
+            return Ok(false);
+        }
+        let row = self
+            .db
+            .conn()
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                FIRST_SCHEME_REFUSED,
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get("", "refused")?,
+            None => false,
+        })
+    }
+
+    /// Records that `enc:v1:` values are refused from now on.
+    async fn refuse_first_scheme(&self) -> Result<(), RepoError> {
+        self.db
+            .conn()
+            .execute_unprepared(REFUSE_FIRST_SCHEME)
+            .await?;
+        Ok(())
+    }
+
+    /// The stored rows as configs; a key that cannot be read is kept as its error, so
     /// one bad row never hides the others.
-    fn to_domain(&self, m: Model) -> Result<LlmConfig, RepoError> {
-        let api_key = read_stored(self.cipher.as_ref(), binding_of(&m), &m.api_key.0);
+    async fn to_domain_all(&self, rows: Vec<Model>) -> Result<Vec<LlmConfig>, RepoError> {
+        let refuse_v1 = self.refuses_first_scheme(&rows).await?;
+        rows.into_iter()
+            .map(|m| self.to_domain(m, refuse_v1))
+            .collect()
+    }
+
+    /// The stored row as a config; a key that cannot be read is kept as its error.
+    fn to_domain(&self, m: Model, refuse_v1: bool) -> Result<LlmConfig, RepoError> {
+        let api_key = if refuse_v1 && m.api_key.0.starts_with(V1_PREFIX) {
+            Err(SecretError::RetiredScheme {
+                alias: m.alias.clone(),
+            })
+        } else {
+            read_stored(self.cipher.as_ref(), binding_of(&m), &m.api_key.0)
+        };
         let tags = match m.tags {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items
@@ -86,20 +154,18 @@ impl PgLlmConfigRepository {
         if active_only {
             query = query.filter(Column::IsActive.eq(true));
         }
-        query
+        let rows = query
             .order_by_with_nulls(Column::Priority, Order::Asc, NullOrdering::Last)
             .order_by_asc(Column::Alias)
             .all(self.db.conn())
-            .await?
-            .into_iter()
-            .map(|m| {
-                let config = self.to_domain(m)?;
-                if let Err(err) = &config.api_key {
-                    tracing::warn!(alias = %config.alias, "listing an llm config whose key cannot be read: {err}");
-                }
-                Ok(config)
-            })
-            .collect()
+            .await?;
+        let configs = self.to_domain_all(rows).await?;
+        for config in &configs {
+            if let Err(err) = &config.api_key {
+                tracing::warn!(alias = %config.alias, "listing an llm config whose key cannot be read: {err}");
+            }
+        }
+        Ok(configs)
     }
 }
 
@@ -165,15 +231,20 @@ impl LlmConfigRepository for PgLlmConfigRepository {
             .on_conflict(on_conflict)
             .exec_with_returning(self.db.conn())
             .await?;
-        readable(self.to_domain(model)?)
+        readable(self.to_domain(model, false)?)
     }
 
     async fn get_by_alias(&self, alias: &str) -> Result<Option<LlmConfig>, RepoError> {
-        Entity::find()
+        let rows: Vec<Model> = Entity::find()
             .filter(Column::Alias.eq(alias))
             .one(self.db.conn())
             .await?
-            .map(|m| readable(self.to_domain(m)?))
+            .into_iter()
+            .collect();
+        self.to_domain_all(rows)
+            .await?
+            .pop()
+            .map(readable)
             .transpose()
     }
 
@@ -193,7 +264,7 @@ impl LlmConfigRepository for PgLlmConfigRepository {
             .exec_with_returning(self.db.conn())
             .await?;
         match updated.into_iter().next() {
-            Some(model) => self.to_domain(model),
+            Some(model) => Ok(self.to_domain_all(vec![model]).await?.remove(0)),
             None => Err(RepoError::NotFound {
                 entity: "llm config",
                 key: alias.to_owned(),
@@ -209,43 +280,38 @@ impl LlmConfigRepository for PgLlmConfigRepository {
         Ok(result.rows_affected > 0)
     }
 
-    async fn reencrypt(&self) -> Result<ReencryptReport, RepoError> {
-        let Some(cipher) = &self.cipher else {
-            return Err(secret_error(SecretError::NoCipher));
-        };
+    async fn reencrypt_plan(&self) -> Result<ReencryptPlan, RepoError> {
+        let cipher = self.cipher()?;
+        let rows = Entity::find()
+            .order_by_asc(Column::Id)
+            .all(self.db.conn())
+            .await?;
+        let refuse_v1 = self.refuses_first_scheme(&rows).await?;
+        Ok(plan_of(cipher, &rows, refuse_v1)?.0)
+    }
+
+    async fn reencrypt(&self, confirmed: &ReencryptPlan) -> Result<ReencryptReport, RepoError> {
+        let cipher = self.cipher()?;
         let txn = self.db.conn().begin().await?;
-        // Every row, locked: each is read before anything is written, so that a key which
-        // cannot read them all changes nothing.
+        // Every row, locked, read before anything is written: the plan made now is the
+        // one carried out, and a key that cannot read them all changes nothing.
         let rows = Entity::find()
             .order_by_asc(Column::Id)
             .lock_exclusive()
             .all(&txn)
             .await?;
-        let mut outdated = Vec::new();
-        let mut unreadable = Vec::new();
-        let mut current = 0;
-        for model in &rows {
-            match read_stored_with(Some(cipher), binding_of(model), &model.api_key.0) {
-                Ok((_, ReadWith::Current)) => current += 1,
-                Ok((key, _)) => outdated.push((model, key)),
-                Err(_) => unreadable.push(model.alias.as_str()),
-            }
-        }
-        if !unreadable.is_empty() {
+        let refuse_v1 = self.refuses_first_scheme(&rows).await?;
+        let (plan, keys) = plan_of(cipher, &rows, refuse_v1)?;
+        if plan.upgrades != confirmed.upgrades {
             // Dropping the transaction rolls it back: nothing was written.
-            return Err(RepoError::Secret {
+            return Err(RepoError::StateConflict {
                 entity: "llm configs",
-                key: format!("{} of {}", unreadable.len(), rows.len()),
-                source: format!(
-                    "STOCKDB_SECRET_KEY (and STOCKDB_SECRET_KEY_PREVIOUS) cannot read the keys of \
-                     {}: it is not the key they were encrypted with; nothing was re-encrypted \
-                     (a wrong key would make every key unreadable by the right one)",
-                    unreadable.join(", ")
-                )
-                .into(),
+                key: "keys to re-encrypt".to_owned(),
+                state: "changed since the plan was shown (an endpoint, or the rows)".to_owned(),
+                wanted: "re-encrypted as confirmed; nothing was changed: look again".to_owned(),
             });
         }
-        for (model, key) in &outdated {
+        for (model, key) in &keys {
             let stored = cipher
                 .encrypt(binding_of(model), key)
                 .map_err(secret_error)?;
@@ -256,9 +322,20 @@ impl LlmConfigRepository for PgLlmConfigRepository {
                 .await?;
         }
         txn.commit().await?;
+        let first_scheme_refused = match self.refuse_first_scheme().await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(
+                    "every key is in the current scheme, but refusing enc:v1 values from now on \
+                     could not be recorded (it needs the owner of llm_configs): {err}"
+                );
+                false
+            }
+        };
         let report = ReencryptReport {
-            reencrypted: outdated.len() as u64,
-            already_current: current,
+            reencrypted: keys.len() as u64,
+            already_current: plan.already_current,
+            first_scheme_refused,
         };
         tracing::info!(
             ?report,
@@ -266,6 +343,74 @@ impl LlmConfigRepository for PgLlmConfigRepository {
         );
         Ok(report)
     }
+}
+
+/// The plan for `rows` (in id order), and the keys to encrypt anew with their rows; an
+/// error naming the rows `cipher` cannot read, or whose `enc:v1:` value the database
+/// refuses (`refuse_v1`), when there are any: those are never taken up again.
+#[allow(
+    clippy::type_complexity,
+    reason = "a private pairing of rows and their keys"
+)]
+fn plan_of<'m>(
+    cipher: &SecretCipher,
+    rows: &'m [Model],
+    refuse_v1: bool,
+) -> Result<(ReencryptPlan, Vec<(&'m Model, ApiKey)>), RepoError> {
+    let mut plan = ReencryptPlan {
+        upgrades: Vec::new(),
+        already_current: 0,
+    };
+    let mut keys = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut refused = Vec::new();
+    for model in rows {
+        if refuse_v1 && model.api_key.0.starts_with(V1_PREFIX) {
+            refused.push(model.alias.as_str());
+            continue;
+        }
+        match read_stored_with(Some(cipher), binding_of(model), &model.api_key.0) {
+            Ok((_, KeyOrigin::Current)) => plan.already_current += 1,
+            Ok((key, origin)) => {
+                plan.upgrades.push(KeyUpgrade {
+                    alias: model.alias.clone(),
+                    vendor: model.vendor.clone(),
+                    provider_type: model.provider_type.clone(),
+                    base_url: model.base_url.clone(),
+                    origin,
+                });
+                keys.push((model, key));
+            }
+            Err(_) => unreadable.push(model.alias.as_str()),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(RepoError::Secret {
+            entity: "llm configs",
+            key: format!("{} of {}", refused.len(), rows.len()),
+            source: format!(
+                "the keys of {} are enc:v1 values written back after every key was \
+                 re-encrypted, which this database refuses: set them again with `stockdb llm \
+                 set`; nothing was re-encrypted",
+                refused.join(", ")
+            )
+            .into(),
+        });
+    }
+    if !unreadable.is_empty() {
+        return Err(RepoError::Secret {
+            entity: "llm configs",
+            key: format!("{} of {}", unreadable.len(), rows.len()),
+            source: format!(
+                "STOCKDB_SECRET_KEY (and STOCKDB_SECRET_KEY_PREVIOUS) cannot read the keys of \
+                 {}: it is not the key they were encrypted with; nothing was re-encrypted \
+                 (a wrong key would make every key unreadable by the right one)",
+                unreadable.join(", ")
+            )
+            .into(),
+        });
+    }
+    Ok((plan, keys))
 }
 
 /// `config` when its key can be read, else the key's error: what single-config reads

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use shared_db::RepoError;
 
-use crate::domain::{LlmConfig, NewLlmConfig, ReencryptReport};
+use crate::domain::{LlmConfig, NewLlmConfig, ReencryptPlan, ReencryptReport};
 
 /// LLM configurations (`llm_configs`), keyed by alias.
 #[async_trait]
@@ -31,13 +31,23 @@ pub trait LlmConfigRepository: Send + Sync {
     /// Deletes the config `alias`; false when there was none.
     async fn delete(&self, alias: &str) -> Result<bool, RepoError>;
 
-    /// Encrypts, with the current key and scheme, every key stored in plaintext (rows of
-    /// the earlier service, or saved before a cipher was configured), with the first scheme
-    /// (`enc:v1:`, bound to the alias only) or with a previous key (after a rotation:
-    /// `SecretCipher::with_previous`), in one transaction. Needs a cipher
-    /// (`RepoError::Secret` without one). Every row is read first: when the cipher cannot
-    /// read one (it is not the key that row was encrypted with), the call is
-    /// `RepoError::Secret` saying how many, and nothing changes — a wrong key never
-    /// encrypts anything the right one could then not read.
-    async fn reencrypt(&self) -> Result<ReencryptReport, RepoError>;
+    /// What [`LlmConfigRepository::reencrypt`] would do, changing nothing: every key
+    /// stored in plaintext (rows of the earlier service, or saved before a cipher was
+    /// configured), with the first scheme (`enc:v1:`, bound to the alias only) or with a
+    /// previous key (after a rotation: `SecretCipher::with_previous`), with the endpoint
+    /// each would be bound to. Needs a cipher (`RepoError::Secret` without one). When the
+    /// cipher cannot read a row (it is not the key that row was encrypted with) it is
+    /// `RepoError::Secret` saying how many.
+    async fn reencrypt_plan(&self) -> Result<ReencryptPlan, RepoError>;
+
+    /// Encrypts the keys of `confirmed` (a plan the operator looked at) with the current
+    /// key and scheme, in one transaction, after making the plan again with every row
+    /// locked: when it differs (a row's endpoint changed, a row came or went) it is
+    /// `RepoError::StateConflict` and nothing changes, so a key is never bound to an
+    /// endpoint nobody saw. A key that cannot read every row changes nothing (as in
+    /// [`LlmConfigRepository::reencrypt_plan`]). Afterwards every key is in the current
+    /// scheme, and the database records that `enc:v1:` values are refused from then on
+    /// (a comment on `llm_configs`' primary key, which only the table's owner can change):
+    /// an old value written back no longer reads.
+    async fn reencrypt(&self, confirmed: &ReencryptPlan) -> Result<ReencryptReport, RepoError>;
 }

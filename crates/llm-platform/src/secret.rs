@@ -125,6 +125,18 @@ pub enum SecretError {
         /// The config.
         alias: String,
     },
+    /// The stored value is in the first scheme (`enc:v1:`, bound to the alias only),
+    /// which this database refuses since `reencrypt` moved every key to the current one:
+    /// someone wrote an old value back, perhaps to send the key to another endpoint.
+    #[error(
+        "the api_key of llm config {alias:?} is in the first encryption scheme (enc:v1:), which \
+         this database refuses since every key was re-encrypted: an old value was written \
+         back. Set the key again with `stockdb llm set`"
+    )]
+    RetiredScheme {
+        /// The config.
+        alias: String,
+    },
     /// The cipher refused to encrypt (it cannot, with a valid key and nonce).
     #[error("cannot encrypt the api_key of llm config {alias:?}")]
     CannotEncrypt {
@@ -140,6 +152,7 @@ impl SecretError {
             Self::NoKey { alias }
             | Self::WrongKey { alias }
             | Self::UnknownScheme { alias }
+            | Self::RetiredScheme { alias }
             | Self::CannotEncrypt { alias } => alias,
             Self::NoCipher => "*",
         }
@@ -154,15 +167,28 @@ pub struct SecretCipher {
     previous: Vec<XChaCha20Poly1305>,
 }
 
-/// Which key decrypted a stored value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ReadWith {
-    /// Stored in plaintext: no key.
+/// How a stored key was kept: what `reencrypt` does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyOrigin {
+    /// In plaintext (the earlier service's rows): encrypting it binds it to its row's
+    /// endpoint for the first time.
     Plaintext,
-    /// The current key, with the current scheme: nothing to upgrade.
+    /// With the first scheme (`enc:v1:`, bound to the alias only): re-encrypting binds it
+    /// to its row's endpoint for the first time.
+    FirstScheme,
+    /// With the current scheme and a previous key: already bound to its endpoint.
+    PreviousKey,
+    /// With the current key and scheme: nothing to do.
     Current,
-    /// An older scheme, or a previous key: `reencrypt` upgrades it.
-    Outdated,
+}
+
+impl KeyOrigin {
+    /// True when re-encrypting binds the key to whatever endpoint its row names now:
+    /// nothing vouched for that endpoint before, so an operator should look first.
+    pub fn binds_newly(self) -> bool {
+        matches!(self, Self::Plaintext | Self::FirstScheme)
+    }
 }
 
 impl fmt::Debug for SecretCipher {
@@ -308,7 +334,7 @@ pub(crate) fn read_stored_with(
     cipher: Option<&SecretCipher>,
     binding: KeyBinding<'_>,
     stored: &str,
-) -> Result<(ApiKey, ReadWith), SecretError> {
+) -> Result<(ApiKey, KeyOrigin), SecretError> {
     let (encoded, aad, current_scheme) =
         if let Some(encoded) = stored.strip_prefix(ENCRYPTED_PREFIX) {
             (encoded, binding.associated_data(), true)
@@ -319,15 +345,15 @@ pub(crate) fn read_stored_with(
                 alias: binding.alias.to_owned(),
             });
         } else {
-            return Ok((ApiKey::new(stored), ReadWith::Plaintext));
+            return Ok((ApiKey::new(stored), KeyOrigin::Plaintext));
         };
     match cipher {
         Some(cipher) => {
             let (key, current_key) = cipher.decrypt(binding.alias, &aad, encoded)?;
-            let with = if current_scheme && current_key {
-                ReadWith::Current
-            } else {
-                ReadWith::Outdated
+            let with = match (current_scheme, current_key) {
+                (true, true) => KeyOrigin::Current,
+                (true, false) => KeyOrigin::PreviousKey,
+                (false, _) => KeyOrigin::FirstScheme,
             };
             Ok((key, with))
         }
@@ -447,7 +473,7 @@ mod tests {
         );
         assert_eq!(
             read_stored_with(Some(&cipher), at, &v1).unwrap().1,
-            ReadWith::Outdated
+            KeyOrigin::FirstScheme
         );
         assert_eq!(
             read_stored(None, at, "sk-plain").unwrap().expose(),

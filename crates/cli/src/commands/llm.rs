@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use stockdb::Stockdb;
 use stockdb::audit::ModelPrice;
-use stockdb::llm_platform::{ApiKey, LlmConfig, NewLlmConfig, SecretCipher};
+use stockdb::llm_platform::{ApiKey, KeyOrigin, LlmConfig, NewLlmConfig, SecretCipher};
 
 use super::args::parse_time;
 use super::output::{clean, opt, print_json, print_table, table};
@@ -43,8 +43,15 @@ pub(crate) enum LlmCommand {
         yes: bool,
     },
     /// Encrypt, with STOCKDB_SECRET_KEY, every key stored in plaintext (the earlier
-    /// service's rows) or in an older scheme. Safe to run again.
-    Reencrypt,
+    /// service's rows), in the first scheme or with a previous key. A plaintext or
+    /// first-scheme key is bound to its row's endpoint from then on: those rows are
+    /// listed, and it asks first (type `bind` on a terminal, or pass --yes). Afterwards
+    /// the database refuses first-scheme values. Safe to run again.
+    Reencrypt {
+        /// Bind without asking.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Print a new random key for STOCKDB_SECRET_KEY (32 bytes, base64), which encrypts
     /// LLM API keys at rest. Keep it as you keep a password: keys encrypted with it cannot
     /// be read without it. Connects to nothing.
@@ -222,8 +229,46 @@ pub(crate) async fn run(db: &Stockdb, command: LlmCommand, json: bool) -> anyhow
         }
         LlmCommand::Keygen => keygen(json)?,
         LlmCommand::Prices { command } => prices(db, command, json).await?,
-        LlmCommand::Reencrypt => {
-            let report = repo.reencrypt().await?;
+        LlmCommand::Reencrypt { yes } => {
+            let plan = repo.reencrypt_plan().await?;
+            let binding: Vec<_> = plan.binding_newly().collect();
+            if !binding.is_empty() {
+                // The operator sees every endpoint a key is about to be bound to: a writer
+                // of rows may have pointed one at their own host.
+                let mut t = table(&["alias", "vendor", "provider", "base url", "stored"]);
+                for upgrade in &binding {
+                    t.add_row(vec![
+                        clean(&upgrade.alias).into_owned(),
+                        clean(&upgrade.vendor).into_owned(),
+                        clean(&upgrade.provider_type).into_owned(),
+                        upgrade
+                            .base_url
+                            .as_deref()
+                            .map(shown_url)
+                            .unwrap_or_else(|| "- (the vendor's default)".to_owned()),
+                        match upgrade.origin {
+                            KeyOrigin::Plaintext => "plaintext",
+                            _ => "enc:v1",
+                        }
+                        .to_owned(),
+                    ]);
+                }
+                if !json {
+                    println!(
+                        "{} key(s) will be bound to these endpoints, and sent only there from \
+                         now on:",
+                        binding.len()
+                    );
+                    print_table(t);
+                }
+                super::output::confirm(
+                    "bind these keys to these endpoints",
+                    "`bind`",
+                    "bind",
+                    yes,
+                )?;
+            }
+            let report = repo.reencrypt(&plan).await?;
             if json {
                 return print_json(&report);
             }
@@ -232,6 +277,14 @@ pub(crate) async fn run(db: &Stockdb, command: LlmCommand, json: bool) -> anyhow
                  current key and scheme",
                 report.reencrypted, report.already_current
             );
+            if report.first_scheme_refused {
+                println!("first-scheme (enc:v1) values are refused from now on");
+            } else {
+                println!(
+                    "warning: refusing first-scheme (enc:v1) values could not be recorded: run \
+                     this again as the owner of llm_configs"
+                );
+            }
         }
     }
     Ok(())

@@ -252,8 +252,32 @@ async fn reencrypt_upgrades_the_earlier_services_plaintext_keys() {
     assert!(text(&without_key).contains("STOCKDB_SECRET_KEY"));
 
     let secret = stockdb::llm_platform::SecretCipher::generate_key();
-    let done = llm(url, &["reencrypt"], "", Some(&secret));
+    // The key would be bound to its row's endpoint: shown, and not done unconfirmed.
+    let unconfirmed = llm(url, &["reencrypt"], "", Some(&secret));
+    assert_eq!(unconfirmed.status.code(), Some(1), "{}", text(&unconfirmed));
+    assert!(
+        text(&unconfirmed).contains("legacy"),
+        "{}",
+        text(&unconfirmed)
+    );
+    assert!(
+        text(&unconfirmed).contains("nothing was changed"),
+        "{}",
+        text(&unconfirmed)
+    );
+    let stored: String =
+        sqlx::query_scalar("SELECT api_key FROM llm_configs WHERE alias = 'legacy'")
+            .fetch_one(test_db.db().pool())
+            .await
+            .unwrap();
+    assert_eq!(stored, KEY);
+    let done = llm(url, &["reencrypt", "--yes"], "", Some(&secret));
     assert!(done.status.success(), "{}", text(&done));
+    assert!(
+        text(&done).contains("enc:v1) values are refused"),
+        "{}",
+        text(&done)
+    );
     assert!(text(&done).contains("re-encrypted 1 key"));
     assert!(!text(&done).contains(KEY));
     let stored: String =

@@ -124,6 +124,14 @@ async fn keys_are_encrypted_at_rest_with_a_cipher() {
     assert!(!format!("{err:?} {err}").contains(KEY));
 }
 
+/// The plan, confirmed as it is.
+async fn reencrypt_all(
+    repo: &PgLlmConfigRepository,
+) -> Result<llm_platform::ReencryptReport, RepoError> {
+    let plan = repo.reencrypt_plan().await?;
+    repo.reencrypt(&plan).await
+}
+
 #[tokio::test]
 async fn plaintext_rows_read_and_are_upgraded_by_reencrypt() {
     let test_db = TestDb::new().await;
@@ -146,9 +154,9 @@ async fn plaintext_rows_read_and_are_upgraded_by_reencrypt() {
         KEY,
         "plaintext still reads"
     );
-    assert_eq!(repo.reencrypt().await.unwrap().reencrypted, 2);
+    assert_eq!(reencrypt_all(&repo).await.unwrap().reencrypted, 2);
     assert_eq!(
-        repo.reencrypt().await.unwrap().reencrypted,
+        reencrypt_all(&repo).await.unwrap().reencrypted,
         0,
         "nothing left to upgrade"
     );
@@ -166,7 +174,7 @@ async fn plaintext_rows_read_and_are_upgraded_by_reencrypt() {
             KEY
         );
     }
-    let err = legacy.reencrypt().await.unwrap_err();
+    let err = reencrypt_all(&legacy).await.unwrap_err();
     assert!(
         matches!(err, RepoError::Secret { .. }) && cause(&err).contains("STOCKDB_SECRET_KEY"),
         "{err:?}"
@@ -255,7 +263,33 @@ async fn first_scheme_keys_read_and_are_upgraded_by_reencrypt() {
         KEY,
         "v1 still reads"
     );
-    assert_eq!(repo.reencrypt().await.unwrap().reencrypted, 1);
+    // The plan shows the endpoint the key will be bound to, as binding newly.
+    let plan = repo.reencrypt_plan().await.unwrap();
+    assert_eq!(plan.upgrades.len(), 1);
+    assert_eq!(
+        plan.upgrades[0].origin,
+        llm_platform::KeyOrigin::FirstScheme
+    );
+    assert_eq!(plan.binding_newly().count(), 1);
+    assert_eq!(
+        plan.upgrades[0].base_url.as_deref(),
+        Some("https://api.deepseek.com/v1")
+    );
+    // A writer of rows points the endpoint elsewhere after the operator looked: the
+    // confirmed plan no longer holds, and nothing changes.
+    test_db
+        .execute("UPDATE llm_configs SET base_url = 'https://evil.example/v1' WHERE alias = 'old'")
+        .await;
+    let err = repo.reencrypt(&plan).await.unwrap_err();
+    assert!(matches!(err, RepoError::StateConflict { .. }), "{err:?}");
+    assert_eq!(stored_key(&test_db, "old").await, v1, "nothing changed");
+    test_db
+        .execute(
+            "UPDATE llm_configs SET base_url = 'https://api.deepseek.com/v1' WHERE alias = 'old'",
+        )
+        .await;
+    let report = reencrypt_all(&repo).await.unwrap();
+    assert_eq!((report.reencrypted, report.first_scheme_refused), (1, true));
     assert!(stored_key(&test_db, "old").await.starts_with("enc:v2:"));
     assert_eq!(
         repo.get_by_alias("old")
@@ -267,6 +301,33 @@ async fn first_scheme_keys_read_and_are_upgraded_by_reencrypt() {
             .unwrap()
             .expose(),
         KEY
+    );
+    // The saved v1 value written back (perhaps with the endpoint changed): refused now.
+    test_db
+        .execute(&format!(
+            "UPDATE llm_configs SET api_key = '{v1}', base_url = 'https://evil.example/v1' \
+             WHERE alias = 'old'"
+        ))
+        .await;
+    let err = repo.get_by_alias("old").await.unwrap_err();
+    assert!(
+        matches!(err, RepoError::Secret { .. }) && cause(&err).contains("first encryption scheme"),
+        "{err:?}"
+    );
+    let listed = repo.list().await.unwrap();
+    assert!(matches!(
+        listed[0].api_key,
+        Err(llm_platform::SecretError::RetiredScheme { .. })
+    ));
+    // And reencrypt will not take it up again.
+    assert!(matches!(
+        repo.reencrypt_plan().await.unwrap_err(),
+        RepoError::Secret { .. }
+    ));
+    // The record is not schema drift.
+    assert_eq!(
+        migration::fingerprint(test_db.db().conn()).await.unwrap(),
+        migration::golden(migration::MigrationRunner::LATEST).unwrap()
     );
 }
 
@@ -366,7 +427,7 @@ async fn a_rotated_key_reads_old_rows_and_reencrypt_moves_them_to_the_new_key() 
         .await
         .unwrap();
     let wrong = PgLlmConfigRepository::new(test_db.db().clone(), Some(cipher()));
-    let err = wrong.reencrypt().await.unwrap_err();
+    let err = reencrypt_all(&wrong).await.unwrap_err();
     assert!(
         matches!(err, RepoError::Secret { ref key, .. } if key == "2 of 3"),
         "{err:?}"
@@ -391,7 +452,7 @@ async fn a_rotated_key_reads_old_rows_and_reencrypt_moves_them_to_the_new_key() 
             .expose(),
         KEY
     );
-    let report = repo.reencrypt().await.unwrap();
+    let report = reencrypt_all(&repo).await.unwrap();
     assert_eq!((report.reencrypted, report.already_current), (3, 0));
     // Now the new key alone reads every row; the old one none.
     let new_only = PgLlmConfigRepository::new(
@@ -410,5 +471,5 @@ async fn a_rotated_key_reads_old_rows_and_reencrypt_moves_them_to_the_new_key() 
         old.get_by_alias("a").await.unwrap_err(),
         RepoError::Secret { .. }
     ));
-    assert_eq!(new_only.reencrypt().await.unwrap().already_current, 3);
+    assert_eq!(reencrypt_all(&new_only).await.unwrap().already_current, 3);
 }
