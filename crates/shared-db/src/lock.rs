@@ -133,6 +133,19 @@ impl LockKey<'_> {
         Ok(keys.into_iter().collect())
     }
 
+    /// SQL that is true while the server process `$pid` (a parameter) holds the one-key
+    /// lock `$key` (a parameter, [`LockKey::as_bigint`]) in the current database: a write
+    /// fenced with it is refused once the connection holding the lock is gone, even if
+    /// the process that wrote it lives on.
+    pub fn held_by(pid: &str, key: &str) -> String {
+        format!(
+            "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted \
+               AND l.pid = {pid} AND l.objsubid = 1 \
+               AND (l.classid::bigint << 32) | l.objid::bigint = {key} \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+        )
+    }
+
     /// Who holds the lock in the current database: process id, application, client and
     /// since when, as far as this session may see (`pg_stat_activity` hides other users'
     /// details from non-superusers); `None` when nobody does.
@@ -206,17 +219,24 @@ impl LockKey<'_> {
 #[derive(Debug)]
 pub struct SessionLock {
     conn: PgConnection,
+    pid: i32,
 }
 
 impl SessionLock {
     /// Takes `key` on a new connection to `db`'s primary; [`LockKey::busy`] when another
     /// live session holds it.
     pub async fn try_take(db: &Db, key: LockKey<'_>) -> Result<Self, RepoError> {
-        Self {
-            conn: db.dedicated_connection().await?,
-        }
-        .and_take(key)
-        .await
+        let mut conn = db.dedicated_connection().await?;
+        let pid = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await?;
+        Self { conn, pid }.and_take(key).await
+    }
+
+    /// The server process of the connection holding the locks: a statement on another
+    /// connection checks with [`LockKey::held_by`] that it still holds them.
+    pub fn pid(&self) -> i32 {
+        self.pid
     }
 
     /// Takes `key` too, on the same connection (released with it); [`LockKey::busy`] when

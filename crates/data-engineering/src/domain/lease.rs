@@ -39,6 +39,11 @@ impl TaskLease {
         }
     }
 
+    /// Whatever keeps the hold alive, for the implementation that made it.
+    pub(crate) fn holder(&self) -> &(dyn std::any::Any + Send + Sync) {
+        self._holder.as_ref()
+    }
+
     /// The task as it was when the lease was taken (`RUNNING`, its offset where the run
     /// starts).
     pub fn task(&self) -> &SyncTask {

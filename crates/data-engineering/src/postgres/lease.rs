@@ -30,6 +30,26 @@ pub(super) const FENCE: &str = concat!(
     "' = $2"
 );
 
+/// The server process holding a lease's task lock (`$7`) and that lock's key (`$8`): the
+/// parameters of [`LockKey::held_by`], bound after a statement's first six.
+pub(super) fn lock_params(lease: &TaskLease) -> Result<(i32, i64), RepoError> {
+    let pid = lease
+        .holder()
+        .downcast_ref::<SessionLock>()
+        .map(SessionLock::pid)
+        .ok_or(RepoError::Internal {
+            component: "sync lease",
+            detail: "a lease not made by PgSyncRepository".to_owned(),
+        })?;
+    let key = LockKey::SyncTask(lease.task_id())
+        .as_bigint()
+        .ok_or(RepoError::Internal {
+            component: "sync lease",
+            detail: "a task lock without a bigint key".to_owned(),
+        })?;
+    Ok((pid, key))
+}
+
 /// Whether task `$1` is still held with token `$2`.
 pub(super) const STILL_HELD: &str = concat!(
     "SELECT EXISTS (SELECT 1 FROM sync_tasks WHERE id = $1 AND config->>'",

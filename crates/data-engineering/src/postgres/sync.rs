@@ -16,6 +16,7 @@ use super::batch::{insert_failures, split_by_stored_bar};
 use super::checked_limit;
 use super::lease::{
     CLAIMABLE, CONFIG_UNLEASED, FENCE, START_SET, STILL_HELD, checked_checkpoint, count_param,
+    lock_params,
 };
 use crate::domain::{
     BatchRows, CommittedBatch, RunOutcome, SyncBatch, SyncFailureRecord, SyncJobType, SyncTask,
@@ -253,13 +254,17 @@ impl SyncRepository for PgSyncRepository {
         let received = count_param("rows", batch.rows.len())?;
         let checkpoint = checked_checkpoint(batch.checkpoint)?;
         let mut txn = self.db.pool().begin().await?;
+        let (pid, key) = lock_params(lease)?;
         // The fence first: it locks the task's row, so no other run can take the task
-        // while this batch is written, and a superseded run writes nothing at all.
+        // while this batch is written, and a superseded run writes nothing at all. It
+        // checks the run's lock too: once the connection holding it is cut, another run
+        // may have started a fresh import of the same scope, and this one must stop.
         let advanced = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE sync_tasks SET current_offset = current_offset + $3, \
                     total_processed = total_processed + $4, updated_at = $5, \
                     config = (COALESCE(config::jsonb, '{{}}'::jsonb) || $6::jsonb)::json \
-             WHERE {FENCE}"
+             WHERE {FENCE} AND {}",
+            LockKey::held_by("$7", "$8")
         )))
         .bind(lease.task_id())
         .bind(lease.token().to_string())
@@ -267,6 +272,8 @@ impl SyncRepository for PgSyncRepository {
         .bind(received)
         .bind(utc_now())
         .bind(checkpoint)
+        .bind(pid)
+        .bind(key)
         .execute(&mut *txn)
         .await?
         .rows_affected();

@@ -210,6 +210,68 @@ async fn one_run_per_scope_at_a_time() {
 }
 
 #[tokio::test]
+async fn a_run_whose_lock_connection_was_cut_writes_nothing_beside_a_fresh_run() {
+    let test_db = TestDb::new().await;
+    let repo = PgSyncRepository::new(test_db.db().clone());
+    let scope = Some("import DAILY_HISTORY /data/daily.csv");
+    let batch = |code: &str| SyncBatch {
+        rows: BatchRows::Dailies(vec![crate::bar(code, "2024-01-02", 1.0)]),
+        failures: vec![SyncFailureRecord::new(
+            SyncJobType::DailyHistory,
+            code,
+            "line 7: bad",
+            utc_now(),
+        )],
+        items: 1,
+        checkpoint: None,
+    };
+    let first = repo
+        .start(&task(SyncJobType::DailyHistory), scope, utc_now())
+        .await
+        .unwrap();
+    repo.commit_batch(&first, batch("000001.SZ")).await.unwrap();
+    // The first run's lock connection is cut; it lives on, not knowing.
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks \
+         WHERE locktype = 'advisory' AND granted \
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         GROUP BY pid",
+    )
+    .fetch_all(test_db.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(cut, [true]);
+    // A fresh import of the same file starts a task of its own: the scope is free.
+    let second = loop {
+        match repo
+            .start(&task(SyncJobType::DailyHistory), scope, utc_now())
+            .await
+        {
+            Ok(lease) => break lease,
+            Err(RepoError::Busy { .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(err) => panic!("{err:?}"),
+        }
+    };
+    // The first run's next batch is refused: one run per file, even now.
+    let err = repo
+        .commit_batch(&first, batch("000002.SZ"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepoError::Superseded { .. }), "{err:?}");
+    repo.commit_batch(&second, batch("000002.SZ"))
+        .await
+        .unwrap();
+    assert_eq!(
+        test_db.count("sync_failure_records").await,
+        2,
+        "one per line"
+    );
+    assert_eq!(test_db.count("stock_daily").await, 2);
+}
+
+#[tokio::test]
 async fn a_run_whose_task_was_taken_over_writes_nothing_more() {
     let test_db = TestDb::new().await;
     let repo = PgSyncRepository::new(test_db.db().clone());
