@@ -41,7 +41,10 @@ impl ImportKind {
     /// [`PRICE_COLUMNS`]: one without only completes bars already stored.
     pub(crate) fn batch(self, capacity: usize, with_prices: bool) -> BatchRows {
         match self {
-            Self::Stocks => BatchRows::Stocks(Vec::with_capacity(capacity)),
+            Self::Stocks => BatchRows::Stocks {
+                rows: Vec::with_capacity(capacity),
+                lines: Vec::with_capacity(capacity),
+            },
             Self::Daily if with_prices => BatchRows::Dailies(Vec::with_capacity(capacity)),
             Self::Daily => BatchRows::DailyUpdates {
                 rows: Vec::with_capacity(capacity),

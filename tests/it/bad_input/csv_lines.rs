@@ -221,3 +221,68 @@ async fn a_file_that_grows_during_the_import_is_read_to_the_size_it_had_when_it_
     assert_eq!(summary.rejected, 1, "the cut last line is a failure record");
     assert_eq!(test_db.count("stock_daily").await, 10);
 }
+
+#[tokio::test]
+async fn a_stock_line_reusing_a_symbol_is_a_failure_record_and_the_list_loads() {
+    crate::logs();
+    let test_db = TestDb::new().await;
+    let db = stockdb::Stockdb::from_db(test_db.db().clone(), None);
+    db.stocks()
+        .save_all(vec![StockInfo::new(
+            ThirdCode::parse("600519.SH").unwrap(),
+            "600519",
+            "贵州茅台",
+        )])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stock_basic.csv");
+    std::fs::write(
+        &file,
+        "ts_code,symbol,name\n\
+         000001.SZ,000001,平安银行\n\
+         000002.SZ,000001,万科A\n\
+         000003.SZ,600519,盗用\n\
+         000004.SZ,000004,国华网安\n",
+    )
+    .unwrap();
+    let mut options = ImportOptions::new(ImportKind::Stocks, &file);
+    options.batch_size = 10;
+    let summary = import_csv(
+        db.sync().as_ref(),
+        &options,
+        &NoProgress,
+        &AtomicBool::new(false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.status, data_engineering::SyncTaskStatus::Completed);
+    assert_eq!((summary.rows, summary.rejected), (2, 2));
+    assert_eq!(
+        test_db.count("stock_info").await,
+        3,
+        "600519, 000001, 000004"
+    );
+    let failures = db
+        .sync()
+        .list_failures(Some(SyncJobType::ImportStockList), true, 10)
+        .await
+        .unwrap();
+    let mut messages: Vec<&str> = failures
+        .iter()
+        .filter_map(|f| f.error_message.as_deref())
+        .collect();
+    messages.sort();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].starts_with(
+            "line 3: symbol \"000001\" of 000002.SZ is already given to 000001.SZ on line 2"
+        ),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1]
+            .starts_with("line 4: symbol \"600519\" of 000003.SZ is already stored for 600519.SH"),
+        "{messages:?}"
+    );
+}

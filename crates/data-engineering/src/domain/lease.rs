@@ -102,6 +102,9 @@ pub struct CommittedBatch {
     /// Rows of [`crate::BatchRows::DailyUpdates`] whose bar is not stored yet: not
     /// written, each recorded as a retryable failure.
     pub deferred: u64,
+    /// Rows of [`crate::BatchRows::Stocks`] whose symbol another stock holds: not
+    /// written, each recorded as a failure naming its line.
+    pub refused: u64,
 }
 
 /// One batch of a leased run, committed as a whole by `SyncRepository::commit_batch`.

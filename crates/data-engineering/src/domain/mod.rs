@@ -15,8 +15,16 @@ pub use stock::{Stock, StockField, StockFieldMut, StockInfo, ThirdCode};
 /// The rows of one sync batch, of whichever table the task fills.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BatchRows {
-    /// Stock list rows.
-    Stocks(Vec<StockInfo>),
+    /// Stock list rows. A row whose `symbol` another stock holds (stored, or an earlier
+    /// row of the batch) is not written — the symbol's unique key would refuse the whole
+    /// batch — but becomes a failure record naming its line: `lines[i]` is where
+    /// `rows[i]` came from.
+    Stocks {
+        /// The rows.
+        rows: Vec<StockInfo>,
+        /// The source line of each.
+        lines: Vec<u64>,
+    },
     /// Daily bars.
     Dailies(Vec<StockDaily>),
     /// Daily values that only complete bars already stored: a file with no prices of its
@@ -39,7 +47,7 @@ impl BatchRows {
     /// How many rows.
     pub fn len(&self) -> usize {
         match self {
-            Self::Stocks(rows) => rows.len(),
+            Self::Stocks { rows, .. } => rows.len(),
             Self::Dailies(rows) | Self::DailyUpdates { rows, .. } => rows.len(),
             Self::Finance(rows) => rows.len(),
         }

@@ -1,13 +1,14 @@
-//! What a sync batch writes beside its rows: failure records, and the split of values
-//! that only complete stored bars into those that can and those that must wait.
+//! What a sync batch writes beside its rows: failure records, the split of values that
+//! only complete stored bars into those that can and those that must wait, and of stock
+//! rows into those free to be written and those whose symbol another stock holds.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use shared_db::RepoError;
 use uuid::Uuid;
 
-use crate::domain::{StockDaily, SyncFailureRecord};
+use crate::domain::{StockDaily, StockInfo, SyncFailureRecord};
 
 /// Splits `rows` (from `lines`) into those whose bar is stored — locked, so it stays
 /// until the batch commits — and those whose is not, with their lines.
@@ -39,6 +40,68 @@ pub(super) async fn split_by_stored_bar(
         }
     }
     Ok((stored, waiting))
+}
+
+/// A line of a stock list refused for its symbol.
+pub(super) struct RefusedLine {
+    /// The line's number in its file.
+    pub(super) number: u64,
+    /// The stock it names.
+    pub(super) code: String,
+}
+
+/// Splits stock rows (from `lines`) into those free to be written and those whose
+/// `symbol` another stock holds — stored (locked, so it stays so until the batch commits)
+/// or an earlier row of the batch — each with its line and why: `symbol` has a unique
+/// key, and one such row would make the database refuse the whole batch.
+pub(super) async fn split_symbol_collisions(
+    txn: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    rows: Vec<StockInfo>,
+    lines: Vec<u64>,
+) -> Result<(Vec<StockInfo>, Vec<(RefusedLine, String)>), RepoError> {
+    let symbols: Vec<&str> = rows.iter().map(|r| r.symbol.as_str()).collect();
+    let stored: Vec<(String, String)> = sqlx::query_as(
+        "SELECT symbol, third_code FROM stock_info WHERE symbol = ANY($1::varchar[]) \
+         ORDER BY third_code FOR UPDATE",
+    )
+    .bind(symbols)
+    .fetch_all(&mut **txn)
+    .await?;
+    let stored: HashMap<String, String> = stored.into_iter().collect();
+    // The first line to claim each symbol in this batch.
+    let mut claimed: HashMap<String, (String, u64)> = HashMap::new();
+    let mut free = Vec::with_capacity(rows.len());
+    let mut taken = Vec::new();
+    for (row, line) in rows.into_iter().zip(lines) {
+        let code = row.third_code.as_str();
+        let holder = match (stored.get(&row.symbol), claimed.get(&row.symbol)) {
+            (Some(owner), _) if owner != code => Some(format!("stored for {owner}")),
+            (_, Some((owner, at))) if owner != code => {
+                Some(format!("given to {owner} on line {at}"))
+            }
+            _ => None,
+        };
+        match holder {
+            Some(holder) => taken.push((
+                RefusedLine {
+                    number: line,
+                    code: code.to_owned(),
+                },
+                format!(
+                    "symbol {:?} of {code} is already {holder}: a symbol names one stock, so \
+                     this line was not imported (correct the file, or the stored stock)",
+                    row.symbol
+                ),
+            )),
+            None => {
+                claimed
+                    .entry(row.symbol.clone())
+                    .or_insert_with(|| (code.to_owned(), line));
+                free.push(row);
+            }
+        }
+    }
+    Ok((free, taken))
 }
 
 /// Inserts `failures` with one statement of column arrays.

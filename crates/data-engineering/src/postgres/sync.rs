@@ -12,7 +12,7 @@ use sea_orm::{
 use shared_db::{Db, LockKey, Merge, RepoError, upsert_in, utc_now};
 use uuid::Uuid;
 
-use super::batch::{insert_failures, split_by_stored_bar};
+use super::batch::{insert_failures, split_by_stored_bar, split_symbol_collisions};
 use super::checked_limit;
 use super::lease::{
     CLAIMABLE, CONFIG_UNLEASED, FENCE, START_SET, STILL_HELD, checked_checkpoint, count_param,
@@ -284,8 +284,24 @@ impl SyncRepository for PgSyncRepository {
         }
         let mut failures = batch.failures;
         let mut deferred = 0;
+        let mut refused = 0;
         let report = match batch.rows {
-            BatchRows::Stocks(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
+            BatchRows::Stocks { rows, lines } => {
+                let (free, taken) = split_symbol_collisions(&mut txn, rows, lines).await?;
+                refused = taken.len() as u64;
+                let job_type = lease.task().job_type;
+                failures.extend(taken.into_iter().map(|(line, message)| {
+                    SyncFailureRecord::new(
+                        job_type,
+                        line.code,
+                        format!("line {}: {message}", line.number),
+                        utc_now(),
+                    )
+                    // The line is refused as it is: retrying cannot change that.
+                    .with_max_retries(0)
+                }));
+                upsert_in(&mut txn, free, Merge::KeepStored).await?
+            }
             BatchRows::Dailies(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
             BatchRows::DailyUpdates { rows, lines } => {
                 let (stored, waiting) = split_by_stored_bar(&mut txn, rows, lines).await?;
@@ -323,6 +339,7 @@ impl SyncRepository for PgSyncRepository {
             task,
             report,
             deferred,
+            refused,
         })
     }
 

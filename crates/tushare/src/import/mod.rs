@@ -443,8 +443,8 @@ async fn run_batches(
         *committed_offset = batch.offset;
         summary.lines_read += u64::from(lines);
         let report = committed_batch.report;
-        summary.rows += rows - committed_batch.deferred;
-        summary.rejected += rejected;
+        summary.rows += rows - committed_batch.deferred - committed_batch.refused;
+        summary.rejected += rejected + committed_batch.refused;
         summary.deferred += committed_batch.deferred;
         summary.inserted += report.inserted;
         summary.updated += report.updated;

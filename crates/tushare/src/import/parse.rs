@@ -268,7 +268,7 @@ fn push_row(
     line_no: u64,
 ) -> Result<(), InvalidInput> {
     match rows {
-        BatchRows::Stocks(rows) => {
+        BatchRows::Stocks { rows, lines } => {
             let mut stock = StockInfo::new(
                 code.clone(),
                 line.text("symbol").unwrap_or_default(),
@@ -284,6 +284,7 @@ fn push_row(
             stock.source = line.source(default_source);
             stock.validate()?;
             rows.push(stock);
+            lines.push(line_no);
         }
         BatchRows::Dailies(rows) => rows.push(daily_row(line, code, default_source)?),
         BatchRows::DailyUpdates { rows, lines } => {
@@ -418,7 +419,7 @@ mod tests {
                 .as_bytes(),
         );
         assert!(errors.is_empty(), "{errors:?}");
-        let BatchRows::Stocks(stocks) = rows else {
+        let BatchRows::Stocks { rows: stocks, .. } = rows else {
             panic!("stock rows expected")
         };
         let s = &stocks[0];
