@@ -14,7 +14,8 @@ mod write;
 
 pub use import::{
     DEFAULT_MAX_RECORD_BYTES, ImportCheckpoint, ImportError, ImportOptions, ImportProgress,
-    ImportSummary, MAX_BATCH_SIZE, NoProgress, UnfinishedImport, import_csv, stop_flag,
+    ImportSummary, MAX_BATCH_SIZE, MAX_RECORD_BYTES, NoProgress, UnfinishedImport, import_csv,
+    stop_flag,
 };
 pub use kind::{ImportKind, PRICE_COLUMNS};
 pub use write::{write_daily, write_daily_columns, write_fina_indicator, write_stock_basic};

@@ -286,3 +286,72 @@ async fn a_stock_line_reusing_a_symbol_is_a_failure_record_and_the_list_loads() 
         "{messages:?}"
     );
 }
+
+#[tokio::test]
+async fn import_options_out_of_bounds_fail_once_up_front() {
+    crate::logs();
+    let test_db = TestDb::new().await;
+    let db = stockdb::Stockdb::from_db(test_db.db().clone(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("daily.csv");
+    std::fs::write(
+        &file,
+        "ts_code,trade_date,open,high,low,close,vol,amount\n\
+         000001.SZ,20240102,1,2,0.5,1.5,100,150\n",
+    )
+    .unwrap();
+    let base = ImportOptions::new(ImportKind::Daily, &file);
+    let cases: Vec<(&str, ImportOptions)> = vec![
+        (
+            "source",
+            ImportOptions {
+                source: "s".repeat(21),
+                ..base.clone()
+            },
+        ),
+        (
+            "source",
+            ImportOptions {
+                source: String::new(),
+                ..base.clone()
+            },
+        ),
+        (
+            "source",
+            ImportOptions {
+                source: "wind\u{1b}[2J".to_owned(),
+                ..base.clone()
+            },
+        ),
+        (
+            "max_record_bytes",
+            ImportOptions {
+                max_record_bytes: 1 << 40,
+                ..base.clone()
+            },
+        ),
+        (
+            "max_record_bytes",
+            ImportOptions {
+                max_record_bytes: 100,
+                ..base.clone()
+            },
+        ),
+    ];
+    for (field, options) in cases {
+        let err = import_csv(
+            db.sync().as_ref(),
+            &options,
+            &NoProgress,
+            &AtomicBool::new(false),
+        )
+        .await
+        .expect_err(field);
+        assert!(
+            matches!(&err, tushare::ImportError::Repo(RepoError::Invalid(bad)) if bad.field == field),
+            "{err:?}"
+        );
+    }
+    assert_eq!(test_db.count("sync_tasks").await, 0, "nothing was started");
+    assert_eq!(test_db.count("sync_failure_records").await, 0);
+}

@@ -39,6 +39,10 @@ use crate::ImportKind;
 pub const MAX_BATCH_SIZE: usize = 100_000;
 /// The default cap on one record's size: a Tushare line is well under 4 KiB.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
+/// The largest cap on one record's size a caller may set: a record is held in memory.
+pub const MAX_RECORD_BYTES: usize = 64 << 20;
+/// The longest `source` the tables hold (`varchar(20)`).
+const SOURCE_MAX_CHARS: usize = 20;
 
 /// What to import and how.
 #[derive(Debug, Clone)]
@@ -49,12 +53,14 @@ pub struct ImportOptions {
     pub path: PathBuf,
     /// Data lines per batch (one transaction each), 1..=[`MAX_BATCH_SIZE`].
     pub batch_size: usize,
-    /// Records longer than this many bytes become failure records (default 1 MiB): an
-    /// import never holds more than that of one line in memory.
+    /// Records longer than this many bytes become failure records (default 1 MiB, at
+    /// most [`MAX_RECORD_BYTES`]): an import never holds more than that of one line in
+    /// memory.
     pub max_record_bytes: usize,
     /// Continue the newest unfinished import of this file instead of starting anew.
     pub resume: bool,
-    /// `source` written on rows when the file has no `source` column.
+    /// `source` written on rows when the file has no `source` column: 1 to 20
+    /// characters, no control characters.
     pub source: String,
     /// Stop (leaving the task `PAUSED`) after this many batches; `None` runs to the end.
     pub max_batches: Option<u64>,
@@ -305,11 +311,22 @@ fn check_options(options: &ImportOptions) -> Result<(), RepoError> {
         )
         .into());
     }
-    if options.max_record_bytes < 1_024 {
+    if !(1_024..=MAX_RECORD_BYTES).contains(&options.max_record_bytes) {
         return Err(InvalidInput::new(
             "max_record_bytes",
             options.max_record_bytes,
-            "must be at least 1,024",
+            format!("must be between 1,024 and {MAX_RECORD_BYTES} (64 MiB)"),
+        )
+        .into());
+    }
+    // Checked once here: a bad source would otherwise refuse every line of the file.
+    shared_db::check_not_empty("source", &options.source)?;
+    shared_db::check_len("source", Some(&options.source), SOURCE_MAX_CHARS)?;
+    if let Some(c) = options.source.chars().find(|c| c.is_control()) {
+        return Err(InvalidInput::new(
+            "source",
+            options.source.escape_debug(),
+            format!("contains the control character {c:?}"),
         )
         .into());
     }
