@@ -316,6 +316,9 @@ impl fmt::Display for StatusReport<'_> {
             None => {}
         }
         if let Some(revision) = &status.alembic_revision {
+            // Whatever another writer left in alembic_version: printed, never obeyed by
+            // the terminal.
+            let revision = revision.escape_debug();
             if status.needs_adopt() {
                 writeln!(
                     f,

@@ -233,7 +233,12 @@ pub(crate) fn print_summary(summary: &ImportSummary, json: bool) -> anyhow::Resu
         );
     }
     if !summary.ignored_columns.is_empty() {
-        println!("  ignored columns: {}", summary.ignored_columns.join(", "));
+        let ignored: Vec<_> = summary
+            .ignored_columns
+            .iter()
+            .map(|c| output::clean(c))
+            .collect();
+        println!("  ignored columns: {}", ignored.join(", "));
     }
     if summary.status == stockdb::data_engineering::SyncTaskStatus::Paused {
         println!("  paused: continue with --resume");

@@ -141,7 +141,9 @@ pub(crate) fn main() -> ExitCode {
         // Whoever read the output went away: nothing to say, and nobody to say it to.
         Err(err) if is_broken_pipe(&err) => ExitCode::from(BROKEN_PIPE_STATUS),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Errors quote input (file names, values, what the database said): their
+            // control characters are shown escaped, their line breaks kept.
+            eprintln!("error: {}", output::clean_lines(&format!("{err:#}")));
             ExitCode::FAILURE
         }
     }

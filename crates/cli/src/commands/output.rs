@@ -38,6 +38,24 @@ pub(crate) fn clean(text: &str) -> Cow<'_, str> {
     )
 }
 
+/// [`clean`], keeping line breaks and tabs: for multi-line text such as error reports.
+pub(crate) fn clean_lines(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            let (body, newline) = match line.strip_suffix('\n') {
+                Some(body) => (body, "\n"),
+                None => (line, ""),
+            };
+            let body: String = body
+                .split('\t')
+                .map(|part| clean(part).into_owned())
+                .collect::<Vec<_>>()
+                .join("\t");
+            body + newline
+        })
+        .collect()
+}
+
 /// Prints `value` as pretty JSON.
 pub(crate) fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);

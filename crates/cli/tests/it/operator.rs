@@ -481,6 +481,46 @@ async fn names_from_files_cannot_drive_the_terminal() {
         "{}",
         text(&shown.stdout)
     );
+
+    // A header column stockdb ignores, named to clear the screen: listed, escaped.
+    let file = dir.path().join("daily.csv");
+    std::fs::write(
+        &file,
+        "ts_code,trade_date,close,\"x\u{1b}[2Jy\"\n600519.SH,20240102,1,2\n",
+    )
+    .unwrap();
+    let imported = stockdb(test_db.url())
+        .args(["import", "daily"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    assert!(!imported.stdout.contains(&0x1b) && !imported.stderr.contains(&0x1b));
+    assert!(
+        text(&imported.stdout).contains("ignored columns: x\\u{1b}[2jy"),
+        "{}",
+        text(&imported.stdout)
+    );
+    // What another writer left in alembic_version, shown by `migrate status`, and a
+    // value quoted by an error.
+    test_db
+        .execute(
+            "CREATE TABLE alembic_version (version_num varchar(32) NOT NULL); \
+             INSERT INTO alembic_version VALUES (E'c0ff\\x1b[2J')",
+        )
+        .await;
+    for args in [
+        &["migrate", "status"][..],
+        &["llm", "delete", "\u{1b}[2Jx", "--yes"][..],
+    ] {
+        let output = stockdb(test_db.url()).args(args).output().unwrap();
+        assert!(
+            !output.stdout.contains(&0x1b) && !output.stderr.contains(&0x1b),
+            "{args:?}: {}{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+    }
 }
 
 #[tokio::test]
