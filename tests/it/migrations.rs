@@ -357,3 +357,42 @@ async fn a_control_character_in_a_comment_or_name_never_makes_a_line_of_its_own(
     );
     assert!(after.contains("table llm_configs\\nindex spoof"), "{after}");
 }
+
+#[tokio::test]
+async fn a_revert_below_version_8_names_call_ids_stored_twice_and_changes_nothing() {
+    let test_db = TestDb::new().await;
+    // One call id at two times: what version 8's key allows and version 7's does not
+    // (a writer that is not stockdb; stockdb's own save refuses it).
+    execute(
+        test_db.db(),
+        "INSERT INTO llm_call_logs (id, caller_module, model_name, vendor, prompt_text, \
+                                    temperature, latency_ms, status, created_at) \
+         SELECT '00000000-0000-4000-8000-0000000000d1', 'c', 'm', 'v', 'p', 0, 1, 'success', at \
+         FROM unnest(ARRAY[now() - interval '40 days', now()]) AS at",
+    )
+    .await;
+    let before = print(test_db.db()).await;
+    let runner = MigrationRunner::connect(test_db.url()).await.unwrap();
+    let err = runner.down(Some(7)).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("llm_call_logs: 00000000-0000-4000-8000-0000000000d1 (2 rows)"),
+        "{message}"
+    );
+    assert!(message.contains("Nothing was changed"), "{message}");
+    assert_eq!(
+        runner.status().await.unwrap().version(),
+        MigrationRunner::LATEST
+    );
+    assert_eq!(print(test_db.db()).await, before);
+    assert_eq!(test_db.count("llm_call_logs").await, 2);
+    // One row deleted, the revert goes through.
+    execute(
+        test_db.db(),
+        "DELETE FROM llm_call_logs WHERE created_at < now() - interval '1 day'",
+    )
+    .await;
+    runner.down(Some(7)).await.unwrap();
+    assert_eq!(print(test_db.db()).await, golden(7).unwrap());
+    runner.close().await.unwrap();
+}

@@ -16,7 +16,9 @@ use crate::domain::{
 #[async_trait]
 pub trait LlmCallLogRepository: Send + Sync {
     /// Stores one call, with secrets in `error_message` redacted first (a provider's error
-    /// may quote the key it refused). An existing id is `Conflict`.
+    /// may quote the key it refused). An id already stored, whatever its `created_at`
+    /// (the key is `(id, created_at)` across monthly partitions), is `Conflict`: one call
+    /// is counted once by statistics and costs.
     async fn save(&self, log: &LlmCallLog) -> Result<(), RepoError>;
 
     /// The calls of session `session_id`, oldest `created_at` first (then by id).
@@ -38,7 +40,8 @@ pub trait LlmCallLogRepository: Send + Sync {
 pub trait ExternalApiCallLogRepository: Send + Sync {
     /// Stores one call, with secrets in `request_params`, `response_data` and
     /// `error_message` redacted first (see [`crate::redact_params`],
-    /// [`crate::redact_text`]). An existing id is `Conflict`.
+    /// [`crate::redact_text`]). An id already stored, whatever its `created_at`, is
+    /// `Conflict`.
     async fn save(&self, log: &ExternalApiCallLog) -> Result<(), RepoError>;
 
     /// The calls of session `session_id`, oldest `created_at` first (then by id).

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Select, Statement,
+    ColumnTrait, DatabaseBackend, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select, Statement,
 };
 use shared_db::{Db, InvalidInput, Page, RepoError};
 use uuid::Uuid;
@@ -16,6 +16,18 @@ use crate::domain::{
 use crate::entity::{external_api_call_logs as api_logs, llm_call_logs as llm_logs};
 use crate::repository::{ExternalApiCallLogRepository, LlmCallLogRepository};
 use shared_db::{redact_params, redact_text};
+
+/// The error for a call id already stored. The key `(id, created_at)` holds across the
+/// monthly partitions only with the month: the same id at another time would be a second
+/// row of one call, counted twice (and `migrate down` to version 7 could not keep both).
+/// The check reads every partition by the key's index; two saves of one id at the same
+/// instant could still both pass, which only a writer forging ids would do.
+fn id_taken(table: &str, id: Uuid) -> RepoError {
+    RepoError::Conflict {
+        entity: table.to_owned(),
+        key: format!("id {id} is already stored"),
+    }
+}
 
 /// LLM call logs on PostgreSQL.
 #[derive(Debug, Clone)]
@@ -208,6 +220,13 @@ impl LlmCallLogRepository for PgLlmCallLogRepository {
             error_message: Set(log.error_message.as_deref().map(redact_text)),
             created_at: Set(log.created_at),
         };
+        let stored = llm_logs::Entity::find()
+            .filter(llm_logs::Column::Id.eq(log.id))
+            .count(self.db.conn())
+            .await?;
+        if stored > 0 {
+            return Err(id_taken("llm_call_logs", log.id));
+        }
         // A month without a partition of its own lands in the default partition.
         llm_logs::Entity::insert(active)
             .exec_without_returning(self.db.conn())
@@ -289,6 +308,13 @@ impl ExternalApiCallLogRepository for PgExternalApiCallLogRepository {
             error_message: Set(log.error_message.as_deref().map(redact_text)),
             created_at: Set(log.created_at),
         };
+        let stored = api_logs::Entity::find()
+            .filter(api_logs::Column::Id.eq(log.id))
+            .count(self.db.conn())
+            .await?;
+        if stored > 0 {
+            return Err(id_taken("external_api_call_logs", log.id));
+        }
         api_logs::Entity::insert(active)
             .exec_without_returning(self.db.conn())
             .await?;

@@ -45,6 +45,14 @@ async fn calls_of_a_session_come_oldest_first() {
         llm.save(&calls[0]).await,
         Err(RepoError::Conflict { .. })
     ));
+    // The same id at another time (another month's partition): still one call, refused.
+    let mut again = calls[0].clone();
+    again.created_at -= chrono::Duration::days(62);
+    assert!(matches!(
+        llm.save(&again).await,
+        Err(RepoError::Conflict { .. })
+    ));
+    assert_eq!(test_db.count("llm_call_logs").await, 4);
 
     let api_calls = [
         api_call(Some(session), "tushare", 120, CallStatus::Success, 5),
@@ -59,6 +67,13 @@ async fn calls_of_a_session_come_oldest_first() {
         [api_calls[1].clone(), api_calls[0].clone()],
         "request_params (JSONB) round-trip"
     );
+    let mut again = api_calls[0].clone();
+    again.created_at -= chrono::Duration::days(62);
+    assert!(matches!(
+        api.save(&again).await,
+        Err(RepoError::Conflict { .. })
+    ));
+    assert_eq!(test_db.count("external_api_call_logs").await, 2);
 }
 
 #[tokio::test]
