@@ -332,7 +332,14 @@ impl DbConfig {
     /// session settings (`statement_timeout`, TCP keepalives).
     pub fn connect_options(&self) -> Result<PgConnectOptions, RepoError> {
         self.validate()?;
-        let (url, dropped) = known_parameters_only(&self.url);
+        let (url, dropped) = known_parameters_only(&self.url).ok_or_else(|| {
+            InvalidInput::new(
+                "url",
+                crate::UNPARSABLE_URL,
+                "cannot be read without doubt (an `@`, `/`, `?` or `#` in the user name or \
+                 password?): percent-encode them (%40 %2F %3F %23)",
+            )
+        })?;
         if !dropped.is_empty() {
             // Their names only: the driver would log their values (a password among them).
             tracing::warn!(

@@ -37,58 +37,93 @@ pub(crate) fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A URL cut into its parts as text, by the rules [`redact_url`] states.
+struct UrlParts<'a> {
+    scheme: &'a str,
+    /// Everything between `://` and the `@` that ends the credentials.
+    userinfo: Option<&'a str>,
+    /// Host, port and path.
+    location: &'a str,
+    query: Option<&'a str>,
+    fragment: Option<&'a str>,
+}
+
+impl<'a> UrlParts<'a> {
+    /// The parts of `url`, or `None` when they cannot be told with certainty.
+    fn split(url: &'a str) -> Option<Self> {
+        let (scheme, rest) = url.split_once("://")?;
+        let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
+        if !scheme_ok {
+            return None;
+        }
+        let (userinfo, after) = match (rest.find('@'), rest.rfind('@')) {
+            // Several `@`: a password holding `@` (`a@b@host`), or an `@` in the path, query
+            // or fragment after the real one. Past a `/`, `?` or `#` between them it could
+            // be either, and a guess could show a password.
+            (Some(first), Some(last)) if rest[first..last].contains(['/', '?', '#']) => {
+                return None;
+            }
+            (_, Some(at)) => (Some(&rest[..at]), &rest[at + 1..]),
+            _ => (None, rest),
+        };
+        let user = userinfo.map(|info| info.split(':').next().unwrap_or_default());
+        if user.is_some_and(|user| user.contains(['/', '?', '#', ' ', '\t', '\n'])) {
+            return None;
+        }
+        let (after, fragment) = match after.split_once('#') {
+            Some((after, fragment)) => (after, Some(fragment)),
+            None => (after, None),
+        };
+        let (location, query) = match after.split_once('?') {
+            Some((location, query)) => (location, Some(query)),
+            None => (after, None),
+        };
+        // A port that is not a number is a password seen without its `@` (a list of URLs
+        // split at a `,` inside one, `postgres://app:se,cret@db`).
+        let authority = location.split('/').next().unwrap_or_default();
+        let bad_port = authority.split(',').any(|host| {
+            let host = host.rsplit(']').next().unwrap_or(host);
+            host.rsplit_once(':')
+                .is_some_and(|(_, port)| !port.chars().all(|c| c.is_ascii_digit()))
+        });
+        if bad_port {
+            return None;
+        }
+        Some(Self {
+            scheme,
+            userinfo,
+            location,
+            query,
+            fragment,
+        })
+    }
+}
+
 /// `url` fit for logs and messages, read as text rather than trusted to a URL parser
 /// (which takes `postgres://app:#S3cret@db/x` for a host `app` and a fragment): everything
 /// between `://` and the last `@` is credentials, shown as the user name and `***`; a
 /// fragment is never shown; the value of every secret query parameter (`password=`,
 /// `sslpassword=`, also percent-encoded names) is `***`. What cannot be read with
 /// certainty — no `scheme://`, a "user name" holding `/`, `?`, `#` or spaces (an `@` in a
-/// query put the cut in the wrong place), `@`s on both sides of a `/`, `?` or `#` — prints
-/// as [`UNPARSABLE_URL`]. In the query, the pieces after a secret parameter up to the next
+/// query put the cut in the wrong place), `@`s on both sides of a `/`, `?` or `#`, a port
+/// that is not a number (a password without its `@`) — prints as [`UNPARSABLE_URL`]. In the query, the pieces after a secret parameter up to the next
 /// parameter libpq or the driver knows are taken for part of its value (an unencoded `&`).
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some(parts) = UrlParts::split(url) else {
         return UNPARSABLE_URL.to_owned();
     };
-    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
-    if !scheme_ok {
-        return UNPARSABLE_URL.to_owned();
+    let mut out = format!("{}://", parts.scheme);
+    if let Some(userinfo) = parts.userinfo {
+        match userinfo.split_once(':') {
+            Some((user, _)) => out.push_str(&format!("{user}:***@")),
+            None => out.push_str(&format!("{userinfo}@")),
+        }
     }
-    let (userinfo, after) = match (rest.find('@'), rest.rfind('@')) {
-        // Several `@`: a password holding `@` (`a@b@host`), or an `@` in the path, query or
-        // fragment after the real one. Past a `/`, `?` or `#` between them it could be
-        // either, and a guess could show a password.
-        (Some(first), Some(last)) if rest[first..last].contains(['/', '?', '#']) => {
-            return UNPARSABLE_URL.to_owned();
-        }
-        (_, Some(at)) => (Some(&rest[..at]), &rest[at + 1..]),
-        _ => (None, rest),
-    };
-    let after = after.split('#').next().unwrap_or_default();
-    let (location, query) = match after.split_once('?') {
-        Some((location, query)) => (location, Some(query)),
-        None => (after, None),
-    };
-    let mut out = format!("{scheme}://");
-    if let Some(userinfo) = userinfo {
-        let (user, password) = match userinfo.split_once(':') {
-            Some((user, _)) => (user, true),
-            None => (userinfo, false),
-        };
-        if user.contains(['/', '?', '#', ' ', '\t', '\n']) {
-            return UNPARSABLE_URL.to_owned();
-        }
-        out.push_str(user);
-        if password {
-            out.push_str(":***");
-        }
-        out.push('@');
-    }
-    out.push_str(location);
-    if let Some(query) = query {
+    out.push_str(parts.location);
+    if let Some(query) = parts.query {
         out.push('?');
         let pairs: Vec<String> = query_pairs(query)
             .into_iter()
@@ -244,20 +279,13 @@ impl Dropped {
 
 /// `url` without the query parameters the driver does not know, and what was left out:
 /// the driver would log each with its value (`sslpassword=…`) before stockdb could
-/// redact it.
-pub(crate) fn known_parameters_only(url: &str) -> (String, Dropped) {
-    let authority_end = url.rfind('@').map_or(0, |at| at + 1);
-    let Some(query_at) = url[authority_end..].find('?').map(|at| authority_end + at) else {
-        return (url.to_owned(), Dropped::default());
-    };
-    let (base, query) = (&url[..query_at], &url[query_at + 1..]);
-    let (query, fragment) = match query.split_once('#') {
-        Some((query, fragment)) => (query, Some(fragment)),
-        None => (query, None),
-    };
+/// redact it. `None` when the URL's parts cannot be told with certainty (see
+/// [`redact_url`]): the driver might read a password as a host or a parameter, and log it.
+pub(crate) fn known_parameters_only(url: &str) -> Option<(String, Dropped)> {
+    let parts = UrlParts::split(url)?;
     let mut kept = Vec::new();
     let mut dropped = Dropped::default();
-    for pair in query_pairs(query) {
+    for pair in parts.query.map(query_pairs).unwrap_or_default() {
         match pair {
             QueryPair::SecretPiece(_) => dropped.secret_pieces += 1,
             QueryPair::Plain(pair) | QueryPair::Secret(pair)
@@ -270,16 +298,21 @@ pub(crate) fn known_parameters_only(url: &str) -> (String, Dropped) {
             }
         }
     }
-    let mut clean = base.to_owned();
+    let mut clean = format!("{}://", parts.scheme);
+    if let Some(userinfo) = parts.userinfo {
+        clean.push_str(userinfo);
+        clean.push('@');
+    }
+    clean.push_str(parts.location);
     if !kept.is_empty() {
         clean.push('?');
         clean.push_str(&kept.join("&"));
     }
-    if let Some(fragment) = fragment {
+    if let Some(fragment) = parts.fragment {
         clean.push('#');
         clean.push_str(fragment);
     }
-    (clean, dropped)
+    Some((clean, dropped))
 }
 
 #[cfg(test)]
@@ -362,6 +395,9 @@ mod tests {
             ),
             // `@` in the password and in the fragment: either could be the cut.
             ("postgres://app:@hunter2@db/x#@hunter2", UNPARSABLE_URL),
+            // A URL cut at a `,` inside its password (a list split in the wrong place).
+            ("postgres://app:hunter2", UNPARSABLE_URL),
+            ("postgres://[::1]:5432/x", "postgres://[::1]:5432/x"),
             ("not a url hunter2", UNPARSABLE_URL),
         ] {
             assert_eq!(redact_url(url), shown, "{url}");
@@ -373,10 +409,11 @@ mod tests {
     fn parameters_the_driver_does_not_know_go_before_it_sees_them() {
         let (url, dropped) = known_parameters_only(
             "postgres://app:p@db/x?sslmode=require&sslpassword=hunter2&connect_timeout=5",
-        );
+        )
+        .unwrap();
         assert_eq!(url, "postgres://app:p@db/x?sslmode=require");
         assert_eq!(dropped.names, ["sslpassword", "connect_timeout"]);
-        let (url, dropped) = known_parameters_only("postgres://db/x");
+        let (url, dropped) = known_parameters_only("postgres://db/x").unwrap();
         assert_eq!(
             (url.as_str(), dropped.is_empty()),
             ("postgres://db/x", true)
@@ -384,12 +421,12 @@ mod tests {
         // An unencoded `&` in a password: its pieces are dropped unnamed, up to the next
         // parameter the driver knows.
         let (url, dropped) =
-            known_parameters_only("postgres://db/x?password=a&b=c&d&sslmode=disable&e=1");
+            known_parameters_only("postgres://db/x?password=a&b=c&d&sslmode=disable&e=1").unwrap();
         assert_eq!(url, "postgres://db/x?password=a&sslmode=disable");
         assert_eq!(dropped.names, ["e"]);
         assert_eq!(dropped.secret_pieces, 2);
         // A `?` in the password is not the query.
-        let (url, _) = known_parameters_only("postgres://app:a?b@db/x?application_name=t");
+        let (url, _) = known_parameters_only("postgres://app:a?b@db/x?application_name=t").unwrap();
         assert_eq!(url, "postgres://app:a?b@db/x?application_name=t");
     }
 }

@@ -10,6 +10,7 @@ mod imports;
 mod llm;
 mod operator;
 mod retention;
+mod secrets;
 
 /// The `stockdb` binary, pointed at `url`, with no secret key and quiet logs.
 pub(crate) fn stockdb(url: &str) -> std::process::Command {
