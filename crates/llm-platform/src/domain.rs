@@ -121,6 +121,14 @@ impl NewLlmConfig {
 /// URL at all (a key pasted into `--base-url` by mistake) is shown as its length only.
 pub fn shown_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
+        // Not a URL: shown (without a query) only when it looks like an address, a host
+        // or `scheme:…`, and not like a key.
+        let head = url.split(['?', '#']).next().unwrap_or_default();
+        let shown = shared_db::redact_text(head);
+        let address = head.contains(['.', ':']) && !head.contains(['@', ' ']);
+        if address && shown == head && !head.split(['.', ':', '/']).any(looks_like_key) {
+            return shown;
+        }
         return format!(
             "<{} characters, not shown: not a URL, and it may be a key>",
             url.chars().count()
