@@ -13,6 +13,7 @@ mod cli;
 mod digest;
 mod error;
 mod fingerprint;
+mod guards;
 mod lock;
 mod migrations;
 mod runner;
