@@ -17,16 +17,23 @@ use crate::entity::{external_api_call_logs as api_logs, llm_call_logs as llm_log
 use crate::repository::{ExternalApiCallLogRepository, LlmCallLogRepository};
 use shared_db::{redact_params, redact_text};
 
-/// The error for a call id already stored. The key `(id, created_at)` holds across the
-/// monthly partitions only with the month: the same id at another time would be a second
-/// row of one call, counted twice (and `migrate down` to version 7 could not keep both).
-/// The check reads every partition by the key's index; two saves of one id at the same
-/// instant could still both pass, which only a writer forging ids would do.
-fn id_taken(table: &str, id: Uuid) -> RepoError {
-    RepoError::Conflict {
-        entity: table.to_owned(),
-        key: format!("id {id} is already stored"),
+/// Refuses a call id already stored, at any time: the key `(id, created_at)` holds across
+/// the monthly partitions only with the month, and the same id at another time would be
+/// a second row of one call, counted twice (and `migrate down` to version 7 could not
+/// keep both). The check reads every partition by the key's index; two saves of one id
+/// at the same instant could still both pass, which only a writer forging ids would do.
+async fn check_new_id<E>(db: &Db, id: E::Column, value: Uuid) -> Result<(), RepoError>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    if E::find().filter(id.eq(value)).count(db.conn()).await? == 0 {
+        return Ok(());
     }
+    Err(RepoError::Conflict {
+        entity: E::default().table_name().to_owned(),
+        key: format!("id {value} is already stored"),
+    })
 }
 
 /// LLM call logs on PostgreSQL.
@@ -220,13 +227,7 @@ impl LlmCallLogRepository for PgLlmCallLogRepository {
             error_message: Set(log.error_message.as_deref().map(redact_text)),
             created_at: Set(log.created_at),
         };
-        let stored = llm_logs::Entity::find()
-            .filter(llm_logs::Column::Id.eq(log.id))
-            .count(self.db.conn())
-            .await?;
-        if stored > 0 {
-            return Err(id_taken("llm_call_logs", log.id));
-        }
+        check_new_id::<llm_logs::Entity>(&self.db, llm_logs::Column::Id, log.id).await?;
         // A month without a partition of its own lands in the default partition.
         llm_logs::Entity::insert(active)
             .exec_without_returning(self.db.conn())
@@ -308,13 +309,7 @@ impl ExternalApiCallLogRepository for PgExternalApiCallLogRepository {
             error_message: Set(log.error_message.as_deref().map(redact_text)),
             created_at: Set(log.created_at),
         };
-        let stored = api_logs::Entity::find()
-            .filter(api_logs::Column::Id.eq(log.id))
-            .count(self.db.conn())
-            .await?;
-        if stored > 0 {
-            return Err(id_taken("external_api_call_logs", log.id));
-        }
+        check_new_id::<api_logs::Entity>(&self.db, api_logs::Column::Id, log.id).await?;
         api_logs::Entity::insert(active)
             .exec_without_returning(self.db.conn())
             .await?;
