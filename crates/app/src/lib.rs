@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use audit::{
     ExternalApiCallLogRepository, LlmCallLogRepository, ModelPriceRepository,
-    PgExternalApiCallLogRepository, PgLlmCallLogRepository, PgModelPriceRepository,
+    PgExternalApiCallLogRepository, PgLlmCallLogRepository, PgModelPriceRepository, PromptStorage,
 };
 use coordinator::{PgResearchSessionRepository, ResearchSessionRepository};
 use data_engineering::{
@@ -51,6 +51,7 @@ pub struct Stockdb {
     llm_calls: Arc<PgLlmCallLogRepository>,
     prices: Arc<PgModelPriceRepository>,
     api_calls: Arc<PgExternalApiCallLogRepository>,
+    prompts: PromptStorage,
 }
 
 impl std::fmt::Debug for Stockdb {
@@ -105,7 +106,22 @@ impl Stockdb {
             llm_calls: Arc::new(PgLlmCallLogRepository::new(db.clone())),
             prices: Arc::new(PgModelPriceRepository::new(db.clone())),
             api_calls: Arc::new(PgExternalApiCallLogRepository::new(db.clone())),
+            prompts: PromptStorage::default(),
             db,
+        }
+    }
+
+    /// The same repositories, storing LLM calls' prompts, system messages and
+    /// completions as `prompts` says (default: secrets masked before storing; `Verbatim`
+    /// for deployments that must keep them as sent). The unit of work follows it.
+    #[must_use]
+    pub fn with_prompt_storage(&self, prompts: PromptStorage) -> Self {
+        Self {
+            llm_calls: Arc::new(
+                PgLlmCallLogRepository::new(self.db.clone()).with_prompt_storage(prompts),
+            ),
+            prompts,
+            ..self.clone()
         }
     }
 
@@ -132,6 +148,7 @@ impl Stockdb {
             llm_configs: self.llm_configs.clone(),
             ..Self::from_db(self.db.primary(), None)
         }
+        .with_prompt_storage(self.prompts)
     }
 
     /// The same repositories with `clock` as their "now" (see `Db::with_clock`): for tests
@@ -142,6 +159,7 @@ impl Stockdb {
             llm_configs: self.llm_configs.clone(),
             ..Self::from_db(self.db.with_clock(clock), None)
         }
+        .with_prompt_storage(self.prompts)
     }
 
     /// What the replica watchers last saw, one entry per configured replica.
@@ -227,7 +245,7 @@ impl Stockdb {
     /// A unit of work: the research-trace repositories bound to one new transaction on
     /// the primary, committed or rolled back together (see [`UnitOfWork`]).
     pub async fn unit_of_work(&self) -> Result<UnitOfWork, RepoError> {
-        UnitOfWork::begin(&self.db).await
+        UnitOfWork::begin(&self.db, self.prompts).await
     }
 }
 

@@ -4,7 +4,7 @@
 
 use audit::{
     ExternalApiCallLogRepository, LlmCallLogRepository, PgExternalApiCallLogRepository,
-    PgLlmCallLogRepository,
+    PgLlmCallLogRepository, PromptStorage,
 };
 use coordinator::{PgResearchSessionRepository, ResearchSessionRepository};
 use shared_db::{Db, RepoError};
@@ -45,11 +45,11 @@ pub struct UnitOfWork {
 }
 
 impl UnitOfWork {
-    pub(crate) async fn begin(db: &Db) -> Result<Self, RepoError> {
+    pub(crate) async fn begin(db: &Db, prompts: PromptStorage) -> Result<Self, RepoError> {
         let db = db.begin().await?;
         Ok(Self {
             sessions: PgResearchSessionRepository::new(db.clone()),
-            llm_calls: PgLlmCallLogRepository::new(db.clone()),
+            llm_calls: PgLlmCallLogRepository::new(db.clone()).with_prompt_storage(prompts),
             api_calls: PgExternalApiCallLogRepository::new(db.clone()),
             db,
         })

@@ -2,8 +2,9 @@
 //! (`external_api_call_logs`), with statistics over a time window computed in SQL, and
 //! what the LLM calls cost at the model prices in force when they ran (`llm_model_prices`),
 //! and the monthly partitions of both logs with their retention ([`RetentionRepository`]).
-//! Secrets are redacted before anything is stored: request parameters, responses and error
-//! messages (see [`redact_text`]).
+//! Secrets are redacted before anything is stored: request parameters, responses, error
+//! messages and, unless a deployment keeps them verbatim ([`PromptStorage`]), prompts and
+//! completions (see [`redact_text`]); every read redacts again.
 
 mod domain;
 mod entity;
@@ -13,8 +14,8 @@ mod repository;
 pub use domain::{
     ApiCallFilter, CallStats, CallStatus, CostBy, CostRow, CostScope, ExternalApiCallLog,
     LlmCallFilter, LlmCallLog, MONTHS_AHEAD, MaintenanceReport, ModelPrice, PartitionAction,
-    PartitionStatus, PlannedPartition, RetentionPlan, RetentionPolicy, SessionCalls, SplitReport,
-    TimeWindow,
+    PartitionStatus, PlannedPartition, PromptStorage, RetentionPlan, RetentionPolicy, SessionCalls,
+    SplitReport, TimeWindow,
 };
 pub use postgres::{
     PgExternalApiCallLogRepository, PgLlmCallLogRepository, PgModelPriceRepository,

@@ -16,7 +16,8 @@ use crate::domain::{
 #[async_trait]
 pub trait LlmCallLogRepository: Send + Sync {
     /// Stores one call, with secrets in `error_message` redacted first (a provider's error
-    /// may quote the key it refused). An id already stored, whatever its `created_at`
+    /// may quote the key it refused), and in the prompt, system message and completion
+    /// unless the repository keeps them verbatim (`PromptStorage`). An id already stored, whatever its `created_at`
     /// (the key is `(id, created_at)` across monthly partitions), is `Conflict`: one call
     /// is counted once by statistics and costs.
     async fn save(&self, log: &LlmCallLog) -> Result<(), RepoError>;

@@ -106,3 +106,35 @@ async fn a_committed_unit_stores_every_write_at_once() {
     assert_eq!(trace.nodes, [node]);
     assert_eq!(trace.llm_calls, [call]);
 }
+
+#[tokio::test]
+async fn the_prompt_storage_a_deployment_chose_holds_in_the_unit_and_on_the_primary() {
+    let test_db = TestDb::new().await;
+    let key = "sk-live-4f9a8b7c6d5e4f3a2b1c";
+    let redacting = Stockdb::from_db(test_db.db().clone(), None);
+    let verbatim = redacting.with_prompt_storage(stockdb::audit::PromptStorage::Verbatim);
+    let (_, _, mut kept) = running(&verbatim).await;
+    kept.prompt_text = format!("unit token={key}");
+    let work = verbatim.unit_of_work().await.unwrap();
+    work.llm_calls().save(&kept).await.unwrap();
+    work.commit().await.unwrap();
+    let (_, _, mut primary) = running(&verbatim).await;
+    primary.prompt_text = format!("primary token={key}");
+    verbatim.primary().llm_calls().save(&primary).await.unwrap();
+    let (_, _, mut masked) = running(&redacting).await;
+    masked.prompt_text = format!("default token={key}");
+    redacting.llm_calls().save(&masked).await.unwrap();
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT prompt_text FROM llm_call_logs ORDER BY prompt_text")
+            .fetch_all(test_db.db().pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        stored,
+        [
+            "default token=***".to_owned(),
+            format!("primary token={key}"),
+            format!("unit token={key}"),
+        ]
+    );
+}

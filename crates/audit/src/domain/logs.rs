@@ -19,6 +19,18 @@ shared_db::string_enum! {
     }
 }
 
+/// How stockdb stores an LLM call's prompt, system message and completion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PromptStorage {
+    /// Secret-shaped content (keys, passwords, tokens: see [`crate::redact_text`]) masked
+    /// before storing, every other byte as given. The default.
+    #[default]
+    Redacted,
+    /// As given, for deployments that must keep prompts verbatim. Reads through stockdb
+    /// still mask them; whoever reads the table directly sees what was sent.
+    Verbatim,
+}
+
 /// One call to an LLM (`llm_call_logs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmCallLog {

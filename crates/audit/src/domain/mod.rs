@@ -6,7 +6,8 @@ mod prices;
 mod retention;
 
 pub use logs::{
-    ApiCallFilter, CallStats, CallStatus, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
+    ApiCallFilter, CallStats, CallStatus, ExternalApiCallLog, LlmCallFilter, LlmCallLog,
+    PromptStorage, TimeWindow,
 };
 pub use prices::{CostBy, CostRow, CostScope, ModelPrice};
 pub use retention::{

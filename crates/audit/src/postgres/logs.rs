@@ -11,7 +11,8 @@ use shared_db::{Db, InvalidInput, Page, RepoError};
 use uuid::Uuid;
 
 use crate::domain::{
-    ApiCallFilter, CallStats, CallStatus, ExternalApiCallLog, LlmCallFilter, LlmCallLog, TimeWindow,
+    ApiCallFilter, CallStats, CallStatus, ExternalApiCallLog, LlmCallFilter, LlmCallLog,
+    PromptStorage, TimeWindow,
 };
 use crate::entity::{external_api_call_logs as api_logs, llm_call_logs as llm_logs};
 use crate::repository::{ExternalApiCallLogRepository, LlmCallLogRepository};
@@ -40,12 +41,32 @@ where
 #[derive(Debug, Clone)]
 pub struct PgLlmCallLogRepository {
     db: Db,
+    prompts: PromptStorage,
 }
 
 impl PgLlmCallLogRepository {
-    /// A repository on `db`.
+    /// A repository on `db`, storing prompts [`PromptStorage::Redacted`].
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            prompts: PromptStorage::default(),
+        }
+    }
+
+    /// This repository, storing prompts, system messages and completions as `prompts`
+    /// says.
+    #[must_use]
+    pub fn with_prompt_storage(mut self, prompts: PromptStorage) -> Self {
+        self.prompts = prompts;
+        self
+    }
+
+    /// `text` as it is stored: masked, unless prompts are kept verbatim.
+    fn stored(&self, text: &str) -> String {
+        match self.prompts {
+            PromptStorage::Redacted => redact_text(text),
+            PromptStorage::Verbatim => text.to_owned(),
+        }
     }
 }
 
@@ -215,9 +236,9 @@ impl LlmCallLogRepository for PgLlmCallLogRepository {
             caller_agent: Set(log.caller_agent.clone()),
             model_name: Set(log.model_name.clone()),
             vendor: Set(log.vendor.clone()),
-            prompt_text: Set(log.prompt_text.clone()),
-            system_message: Set(log.system_message.clone()),
-            completion_text: Set(log.completion_text.clone()),
+            prompt_text: Set(self.stored(&log.prompt_text)),
+            system_message: Set(log.system_message.as_deref().map(|t| self.stored(t))),
+            completion_text: Set(log.completion_text.as_deref().map(|t| self.stored(t))),
             prompt_tokens: Set(log.prompt_tokens),
             completion_tokens: Set(log.completion_tokens),
             total_tokens: Set(log.total_tokens),

@@ -420,3 +420,45 @@ async fn what_another_writer_stored_is_read_back_as_it_was_stored() {
         r#"{"q":"茅台","zeta":0.70,"alpha":12345678901234567890123}"#
     );
 }
+
+#[tokio::test]
+async fn prompts_are_stored_with_secrets_masked_unless_kept_verbatim() {
+    let test_db = TestDb::new().await;
+    let key = "sk-live-4f9a8b7c6d5e4f3a2b1c";
+    let session = Uuid::new_v4();
+    let mut call = llm_call(Some(session), "deepseek-chat", 900, CallStatus::Success, 0);
+    call.prompt_text = format!("用 api_key={key} 查 600519.SH\r\n  缩进  保留\t{{\"a\": 0.70}}");
+    call.system_message = Some(format!("Authorization: Bearer {key}"));
+    call.completion_text = Some(format!("你的密钥 {key} 已收到"));
+    let stored = async |id: Uuid| -> String {
+        sqlx::query_scalar(
+            "SELECT concat_ws('|', prompt_text, system_message, completion_text) \
+             FROM llm_call_logs WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(test_db.db().pool())
+        .await
+        .unwrap()
+    };
+
+    // By default: masked before storing, every other byte as given.
+    PgLlmCallLogRepository::new(test_db.db().clone())
+        .save(&call)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored(call.id).await,
+        "用 api_key=*** 查 600519.SH\r\n  缩进  保留\t{\"a\": 0.70}\
+         |Authorization: ***|你的密钥 sk-*** 已收到"
+    );
+
+    // Kept verbatim on request: stored as sent, still masked when read through stockdb.
+    let verbatim = PgLlmCallLogRepository::new(test_db.db().clone())
+        .with_prompt_storage(audit::PromptStorage::Verbatim);
+    let mut raw = call.clone();
+    raw.id = Uuid::new_v4();
+    verbatim.save(&raw).await.unwrap();
+    assert!(stored(raw.id).await.contains(key));
+    let read = verbatim.get_by_session_id(session).await.unwrap();
+    assert!(!format!("{read:?}").contains(key));
+}
