@@ -39,6 +39,7 @@ pub(crate) const MIGRATIONS: &[SqlMigration] = &[
     sql_migration!("m20261125_000003_llm_model_prices"),
     sql_migration!("m20261125_000004_partitioned_audit_logs"),
     sql_migration!("m20261206_000001_audit_default_partitions"),
+    sql_migration!("m20261206_000002_llm_ledger"),
 ];
 
 impl SqlMigration {

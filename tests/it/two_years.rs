@@ -187,6 +187,7 @@ async fn two_years_beside_the_earlier_service_lose_nothing_and_fail_no_write() {
                 input_per_million: input,
                 output_per_million: output,
                 cached_input_per_million: None,
+                reasoning_output_per_million: None,
                 currency: "CNY".into(),
             })
             .await

@@ -14,8 +14,8 @@ mod repository;
 pub use domain::{
     ApiCallFilter, CallStats, CallStatus, CostBy, CostRow, CostScope, ExternalApiCallLog,
     LlmCallFilter, LlmCallLog, MONTHS_AHEAD, MaintenanceReport, ModelPrice, PartitionAction,
-    PartitionStatus, PlannedPartition, PromptStorage, RetentionPlan, RetentionPolicy, SessionCalls,
-    SplitReport, TimeWindow,
+    PartitionStatus, PlannedPartition, PromptStorage, RetentionPlan, RetentionPolicy, RollupReport,
+    SessionCalls, SplitReport, TimeWindow,
 };
 pub use postgres::{
     PgExternalApiCallLogRepository, PgLlmCallLogRepository, PgModelPriceRepository,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::domain::{
     ApiCallFilter, CallStats, CostBy, CostRow, CostScope, ExternalApiCallLog, LlmCallFilter,
     LlmCallLog, MaintenanceReport, ModelPrice, PartitionStatus, RetentionPlan, RetentionPolicy,
-    TimeWindow,
+    RollupReport, TimeWindow,
 };
 
 /// Audit log of LLM calls (`llm_call_logs`).
@@ -93,7 +93,8 @@ pub trait RetentionRepository: Send + Sync {
     async fn plan(&self, policy: RetentionPolicy) -> Result<RetentionPlan, RepoError>;
 
     /// Runs [`RetentionRepository::maintain`] first, then blanks and drops what `policy`
-    /// says, partition by partition, each in its own short transaction (a lock is waited
+    /// says, partition by partition (a partition's days rolled up in the transaction that
+    /// drops it, so no call it held is missing from the rollup), each in its own short transaction (a lock is waited
     /// for at most 1 s, then tried again). Returns what it did.
     ///
     /// One run at a time (with `maintain` too): a second one fails with `RepoError::Busy`
@@ -104,11 +105,18 @@ pub trait RetentionRepository: Send + Sync {
     /// Partition maintenance, which needs no policy and suits a scheduler: splits a
     /// converted partition into months (online: its rows are copied month by month while
     /// writers go on, then swapped in by one short transaction), moves the rows the
-    /// default partitions caught into partitions of their months, and makes the months
-    /// from the current one through [`MONTHS_AHEAD`](crate::MONTHS_AHEAD) ahead. Every
+    /// default partitions caught into partitions of their months, makes the months
+    /// from the current one through [`MONTHS_AHEAD`](crate::MONTHS_AHEAD) ahead, and
+    /// rolls up the closed days ([`RetentionRepository::roll_up`]). Every
     /// step holds locks that block writers for at most a moment (1 s, retried), and a run
     /// killed at any point is finished by the next. One run at a time, as `apply`.
     async fn maintain(&self) -> Result<MaintenanceReport, RepoError>;
+
+    /// The rollup catch-up: rolls up every closed day (before today by the handle's clock)
+    /// whose rollup is missing or stale, from its rows; see [`RollupReport`] for what
+    /// makes a day stale. Exact and idempotent: a second run with nothing new does
+    /// nothing. `maintain` (and so `apply`) runs it too. One run at a time, as `apply`.
+    async fn roll_up(&self) -> Result<RollupReport, RepoError>;
 
     /// Where each log's partitions stand: how far ahead months are ready, what the
     /// default partition holds, whether a converted partition awaits its split.

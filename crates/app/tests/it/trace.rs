@@ -65,6 +65,7 @@ async fn a_trace_holds_everything_recorded_of_its_session_and_nothing_else() {
         input_per_million: 2.0,
         output_per_million: 8.0,
         cached_input_per_million: None,
+        reasoning_output_per_million: None,
         currency: "CNY".to_owned(),
     };
     db.prices().set(&price).await.unwrap();

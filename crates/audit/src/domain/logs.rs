@@ -59,6 +59,20 @@ pub struct LlmCallLog {
     pub completion_tokens: Option<i32>,
     /// 总 token 数.
     pub total_tokens: Option<i32>,
+    /// Of the prompt tokens, those the vendor served from its cache (DeepSeek's
+    /// `prompt_cache_hit_tokens`, OpenAI's `prompt_tokens_details.cached_tokens`): at most
+    /// `prompt_tokens`, charged at the cached-input price. `None`: not reported.
+    #[serde(default)]
+    pub cached_prompt_tokens: Option<i32>,
+    /// Of the completion tokens, those spent reasoning (`completion_tokens_details.
+    /// reasoning_tokens`): at most `completion_tokens`, charged at the reasoning-output
+    /// price where the model has one. `None`: not reported.
+    #[serde(default)]
+    pub reasoning_tokens: Option<i32>,
+    /// The `llm_configs` alias that served the call (at most 100 characters); the earlier
+    /// service's rows have none.
+    #[serde(default)]
+    pub config_alias: Option<String>,
     /// 温度参数.
     pub temperature: f64,
     /// 调用耗时（毫秒）.
@@ -95,6 +109,9 @@ impl LlmCallLog {
             prompt_tokens: None,
             completion_tokens: None,
             total_tokens: None,
+            cached_prompt_tokens: None,
+            reasoning_tokens: None,
+            config_alias: None,
             temperature: 0.0,
             latency_ms: 0,
             status: CallStatus::Success,
@@ -117,10 +134,47 @@ impl LlmCallLog {
         check_not_negative("prompt_tokens", self.prompt_tokens)?;
         check_not_negative("completion_tokens", self.completion_tokens)?;
         check_not_negative("total_tokens", self.total_tokens)?;
+        check_part(
+            "cached_prompt_tokens",
+            self.cached_prompt_tokens,
+            "prompt_tokens",
+            self.prompt_tokens,
+        )?;
+        check_part(
+            "reasoning_tokens",
+            self.reasoning_tokens,
+            "completion_tokens",
+            self.completion_tokens,
+        )?;
+        check_len("config_alias", self.config_alias.as_deref(), 100)?;
         check_text("prompt_text", Some(&self.prompt_text))?;
         check_text("system_message", self.system_message.as_deref())?;
         check_text("completion_text", self.completion_text.as_deref())?;
         check_text("error_message", self.error_message.as_deref())
+    }
+}
+
+/// Checks that `part` (a kind of the tokens counted by `whole`) is not negative and not
+/// more than `whole`, which must be known when `part` is.
+fn check_part(
+    field: &'static str,
+    part: Option<i32>,
+    whole_field: &str,
+    whole: Option<i32>,
+) -> Result<(), InvalidInput> {
+    check_not_negative(field, part)?;
+    match (part, whole) {
+        (Some(part), None) => Err(InvalidInput::new(
+            field,
+            part,
+            format!("given without {whole_field}, of which it is a part"),
+        )),
+        (Some(part), Some(whole)) if part > whole => Err(InvalidInput::new(
+            field,
+            part,
+            format!("more than {whole_field} ({whole}), of which it is a part"),
+        )),
+        _ => Ok(()),
     }
 }
 

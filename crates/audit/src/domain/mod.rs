@@ -12,5 +12,5 @@ pub use logs::{
 pub use prices::{CostBy, CostRow, CostScope, ModelPrice};
 pub use retention::{
     MONTHS_AHEAD, MaintenanceReport, PartitionAction, PartitionStatus, PlannedPartition,
-    RetentionPlan, RetentionPolicy, SessionCalls, SplitReport,
+    RetentionPlan, RetentionPolicy, RollupReport, SessionCalls, SplitReport,
 };

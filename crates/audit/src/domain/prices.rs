@@ -21,9 +21,13 @@ pub struct ModelPrice {
     pub input_per_million: f64,
     /// Per million completion tokens.
     pub output_per_million: f64,
-    /// Per million cached prompt tokens. Stored for the record: calls do not record how
-    /// many of their tokens were cached, so every prompt token costs `input_per_million`.
+    /// Per million cached prompt tokens (a call's `cached_prompt_tokens`); `None`: cached
+    /// tokens cost `input_per_million`.
     pub cached_input_per_million: Option<f64>,
+    /// Per million reasoning tokens (a call's `reasoning_tokens`), for vendors that bill
+    /// them apart from other output; `None`: they cost `output_per_million`.
+    #[serde(default)]
+    pub reasoning_output_per_million: Option<f64>,
     /// ISO 4217 code (`CNY`, `USD`).
     pub currency: String,
 }
@@ -47,6 +51,10 @@ impl ModelPrice {
             ("input_per_million", Some(self.input_per_million)),
             ("output_per_million", Some(self.output_per_million)),
             ("cached_input_per_million", self.cached_input_per_million),
+            (
+                "reasoning_output_per_million",
+                self.reasoning_output_per_million,
+            ),
         ] {
             check_finite(field, value)?;
             if let Some(value) = value.filter(|v| *v < 0.0) {
@@ -82,12 +90,17 @@ pub enum CostBy {
     Agent,
     /// One row per UTC day (`YYYY-MM-DD`).
     Day,
+    /// One row per `llm_configs` alias that served the calls: `-` for calls without one
+    /// (the earlier service's).
+    Config,
     /// One row for all.
     Total,
 }
 
 /// The cost of one group in one currency. Calls no price covers form rows of their own,
-/// with `currency` and `cost` `None`: unpriced is not free.
+/// with `currency` and `cost` `None`: unpriced is not free. Days rolled up count from the
+/// rollup (see [`crate::RollupReport`]), the others from the rows: a window of whole days
+/// costs the same before and after retention drops its rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromQueryResult)]
 pub struct CostRow {
     /// The group (`vendor/model`, agent or day); `*` for [`CostBy::Total`].
@@ -100,8 +113,19 @@ pub struct CostRow {
     pub cost: Option<f64>,
     /// Their prompt tokens.
     pub prompt_tokens: i64,
+    /// Of their prompt tokens, those served from a cache.
+    #[serde(default)]
+    pub cached_prompt_tokens: i64,
     /// Their completion tokens.
     pub completion_tokens: i64,
+    /// Of their completion tokens, those spent reasoning.
+    #[serde(default)]
+    pub reasoning_tokens: i64,
+    /// Their calls that recorded neither cached nor reasoning tokens, charged as every
+    /// prompt token input and every completion token output: a cost that may be too high
+    /// where the vendor cached part of the prompt.
+    #[serde(default)]
+    pub calls_without_breakdown: i64,
 }
 
 #[cfg(test)]
@@ -116,6 +140,7 @@ mod tests {
             input_per_million: input,
             output_per_million: 8.0,
             cached_input_per_million: None,
+            reasoning_output_per_million: None,
             currency: currency.into(),
         }
     }

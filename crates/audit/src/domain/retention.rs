@@ -179,6 +179,39 @@ pub struct MaintenanceReport {
     pub moved_from_default: u64,
     /// The converted partitions split into months.
     pub split: Vec<SplitReport>,
+    /// The closed days rolled up (see [`RollupReport`]).
+    pub rolled_up: RollupReport,
+}
+
+/// What a rollup catch-up did: the days of each log whose rollup was missing or stale
+/// (calls saved late, or a price recorded since for a time the day's calls ran), rolled up
+/// again from their rows, and the calls those days hold. Zero when every closed day was
+/// current: the catch-up is idempotent.
+///
+/// The daily rollups (`llm_call_daily`, `llm_session_daily`, `external_api_call_daily`)
+/// cover the days `audit_rollup_days` lists; reads over whole days use them for those days
+/// and the rows for the others, and retention never drops a partition before its days
+/// are rolled up (in the transaction that drops it), so costs and counts outlive the rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RollupReport {
+    /// LLM-call days rolled up.
+    pub llm_days: u64,
+    /// The calls of those days.
+    pub llm_calls: u64,
+    /// External-API-call days rolled up.
+    pub api_days: u64,
+    /// The calls of those days.
+    pub api_calls: u64,
+}
+
+impl RollupReport {
+    /// Adds what another run did.
+    pub fn add(&mut self, other: Self) {
+        self.llm_days += other.llm_days;
+        self.llm_calls += other.llm_calls;
+        self.api_days += other.api_days;
+        self.api_calls += other.api_calls;
+    }
 }
 
 /// One converted partition split into months.

@@ -34,6 +34,12 @@ pub struct Model {
     pub completion_tokens: Option<i32>,
     /// 总 token 数
     pub total_tokens: Option<i32>,
+    /// 命中缓存的 prompt token 数（包含在 prompt_tokens 内; schema v10）
+    pub cached_prompt_tokens: Option<i32>,
+    /// 推理 token 数（包含在 completion_tokens 内; schema v10）
+    pub reasoning_tokens: Option<i32>,
+    /// 服务本次调用的 llm_configs.alias（schema v10）
+    pub config_alias: Option<String>,
     /// 温度参数
     pub temperature: f64,
     /// 调用耗时（毫秒）

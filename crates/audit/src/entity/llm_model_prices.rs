@@ -37,6 +37,13 @@ pub struct Model {
         save_as = "numeric"
     )]
     pub cached_input_per_million: Option<f64>,
+    /// 每百万推理输出 token 价格（空则按输出价格; schema v10）
+    #[sea_orm(
+        column_type = "Decimal(Some((20, 6)))",
+        select_as = "float8",
+        save_as = "numeric"
+    )]
+    pub reasoning_output_per_million: Option<f64>,
     /// 币种（ISO 4217，如 CNY、USD）
     pub currency: String,
     /// 记录时间 (set by the database's default)

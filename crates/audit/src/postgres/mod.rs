@@ -6,6 +6,7 @@ mod logs;
 mod partitions;
 mod prices;
 mod retention;
+mod rollup;
 mod split;
 
 pub use logs::{PgExternalApiCallLogRepository, PgLlmCallLogRepository};

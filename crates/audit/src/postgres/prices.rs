@@ -25,8 +25,7 @@ impl PgModelPriceRepository {
     }
 }
 
-/// The statement after the `calls` CTE: segments of prices, each call priced by a join.
-const PRICED_COSTS: &str = include_str!("priced_costs.sql");
+use super::rollup::{self, CALL_COLUMNS, PRICED_CALLS};
 
 #[async_trait]
 impl ModelPriceRepository for PgModelPriceRepository {
@@ -39,6 +38,7 @@ impl ModelPriceRepository for PgModelPriceRepository {
             input_per_million: Set(price.input_per_million),
             output_per_million: Set(price.output_per_million),
             cached_input_per_million: Set(price.cached_input_per_million),
+            reasoning_output_per_million: Set(price.reasoning_output_per_million),
             currency: Set(price.currency.clone()),
             // The identity and `created_at` are the database's.
             ..Default::default()
@@ -64,35 +64,103 @@ impl ModelPriceRepository for PgModelPriceRepository {
     }
 
     async fn costs(&self, scope: CostScope, by: CostBy) -> Result<Vec<CostRow>, RepoError> {
-        let (scope_sql, values): (&str, Vec<sea_orm::Value>) = match scope {
-            CostScope::Window(window) => (
-                "created_at >= $1 AND created_at < $2",
-                vec![window.from.into(), window.to.into()],
+        let (rows_group, rolled_group) = match by {
+            CostBy::Model => ("vendor || '/' || model_name", "vendor || '/' || model_name"),
+            CostBy::Agent => AGENT,
+            CostBy::Config => CONFIG,
+            CostBy::Day => (
+                "to_char(created_at, 'YYYY-MM-DD')",
+                "to_char(day, 'YYYY-MM-DD')",
             ),
-            CostScope::Session(id) => ("session_id = $1", vec![id.into()]),
+            CostBy::Total => ("'*'", "'*'"),
         };
-        let group = match by {
-            CostBy::Model => "vendor || '/' || model_name",
-            CostBy::Agent => "coalesce(caller_agent, '-')",
-            CostBy::Day => "to_char(created_at, 'YYYY-MM-DD')",
-            CostBy::Total => "'*'",
-        };
-        let sql = format!(
-            "WITH calls AS (\
-                 SELECT vendor, model_name, created_at, {group} AS grp, \
-                        coalesce(prompt_tokens, 0)::numeric AS prompt_tokens, \
-                        coalesce(completion_tokens, 0)::numeric AS completion_tokens \
-                 FROM llm_call_logs WHERE {scope_sql}), \n{PRICED_COSTS}"
-        );
-        let statement = &Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values);
         self.db
-            .read(|conn| async move {
-                Ok(CostRow::find_by_statement(statement.clone())
-                    .all(&conn)
-                    .await?)
+            .read_snapshot(|db| async move {
+                let conn = db.conn();
+                let (rows, rolled) = match scope {
+                    CostScope::Window(window) => {
+                        let (first, last) = rollup::whole_days(window.from, window.to);
+                        let days = rollup::rolled_days(conn, rollup::LLM, first, last).await?;
+                        let spans = rollup::spans_without(window.from, window.to, &days);
+                        (
+                            format!(
+                                "SELECT {CALL_COLUMNS}, {rows_group} AS grp \
+                                 FROM unnest({}, {}) AS span(lo, hi) \
+                                 JOIN llm_call_logs ON created_at >= span.lo AND created_at < span.hi",
+                                timestamp_array(spans.iter().map(|s| s.0)),
+                                timestamp_array(spans.iter().map(|s| s.1)),
+                            ),
+                            format!(
+                                "SELECT *, {rolled_group} AS grp FROM llm_call_daily \
+                                 WHERE day = ANY({})",
+                                rollup::date_array(&days)
+                            ),
+                        )
+                    }
+                    // A session's days rolled up are in `llm_session_daily`; its calls of
+                    // the other days are read from the rows (by the session's index).
+                    CostScope::Session(id) => (
+                        format!(
+                            "SELECT {CALL_COLUMNS}, {rows_group} AS grp FROM llm_call_logs \
+                             WHERE session_id = '{id}' AND NOT EXISTS (\
+                                 SELECT 1 FROM audit_rollup_days r \
+                                 WHERE r.log = 'llm_call_logs' AND r.day = created_at::date)"
+                        ),
+                        format!(
+                            "SELECT *, {rolled_group} AS grp FROM llm_session_daily \
+                             WHERE session_id = '{id}'"
+                        ),
+                    ),
+                };
+                let sql = format!(
+                    "WITH calls AS ({rows}), {PRICED_CALLS}, rolled AS ({rolled}), \
+                     together AS (\
+                         SELECT grp, currency, count(*) AS calls, sum(cost) AS cost, \
+                                sum(prompt_tokens) AS prompt_tokens, \
+                                sum(cached_prompt_tokens) AS cached_prompt_tokens, \
+                                sum(completion_tokens) AS completion_tokens, \
+                                sum(reasoning_tokens) AS reasoning_tokens, \
+                                count(*) FILTER (WHERE no_breakdown) AS calls_without_breakdown \
+                         FROM priced GROUP BY grp, currency \
+                         UNION ALL \
+                         SELECT grp, nullif(currency, ''), sum(calls), sum(cost), \
+                                sum(prompt_tokens), sum(cached_prompt_tokens), \
+                                sum(completion_tokens), sum(reasoning_tokens), \
+                                sum(calls_without_breakdown) \
+                         FROM rolled GROUP BY grp, currency) \
+                     SELECT grp AS \"group\", currency, sum(calls)::bigint AS calls, \
+                            sum(cost)::float8 AS cost, \
+                            coalesce(sum(prompt_tokens), 0)::bigint AS prompt_tokens, \
+                            coalesce(sum(cached_prompt_tokens), 0)::bigint AS cached_prompt_tokens, \
+                            coalesce(sum(completion_tokens), 0)::bigint AS completion_tokens, \
+                            coalesce(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens, \
+                            sum(calls_without_breakdown)::bigint AS calls_without_breakdown \
+                     FROM together GROUP BY grp, currency ORDER BY grp, currency NULLS LAST"
+                );
+                let statement = Statement::from_string(DatabaseBackend::Postgres, sql);
+                Ok(CostRow::find_by_statement(statement).all(conn).await?)
             })
             .await
     }
+}
+
+/// The group of an agent, from the rows and from a rollup: `-` for calls without one.
+const AGENT: (&str, &str) = (
+    "coalesce(nullif(caller_agent, ''), '-')",
+    "coalesce(nullif(caller_agent, ''), '-')",
+);
+/// The group of a configuration alias: `-` for calls without one.
+const CONFIG: (&str, &str) = (
+    "coalesce(nullif(config_alias, ''), '-')",
+    "coalesce(nullif(config_alias, ''), '-')",
+);
+
+/// Timestamps as an SQL array literal: typed values, so nothing to escape.
+fn timestamp_array(times: impl Iterator<Item = chrono::NaiveDateTime>) -> String {
+    let items: Vec<String> = times
+        .map(|t| format!("\"{}\"", t.format("%Y-%m-%d %H:%M:%S%.6f")))
+        .collect();
+    format!("'{{{}}}'::timestamp[]", items.join(","))
 }
 
 impl From<prices::Model> for ModelPrice {
@@ -104,6 +172,7 @@ impl From<prices::Model> for ModelPrice {
             input_per_million: m.input_per_million,
             output_per_million: m.output_per_million,
             cached_input_per_million: m.cached_input_per_million,
+            reasoning_output_per_million: m.reasoning_output_per_million,
             currency: m.currency,
         }
     }

@@ -4,16 +4,17 @@
 
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
-use shared_db::{Db, LockKey, RepoError, SessionLock};
+use sea_orm::{ConnectionTrait, DatabaseBackend, IsolationLevel, Statement, TransactionTrait};
+use shared_db::{Db, LockKey, RepoError, SessionLock, retry_on_lock_timeout};
 use uuid::Uuid;
 
 use super::partitions::{
-    Bound, Partition, TABLES, internal, literal, month_name, next_month, quote_ident,
+    Bound, LOCKS, Partition, TABLES, internal, literal, month_name, next_month, quote_ident,
 };
+use super::rollup;
 use crate::domain::{
     MaintenanceReport, PartitionAction, PartitionStatus, PlannedPartition, RetentionPlan,
-    RetentionPolicy, SessionCalls,
+    RetentionPolicy, RollupReport, SessionCalls,
 };
 use crate::repository::RetentionRepository;
 
@@ -279,7 +280,53 @@ impl PgRetentionRepository {
             }
             self.keep_months(table, now, &mut report).await?;
         }
+        report.rolled_up = self.roll_up_locked().await?;
         Ok(report)
+    }
+
+    /// The rollup catch-up of every closed day (before today by the handle's clock), the
+    /// retention lock already held: one `REPEATABLE READ` transaction, so each day's
+    /// rollup and the count it records come from one snapshot of its rows.
+    async fn roll_up_locked(&self) -> Result<RollupReport, RepoError> {
+        let today = self.db.now().date().and_time(chrono::NaiveTime::MIN);
+        let txn = self
+            .db
+            .conn()
+            .begin_with_config(Some(IsolationLevel::RepeatableRead), None)
+            .await?;
+        let report = rollup::catch_up(&txn, None, today).await?;
+        txn.commit().await?;
+        if report != RollupReport::default() {
+            tracing::info!(?report, "audit rollup: days rolled up");
+        }
+        Ok(report)
+    }
+
+    /// Drops `partition` after rolling up whatever of its days is not yet, in one
+    /// transaction that first locks it: no call can land in it between the two, so the
+    /// rollup holds every call the partition held. Locks are waited for briefly and tried
+    /// again, as every retention step.
+    async fn drop_rolled_up(
+        &self,
+        what: &str,
+        partition: &PlannedPartition,
+    ) -> Result<RollupReport, RepoError> {
+        let quoted = quote_ident(&partition.partition);
+        let to = partition
+            .to
+            .ok_or_else(|| internal(format!("{} has no upper bound", partition.partition)))?;
+        let attempt = || async {
+            let txn = self.db.conn().begin().await?;
+            txn.execute_unprepared(&LOCKS.set_local()).await?;
+            txn.execute_unprepared(&format!("LOCK TABLE {quoted} IN ACCESS EXCLUSIVE MODE"))
+                .await?;
+            let report = rollup::catch_up(&txn, partition.from, to).await?;
+            txn.execute_unprepared(&format!("DROP TABLE {quoted}"))
+                .await?;
+            txn.commit().await?;
+            Ok(report)
+        };
+        Ok(retry_on_lock_timeout(what, LOCKS, attempt).await?)
     }
 }
 
@@ -313,11 +360,11 @@ impl RetentionRepository for PgRetentionRepository {
                     tracing::info!(partition = %partition.partition, ?blanked, "retention: text blanked");
                 }
                 PartitionAction::Drop => {
-                    self.under_short_locks(&what, &[format!("DROP TABLE {quoted}")])
-                        .await?;
+                    let rolled_up = self.drop_rolled_up(&what, partition).await?;
                     tracing::info!(
                         partition = %partition.partition,
                         rows = partition.rows,
+                        ?rolled_up,
                         "retention: partition dropped"
                     );
                 }
@@ -326,6 +373,13 @@ impl RetentionRepository for PgRetentionRepository {
         // Closing the connection ends the session and its lock.
         drop(lock);
         Ok(plan)
+    }
+
+    async fn roll_up(&self) -> Result<RollupReport, RepoError> {
+        let lock = SessionLock::try_take(&self.db, LockKey::Retention).await?;
+        let report = self.roll_up_locked().await?;
+        drop(lock);
+        Ok(report)
     }
 
     async fn maintain(&self) -> Result<MaintenanceReport, RepoError> {

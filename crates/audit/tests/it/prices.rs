@@ -19,6 +19,7 @@ fn price(model: &str, from: &str, input: f64, output: f64) -> ModelPrice {
         input_per_million: input,
         output_per_million: output,
         cached_input_per_million: None,
+        reasoning_output_per_million: None,
         currency: "CNY".into(),
     }
 }

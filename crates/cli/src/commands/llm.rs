@@ -84,10 +84,14 @@ pub(crate) enum PricesCommand {
         /// Price per million completion tokens.
         #[arg(long)]
         output: f64,
-        /// Price per million cached prompt tokens (recorded; calls do not say which
-        /// tokens were cached).
+        /// Price per million cached prompt tokens (calls' `cached_prompt_tokens`);
+        /// default: the input price.
         #[arg(long)]
         cached_input: Option<f64>,
+        /// Price per million reasoning tokens (calls' `reasoning_tokens`), where the
+        /// vendor bills them apart; default: the output price.
+        #[arg(long)]
+        reasoning_output: Option<f64>,
         /// ISO 4217 currency code.
         #[arg(long)]
         currency: String,
@@ -305,6 +309,7 @@ async fn prices(db: &Stockdb, command: PricesCommand, json: bool) -> anyhow::Res
                 "input /M",
                 "output /M",
                 "cached /M",
+                "reasoning /M",
                 "currency",
             ]);
             for p in &prices {
@@ -315,6 +320,7 @@ async fn prices(db: &Stockdb, command: PricesCommand, json: bool) -> anyhow::Res
                     p.input_per_million.to_string(),
                     p.output_per_million.to_string(),
                     opt(p.cached_input_per_million),
+                    opt(p.reasoning_output_per_million),
                     p.currency.clone(),
                 ]);
             }
@@ -327,6 +333,7 @@ async fn prices(db: &Stockdb, command: PricesCommand, json: bool) -> anyhow::Res
             input,
             output,
             cached_input,
+            reasoning_output,
             currency,
             from,
         } => {
@@ -337,6 +344,7 @@ async fn prices(db: &Stockdb, command: PricesCommand, json: bool) -> anyhow::Res
                 input_per_million: input,
                 output_per_million: output,
                 cached_input_per_million: cached_input,
+                reasoning_output_per_million: reasoning_output,
                 currency,
             };
             repo.set(&price).await?;
