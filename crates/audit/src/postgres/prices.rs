@@ -107,8 +107,10 @@ impl ModelPriceRepository for PgModelPriceRepository {
                                  WHERE r.log = 'llm_call_logs' AND r.day = created_at::date)"
                         ),
                         format!(
-                            "SELECT *, {rolled_group} AS grp FROM llm_session_daily \
-                             WHERE session_id = '{id}'"
+                            "SELECT *, {rolled_group} AS grp FROM llm_session_daily s \
+                             WHERE session_id = '{id}' AND EXISTS (\
+                                 SELECT 1 FROM audit_rollup_days r \
+                                 WHERE r.log = 'llm_call_logs' AND r.day = s.day)"
                         ),
                     ),
                 };

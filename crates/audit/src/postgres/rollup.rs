@@ -182,7 +182,7 @@ pub(super) async fn rolled_days(
         ))
         .await?;
     rows.iter()
-        .map(|row| Ok(row.try_get_by_index(0)?))
+        .map(|row| row.try_get_by_index(0))
         .collect()
 }
 

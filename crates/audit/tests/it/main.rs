@@ -12,6 +12,7 @@ use uuid::Uuid;
 mod logs;
 mod prices;
 mod retention;
+mod rollup;
 
 pub(crate) fn at(seconds: i64) -> NaiveDateTime {
     "2024-06-03T10:00:00".parse::<NaiveDateTime>().unwrap() + Duration::seconds(seconds)

@@ -186,3 +186,97 @@ async fn a_sessions_cost_is_the_sum_of_its_calls_by_agent_and_in_total() {
     let sum: f64 = by_agent.iter().filter_map(|r| r.cost).sum();
     assert!((sum - expected_total).abs() < 1e-12);
 }
+
+#[tokio::test]
+async fn each_token_kind_is_charged_at_its_own_rate() {
+    let test_db = TestDb::new().await;
+    let prices = PgModelPriceRepository::new(test_db.db().clone());
+    let calls = PgLlmCallLogRepository::new(test_db.db().clone());
+    // DeepSeek's way: a cache hit costs a quarter of a miss; no reasoning rate of its own.
+    let mut chat = price("deepseek-chat", "2024-01-01T00:00:00", 2.0, 8.0);
+    chat.cached_input_per_million = Some(0.5);
+    prices.set(&chat).await.unwrap();
+    // OpenAI's way (vendor `openai`): cached input at a tenth, reasoning billed apart.
+    let mut o_series = price("o4-*", "2024-01-01T00:00:00", 1.25, 10.0);
+    o_series.vendor = "openai".into();
+    o_series.currency = "USD".into();
+    o_series.cached_input_per_million = Some(0.125);
+    o_series.reasoning_output_per_million = Some(12.0);
+    prices.set(&o_series).await.unwrap();
+
+    // 1,000,000 prompt tokens of which 600,000 hit the cache, 200,000 completion tokens:
+    // 400,000 × 2 + 600,000 × 0.5 + 200,000 × 8, per million = 0.8 + 0.3 + 1.6 = 2.7.
+    let mut cache_hit = priced_call(None, "deepseek-chat", 0, 200_000);
+    (cache_hit.prompt_tokens, cache_hit.cached_prompt_tokens) = (Some(1_000_000), Some(600_000));
+    cache_hit.reasoning_tokens = Some(0);
+    // The same call without the breakdown is charged as before, and counted so:
+    // 1,000,000 × 2 + 200,000 × 8, per million = 3.6.
+    let mut unbroken = cache_hit.clone();
+    unbroken.id = Uuid::new_v4();
+    unbroken.config_alias = Some("deepseek-main".into());
+    (unbroken.cached_prompt_tokens, unbroken.reasoning_tokens) = (None, None);
+    // 10,000 prompt tokens (2,000 cached), 50,000 completion tokens (30,000 reasoning):
+    // 8,000 × 1.25 + 2,000 × 0.125 + 20,000 × 10 + 30,000 × 12, per million
+    // = 0.01 + 0.00025 + 0.2 + 0.36 = 0.57025.
+    let mut reasoning = priced_call(None, "o4-mini", 60, 50_000);
+    reasoning.vendor = "openai".into();
+    (reasoning.prompt_tokens, reasoning.cached_prompt_tokens) = (Some(10_000), Some(2_000));
+    reasoning.reasoning_tokens = Some(30_000);
+    reasoning.config_alias = Some("openai-o4".into());
+    for call in [&cache_hit, &unbroken, &reasoning] {
+        calls.save(call).await.unwrap();
+    }
+    let window = TimeWindow::new(at(-60), at(3_600)).unwrap();
+    let by_config = prices
+        .costs(CostScope::Window(window), CostBy::Config)
+        .await
+        .unwrap();
+    let rows: Vec<_> = by_config
+        .iter()
+        .map(|r| {
+            (
+                r.group.as_str(),
+                r.currency.as_deref(),
+                r.cost.map(|c| (c * 1e9).round() / 1e9),
+                r.cached_prompt_tokens,
+                r.reasoning_tokens,
+                r.calls_without_breakdown,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("-", Some("CNY"), Some(2.7), 600_000, 0, 0),
+            ("deepseek-main", Some("CNY"), Some(3.6), 0, 0, 1),
+            ("openai-o4", Some("USD"), Some(0.57025), 2_000, 30_000, 0),
+        ]
+    );
+    // The stored call reads back with its kinds and alias.
+    let stored = calls
+        .list(
+            &audit::LlmCallFilter::default(),
+            shared_db::Page::first(10).unwrap(),
+        )
+        .await
+        .unwrap();
+    let read = stored.iter().find(|c| c.id == reasoning.id).unwrap();
+    assert_eq!(
+        (
+            read.cached_prompt_tokens,
+            read.reasoning_tokens,
+            read.config_alias.as_deref()
+        ),
+        (Some(2_000), Some(30_000), Some("openai-o4"))
+    );
+    // A part larger than its whole, or without it, is refused naming the field.
+    let mut bad = reasoning.clone();
+    bad.id = Uuid::new_v4();
+    bad.reasoning_tokens = Some(60_000);
+    assert!(matches!(calls.save(&bad).await,
+        Err(RepoError::Invalid(ref e)) if e.field == "reasoning_tokens"));
+    bad.reasoning_tokens = None;
+    bad.prompt_tokens = None;
+    assert!(matches!(calls.save(&bad).await,
+        Err(RepoError::Invalid(ref e)) if e.field == "cached_prompt_tokens"));
+}

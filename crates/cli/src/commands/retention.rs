@@ -1,7 +1,8 @@
 //! `stockdb retention apply|partitions`: drop whole monthly partitions of the audit logs
 //! older than a horizon, blank the text of those older than a shorter one; and partition
 //! maintenance alone (split a converted partition into months, move what the default
-//! partitions caught into its months, make months ahead), for a scheduler.
+//! partitions caught into its months, make months ahead, roll closed days up), for a
+//! scheduler.
 
 use clap::{Args, Subcommand};
 use stockdb::Stockdb;
@@ -19,7 +20,8 @@ pub(crate) enum RetentionCommand {
     /// Partition maintenance only, no policy needed (run it daily from a scheduler): split
     /// the partition the conversion to schema version 8 made into months, move the rows
     /// the default partitions caught into partitions of their months, make the months
-    /// ahead. Online; one run at a time.
+    /// ahead, and roll the closed days up into the daily rollups that costs read and
+    /// retention keeps. Online; one run at a time.
     Partitions,
 }
 
@@ -127,6 +129,16 @@ fn print_maintenance(report: &MaintenanceReport) {
         println!(
             "moved    {} rows from the default partitions into their months",
             count(report.moved_from_default)
+        );
+    }
+    let rolled = report.rolled_up;
+    if rolled.llm_days + rolled.api_days > 0 {
+        println!(
+            "rolled   up {} day(s) of LLM calls ({} calls) and {} of API calls ({} calls)",
+            count(rolled.llm_days),
+            count(rolled.llm_calls),
+            count(rolled.api_days),
+            count(rolled.api_calls)
         );
     }
 }

@@ -231,11 +231,13 @@ pub(crate) async fn audit(db: &Stockdb, command: AuditCommand, json: bool) -> an
     let scope = CostScope::Window(window);
     let cost_by_model = db.prices().costs(scope, CostBy::Model).await?;
     let cost_by_day = db.prices().costs(scope, CostBy::Day).await?;
+    let cost_by_config = db.prices().costs(scope, CostBy::Config).await?;
     let cost_total = db.prices().costs(scope, CostBy::Total).await?;
     if json {
         return print_json(&json!({
             "from": since, "to": until, "llm": llm, "external_api": api,
-            "cost": {"by_model": cost_by_model, "by_day": cost_by_day, "total": cost_total},
+            "cost": {"by_model": cost_by_model, "by_day": cost_by_day,
+                     "by_config": cost_by_config, "total": cost_total},
         }));
     }
     println!("window: {since} .. {until} (UTC)");
@@ -275,18 +277,25 @@ pub(crate) async fn audit(db: &Stockdb, command: AuditCommand, json: bool) -> an
     }
     print_costs("LLM cost by model", &cost_by_model);
     print_costs("LLM cost by day (UTC)", &cost_by_day);
+    print_costs(
+        "LLM cost by configuration (llm_configs alias)",
+        &cost_by_config,
+    );
     print_costs("LLM cost in total", &cost_total);
     Ok(())
 }
 
-/// Cost rows as a table: unpriced calls on rows of their own, never as zero.
+/// Cost rows as a table: unpriced calls on rows of their own, never as zero; calls that
+/// recorded no token breakdown counted below it, since their cost may be too high.
 pub(crate) fn print_costs(title: &str, rows: &[CostRow]) {
     output::heading(title);
     let mut t = table(&[
         "group",
         "calls",
         "prompt tok",
+        "cached tok",
         "completion tok",
+        "reasoning tok",
         "cost",
         "currency",
     ]);
@@ -295,11 +304,21 @@ pub(crate) fn print_costs(title: &str, rows: &[CostRow]) {
             output::clean(&r.group).into_owned(),
             count(r.calls),
             count(r.prompt_tokens),
+            count(r.cached_prompt_tokens),
             count(r.completion_tokens),
+            count(r.reasoning_tokens),
             r.cost
                 .map_or_else(|| "unpriced".to_owned(), |c| format!("{c:.4}")),
             r.currency.clone().unwrap_or_else(|| "-".to_owned()),
         ]);
     }
     print_table(t);
+    let unbroken: i64 = rows.iter().map(|r| r.calls_without_breakdown).sum();
+    if unbroken > 0 {
+        println!(
+            "{} call(s) recorded no cached or reasoning tokens: every prompt token is charged \
+             as input and every completion token as output",
+            count(unbroken)
+        );
+    }
 }
