@@ -105,7 +105,7 @@ async fn fill(db: &Db, rows: u64, days: i64) -> anyhow::Result<()> {
 
 /// On a partitioned schema: the partitions re-cut to one a month over the rows' days
 /// (from 2024-01-01), as stockdb would have made them over that time, and a default one.
-async fn monthly_partitions(db: &Db, days: i64) -> anyhow::Result<()> {
+pub(crate) async fn monthly_partitions(db: &Db, days: i64) -> anyhow::Result<()> {
     let sql = format!(
         "DO $$ \
          DECLARE t text; p record; m timestamp := '2024-01-01'; \
@@ -266,7 +266,7 @@ impl Bench {
     }
 }
 
-fn day(offset: i64) -> NaiveDateTime {
+pub(crate) fn day(offset: i64) -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2024, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .unwrap_or_default()

@@ -16,6 +16,7 @@
 mod audit;
 mod copy;
 mod imports;
+mod ledger;
 mod reads;
 mod report;
 mod stats;
@@ -96,6 +97,8 @@ enum Suite {
     Reads,
     /// Audit statistics on the newest schema and on an older one (`--audit-baseline`).
     Audit,
+    /// A year's LLM cost from the rows and from the daily rollup, and the catch-up.
+    Ledger,
 }
 
 /// Trading days per stock in the generated data.
@@ -139,7 +142,13 @@ impl Settings {
             audit_baseline: args.audit_baseline,
             fillfactor: args.fillfactor,
             suites: if args.only.is_empty() {
-                vec![Suite::Writes, Suite::Imports, Suite::Reads, Suite::Audit]
+                vec![
+                    Suite::Writes,
+                    Suite::Imports,
+                    Suite::Reads,
+                    Suite::Audit,
+                    Suite::Ledger,
+                ]
             } else {
                 args.only.clone()
             },
@@ -340,6 +349,12 @@ impl Bench {
         } else {
             None
         };
+        // After the audit suite: it refills the LLM log its own way.
+        let ledger = if runs(Suite::Ledger) {
+            Some(self.ledger().await?)
+        } else {
+            None
+        };
         Ok(report::Report::new(
             &data,
             report::Results {
@@ -353,6 +368,7 @@ impl Bench {
                 imports,
                 reads,
                 audit,
+                ledger,
             },
         ))
     }

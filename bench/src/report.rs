@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::audit::Audit;
 use crate::imports::Imports;
+use crate::ledger::{self, Ledger};
 use crate::reads::Reads;
 use crate::stats::{Ratio, Timing};
 use crate::writes::{DailyWrites, Data, FinanceWrites, Memory};
@@ -18,6 +19,7 @@ pub(crate) struct Results {
     pub(crate) imports: Option<Imports>,
     pub(crate) reads: Option<Reads>,
     pub(crate) audit: Option<Audit>,
+    pub(crate) ledger: Option<Ledger>,
 }
 
 /// Everything one run measured.
@@ -33,6 +35,7 @@ pub(crate) struct Report {
     imports: Option<Imports>,
     reads: Option<Reads>,
     audit: Option<Audit>,
+    ledger: Option<Ledger>,
     targets: Vec<Target>,
 }
 
@@ -118,6 +121,16 @@ impl Target {
         }
     }
 
+    /// A single ratio (not a median of pairs) that must reach `goal`.
+    fn value_at_least(what: impl Into<String>, measured: f64, goal: f64) -> Self {
+        Self {
+            what: what.into(),
+            measured: format!("{measured:.1}"),
+            goal: format!(">= {goal}"),
+            met: measured >= goal,
+        }
+    }
+
     fn at_most(what: impl Into<String>, measured: f64, goal: f64) -> Self {
         Self {
             what: what.into(),
@@ -195,6 +208,20 @@ impl Report {
                 ),
             ]);
         }
+        if let Some(l) = &results.ledger {
+            targets.extend([
+                Target::value_at_least(
+                    "ledger: a year's cost by model, rows p99 / rollup p99",
+                    l.by_model_rows_over_rollup_p99,
+                    10.0,
+                ),
+                Target::at_most(
+                    "ledger: a year's cost by model from the rollup, p99 / floor p99",
+                    l.rollup_p99_over_floor,
+                    2.0,
+                ),
+            ]);
+        }
         for (name, read) in results.reads.iter().flat_map(Reads::paths) {
             targets.push(Target::at_most(
                 format!("{name}: p99 / floor p99"),
@@ -216,6 +243,7 @@ impl Report {
             imports: results.imports,
             reads: results.reads,
             audit: results.audit,
+            ledger: results.ledger,
             targets,
         }
     }
@@ -238,6 +266,9 @@ impl Report {
         }
         if let Some(audit) = &self.audit {
             print_audit(audit);
+        }
+        if let Some(l) = &self.ledger {
+            ledger::print(l);
         }
         println!("\n## Targets\n");
         println!("| target | measured | goal | met |");

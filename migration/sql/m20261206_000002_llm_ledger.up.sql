@@ -78,11 +78,6 @@ COMMENT ON COLUMN llm_call_daily.cost IS '按调用时价格计算的费用（�
 CREATE TABLE IF NOT EXISTS llm_session_daily (
     day DATE NOT NULL,
     session_id UUID NOT NULL,
-    vendor VARCHAR(50) NOT NULL,
-    model_name VARCHAR(100) NOT NULL,
-    caller_module VARCHAR(50) NOT NULL,
-    caller_agent VARCHAR(50) NOT NULL,
-    config_alias VARCHAR(100) NOT NULL,
     currency VARCHAR(3) NOT NULL,
     calls BIGINT NOT NULL,
     errors BIGINT NOT NULL,
@@ -94,11 +89,10 @@ CREATE TABLE IF NOT EXISTS llm_session_daily (
     total_tokens BIGINT NOT NULL,
     latency_ms_sum BIGINT NOT NULL,
     cost NUMERIC,
-    CONSTRAINT llm_session_daily_pkey PRIMARY KEY
-        (day, session_id, vendor, model_name, caller_module, caller_agent, config_alias, currency)
+    CONSTRAINT llm_session_daily_pkey PRIMARY KEY (day, session_id, currency)
 );
 CREATE INDEX IF NOT EXISTS ix_llm_session_daily_session_id ON llm_session_daily (session_id);
-COMMENT ON TABLE llm_session_daily IS 'LLM 调用按日、按 session 汇总（保留期删除明细后仍在）';
+COMMENT ON TABLE llm_session_daily IS 'LLM 调用按日、按 session 汇总（保留期删除明细后仍在；明细在时以明细为准）';
 CREATE TABLE IF NOT EXISTS external_api_call_daily (
     day DATE NOT NULL,
     service_name VARCHAR(50) NOT NULL,

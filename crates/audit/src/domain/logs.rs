@@ -69,7 +69,7 @@ pub struct LlmCallLog {
     /// price where the model has one. `None`: not reported.
     #[serde(default)]
     pub reasoning_tokens: Option<i32>,
-    /// The `llm_configs` alias that served the call (at most 100 characters); the earlier
+    /// The alias of the LLM configuration that served the call (at most 100 characters); the earlier
     /// service's rows have none.
     #[serde(default)]
     pub config_alias: Option<String>,

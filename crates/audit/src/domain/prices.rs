@@ -90,7 +90,7 @@ pub enum CostBy {
     Agent,
     /// One row per UTC day (`YYYY-MM-DD`).
     Day,
-    /// One row per `llm_configs` alias that served the calls: `-` for calls without one
+    /// One row per LLM configuration alias that served the calls: `-` for calls without one
     /// (the earlier service's).
     Config,
     /// One row for all.

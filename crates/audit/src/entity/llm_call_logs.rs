@@ -38,7 +38,7 @@ pub struct Model {
     pub cached_prompt_tokens: Option<i32>,
     /// 推理 token 数（包含在 completion_tokens 内; schema v10）
     pub reasoning_tokens: Option<i32>,
-    /// 服务本次调用的 llm_configs.alias（schema v10）
+    /// 服务本次调用的 LLM 配置别名（schema v10）
     pub config_alias: Option<String>,
     /// 温度参数
     pub temperature: f64,

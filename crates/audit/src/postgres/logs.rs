@@ -28,13 +28,31 @@ where
     E: EntityTrait,
     E::Model: Sync,
 {
-    if E::find().filter(id.eq(value)).count(db.conn()).await? == 0 {
+    // Only the id is selected: the check holds on any schema version the log has had.
+    let stored = E::find()
+        .select_only()
+        .column(id)
+        .filter(id.eq(value))
+        .count(db.conn())
+        .await?;
+    if stored == 0 {
         return Ok(());
     }
     Err(RepoError::Conflict {
         entity: E::default().table_name().to_owned(),
         key: format!("id {value} is already stored"),
     })
+}
+
+/// `Set` for a value given, `NotSet` (the column left out of the statement) for `None`.
+pub(super) fn set_given<T>(value: Option<T>) -> sea_orm::ActiveValue<Option<T>>
+where
+    Option<T>: Into<sea_orm::Value>,
+{
+    match value {
+        Some(value) => Set(Some(value)),
+        None => sea_orm::ActiveValue::NotSet,
+    }
 }
 
 /// LLM call logs on PostgreSQL.
@@ -245,9 +263,11 @@ impl LlmCallLogRepository for PgLlmCallLogRepository {
             prompt_tokens: Set(log.prompt_tokens),
             completion_tokens: Set(log.completion_tokens),
             total_tokens: Set(log.total_tokens),
-            cached_prompt_tokens: Set(log.cached_prompt_tokens),
-            reasoning_tokens: Set(log.reasoning_tokens),
-            config_alias: Set(log.config_alias.clone()),
+            // Named only when given: a call without them saves on a schema before version
+            // 10 too, as when stockdb is deployed before its migration has run.
+            cached_prompt_tokens: set_given(log.cached_prompt_tokens),
+            reasoning_tokens: set_given(log.reasoning_tokens),
+            config_alias: set_given(log.config_alias.clone()),
             temperature: Set(log.temperature),
             latency_ms: Set(log.latency_ms),
             status: Set(log.status.as_str().to_owned()),

@@ -38,7 +38,10 @@ impl ModelPriceRepository for PgModelPriceRepository {
             input_per_million: Set(price.input_per_million),
             output_per_million: Set(price.output_per_million),
             cached_input_per_million: Set(price.cached_input_per_million),
-            reasoning_output_per_million: Set(price.reasoning_output_per_million),
+            // Schema version 10's column, named only when given (see `set_given`).
+            reasoning_output_per_million: super::logs::set_given(
+                price.reasoning_output_per_million,
+            ),
             currency: Set(price.currency.clone()),
             // The identity and `created_at` are the database's.
             ..Default::default()
@@ -64,6 +67,13 @@ impl ModelPriceRepository for PgModelPriceRepository {
     }
 
     async fn costs(&self, scope: CostScope, by: CostBy) -> Result<Vec<CostRow>, RepoError> {
+        // A session's rollup has its days only: other breakdowns of days whose rows are
+        // gone are one group.
+        let session_group = match by {
+            CostBy::Day => "to_char(day, 'YYYY-MM-DD')",
+            CostBy::Total => "'*'",
+            CostBy::Model | CostBy::Agent | CostBy::Config => "'(past retention)'",
+        };
         let (rows_group, rolled_group) = match by {
             CostBy::Model => ("vendor || '/' || model_name", "vendor || '/' || model_name"),
             CostBy::Agent => AGENT,
@@ -97,20 +107,22 @@ impl ModelPriceRepository for PgModelPriceRepository {
                             ),
                         )
                     }
-                    // A session's days rolled up are in `llm_session_daily`; its calls of
-                    // the other days are read from the rows (by the session's index).
+                    // A session's calls are read from the rows while they are stored,
+                    // every breakdown at hand; `llm_session_daily` (totals per day and
+                    // currency) counts the days whose rows retention dropped.
                     CostScope::Session(id) => (
                         format!(
                             "SELECT {CALL_COLUMNS}, {rows_group} AS grp FROM llm_call_logs \
-                             WHERE session_id = '{id}' AND NOT EXISTS (\
-                                 SELECT 1 FROM audit_rollup_days r \
-                                 WHERE r.log = 'llm_call_logs' AND r.day = created_at::date)"
+                             WHERE session_id = '{id}'"
                         ),
                         format!(
-                            "SELECT *, {rolled_group} AS grp FROM llm_session_daily s \
+                            "SELECT *, {session_group} AS grp FROM llm_session_daily s \
                              WHERE session_id = '{id}' AND EXISTS (\
                                  SELECT 1 FROM audit_rollup_days r \
-                                 WHERE r.log = 'llm_call_logs' AND r.day = s.day)"
+                                 WHERE r.log = 'llm_call_logs' AND r.day = s.day) \
+                             AND NOT EXISTS (\
+                                 SELECT 1 FROM llm_call_logs l WHERE l.session_id = s.session_id \
+                                 AND l.created_at >= s.day AND l.created_at < s.day + 1)"
                         ),
                     ),
                 };

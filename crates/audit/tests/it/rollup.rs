@@ -107,11 +107,26 @@ async fn ledger(
         ));
     }
     for &session in sessions {
-        for by in [CostBy::Agent, CostBy::Total] {
-            all.push(rounded(
-                prices.costs(CostScope::Session(session), by).await.unwrap(),
-            ));
-        }
+        all.push(rounded(
+            prices
+                .costs(CostScope::Session(session), CostBy::Total)
+                .await
+                .unwrap(),
+        ));
+    }
+    all
+}
+
+/// Each session's cost by agent.
+async fn by_agent(prices: &PgModelPriceRepository, sessions: &[Uuid]) -> Vec<Vec<CostRow>> {
+    let mut all = Vec::new();
+    for &session in sessions {
+        all.push(rounded(
+            prices
+                .costs(CostScope::Session(session), CostBy::Agent)
+                .await
+                .unwrap(),
+        ));
     }
     all
 }
@@ -152,6 +167,7 @@ async fn the_rollup_equals_the_rows_catches_up_exactly_and_outlives_retention() 
     let window = TimeWindow::new(months_ago(6), months_ago(0)).unwrap();
     // Nothing rolled up yet: every figure comes from the rows.
     let from_rows = ledger(&prices, window, &sessions).await;
+    let agents_from_rows = by_agent(&prices, &sessions).await;
     let total = |ledger: &[Vec<CostRow>]| ledger[4].iter().map(|r| r.calls).sum::<i64>();
     assert_eq!(total(&from_rows), n);
 
@@ -160,6 +176,11 @@ async fn the_rollup_equals_the_rows_catches_up_exactly_and_outlives_retention() 
     assert!(days > 80, "{report:?}");
     assert_eq!(report.llm_calls, 300);
     let rolled_up = ledger(&prices, window, &sessions).await;
+    assert_same(
+        &by_agent(&prices, &sessions).await,
+        &agents_from_rows,
+        "a session's stored calls are read from its rows",
+    );
     assert_same(
         &rolled_up,
         &from_rows,
@@ -249,6 +270,19 @@ async fn the_rollup_equals_the_rows_catches_up_exactly_and_outlives_retention() 
         &repriced,
         "after retention",
     );
+    // A session's breakdown by agent needs its rows: what they cost is one group now.
+    for (by_agent, total) in by_agent(&prices, &sessions)
+        .await
+        .iter()
+        .zip(&repriced[5..])
+    {
+        assert!(
+            by_agent.iter().all(|r| r.group == "(past retention)"),
+            "{by_agent:?}"
+        );
+        let calls = |rows: &[CostRow]| rows.iter().map(|r| r.calls).sum::<i64>();
+        assert_eq!(calls(by_agent), calls(total));
+    }
     // A price set later for that past changes nothing: its rows are gone.
     prices
         .set(&price(
