@@ -103,3 +103,26 @@ CREATE TABLE IF NOT EXISTS external_api_call_daily (
     CONSTRAINT external_api_call_daily_pkey PRIMARY KEY (day, service_name, operation)
 );
 COMMENT ON TABLE external_api_call_daily IS '外部 API 调用按日汇总（保留期删除明细后仍在）';
+-- step
+CREATE TABLE IF NOT EXISTS llm_budgets (
+    id BIGINT GENERATED ALWAYS AS IDENTITY,
+    scope VARCHAR(10) NOT NULL,
+    target VARCHAR(151) NOT NULL,
+    period VARCHAR(10) NOT NULL,
+    amount NUMERIC(20, 6) NOT NULL,
+    currency VARCHAR(3) NOT NULL,
+    created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT (now() AT TIME ZONE 'utc'),
+    updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL DEFAULT (now() AT TIME ZONE 'utc'),
+    CONSTRAINT llm_budgets_pkey PRIMARY KEY (id),
+    CONSTRAINT uq_llm_budgets_scope_target_period_currency UNIQUE (scope, target, period, currency),
+    CONSTRAINT ck_llm_budgets_scope CHECK (scope IN ('config', 'model')),
+    CONSTRAINT ck_llm_budgets_period CHECK (period IN ('day', 'month')),
+    CONSTRAINT ck_llm_budgets_amount CHECK (amount > 0),
+    CONSTRAINT ck_llm_budgets_currency CHECK (currency ~ '^[A-Z]{3}$')
+);
+COMMENT ON TABLE llm_budgets IS 'LLM 花费预算（按配置或模型，按日或按月）';
+COMMENT ON COLUMN llm_budgets.scope IS 'config（llm_configs.alias）/ model（vendor/model_name）';
+COMMENT ON COLUMN llm_budgets.target IS '配置别名，或 vendor/model_name';
+COMMENT ON COLUMN llm_budgets.period IS 'day / month（UTC）';
+COMMENT ON COLUMN llm_budgets.amount IS '每个周期最多花费';
+COMMENT ON COLUMN llm_budgets.currency IS '币种（ISO 4217）';

@@ -3,7 +3,10 @@
 
 use std::time::Instant;
 
-use audit::{PartitionStatus, PgRetentionRepository, RetentionRepository as _};
+use audit::{
+    BudgetRepository as _, BudgetSpend, BudgetState, PartitionStatus, PgBudgetRepository,
+    PgRetentionRepository, RetentionRepository as _,
+};
 use chrono::{Months, NaiveDateTime};
 use serde::Serialize;
 use shared_db::{Db, ReplicaStatus, error_chain as chain};
@@ -28,6 +31,8 @@ pub struct Health {
     pub replicas: Vec<ReplicaStatus>,
     /// Where each audit log's partitions stand (empty before schema version 8).
     pub partitions: Vec<PartitionStatus>,
+    /// Every LLM budget with its current period's spend (empty before schema version 10).
+    pub budgets: Vec<BudgetSpend>,
 }
 
 /// Months of partitions ahead below which health warns: maintenance should have made more.
@@ -92,6 +97,7 @@ impl Health {
             warnings: Vec::new(),
             replicas: Vec::new(),
             partitions: Vec::new(),
+            budgets: Vec::new(),
         }
     }
 
@@ -188,6 +194,18 @@ impl Health {
             Vec::new()
         };
         warnings.extend(partition_warnings(&partitions, db.now()));
+        let budgets = if schema.as_ref().is_some_and(|s| s.version >= 10) {
+            match PgBudgetRepository::new(db.primary()).spend().await {
+                Ok(budgets) => budgets,
+                Err(err) => {
+                    warnings.push(format!("the LLM budgets cannot be read: {}", chain(&err)));
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        warnings.extend(budgets.iter().filter_map(budget_warning));
         Self {
             healthy: problems.is_empty(),
             problems,
@@ -197,8 +215,31 @@ impl Health {
             pool,
             replicas,
             partitions,
+            budgets,
         }
     }
+}
+
+/// A warning for a budget near or past its amount; spending on does not fail, so it is
+/// not a problem of the database's.
+fn budget_warning(spend: &BudgetSpend) -> Option<String> {
+    let b = &spend.budget;
+    let what = match spend.state {
+        BudgetState::Within => return None,
+        BudgetState::Near => "is near",
+        BudgetState::Exceeded => "is past",
+    };
+    Some(format!(
+        "LLM spend on {} {} {what} its {} budget: {:.2} of {:.2} {} ({:.0}%) since {}",
+        b.scope,
+        b.target,
+        b.period,
+        spend.spent,
+        b.amount,
+        b.currency,
+        spend.share * 100.0,
+        spend.period_start.format("%Y-%m-%d")
+    ))
 }
 
 /// What health says of the partitions at `now`: months not made far enough ahead, rows

@@ -24,8 +24,9 @@ pub use unit_of_work::UnitOfWork;
 use std::sync::Arc;
 
 use audit::{
-    ExternalApiCallLogRepository, LlmCallLogRepository, ModelPriceRepository,
-    PgExternalApiCallLogRepository, PgLlmCallLogRepository, PgModelPriceRepository, PromptStorage,
+    BudgetRepository, BudgetSpend, BudgetState, ExternalApiCallLogRepository, LlmCallLogRepository,
+    ModelPriceRepository, PgBudgetRepository, PgExternalApiCallLogRepository,
+    PgLlmCallLogRepository, PgModelPriceRepository, PromptStorage,
 };
 use coordinator::{PgResearchSessionRepository, ResearchSessionRepository};
 use data_engineering::{
@@ -51,7 +52,17 @@ pub struct Stockdb {
     llm_calls: Arc<PgLlmCallLogRepository>,
     prices: Arc<PgModelPriceRepository>,
     api_calls: Arc<PgExternalApiCallLogRepository>,
+    budgets: Arc<PgBudgetRepository>,
     prompts: PromptStorage,
+}
+
+/// Whether a call on an LLM configuration may still spend: [`Stockdb::may_spend`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SpendCheck {
+    /// `false` when a budget covering the configuration or its model is exceeded.
+    pub allowed: bool,
+    /// Those budgets with their spend, most spent share first.
+    pub budgets: Vec<BudgetSpend>,
 }
 
 impl std::fmt::Debug for Stockdb {
@@ -64,7 +75,7 @@ impl std::fmt::Debug for Stockdb {
 
 impl Stockdb {
     /// The tables stockdb manages, each owned by one context.
-    pub const TABLES: [&'static str; 11] = [
+    pub const TABLES: [&'static str; 16] = [
         "stock_info",
         "stock_daily",
         "stock_finance",
@@ -76,6 +87,11 @@ impl Stockdb {
         "llm_call_logs",
         "external_api_call_logs",
         "llm_model_prices",
+        "llm_budgets",
+        "llm_call_daily",
+        "llm_session_daily",
+        "external_api_call_daily",
+        "audit_rollup_days",
     ];
 
     /// Connects with `DbConfig::from_env()` (`DATABASE_URL` …) and encrypts LLM API keys
@@ -106,6 +122,7 @@ impl Stockdb {
             llm_calls: Arc::new(PgLlmCallLogRepository::new(db.clone())),
             prices: Arc::new(PgModelPriceRepository::new(db.clone())),
             api_calls: Arc::new(PgExternalApiCallLogRepository::new(db.clone())),
+            budgets: Arc::new(PgBudgetRepository::new(db.clone())),
             prompts: PromptStorage::default(),
             db,
         }
@@ -224,6 +241,36 @@ impl Stockdb {
     /// The audit log of external API calls.
     pub fn api_calls(&self) -> Arc<dyn ExternalApiCallLogRepository> {
         self.api_calls.clone()
+    }
+
+    /// Spending budgets per LLM configuration or model, per day or month, and the spend
+    /// against them (`llm_budgets`).
+    pub fn budgets(&self) -> Arc<dyn BudgetRepository> {
+        self.budgets.clone()
+    }
+
+    /// May a call on LLM configuration `alias` still spend? Asks the budgets of the
+    /// configuration and of its model (`vendor/model_name`), each against its current
+    /// period's spend: not allowed when one is exceeded. Unknown alias: `NotFound`. Cost:
+    /// one lookup of the configuration and, per budget, one statement that reads the
+    /// rollup and the calls of the days not rolled up yet (today's, once maintenance has
+    /// run) of that configuration or model only.
+    pub async fn may_spend(&self, alias: &str) -> Result<SpendCheck, RepoError> {
+        let config =
+            self.llm_configs
+                .get_by_alias(alias)
+                .await?
+                .ok_or_else(|| RepoError::NotFound {
+                    entity: "llm config",
+                    key: alias.to_owned(),
+                })?;
+        let model = format!("{}/{}", config.vendor, config.model_name);
+        let mut budgets = self.budgets.spend_for(alias, Some(&model)).await?;
+        budgets.sort_by(|a, b| b.share.total_cmp(&a.share));
+        Ok(SpendCheck {
+            allowed: budgets.iter().all(|b| b.state != BudgetState::Exceeded),
+            budgets,
+        })
     }
 
     /// The monthly partitions of both audit logs and their retention (on the primary).

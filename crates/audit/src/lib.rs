@@ -12,16 +12,18 @@ mod postgres;
 mod repository;
 
 pub use domain::{
-    ApiCallFilter, CallStats, CallStatus, CostBy, CostRow, CostScope, ExternalApiCallLog,
-    LlmCallFilter, LlmCallLog, MONTHS_AHEAD, MaintenanceReport, ModelPrice, PartitionAction,
-    PartitionStatus, PlannedPartition, PromptStorage, RetentionPlan, RetentionPolicy, RollupReport,
-    SessionCalls, SplitReport, TimeWindow,
+    ApiCallFilter, Budget, BudgetPeriod, BudgetScope, BudgetSpend, BudgetState, CallStats,
+    CallStatus, CostBy, CostRow, CostScope, ExternalApiCallLog, LlmCallFilter, LlmCallLog,
+    MONTHS_AHEAD, MaintenanceReport, ModelPrice, NEAR_SHARE, PartitionAction, PartitionStatus,
+    PlannedPartition, PromptStorage, RetentionPlan, RetentionPolicy, RollupReport, SessionCalls,
+    SplitReport, TimeWindow,
 };
 pub use postgres::{
-    PgExternalApiCallLogRepository, PgLlmCallLogRepository, PgModelPriceRepository,
-    PgRetentionRepository,
+    PgBudgetRepository, PgExternalApiCallLogRepository, PgLlmCallLogRepository,
+    PgModelPriceRepository, PgRetentionRepository,
 };
 pub use repository::{
-    ExternalApiCallLogRepository, LlmCallLogRepository, ModelPriceRepository, RetentionRepository,
+    BudgetRepository, ExternalApiCallLogRepository, LlmCallLogRepository, ModelPriceRepository,
+    RetentionRepository,
 };
 pub use shared_db::{REDACTED, is_secret_name, redact_params, redact_text};

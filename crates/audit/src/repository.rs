@@ -7,9 +7,9 @@ use shared_db::{Page, RepoError};
 use uuid::Uuid;
 
 use crate::domain::{
-    ApiCallFilter, CallStats, CostBy, CostRow, CostScope, ExternalApiCallLog, LlmCallFilter,
-    LlmCallLog, MaintenanceReport, ModelPrice, PartitionStatus, RetentionPlan, RetentionPolicy,
-    RollupReport, TimeWindow,
+    ApiCallFilter, Budget, BudgetPeriod, BudgetScope, BudgetSpend, CallStats, CostBy, CostRow,
+    CostScope, ExternalApiCallLog, LlmCallFilter, LlmCallLog, MaintenanceReport, ModelPrice,
+    PartitionStatus, RetentionPlan, RetentionPolicy, RollupReport, TimeWindow,
 };
 
 /// Audit log of LLM calls (`llm_call_logs`).
@@ -81,6 +81,39 @@ pub trait ModelPriceRepository: Send + Sync {
     /// of its vendor with `effective_from` at or before the call; among the prices of that
     /// model or prefix, the newest such. A call before any price of its model is unpriced.
     async fn costs(&self, scope: CostScope, by: CostBy) -> Result<Vec<CostRow>, RepoError>;
+}
+
+/// Spending budgets (`llm_budgets`) and the spend against them.
+#[async_trait]
+pub trait BudgetRepository: Send + Sync {
+    /// Sets `budget`: one per scope, target, period and currency; setting it again
+    /// replaces its amount.
+    async fn set(&self, budget: &Budget) -> Result<(), RepoError>;
+
+    /// Removes a budget; `false` when there was none.
+    async fn remove(
+        &self,
+        scope: BudgetScope,
+        target: &str,
+        period: BudgetPeriod,
+        currency: &str,
+    ) -> Result<bool, RepoError>;
+
+    /// Every budget with what its current period (by the handle's clock) has spent, by
+    /// scope, target, period and currency. Spend is read as costs are: the days the rollup
+    /// covers from it, the others from the rows; calls priced in another currency, or
+    /// unpriced, do not count.
+    async fn spend(&self) -> Result<Vec<BudgetSpend>, RepoError>;
+
+    /// The budgets that cover a call served by configuration `config_alias` of model
+    /// `model` (`vendor/model_name`), with their spend: what a router asks before a call.
+    /// Reads the rollup and only that configuration's or model's calls of the days not
+    /// rolled up yet (today's, once a day is caught up).
+    async fn spend_for(
+        &self,
+        config_alias: &str,
+        model: Option<&str>,
+    ) -> Result<Vec<BudgetSpend>, RepoError>;
 }
 
 /// Partitions and retention of the audit logs.

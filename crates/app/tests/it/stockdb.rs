@@ -88,3 +88,78 @@ async fn every_repository_works_through_one_stockdb() {
     );
     assert!(db.sync().list_tasks(None, 10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_router_asks_whether_a_configuration_may_still_spend() {
+    use stockdb::audit::{Budget, BudgetPeriod, BudgetScope, ModelPrice};
+    let test_db = TestDb::new().await;
+    let db = Stockdb::from_db(test_db.db().clone(), None);
+    db.llm_configs()
+        .upsert(NewLlmConfig::new(
+            "research",
+            "deepseek",
+            "openai",
+            "deepseek-chat",
+            ApiKey::new("sk-1"),
+        ))
+        .await
+        .unwrap();
+    db.prices()
+        .set(&ModelPrice {
+            vendor: "deepseek".into(),
+            model: "deepseek-chat".into(),
+            effective_from: "2024-01-01T00:00:00".parse().unwrap(),
+            input_per_million: 2.0,
+            output_per_million: 8.0,
+            cached_input_per_million: None,
+            reasoning_output_per_million: None,
+            currency: "CNY".into(),
+        })
+        .await
+        .unwrap();
+    // No budget: allowed, nothing to say.
+    let check = db.may_spend("research").await.unwrap();
+    assert!(check.allowed && check.budgets.is_empty());
+    // 1,000,000 prompt tokens at 2 per million: 2 CNY, against 1.5 a day on the model.
+    let mut call = LlmCallLog::new("research", "deepseek", "deepseek-chat", "?", utc_now());
+    (call.prompt_tokens, call.completion_tokens) = (Some(1_000_000), Some(0));
+    call.config_alias = Some("research".into());
+    db.llm_calls().save(&call).await.unwrap();
+    for (scope, target, amount) in [
+        (BudgetScope::Config, "research", 100.0),
+        (BudgetScope::Model, "deepseek/deepseek-chat", 1.5),
+    ] {
+        db.budgets()
+            .set(&Budget {
+                scope,
+                target: target.into(),
+                period: BudgetPeriod::Day,
+                amount,
+                currency: "CNY".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let check = db.may_spend("research").await.unwrap();
+    assert!(!check.allowed);
+    assert_eq!(check.budgets.len(), 2);
+    assert_eq!(
+        check.budgets[0].budget.target, "deepseek/deepseek-chat",
+        "most spent first"
+    );
+    assert!((check.budgets[0].spent - 2.0).abs() < 1e-9);
+    // `db health` warns of it; an unknown alias is `NotFound`.
+    let health = db.health().await;
+    assert!(
+        health
+            .warnings
+            .iter()
+            .any(|w| w.contains("deepseek/deepseek-chat") && w.contains("is past")),
+        "{:?}",
+        health.warnings
+    );
+    assert!(matches!(
+        db.may_spend("nobody").await,
+        Err(stockdb::RepoError::NotFound { .. })
+    ));
+}

@@ -2,6 +2,7 @@
 //! and the logs' monthly partitions and retention (`retention`). Long statements live in
 //! `.sql` files beside the code that runs them.
 
+mod budgets;
 mod logs;
 mod partitions;
 mod prices;
@@ -9,6 +10,7 @@ mod retention;
 mod rollup;
 mod split;
 
+pub use budgets::PgBudgetRepository;
 pub use logs::{PgExternalApiCallLogRepository, PgLlmCallLogRepository};
 pub use prices::PgModelPriceRepository;
 pub use retention::PgRetentionRepository;

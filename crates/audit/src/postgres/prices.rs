@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, Statement,
 };
 use shared_db::{Db, RepoError};
 
@@ -25,7 +26,7 @@ impl PgModelPriceRepository {
     }
 }
 
-use super::rollup::{self, CALL_COLUMNS, PRICED_CALLS};
+use super::rollup::{self, CALL_COLUMNS, PRICED_CALLS, timestamp_array};
 
 #[async_trait]
 impl ModelPriceRepository for PgModelPriceRepository {
@@ -87,6 +88,7 @@ impl ModelPriceRepository for PgModelPriceRepository {
         self.db
             .read_snapshot(|db| async move {
                 let conn = db.conn();
+                conn.execute_unprepared(rollup::NO_JIT).await?;
                 let (rows, rolled) = match scope {
                     CostScope::Window(window) => {
                         let (first, last) = rollup::whole_days(window.from, window.to);
@@ -168,14 +170,6 @@ const CONFIG: (&str, &str) = (
     "coalesce(nullif(config_alias, ''), '-')",
     "coalesce(nullif(config_alias, ''), '-')",
 );
-
-/// Timestamps as an SQL array literal: typed values, so nothing to escape.
-fn timestamp_array(times: impl Iterator<Item = chrono::NaiveDateTime>) -> String {
-    let items: Vec<String> = times
-        .map(|t| format!("\"{}\"", t.format("%Y-%m-%d %H:%M:%S%.6f")))
-        .collect();
-    format!("'{{{}}}'::timestamp[]", items.join(","))
-}
 
 impl From<prices::Model> for ModelPrice {
     fn from(m: prices::Model) -> Self {

@@ -9,6 +9,7 @@ use chrono::{Duration, NaiveDateTime};
 use serde_json::json;
 use uuid::Uuid;
 
+mod budgets;
 mod logs;
 mod prices;
 mod retention;

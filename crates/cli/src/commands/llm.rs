@@ -61,6 +61,11 @@ pub(crate) enum LlmCommand {
         #[command(subcommand)]
         command: PricesCommand,
     },
+    /// Spending budgets per configuration or model, per day or month.
+    Budget {
+        #[command(subcommand)]
+        command: super::budget::BudgetCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -197,6 +202,7 @@ pub(crate) async fn run(db: &Stockdb, command: LlmCommand, json: bool) -> anyhow
                 return print_json(&configs);
             }
             print_configs(&configs);
+            super::budget::print_spend(&db.budgets().spend().await?);
         }
         LlmCommand::Set(args) => {
             let mut config = NewLlmConfig::new(
@@ -233,6 +239,7 @@ pub(crate) async fn run(db: &Stockdb, command: LlmCommand, json: bool) -> anyhow
         }
         LlmCommand::Keygen => keygen(json)?,
         LlmCommand::Prices { command } => prices(db, command, json).await?,
+        LlmCommand::Budget { command } => super::budget::run(db, command, json).await?,
         LlmCommand::Reencrypt { yes } => {
             let plan = repo.reencrypt_plan().await?;
             let binding: Vec<_> = plan.binding_newly().collect();

@@ -7,6 +7,7 @@
 )]
 
 mod args;
+mod budget;
 mod calls;
 mod db;
 mod demo;

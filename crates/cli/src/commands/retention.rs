@@ -182,7 +182,7 @@ fn print_plan(plan: &RetentionPlan, verb: &str) {
         if p.calls_of_stored_sessions > 0 {
             println!(
                 "{}: {} of its calls belong to {} research sessions that are kept; those \
-                 sessions keep their nodes and lose these calls (and their cost)",
+                 sessions keep their nodes and their cost (in the daily rollup) and lose these calls",
                 p.partition,
                 count(p.calls_of_stored_sessions),
                 count(p.stored_sessions)

@@ -176,7 +176,7 @@ pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::
     if let Some(horizon) = calls_dropped_before {
         println!(
             "note: audit history before {} UTC was dropped by retention; this session's calls \
-             from before then are gone (and not in its cost)",
+             from before then are gone (their cost is kept in the daily rollup)",
             horizon.format("%Y-%m-%d %H:%M")
         );
     }
@@ -233,11 +233,13 @@ pub(crate) async fn audit(db: &Stockdb, command: AuditCommand, json: bool) -> an
     let cost_by_day = db.prices().costs(scope, CostBy::Day).await?;
     let cost_by_config = db.prices().costs(scope, CostBy::Config).await?;
     let cost_total = db.prices().costs(scope, CostBy::Total).await?;
+    let budgets = db.budgets().spend().await?;
     if json {
         return print_json(&json!({
             "from": since, "to": until, "llm": llm, "external_api": api,
             "cost": {"by_model": cost_by_model, "by_day": cost_by_day,
                      "by_config": cost_by_config, "total": cost_total},
+            "budgets": budgets,
         }));
     }
     println!("window: {since} .. {until} (UTC)");
@@ -282,6 +284,7 @@ pub(crate) async fn audit(db: &Stockdb, command: AuditCommand, json: bool) -> an
         &cost_by_config,
     );
     print_costs("LLM cost in total", &cost_total);
+    super::budget::print_spend(&budgets);
     Ok(())
 }
 
