@@ -2,6 +2,7 @@
 -- and the calls' token kinds and config aliases with their columns: `stockdb migrate down`
 -- lists the tables that hold rows before it runs.
 
+DROP TABLE IF EXISTS scores;
 DROP TABLE IF EXISTS llm_budgets;
 DROP TABLE IF EXISTS external_api_call_daily;
 DROP TABLE IF EXISTS llm_session_daily;

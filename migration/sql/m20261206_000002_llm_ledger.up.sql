@@ -126,3 +126,31 @@ COMMENT ON COLUMN llm_budgets.target IS '配置别名，或 vendor/model_name';
 COMMENT ON COLUMN llm_budgets.period IS 'day / month（UTC）';
 COMMENT ON COLUMN llm_budgets.amount IS '每个周期最多花费';
 COMMENT ON COLUMN llm_budgets.currency IS '币种（ISO 4217）';
+-- step
+CREATE TABLE IF NOT EXISTS scores (
+    id UUID NOT NULL,
+    target_kind VARCHAR(10) NOT NULL,
+    target_id UUID NOT NULL,
+    session_id UUID,
+    agent VARCHAR(50),
+    name VARCHAR(100) NOT NULL,
+    value_numeric DOUBLE PRECISION,
+    value_text VARCHAR(100),
+    comment TEXT,
+    source VARCHAR(10) NOT NULL,
+    created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+    CONSTRAINT scores_pkey PRIMARY KEY (id),
+    CONSTRAINT ck_scores_target_kind CHECK (target_kind IN ('session', 'node', 'call')),
+    CONSTRAINT ck_scores_source CHECK (source IN ('human', 'model', 'rule')),
+    CONSTRAINT ck_scores_value CHECK ((value_numeric IS NULL) <> (value_text IS NULL))
+);
+CREATE INDEX IF NOT EXISTS ix_scores_target_kind_target_id ON scores (target_kind, target_id);
+CREATE INDEX IF NOT EXISTS ix_scores_session_id ON scores (session_id);
+CREATE INDEX IF NOT EXISTS ix_scores_name_created_at ON scores (name, created_at);
+COMMENT ON TABLE scores IS '评分与反馈（session / 节点 / LLM 调用）';
+COMMENT ON COLUMN scores.target_kind IS 'session / node / call';
+COMMENT ON COLUMN scores.target_id IS '被评分对象的 id（非外键：评分与日志一样可长于对象保存）';
+COMMENT ON COLUMN scores.agent IS '被评分的 Agent（节点类型或调用方 Agent）';
+COMMENT ON COLUMN scores.value_numeric IS '数值评分';
+COMMENT ON COLUMN scores.value_text IS '分类评分';
+COMMENT ON COLUMN scores.source IS 'human / model / rule';

@@ -88,13 +88,21 @@ mod tests {
             ],
         ),
         ("llm-platform", &["llm_configs"]),
-        ("coordinator", &["research_sessions", "node_executions"]),
+        (
+            "coordinator",
+            &["research_sessions", "node_executions", "scores"],
+        ),
         (
             "audit",
             &[
                 "llm_call_logs",
                 "external_api_call_logs",
                 "llm_model_prices",
+                "llm_budgets",
+                "llm_call_daily",
+                "llm_session_daily",
+                "external_api_call_daily",
+                "audit_rollup_days",
             ],
         ),
     ];

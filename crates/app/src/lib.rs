@@ -28,7 +28,9 @@ use audit::{
     ModelPriceRepository, PgBudgetRepository, PgExternalApiCallLogRepository,
     PgLlmCallLogRepository, PgModelPriceRepository, PromptStorage,
 };
-use coordinator::{PgResearchSessionRepository, ResearchSessionRepository};
+use coordinator::{
+    PgResearchSessionRepository, PgScoreRepository, ResearchSessionRepository, ScoreRepository,
+};
 use data_engineering::{
     PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,
     StockDailyRepository, StockFinanceRepository, StockRepository, SyncRepository,
@@ -53,6 +55,7 @@ pub struct Stockdb {
     prices: Arc<PgModelPriceRepository>,
     api_calls: Arc<PgExternalApiCallLogRepository>,
     budgets: Arc<PgBudgetRepository>,
+    scores: Arc<PgScoreRepository>,
     prompts: PromptStorage,
 }
 
@@ -75,7 +78,7 @@ impl std::fmt::Debug for Stockdb {
 
 impl Stockdb {
     /// The tables stockdb manages, each owned by one context.
-    pub const TABLES: [&'static str; 16] = [
+    pub const TABLES: [&'static str; 17] = [
         "stock_info",
         "stock_daily",
         "stock_finance",
@@ -92,6 +95,7 @@ impl Stockdb {
         "llm_session_daily",
         "external_api_call_daily",
         "audit_rollup_days",
+        "scores",
     ];
 
     /// Connects with `DbConfig::from_env()` (`DATABASE_URL` …) and encrypts LLM API keys
@@ -123,6 +127,7 @@ impl Stockdb {
             prices: Arc::new(PgModelPriceRepository::new(db.clone())),
             api_calls: Arc::new(PgExternalApiCallLogRepository::new(db.clone())),
             budgets: Arc::new(PgBudgetRepository::new(db.clone())),
+            scores: Arc::new(PgScoreRepository::new(db.clone())),
             prompts: PromptStorage::default(),
             db,
         }
@@ -241,6 +246,11 @@ impl Stockdb {
     /// The audit log of external API calls.
     pub fn api_calls(&self) -> Arc<dyn ExternalApiCallLogRepository> {
         self.api_calls.clone()
+    }
+
+    /// Scores and feedback on research sessions, nodes and LLM calls (`scores`).
+    pub fn scores(&self) -> Arc<dyn ScoreRepository> {
+        self.scores.clone()
     }
 
     /// Spending budgets per LLM configuration or model, per day or month, and the spend

@@ -248,6 +248,7 @@ async fn tour(
             AuditCommand::Stats {
                 since: Some(since.and_time(NaiveTime::MIN)),
                 until,
+                score: None,
             },
             json,
         )

@@ -16,6 +16,7 @@ mod llm;
 mod market;
 mod output;
 mod retention;
+mod scores;
 mod sync;
 mod target;
 mod traces;

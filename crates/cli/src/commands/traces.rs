@@ -42,6 +42,14 @@ pub(crate) enum SessionsCommand {
         /// The session id.
         id: Uuid,
     },
+    /// Score a session, one of its nodes (--node) or LLM calls (--call): a number
+    /// (--value) or a category (--category), from a human (default), a model or a rule.
+    Score(super::scores::ScoreArgs),
+    /// The scores of a session, its nodes and calls, oldest first.
+    Scores {
+        /// The session id.
+        id: Uuid,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,6 +62,9 @@ pub(crate) enum AuditCommand {
         /// End of the window (exclusive); default now.
         #[arg(long, value_parser = parse_time)]
         until: Option<NaiveDateTime>,
+        /// Also summarise the scores of this name given in the window, per agent.
+        #[arg(long)]
+        score: Option<String>,
     },
     /// LLM and external-API calls, newest first: by time, status, model or service, and
     /// session; paged.
@@ -112,6 +123,8 @@ pub(crate) async fn sessions(
             print_table(t);
         }
         SessionsCommand::Show { id } => show_session(db, id, json).await?,
+        SessionsCommand::Score(args) => super::scores::add(db, args, json).await?,
+        SessionsCommand::Scores { id } => super::scores::list(db, id, json).await?,
     }
     Ok(())
 }
@@ -219,8 +232,12 @@ pub(crate) async fn show_session(db: &Stockdb, id: Uuid, json: bool) -> anyhow::
 }
 
 pub(crate) async fn audit(db: &Stockdb, command: AuditCommand, json: bool) -> anyhow::Result<()> {
-    let (since, until) = match command {
-        AuditCommand::Stats { since, until } => (since, until),
+    let (since, until, score) = match command {
+        AuditCommand::Stats {
+            since,
+            until,
+            score,
+        } => (since, until, score),
         AuditCommand::Calls(args) => return super::calls::run(db, &args, json).await,
     };
     let until = until.unwrap_or_else(|| shared_db::utc_now() + chrono::Duration::seconds(1));
@@ -234,12 +251,16 @@ pub(crate) async fn audit(db: &Stockdb, command: AuditCommand, json: bool) -> an
     let cost_by_config = db.prices().costs(scope, CostBy::Config).await?;
     let cost_total = db.prices().costs(scope, CostBy::Total).await?;
     let budgets = db.budgets().spend().await?;
+    let scores = match &score {
+        Some(name) => Some(super::scores::summary(db, since, until, name).await?),
+        None => None,
+    };
     if json {
         return print_json(&json!({
             "from": since, "to": until, "llm": llm, "external_api": api,
             "cost": {"by_model": cost_by_model, "by_day": cost_by_day,
                      "by_config": cost_by_config, "total": cost_total},
-            "budgets": budgets,
+            "budgets": budgets, "scores": scores,
         }));
     }
     println!("window: {since} .. {until} (UTC)");
@@ -285,6 +306,9 @@ pub(crate) async fn audit(db: &Stockdb, command: AuditCommand, json: bool) -> an
     );
     print_costs("LLM cost in total", &cost_total);
     super::budget::print_spend(&budgets);
+    if let Some(scores) = &scores {
+        super::scores::print_summary(scores);
+    }
     Ok(())
 }
 

@@ -379,3 +379,138 @@ async fn keys_quoted_by_a_node_are_masked_when_stored_and_when_read() {
         Some("refused: password=***")
     );
 }
+
+#[tokio::test]
+async fn scores_are_saved_listed_by_target_and_summarised_by_name_and_agent() {
+    use coordinator::{
+        PgScoreRepository, Score, ScoreRepository, ScoreSource, ScoreTarget, ScoreValue,
+    };
+    let test_db = TestDb::new().await;
+    let sessions = PgResearchSessionRepository::new(test_db.db().clone());
+    let scores = PgScoreRepository::new(test_db.db().clone());
+    let s = session("600519.SH", 0);
+    sessions.save_session(&s).await.unwrap();
+    let node = NodeExecution::new(s.id, "valuation", NodeStatus::Success, at(1));
+    sessions.save_node_execution(&node).await.unwrap();
+    let call = uuid::Uuid::new_v4();
+    let mut given = Vec::new();
+    for (kind, target, value, minutes) in [
+        (ScoreTarget::Session, s.id, ScoreValue::Numeric(4.0), 2),
+        (ScoreTarget::Node, node.id, ScoreValue::Numeric(0.5), 3),
+        (ScoreTarget::Node, node.id, ScoreValue::Numeric(1.0), 4),
+        (
+            ScoreTarget::Call,
+            call,
+            ScoreValue::Categorical("hallucinated".into()),
+            5,
+        ),
+        (
+            ScoreTarget::Call,
+            call,
+            ScoreValue::Categorical("correct".into()),
+            6,
+        ),
+        (
+            ScoreTarget::Call,
+            call,
+            ScoreValue::Categorical("correct".into()),
+            7,
+        ),
+    ] {
+        let name = if kind == ScoreTarget::Session {
+            "user_feedback"
+        } else {
+            "accuracy"
+        };
+        let mut score = Score::new(kind, target, name, value, ScoreSource::Model, at(minutes));
+        if kind == ScoreTarget::Call {
+            (score.session_id, score.agent) = (Some(s.id), Some("news".into()));
+            score.comment = Some("quoted api_key=sk-live-0123456789abcdef".into());
+        }
+        scores.save(&score).await.unwrap();
+        given.push(score);
+    }
+    // A node's session and agent come from the node.
+    let of_node = scores
+        .list_by_target(ScoreTarget::Node, node.id)
+        .await
+        .unwrap();
+    assert_eq!(of_node.len(), 2);
+    assert!(
+        of_node
+            .iter()
+            .all(|x| x.session_id == Some(s.id) && x.agent.as_deref() == Some("valuation"))
+    );
+    // Every score of the session, its node and its call, oldest first; comments masked.
+    let all = scores.list_by_session(s.id).await.unwrap();
+    assert_eq!(
+        all.iter().map(|x| x.id).collect::<Vec<_>>(),
+        given.iter().map(|x| x.id).collect::<Vec<_>>()
+    );
+    assert!(
+        all[3]
+            .comment
+            .as_deref()
+            .is_some_and(|c| !c.contains("0123456789abcdef")),
+        "{:?}",
+        all[3].comment
+    );
+    // Summaries per name and agent over a window.
+    let summary = scores
+        .summarize(at(0), at(60), Some("accuracy"))
+        .await
+        .unwrap();
+    let shown: Vec<_> = summary
+        .iter()
+        .map(|x| {
+            (
+                x.agent.as_str(),
+                x.scores,
+                x.mean,
+                x.categories.clone().into_iter().collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (
+                "news",
+                3,
+                None,
+                vec![("correct".to_owned(), 2), ("hallucinated".to_owned(), 1)]
+            ),
+            ("valuation", 2, Some(0.75), vec![]),
+        ]
+    );
+    assert!(
+        scores
+            .summarize(at(10), at(60), Some("accuracy"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A node that does not exist, an id stored twice, a bad value: refused.
+    let ghost = Score::new(
+        ScoreTarget::Node,
+        uuid::Uuid::new_v4(),
+        "accuracy",
+        ScoreValue::Numeric(1.0),
+        ScoreSource::Rule,
+        at(8),
+    );
+    assert!(matches!(
+        scores.save(&ghost).await,
+        Err(RepoError::NotFound { .. })
+    ));
+    assert!(matches!(
+        scores.save(&given[0]).await,
+        Err(RepoError::Conflict { .. })
+    ));
+    let mut bad = given[0].clone();
+    bad.id = uuid::Uuid::new_v4();
+    bad.value = ScoreValue::Numeric(f64::NAN);
+    assert!(
+        matches!(scores.save(&bad).await, Err(RepoError::Invalid(ref e)) if e.field == "value")
+    );
+}
