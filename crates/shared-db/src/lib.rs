@@ -37,7 +37,8 @@ pub use redact::{REDACTED, is_secret_name, redact_params, redact_text};
 pub use replica::{ReplicaProblem, ReplicaStatus};
 pub use time::{Clock, ManualClock, SystemClock, utc_now, utc_now_tz};
 pub use validate::{
-    check_finite, check_json, check_len, check_not_empty, check_not_negative, check_text,
+    check_currency, check_finite, check_json, check_len, check_not_empty, check_not_negative,
+    check_text,
 };
 
 /// What `string_enum!` expands to needs, re-exported so users need not name it.

@@ -73,6 +73,18 @@ pub fn check_finite(field: &'static str, value: Option<f64>) -> Result<(), Inval
     }
 }
 
+/// Checks that `value` is an ISO 4217 currency code: three capital letters.
+pub fn check_currency(field: &'static str, value: &str) -> Result<(), InvalidInput> {
+    if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Ok(());
+    }
+    Err(InvalidInput::new(
+        field,
+        value,
+        "an ISO 4217 code: three capital letters",
+    ))
+}
+
 /// Checks that a required text is not empty or blank, and holds no NUL character.
 pub fn check_not_empty(field: &'static str, value: &str) -> Result<(), InvalidInput> {
     if value.trim().is_empty() {

@@ -3,7 +3,7 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
-use shared_db::{InvalidInput, check_finite, check_len, check_not_empty};
+use shared_db::{InvalidInput, check_currency, check_finite, check_len, check_not_empty};
 
 shared_db::string_enum! {
     /// The calls a budget covers, stored as `config` / `model`.
@@ -82,14 +82,7 @@ impl Budget {
                 "must be more than 0",
             ));
         }
-        if !(self.currency.len() == 3 && self.currency.bytes().all(|b| b.is_ascii_uppercase())) {
-            return Err(InvalidInput::new(
-                "currency",
-                &self.currency,
-                "an ISO 4217 code: three capital letters",
-            ));
-        }
-        Ok(())
+        check_currency("currency", &self.currency)
     }
 }
 

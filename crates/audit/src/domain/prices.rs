@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use sea_orm::FromQueryResult;
 use serde::{Deserialize, Serialize};
-use shared_db::{InvalidInput, check_finite, check_len, check_not_empty};
+use shared_db::{InvalidInput, check_currency, check_finite, check_len, check_not_empty};
 use uuid::Uuid;
 
 use super::TimeWindow;
@@ -61,14 +61,7 @@ impl ModelPrice {
                 return Err(InvalidInput::new(field, value, "must not be negative"));
             }
         }
-        if !(self.currency.len() == 3 && self.currency.bytes().all(|b| b.is_ascii_uppercase())) {
-            return Err(InvalidInput::new(
-                "currency",
-                &self.currency,
-                "an ISO 4217 code: three capital letters",
-            ));
-        }
-        Ok(())
+        check_currency("currency", &self.currency)
     }
 }
 
