@@ -53,6 +53,7 @@ const LLM_STATS: &str = "SELECT vendor || '/' || model_name AS grp, count(*) AS 
     coalesce(sum(prompt_tokens), 0)::bigint AS prompt_tokens, \
     coalesce(sum(completion_tokens), 0)::bigint AS completion_tokens, \
     coalesce(sum(total_tokens), 0)::bigint AS total_tokens, \
+    avg(latency_ms)::float8 AS mean, count(*) AS sampled, \
     percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50, \
     percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95, \
     percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99 \
@@ -61,6 +62,7 @@ const LLM_STATS: &str = "SELECT vendor || '/' || model_name AS grp, count(*) AS 
 const API_STATS: &str = "SELECT service_name AS grp, count(*) AS calls, \
     count(*) FILTER (WHERE status = 'failed') AS errors, \
     0::bigint AS prompt_tokens, 0::bigint AS completion_tokens, 0::bigint AS total_tokens, \
+    avg(latency_ms)::float8 AS mean, count(*) AS sampled, \
     percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50, \
     percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95, \
     percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99 \

@@ -327,10 +327,17 @@ pub struct CallStats {
     pub completion_tokens: i64,
     /// Sum of `total_tokens`.
     pub total_tokens: i64,
-    /// Median latency, ms (continuous percentile, as `percentile_cont`).
-    pub latency_p50_ms: f64,
+    /// Mean latency of every call counted, ms.
+    pub latency_mean_ms: f64,
+    /// The calls the percentiles are of: those whose rows are stored. Fewer than `calls`
+    /// when retention dropped some of the window's days, whose calls the daily rollup
+    /// still counts (calls, errors, tokens, the mean) but cannot sort.
+    pub latency_sampled: i64,
+    /// Median latency, ms (continuous percentile, as `percentile_cont`); `None` when no
+    /// call of the group is stored.
+    pub latency_p50_ms: Option<f64>,
     /// 95th percentile latency, ms.
-    pub latency_p95_ms: f64,
+    pub latency_p95_ms: Option<f64>,
     /// 99th percentile latency, ms.
-    pub latency_p99_ms: f64,
+    pub latency_p99_ms: Option<f64>,
 }

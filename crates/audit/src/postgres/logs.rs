@@ -4,12 +4,13 @@ use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ColumnTrait, DatabaseBackend, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Statement,
 };
 use shared_db::{Db, InvalidInput, Page, RepoError};
 use uuid::Uuid;
 
+use super::rollup;
 use crate::domain::{
     ApiCallFilter, CallStats, CallStatus, ExternalApiCallLog, LlmCallFilter, LlmCallLog,
     PromptStorage, TimeWindow,
@@ -148,9 +149,11 @@ struct StatsRow {
     prompt_tokens: i64,
     completion_tokens: i64,
     total_tokens: i64,
-    p50: f64,
-    p95: f64,
-    p99: f64,
+    mean: f64,
+    sampled: i64,
+    p50: Option<f64>,
+    p95: Option<f64>,
+    p99: Option<f64>,
 }
 
 impl From<StatsRow> for CallStats {
@@ -167,6 +170,8 @@ impl From<StatsRow> for CallStats {
             prompt_tokens: r.prompt_tokens,
             completion_tokens: r.completion_tokens,
             total_tokens: r.total_tokens,
+            latency_mean_ms: r.mean,
+            latency_sampled: r.sampled,
             latency_p50_ms: r.p50,
             latency_p95_ms: r.p95,
             latency_p99_ms: r.p99,
@@ -174,32 +179,121 @@ impl From<StatsRow> for CallStats {
     }
 }
 
-/// The aggregate columns every statistics query shares; `{tokens}` sums per token column.
-fn stats_sql(group: &str, group_by: &str, table: &str, tokens: [&str; 3]) -> String {
-    let [prompt, completion, total] = tokens;
-    format!(
-        "SELECT {group} AS grp, count(*) AS calls, \
-                count(*) FILTER (WHERE status = 'failed') AS errors, \
-                {prompt} AS prompt_tokens, {completion} AS completion_tokens, {total} AS total_tokens, \
-                percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50, \
-                percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95, \
-                percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99 \
-         FROM {table} WHERE created_at >= $1 AND created_at < $2 \
-         GROUP BY {group_by} ORDER BY grp"
-    )
+/// How one log's statistics are computed: its group, the token sums of its rows and of
+/// its rollup's (`{}` where a rollup has none).
+struct StatsShape {
+    log: &'static str,
+    group: &'static str,
+    group_by: &'static str,
+    tokens: [&'static str; 3],
+    rollup: &'static str,
+    rollup_tokens: [&'static str; 3],
 }
 
-async fn stats(db: &Db, sql: String, window: TimeWindow) -> Result<Vec<CallStats>, RepoError> {
-    let statement = &Statement::from_sql_and_values(
-        DatabaseBackend::Postgres,
-        sql,
-        [window.from.into(), window.to.into()],
-    );
+const LLM_STATS: StatsShape = StatsShape {
+    log: "llm_call_logs",
+    group: "vendor || '/' || model_name",
+    group_by: "vendor, model_name",
+    tokens: [
+        "coalesce(sum(prompt_tokens), 0)::bigint",
+        "coalesce(sum(completion_tokens), 0)::bigint",
+        "coalesce(sum(total_tokens), 0)::bigint",
+    ],
+    rollup: "llm_call_daily",
+    rollup_tokens: [
+        "sum(prompt_tokens)::bigint",
+        "sum(completion_tokens)::bigint",
+        "sum(total_tokens)::bigint",
+    ],
+};
+
+const API_STATS: StatsShape = StatsShape {
+    log: "external_api_call_logs",
+    group: "service_name",
+    group_by: "service_name",
+    tokens: ["0::bigint", "0::bigint", "0::bigint"],
+    rollup: "external_api_call_daily",
+    rollup_tokens: ["0::bigint", "0::bigint", "0::bigint"],
+};
+
+impl StatsShape {
+    /// Statistics of the stored rows within `$1 .. $2`: what every window without days
+    /// retention dropped needs.
+    fn rows_sql(&self) -> String {
+        let [prompt, completion, total] = self.tokens;
+        format!(
+            "SELECT {group} AS grp, count(*) AS calls, \
+                    count(*) FILTER (WHERE status = 'failed') AS errors, \
+                    {prompt} AS prompt_tokens, {completion} AS completion_tokens, {total} AS total_tokens, \
+                    avg(latency_ms)::float8 AS mean, count(*) AS sampled, \
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) AS p50, \
+                    percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95, \
+                    percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms) AS p99 \
+             FROM {log} WHERE created_at >= $1 AND created_at < $2 \
+             GROUP BY {group_by} ORDER BY grp",
+            group = self.group,
+            group_by = self.group_by,
+            log = self.log,
+        )
+    }
+
+    /// The stored rows' statistics with, added, the rollup's counts of `rolled` days whose
+    /// rows are gone (retention keeps a day's rows whole or drops them whole). Their
+    /// latencies count in the mean; percentiles are of the stored rows (`sampled`).
+    fn with_dropped_days_sql(&self, rolled: &str) -> String {
+        let [prompt, completion, total] = self.rollup_tokens;
+        format!(
+            "WITH live AS ({rows}), \
+             stored_days AS (SELECT DISTINCT created_at::date AS day FROM {log} \
+                             WHERE created_at >= $1 AND created_at < $2), \
+             gone AS (SELECT {group} AS grp, sum(calls)::bigint AS calls, \
+                             sum(errors)::bigint AS errors, {prompt} AS prompt_tokens, \
+                             {completion} AS completion_tokens, {total} AS total_tokens, \
+                             sum(latency_ms_sum)::float8 AS latency_sum \
+                      FROM {rollup} WHERE day = ANY({rolled}) \
+                        AND day NOT IN (SELECT day FROM stored_days) GROUP BY 1) \
+             SELECT coalesce(l.grp, g.grp) AS grp, \
+                    coalesce(l.calls, 0) + coalesce(g.calls, 0) AS calls, \
+                    coalesce(l.errors, 0) + coalesce(g.errors, 0) AS errors, \
+                    coalesce(l.prompt_tokens, 0) + coalesce(g.prompt_tokens, 0) AS prompt_tokens, \
+                    coalesce(l.completion_tokens, 0) + coalesce(g.completion_tokens, 0) AS completion_tokens, \
+                    coalesce(l.total_tokens, 0) + coalesce(g.total_tokens, 0) AS total_tokens, \
+                    (coalesce(l.mean * l.calls, 0) + coalesce(g.latency_sum, 0)) \
+                        / (coalesce(l.calls, 0) + coalesce(g.calls, 0)) AS mean, \
+                    coalesce(l.sampled, 0) AS sampled, l.p50, l.p95, l.p99 \
+             FROM live l FULL JOIN gone g ON g.grp = l.grp ORDER BY 1",
+            rows = self.rows_sql().replace(" ORDER BY grp", ""),
+            group = self.group,
+            log = self.log,
+            rollup = self.rollup,
+        )
+    }
+}
+
+/// The statistics of `shape`'s log within `window`, in one snapshot: the stored rows, and
+/// for whole days the rollup covers whose rows retention dropped, the rollup's counts.
+async fn stats(
+    db: &Db,
+    shape: &StatsShape,
+    window: TimeWindow,
+) -> Result<Vec<CallStats>, RepoError> {
     let rows = db
-        .read(|conn| async move {
-            Ok(StatsRow::find_by_statement(statement.clone())
-                .all(&conn)
-                .await?)
+        .read_snapshot(|db| async move {
+            let conn = db.conn();
+            let (first, last) = rollup::whole_days(window.from, window.to);
+            let rolled = rollup::rolled_days(conn, shape.log, first, last).await?;
+            let sql = if rolled.is_empty() {
+                shape.rows_sql()
+            } else {
+                conn.execute_unprepared(rollup::NO_JIT).await?;
+                shape.with_dropped_days_sql(&rollup::date_array(&rolled))
+            };
+            let statement = Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                sql,
+                [window.from.into(), window.to.into()],
+            );
+            Ok(StatsRow::find_by_statement(statement).all(conn).await?)
         })
         .await?;
     Ok(rows.into_iter().map(CallStats::from).collect())
@@ -299,18 +393,7 @@ impl LlmCallLogRepository for PgLlmCallLogRepository {
     }
 
     async fn stats(&self, window: TimeWindow) -> Result<Vec<CallStats>, RepoError> {
-        let sum = |column: &str| format!("coalesce(sum({column}), 0)::bigint");
-        let sql = stats_sql(
-            "vendor || '/' || model_name",
-            "vendor, model_name",
-            "llm_call_logs",
-            [
-                &sum("prompt_tokens"),
-                &sum("completion_tokens"),
-                &sum("total_tokens"),
-            ],
-        );
-        stats(&self.db, sql, window).await
+        stats(&self.db, &LLM_STATS, window).await
     }
 
     async fn list(&self, filter: &LlmCallFilter, page: Page) -> Result<Vec<LlmCallLog>, RepoError> {
@@ -383,14 +466,7 @@ impl ExternalApiCallLogRepository for PgExternalApiCallLogRepository {
     }
 
     async fn stats(&self, window: TimeWindow) -> Result<Vec<CallStats>, RepoError> {
-        let zero = "0::bigint";
-        let sql = stats_sql(
-            "service_name",
-            "service_name",
-            "external_api_call_logs",
-            [zero, zero, zero],
-        );
-        stats(&self.db, sql, window).await
+        stats(&self.db, &API_STATS, window).await
     }
 
     async fn list(

@@ -139,15 +139,25 @@ async fn llm_statistics_on_a_known_data_set() {
     assert_eq!(chat.completion_tokens, 550);
     assert_eq!(chat.total_tokens, 1_550);
     // percentile_cont over 100..=1000: p50 = 550, p95 = 955, p99 = 991.
-    assert!((chat.latency_p50_ms - 550.0).abs() < 1e-9, "{chat:?}");
-    assert!((chat.latency_p95_ms - 955.0).abs() < 1e-9, "{chat:?}");
-    assert!((chat.latency_p99_ms - 991.0).abs() < 1e-9, "{chat:?}");
+    assert!(
+        (chat.latency_p50_ms.unwrap() - 550.0).abs() < 1e-9,
+        "{chat:?}"
+    );
+    assert!(
+        (chat.latency_p95_ms.unwrap() - 955.0).abs() < 1e-9,
+        "{chat:?}"
+    );
+    assert!(
+        (chat.latency_p99_ms.unwrap() - 991.0).abs() < 1e-9,
+        "{chat:?}"
+    );
+    assert!((chat.latency_mean_ms - 550.0).abs() < 1e-9 && chat.latency_sampled == 10);
     let reasoner = &stats[1];
     assert_eq!(
         (reasoner.group.as_str(), reasoner.calls, reasoner.errors),
         ("deepseek/deepseek-reasoner", 2, 0)
     );
-    assert!((reasoner.latency_p50_ms - 4_000.0).abs() < 1e-9);
+    assert!((reasoner.latency_p50_ms.unwrap() - 4_000.0).abs() < 1e-9);
     assert!(
         repo.stats(TimeWindow::new(at(100), at(200)).unwrap())
             .await
@@ -178,7 +188,7 @@ async fn external_api_statistics_group_by_service() {
         .stats(TimeWindow::new(at(0), at(10)).unwrap())
         .await
         .unwrap();
-    let view: Vec<(&str, i64, i64, f64, i64)> = stats
+    let view: Vec<(&str, i64, i64, Option<f64>, i64)> = stats
         .iter()
         .map(|s| {
             (
@@ -192,7 +202,10 @@ async fn external_api_statistics_group_by_service() {
         .collect();
     assert_eq!(
         view,
-        [("bochai", 1, 0, 400.0, 0), ("tushare", 4, 1, 80.0, 0)]
+        [
+            ("bochai", 1, 0, Some(400.0), 0),
+            ("tushare", 4, 1, Some(80.0), 0)
+        ]
     );
     assert!((stats[1].error_rate - 0.25).abs() < 1e-12);
 }

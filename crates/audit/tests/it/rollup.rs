@@ -2,16 +2,17 @@
 //! late, prices set for the past), and outliving the rows retention drops.
 
 use audit::{
-    CallStatus, CostBy, CostRow, CostScope, LlmCallLog, LlmCallLogRepository, ModelPrice,
-    ModelPriceRepository, PgLlmCallLogRepository, PgModelPriceRepository, PgRetentionRepository,
-    RetentionPolicy, RetentionRepository, RollupReport, TimeWindow,
+    CallStatus, CostBy, CostRow, CostScope, ExternalApiCallLogRepository, LlmCallLog,
+    LlmCallLogRepository, ModelPrice, ModelPriceRepository, PgExternalApiCallLogRepository,
+    PgLlmCallLogRepository, PgModelPriceRepository, PgRetentionRepository, RetentionPolicy,
+    RetentionRepository, RollupReport, TimeWindow,
 };
 use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime};
 use shared_db::utc_now;
 use test_support::TestDb;
 use uuid::Uuid;
 
-use super::llm_call;
+use super::{api_call, llm_call};
 
 /// The first instant of the month `back` months before the current one.
 fn months_ago(back: u32) -> NaiveDateTime {
@@ -164,6 +165,23 @@ async fn the_rollup_equals_the_rows_catches_up_exactly_and_outlives_retention() 
     for i in 0..n {
         calls.save(&call(i, start, &sessions)).await.unwrap();
     }
+    let api = PgExternalApiCallLogRepository::new(db.clone());
+    for i in 0..40 {
+        let status = if i % 7 == 0 {
+            CallStatus::Failed
+        } else {
+            CallStatus::Success
+        };
+        let mut call = api_call(
+            None,
+            ["tushare", "bochai"][i % 2],
+            50 + i as i32 * 10,
+            status,
+            0,
+        );
+        call.created_at = start + Duration::hours(i as i64 * 50);
+        api.save(&call).await.unwrap();
+    }
     let window = TimeWindow::new(months_ago(6), months_ago(0)).unwrap();
     // Nothing rolled up yet: every figure comes from the rows.
     let from_rows = ledger(&prices, window, &sessions).await;
@@ -242,6 +260,8 @@ async fn the_rollup_equals_the_rows_catches_up_exactly_and_outlives_retention() 
     );
     retention.roll_up().await.unwrap();
 
+    let llm_stats = calls.stats(window).await.unwrap();
+    let api_stats = api.stats(window).await.unwrap();
     // Retention drops every partition of those months: costs by model, agent,
     // configuration, day and session are what they were.
     let plan = retention
@@ -270,6 +290,38 @@ async fn the_rollup_equals_the_rows_catches_up_exactly_and_outlives_retention() 
         &repriced,
         "after retention",
     );
+    // Statistics count the dropped days from the rollup; only percentiles need rows.
+    for (before, after) in [
+        (&llm_stats, &calls.stats(window).await.unwrap()),
+        (&api_stats, &api.stats(window).await.unwrap()),
+    ] {
+        assert_eq!(before.len(), after.len());
+        for (b, a) in before.iter().zip(after) {
+            assert_eq!(
+                (
+                    &b.group,
+                    b.calls,
+                    b.errors,
+                    b.prompt_tokens,
+                    b.completion_tokens,
+                    b.total_tokens
+                ),
+                (
+                    &a.group,
+                    a.calls,
+                    a.errors,
+                    a.prompt_tokens,
+                    a.completion_tokens,
+                    a.total_tokens
+                )
+            );
+            assert!(
+                (b.latency_mean_ms - a.latency_mean_ms).abs() < 1e-9,
+                "{b:?} {a:?}"
+            );
+            assert_eq!((a.latency_sampled, a.latency_p50_ms), (0, None), "{a:?}");
+        }
+    }
     // A session's breakdown by agent needs its rows: what they cost is one group now.
     for (by_agent, total) in by_agent(&prices, &sessions)
         .await

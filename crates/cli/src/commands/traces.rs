@@ -290,13 +290,23 @@ pub(crate) async fn audit(db: &Stockdb, command: AuditCommand, json: bool) -> an
                 ]);
             }
             row.extend([
-                num(Some(s.latency_p50_ms), 0),
-                num(Some(s.latency_p95_ms), 0),
-                num(Some(s.latency_p99_ms), 0),
+                num(s.latency_p50_ms, 0),
+                num(s.latency_p95_ms, 0),
+                num(s.latency_p99_ms, 0),
             ]);
             t.add_row(row);
         }
         print_table(t);
+        for s in rows.iter().filter(|s| s.latency_sampled < s.calls) {
+            println!(
+                "{}: percentiles of {} of {} calls; the others are past retention, counted \
+                 from the daily rollup (mean latency of all: {:.0} ms)",
+                output::clean(&s.group),
+                count(s.latency_sampled),
+                count(s.calls),
+                s.latency_mean_ms
+            );
+        }
     }
     print_costs("LLM cost by model", &cost_by_model);
     print_costs("LLM cost by day (UTC)", &cost_by_day);
