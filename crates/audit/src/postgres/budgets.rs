@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use shared_db::{Db, RepoError};
 
-use super::rollup::{self, CALL_COLUMNS, PRICED_CALLS, timestamp_array};
+use super::rollup::{self, CALL_COLUMNS, PRICED_CALLS, WindowSplit};
 use crate::domain::{Budget, BudgetPeriod, BudgetScope, BudgetSpend, TimeWindow};
 use crate::repository::BudgetRepository;
 
@@ -86,21 +86,16 @@ async fn spent(db: &Db, budget: &Budget, window: TimeWindow) -> Result<f64, Repo
         async move {
             let conn = db.conn();
             conn.execute_unprepared(rollup::NO_JIT).await?;
-            let (first, last) = rollup::whole_days(window.from, window.to);
-            let days = rollup::rolled_days(conn, rollup::LLM, first, last).await?;
-            let spans = rollup::spans_without(window.from, window.to, &days);
+            let split = WindowSplit::of(conn, rollup::LLM, window).await?;
             let sql = format!(
                 "WITH calls AS (\
-                     SELECT {CALL_COLUMNS} FROM unnest({}, {}) AS span(lo, hi) \
-                     JOIN llm_call_logs ON created_at >= span.lo AND created_at < span.hi \
-                     WHERE {filter}), \
+                     SELECT {CALL_COLUMNS} FROM {} WHERE {filter}), \
                  {PRICED_CALLS} \
                  SELECT (coalesce((SELECT sum(cost) FROM priced WHERE currency = $1), 0) \
                        + coalesce((SELECT sum(cost) FROM llm_call_daily \
                                    WHERE day = ANY({}) AND currency = $1 AND {filter}), 0))::float8",
-                timestamp_array(spans.iter().map(|s| s.0)),
-                timestamp_array(spans.iter().map(|s| s.1)),
-                rollup::date_array(&days),
+                split.rows_from(rollup::LLM),
+                split.days_array(),
             );
             let row = conn
                 .query_one_raw(Statement::from_sql_and_values(

@@ -280,13 +280,12 @@ async fn stats(
     let rows = db
         .read_snapshot(|db| async move {
             let conn = db.conn();
-            let (first, last) = rollup::whole_days(window.from, window.to);
-            let rolled = rollup::rolled_days(conn, shape.log, first, last).await?;
-            let sql = if rolled.is_empty() {
+            let split = rollup::WindowSplit::of(conn, shape.log, window).await?;
+            let sql = if split.days.is_empty() {
                 shape.rows_sql()
             } else {
                 conn.execute_unprepared(rollup::NO_JIT).await?;
-                shape.with_dropped_days_sql(&rollup::date_array(&rolled))
+                shape.with_dropped_days_sql(&split.days_array())
             };
             let statement = Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,

@@ -26,7 +26,7 @@ impl PgModelPriceRepository {
     }
 }
 
-use super::rollup::{self, CALL_COLUMNS, PRICED_CALLS, timestamp_array};
+use super::rollup::{self, CALL_COLUMNS, PRICED_CALLS, WindowSplit};
 
 #[async_trait]
 impl ModelPriceRepository for PgModelPriceRepository {
@@ -75,15 +75,17 @@ impl ModelPriceRepository for PgModelPriceRepository {
             CostBy::Total => "'*'",
             CostBy::Model | CostBy::Agent | CostBy::Config => "'(past retention)'",
         };
-        let (rows_group, rolled_group) = match by {
-            CostBy::Model => ("vendor || '/' || model_name", "vendor || '/' || model_name"),
-            CostBy::Agent => AGENT,
-            CostBy::Config => CONFIG,
-            CostBy::Day => (
-                "to_char(created_at, 'YYYY-MM-DD')",
-                "to_char(day, 'YYYY-MM-DD')",
-            ),
-            CostBy::Total => ("'*'", "'*'"),
+        // The same on the rows and on a rollup, but for the day: a rollup row has one.
+        let group = match by {
+            CostBy::Model => "vendor || '/' || model_name",
+            CostBy::Agent => "coalesce(nullif(caller_agent, ''), '-')",
+            CostBy::Config => "coalesce(nullif(config_alias, ''), '-')",
+            CostBy::Day => "to_char(day, 'YYYY-MM-DD')",
+            CostBy::Total => "'*'",
+        };
+        let rows_group = match by {
+            CostBy::Day => "to_char(created_at, 'YYYY-MM-DD')",
+            _ => group,
         };
         self.db
             .read_snapshot(|db| async move {
@@ -91,21 +93,15 @@ impl ModelPriceRepository for PgModelPriceRepository {
                 conn.execute_unprepared(rollup::NO_JIT).await?;
                 let (rows, rolled) = match scope {
                     CostScope::Window(window) => {
-                        let (first, last) = rollup::whole_days(window.from, window.to);
-                        let days = rollup::rolled_days(conn, rollup::LLM, first, last).await?;
-                        let spans = rollup::spans_without(window.from, window.to, &days);
+                        let split = WindowSplit::of(conn, rollup::LLM, window).await?;
                         (
                             format!(
-                                "SELECT {CALL_COLUMNS}, {rows_group} AS grp \
-                                 FROM unnest({}, {}) AS span(lo, hi) \
-                                 JOIN llm_call_logs ON created_at >= span.lo AND created_at < span.hi",
-                                timestamp_array(spans.iter().map(|s| s.0)),
-                                timestamp_array(spans.iter().map(|s| s.1)),
+                                "SELECT {CALL_COLUMNS}, {rows_group} AS grp FROM {}",
+                                split.rows_from(rollup::LLM)
                             ),
                             format!(
-                                "SELECT *, {rolled_group} AS grp FROM llm_call_daily \
-                                 WHERE day = ANY({})",
-                                rollup::date_array(&days)
+                                "SELECT *, {group} AS grp FROM llm_call_daily WHERE day = ANY({})",
+                                split.days_array()
                             ),
                         )
                     }
@@ -159,17 +155,6 @@ impl ModelPriceRepository for PgModelPriceRepository {
             .await
     }
 }
-
-/// The group of an agent, from the rows and from a rollup: `-` for calls without one.
-const AGENT: (&str, &str) = (
-    "coalesce(nullif(caller_agent, ''), '-')",
-    "coalesce(nullif(caller_agent, ''), '-')",
-);
-/// The group of a configuration alias: `-` for calls without one.
-const CONFIG: (&str, &str) = (
-    "coalesce(nullif(config_alias, ''), '-')",
-    "coalesce(nullif(config_alias, ''), '-')",
-);
 
 impl From<prices::Model> for ModelPrice {
     fn from(m: prices::Model) -> Self {

@@ -14,7 +14,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement};
 
 use super::partitions::literal;
-use crate::domain::RollupReport;
+use crate::domain::{RollupReport, TimeWindow};
 
 /// The LLM call log.
 pub(super) const LLM: &str = "llm_call_logs";
@@ -51,7 +51,7 @@ const LLM_MEASURES: &str = "count(*), count(*) FILTER (WHERE status = 'failed'),
 const LLM_DIMENSIONS: &str = "vendor, model_name, caller_module, caller_agent, config_alias";
 
 /// Dates as an SQL array literal: typed values, so nothing to escape.
-pub(super) fn date_array(days: &[NaiveDate]) -> String {
+fn date_array(days: &[NaiveDate]) -> String {
     let items: Vec<String> = days
         .iter()
         .map(|d| d.format("%Y-%m-%d").to_string())
@@ -60,7 +60,7 @@ pub(super) fn date_array(days: &[NaiveDate]) -> String {
 }
 
 /// Timestamps as an SQL array literal: typed values, so nothing to escape.
-pub(super) fn timestamp_array(times: impl Iterator<Item = chrono::NaiveDateTime>) -> String {
+fn timestamp_array(times: impl Iterator<Item = chrono::NaiveDateTime>) -> String {
     let items: Vec<String> = times
         .map(|t| format!("\"{}\"", t.format("%Y-%m-%d %H:%M:%S%.6f")))
         .collect();
@@ -207,7 +207,7 @@ async fn has_rollup(conn: &impl ConnectionTrait) -> Result<bool, DbErr> {
 
 /// The days of `log` within `[from, to)` the rollup covers, oldest first (none before
 /// schema version 10).
-pub(super) async fn rolled_days(
+async fn rolled_days(
     conn: &impl ConnectionTrait,
     log: &str,
     from: NaiveDate,
@@ -227,9 +227,46 @@ pub(super) async fn rolled_days(
     rows.iter().map(|row| row.try_get_by_index(0)).collect()
 }
 
+/// A window as a read takes it: the whole days `log`'s rollup covers, read from the
+/// rollup, and the spans of the rest, read from the rows.
+pub(super) struct WindowSplit {
+    /// The rolled days, oldest first.
+    pub(super) days: Vec<NaiveDate>,
+    spans: Vec<(NaiveDateTime, NaiveDateTime)>,
+}
+
+impl WindowSplit {
+    /// `window` split by the days of `log` rolled up now, as `conn` sees them.
+    pub(super) async fn of(
+        conn: &impl ConnectionTrait,
+        log: &str,
+        window: TimeWindow,
+    ) -> Result<Self, DbErr> {
+        let (first, last) = whole_days(window.from, window.to);
+        let days = rolled_days(conn, log, first, last).await?;
+        let spans = spans_without(window.from, window.to, &days);
+        Ok(Self { days, spans })
+    }
+
+    /// The `FROM` items of the rows outside the rolled days: `log` joined to the spans.
+    pub(super) fn rows_from(&self, log: &str) -> String {
+        format!(
+            "unnest({}, {}) AS span(lo, hi) \
+             JOIN {log} ON created_at >= span.lo AND created_at < span.hi",
+            timestamp_array(self.spans.iter().map(|s| s.0)),
+            timestamp_array(self.spans.iter().map(|s| s.1)),
+        )
+    }
+
+    /// The rolled days as an SQL array.
+    pub(super) fn days_array(&self) -> String {
+        date_array(&self.days)
+    }
+}
+
 /// `[from, to)` without the whole `days` (sorted, each within it): the spans a read takes
 /// from the rows.
-pub(super) fn spans_without(
+fn spans_without(
     from: NaiveDateTime,
     to: NaiveDateTime,
     days: &[NaiveDate],
@@ -251,7 +288,7 @@ pub(super) fn spans_without(
 
 /// The whole days within `[from, to)`: from the first midnight at or after `from` to the
 /// last at or before `to` (empty when there is none).
-pub(super) fn whole_days(from: NaiveDateTime, to: NaiveDateTime) -> (NaiveDate, NaiveDate) {
+fn whole_days(from: NaiveDateTime, to: NaiveDateTime) -> (NaiveDate, NaiveDate) {
     let first = if from.time() == chrono::NaiveTime::MIN {
         from.date()
     } else {
