@@ -100,6 +100,20 @@ impl TestDb {
         execute(&self.db, sql).await;
     }
 
+    /// Terminates every backend holding an advisory lock in this test's database (as an
+    /// idle timeout or a proxy cuts a connection), one entry per backend: whether it went.
+    pub async fn cut_advisory_lock_holders(&self) -> Vec<bool> {
+        sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks \
+             WHERE locktype = 'advisory' AND granted \
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             GROUP BY pid",
+        )
+        .fetch_all(self.db.pool())
+        .await
+        .unwrap_or_else(|err| panic!("cutting advisory lock holders: {err}"))
+    }
+
     /// The one text value `sql` (a query from the test) returns.
     pub async fn text(&self, sql: &str) -> String {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))

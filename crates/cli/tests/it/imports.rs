@@ -88,15 +88,7 @@ async fn a_run_that_lost_its_hold_is_fenced_off_and_nothing_is_counted_twice() {
         .unwrap();
     wait_for_offset(&test_db, 2_000, &mut first).await;
     // Its lease connection dies (an idle timeout, a proxy) while it goes on working.
-    let cut: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_locks \
-         WHERE locktype = 'advisory' AND granted \
-           AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-         GROUP BY pid",
-    )
-    .fetch_all(test_db.db().pool())
-    .await
-    .unwrap();
+    let cut = test_db.cut_advisory_lock_holders().await;
     assert_eq!(cut, [true], "one lease connection");
     // A second run takes the import over.
     let second = loop {

@@ -231,15 +231,7 @@ async fn a_run_whose_lock_connection_was_cut_writes_nothing_beside_a_fresh_run()
         .unwrap();
     repo.commit_batch(&first, batch("000001.SZ")).await.unwrap();
     // The first run's lock connection is cut; it lives on, not knowing.
-    let cut: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_locks \
-         WHERE locktype = 'advisory' AND granted \
-           AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-         GROUP BY pid",
-    )
-    .fetch_all(test_db.db().pool())
-    .await
-    .unwrap();
+    let cut = test_db.cut_advisory_lock_holders().await;
     assert_eq!(cut, [true]);
     // A fresh import of the same file starts a task of its own: the scope is free.
     let second = loop {
@@ -288,14 +280,7 @@ async fn a_run_whose_task_was_taken_over_writes_nothing_more() {
 
     // The first run's hold is lost (the connection holding its lock is cut, as an idle
     // timeout or a proxy would), and a second run takes the task over.
-    let cut: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_locks \
-         WHERE locktype = 'advisory' \
-           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-    )
-    .fetch_all(test_db.db().pool())
-    .await
-    .unwrap();
+    let cut = test_db.cut_advisory_lock_holders().await;
     assert_eq!(cut, [true], "the first run's lock connection");
     let second = loop {
         // The server drops the lock once the backend has gone.
