@@ -29,6 +29,7 @@ const GOLDEN: &[&str] = &[
     include_str!("../golden/v8.txt"),
     include_str!("../golden/v9.txt"),
     include_str!("../golden/v10.txt"),
+    include_str!("../golden/v11.txt"),
 ];
 
 /// The expected fingerprint after applying the first `version` migrations, if one is

@@ -32,8 +32,9 @@ use coordinator::{
     PgResearchSessionRepository, PgScoreRepository, ResearchSessionRepository, ScoreRepository,
 };
 use data_engineering::{
-    PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,
-    StockDailyRepository, StockFinanceRepository, StockRepository, SyncRepository,
+    MarketStructureRepository, PgMarketStructureRepository, PgStockDailyRepository,
+    PgStockFinanceRepository, PgStockRepository, PgSyncRepository, StockDailyRepository,
+    StockFinanceRepository, StockRepository, SyncRepository,
 };
 use llm_platform::{LlmConfigRepository, PgLlmConfigRepository, SecretCipher};
 pub use shared_db::{Db, DbConfig, ReplicaProblem, ReplicaStatus, RepoError};
@@ -48,6 +49,7 @@ pub struct Stockdb {
     stocks: Arc<PgStockRepository>,
     dailies: Arc<PgStockDailyRepository>,
     finance: Arc<PgStockFinanceRepository>,
+    market: Arc<PgMarketStructureRepository>,
     sync: Arc<PgSyncRepository>,
     llm_configs: Arc<PgLlmConfigRepository>,
     sessions: Arc<PgResearchSessionRepository>,
@@ -78,10 +80,16 @@ impl std::fmt::Debug for Stockdb {
 
 impl Stockdb {
     /// The tables stockdb manages, each owned by one context.
-    pub const TABLES: [&'static str; 17] = [
+    pub const TABLES: [&'static str; 23] = [
         "stock_info",
         "stock_daily",
         "stock_finance",
+        "trade_calendar",
+        "stock_suspensions",
+        "stock_limits",
+        "stock_names",
+        "index_weights",
+        "stock_dividends",
         "sync_tasks",
         "sync_failure_records",
         "llm_configs",
@@ -120,6 +128,7 @@ impl Stockdb {
             stocks: Arc::new(PgStockRepository::new(db.clone())),
             dailies: Arc::new(PgStockDailyRepository::new(db.clone())),
             finance: Arc::new(PgStockFinanceRepository::new(db.clone())),
+            market: Arc::new(PgMarketStructureRepository::new(db.clone())),
             sync: Arc::new(PgSyncRepository::new(db.clone())),
             llm_configs: Arc::new(PgLlmConfigRepository::new(db.clone(), cipher)),
             sessions: Arc::new(PgResearchSessionRepository::new(db.clone())),
@@ -216,6 +225,12 @@ impl Stockdb {
     /// Financial indicators (`stock_finance`).
     pub fn finance(&self) -> Arc<dyn StockFinanceRepository> {
         self.finance.clone()
+    }
+
+    /// The market's structure: trading calendar, suspensions, price limits, name history,
+    /// index membership and dividends, with their point-in-time reads.
+    pub fn market(&self) -> Arc<dyn MarketStructureRepository> {
+        self.market.clone()
     }
 
     /// Sync tasks and failures (`sync_tasks`, `sync_failure_records`).

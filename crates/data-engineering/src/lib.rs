@@ -1,6 +1,8 @@
 //! Market data and sync bookkeeping: the stock list (`stock_info`), daily bars
-//! (`stock_daily`), financial indicators (`stock_finance`), resumable sync jobs
-//! (`sync_tasks`) and per-stock failures with bounded retries (`sync_failure_records`).
+//! (`stock_daily`), financial indicators (`stock_finance`), the market's structure (trading
+//! calendar, suspensions, price limits, name history, index membership, dividends: see
+//! [`MarketStructureRepository`]), resumable sync jobs (`sync_tasks`) and per-stock
+//! failures with bounded retries (`sync_failure_records`).
 //!
 //! Services hold the repository traits (`Arc<dyn StockDailyRepository>` …) and the
 //! `Pg*Repository` types implement them on a [`shared_db::Db`]. Every `save_all` goes
@@ -22,14 +24,19 @@ mod postgres;
 mod repository;
 
 pub use domain::{
-    ADJUSTED_COLUMNS, Adjust, BatchRows, CommittedBatch, MarketDaily, RunOutcome, Stock,
-    StockDaily, StockField, StockFieldMut, StockFinance, StockInfo, SyncBatch, SyncFailureRecord,
-    SyncJobType, SyncTask, SyncTaskStatus, TaskLease, ThirdCode, TransitionError, ValuationDaily,
+    ADJUSTED_COLUMNS, Adjust, BatchRows, CalendarDay, ClassifiedDay, CommittedBatch,
+    DIV_PROC_IMPLEMENTED, DayClass, Dividend, Exchange, FactorCheck, IndexWeight, MarketDaily,
+    MarketRows, Membership, NameChange, NameFlags, PriceLimit, RunOutcome, Stock, StockDaily,
+    StockDayStatus, StockField, StockFieldMut, StockFinance, StockInfo, SuspendType, Suspension,
+    SyncBatch, SyncFailureRecord, SyncGap, SyncJobType, SyncTask, SyncTaskStatus, TaskLease,
+    ThirdCode, TransitionError, Universe, ValuationDaily,
 };
 pub use postgres::{
-    PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,
+    MAX_TRADING_DAYS, PgMarketStructureRepository, PgStockDailyRepository,
+    PgStockFinanceRepository, PgStockRepository, PgSyncRepository,
 };
 pub use repository::{
-    StockDailyRepository, StockFinanceRepository, StockRepository, SyncRepository,
+    MarketStructureRepository, StockDailyRepository, StockFinanceRepository, StockRepository,
+    SyncRepository,
 };
 pub use shared_db::UpsertReport;

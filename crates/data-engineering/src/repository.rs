@@ -11,8 +11,10 @@ use shared_db::{Page, RepoError, UpsertReport};
 use uuid::Uuid;
 
 use crate::domain::{
-    Adjust, CommittedBatch, MarketDaily, RunOutcome, Stock, StockDaily, StockFinance, StockInfo,
-    SyncBatch, SyncFailureRecord, SyncJobType, SyncTask, TaskLease, ThirdCode, ValuationDaily,
+    Adjust, ClassifiedDay, CommittedBatch, Dividend, Exchange, FactorCheck, MarketDaily,
+    MarketRows, Membership, NameChange, RunOutcome, Stock, StockDaily, StockDayStatus,
+    StockFinance, StockInfo, SyncBatch, SyncFailureRecord, SyncGap, SyncJobType, SyncTask,
+    TaskLease, ThirdCode, Universe, ValuationDaily,
 };
 
 /// The stock list (`stock_info`).
@@ -320,4 +322,102 @@ pub trait SyncRepository: Send + Sync {
     /// Marks the failure `id` resolved now and returns it. Resolving twice keeps the
     /// first time; `NotFound` for an unknown id.
     async fn resolve_failure(&self, id: Uuid) -> Result<SyncFailureRecord, RepoError>;
+}
+
+/// The market's structure (`trade_calendar`, `stock_suspensions`, `stock_limits`,
+/// `stock_names`, `index_weights`, `stock_dividends`) and the point-in-time reads over it.
+///
+/// Every read as of a day uses only what was known that day: a name from its announcement,
+/// an index's members from its latest snapshot by then.
+#[async_trait]
+pub trait MarketStructureRepository: Send + Sync {
+    /// Upserts `rows` into their table in one transaction, with the bulk engine's rules
+    /// (all rows validated first, the last row of a key wins, every column overwritten).
+    async fn save(&self, rows: MarketRows) -> Result<UpsertReport, RepoError>;
+
+    /// The open days of `exchange` in `start..=end`, oldest first.
+    async fn trading_days(
+        &self,
+        exchange: Exchange,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<NaiveDate>, RepoError>;
+
+    /// The last open day of `exchange` before `day` (not `day` itself), if the calendar
+    /// holds one.
+    async fn previous_trading_day(
+        &self,
+        exchange: Exchange,
+        day: NaiveDate,
+    ) -> Result<Option<NaiveDate>, RepoError>;
+
+    /// The first open day of `exchange` after `day` (not `day` itself), if the calendar
+    /// holds one.
+    async fn next_trading_day(
+        &self,
+        exchange: Exchange,
+        day: NaiveDate,
+    ) -> Result<Option<NaiveDate>, RepoError>;
+
+    /// The `count` (1..=100,000) open days of `exchange` before `day` (not `day` itself),
+    /// oldest first; fewer when the calendar starts later.
+    async fn trading_days_before(
+        &self,
+        exchange: Exchange,
+        day: NaiveDate,
+        count: u32,
+    ) -> Result<Vec<NaiveDate>, RepoError>;
+
+    /// Every open day of `code`'s exchange in `start..=end`, oldest first, classified:
+    /// traded (a bar is stored), halted (no bar, a suspension covers it), not listed
+    /// (before `list_date` or from `delist_date` on) or not synced (none of these). A code
+    /// without an exchange suffix is `Invalid`.
+    async fn classify_days(
+        &self,
+        code: &ThirdCode,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<ClassifiedDay>, RepoError>;
+
+    /// For every listed stock of the stock list, its open days in `start..=end` with no
+    /// bar and no halt: what a sync still has to fetch. Stocks without such days are left
+    /// out; by `third_code`.
+    async fn sync_gaps(&self, start: NaiveDate, end: NaiveDate) -> Result<Vec<SyncGap>, RepoError>;
+
+    /// `code` on `day` as known that day: exchange open, listed, halted, limit prices, the
+    /// name in force among those announced by then.
+    async fn status_on(
+        &self,
+        code: &ThirdCode,
+        day: NaiveDate,
+    ) -> Result<StockDayStatus, RepoError>;
+
+    /// Every name `code` carried, oldest start first.
+    async fn names(&self, code: &ThirdCode) -> Result<Vec<NameChange>, RepoError>;
+
+    /// The members of `index` on `day` as known then: its latest snapshot on or before
+    /// `day`; a stock that left later is in, one that joined later is not. By code.
+    async fn universe_as_of(
+        &self,
+        index: &ThirdCode,
+        day: NaiveDate,
+    ) -> Result<Universe, RepoError>;
+
+    /// The membership stretches of `index` derived from its snapshots, by member then
+    /// start.
+    async fn memberships(&self, index: &ThirdCode) -> Result<Vec<Membership>, RepoError>;
+
+    /// Every stored stage of `code`'s dividend plans, oldest announcement first.
+    async fn dividends(&self, code: &ThirdCode) -> Result<Vec<Dividend>, RepoError>;
+
+    /// For each implemented dividend with an ex-date in `start..=end` (of `code`, or of
+    /// every stock), the adjustment-factor step the event implies beside the stored one
+    /// (see [`FactorCheck`]); plans sharing an ex-date are added up. By stock, then
+    /// ex-date.
+    async fn check_factors(
+        &self,
+        code: Option<&ThirdCode>,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<FactorCheck>, RepoError>;
 }

@@ -1,11 +1,11 @@
-//! The three Tushare files stockdb reads and writes, and their columns.
+//! The Tushare files stockdb reads (and the three it writes), and their columns.
 
-use data_engineering::{BatchRows, StockDaily, StockFinance, StockInfo, SyncJobType};
+use data_engineering::{BatchRows, MarketRows, StockDaily, StockFinance, StockInfo, SyncJobType};
 use serde::{Deserialize, Serialize};
 
 /// Which Tushare file an import reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum ImportKind {
     /// `stock_basic`: `ts_code`, `symbol`, `name` and the optional stock columns.
     Stocks,
@@ -13,7 +13,38 @@ pub enum ImportKind {
     Daily,
     /// `fina_indicator`: `ts_code`, `ann_date`, `end_date` and any indicator columns.
     Finance,
+    /// `trade_cal`: `exchange`, `cal_date`, `is_open` (1 or 0), optional `pretrade_date`.
+    TradeCal,
+    /// `suspend_d`: `ts_code`, `trade_date`, `suspend_type` (S or R), optional
+    /// `suspend_timing` (empty: the whole day) and `suspend_reason`.
+    Suspend,
+    /// `stk_limit`: `ts_code`, `trade_date`, `up_limit`, `down_limit`, optional `pre_close`.
+    StkLimit,
+    /// `namechange`: `ts_code`, `name`, `start_date`, optional `end_date`, `ann_date`,
+    /// `change_reason`.
+    Namechange,
+    /// `index_weight`: `index_code`, `con_code`, `trade_date`, optional `weight`.
+    IndexWeight,
+    /// `dividend`: `ts_code`, `end_date`, `ann_date`, `div_proc` and the optional amounts
+    /// and dates ([`DIVIDEND_COLUMNS`]).
+    Dividend,
 }
+
+/// The optional columns of a `dividend` file, as Tushare names them.
+pub const DIVIDEND_COLUMNS: [&str; 12] = [
+    "stk_div",
+    "stk_bo_rate",
+    "stk_co_rate",
+    "cash_div",
+    "cash_div_tax",
+    "record_date",
+    "ex_date",
+    "pay_date",
+    "div_listdate",
+    "imp_ann_date",
+    "base_date",
+    "base_share",
+];
 
 impl ImportKind {
     /// Columns a file of this kind must have.
@@ -22,6 +53,12 @@ impl ImportKind {
             Self::Stocks => &["ts_code", "symbol", "name"],
             Self::Daily => &["ts_code", "trade_date"],
             Self::Finance => &["ts_code", "ann_date", "end_date"],
+            Self::TradeCal => &["exchange", "cal_date", "is_open"],
+            Self::Suspend => &["ts_code", "trade_date", "suspend_type"],
+            Self::StkLimit => &["ts_code", "trade_date", "up_limit", "down_limit"],
+            Self::Namechange => &["ts_code", "name", "start_date"],
+            Self::IndexWeight => &["index_code", "con_code", "trade_date"],
+            Self::Dividend => &["ts_code", "end_date", "ann_date", "div_proc"],
         }
     }
 
@@ -32,6 +69,12 @@ impl ImportKind {
             Self::Stocks => known.extend(StockInfo::OPTIONAL_FIELDS),
             Self::Daily => known.extend(StockDaily::VALUE_FIELDS),
             Self::Finance => known.extend(StockFinance::INDICATORS),
+            Self::TradeCal => known.push("pretrade_date"),
+            Self::Suspend => known.extend(["suspend_timing", "suspend_reason"]),
+            Self::StkLimit => known.push("pre_close"),
+            Self::Namechange => known.extend(["end_date", "ann_date", "change_reason"]),
+            Self::IndexWeight => known.push("weight"),
+            Self::Dividend => known.extend(DIVIDEND_COLUMNS),
         }
         known.push("source");
         known
@@ -51,6 +94,18 @@ impl ImportKind {
                 lines: Vec::with_capacity(capacity),
             },
             Self::Finance => BatchRows::Finance(Vec::with_capacity(capacity)),
+            Self::TradeCal => BatchRows::Market(MarketRows::Calendar(Vec::with_capacity(capacity))),
+            Self::Suspend => {
+                BatchRows::Market(MarketRows::Suspensions(Vec::with_capacity(capacity)))
+            }
+            Self::StkLimit => BatchRows::Market(MarketRows::Limits(Vec::with_capacity(capacity))),
+            Self::Namechange => BatchRows::Market(MarketRows::Names(Vec::with_capacity(capacity))),
+            Self::IndexWeight => {
+                BatchRows::Market(MarketRows::IndexWeights(Vec::with_capacity(capacity)))
+            }
+            Self::Dividend => {
+                BatchRows::Market(MarketRows::Dividends(Vec::with_capacity(capacity)))
+            }
         }
     }
 }
@@ -60,12 +115,32 @@ impl ImportKind {
 pub const PRICE_COLUMNS: [&str; 4] = ["open", "high", "low", "close"];
 
 impl ImportKind {
-    /// The kind as `stockdb import` names it: `stocks`, `daily` or `finance`.
+    /// Every kind, in the order `stockdb import` lists them.
+    pub const ALL: [Self; 9] = [
+        Self::Stocks,
+        Self::Daily,
+        Self::Finance,
+        Self::TradeCal,
+        Self::Suspend,
+        Self::StkLimit,
+        Self::Namechange,
+        Self::IndexWeight,
+        Self::Dividend,
+    ];
+
+    /// The kind as `stockdb import` names it: `stocks`, `daily`, `finance`, `trade-cal`,
+    /// `suspend`, `stk-limit`, `namechange`, `index-weight` or `dividend`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Stocks => "stocks",
             Self::Daily => "daily",
             Self::Finance => "finance",
+            Self::TradeCal => "trade-cal",
+            Self::Suspend => "suspend",
+            Self::StkLimit => "stk-limit",
+            Self::Namechange => "namechange",
+            Self::IndexWeight => "index-weight",
+            Self::Dividend => "dividend",
         }
     }
 
@@ -77,6 +152,12 @@ impl ImportKind {
             Self::Stocks => SyncJobType::ImportStockList,
             Self::Daily => SyncJobType::ImportDaily,
             Self::Finance => SyncJobType::ImportFinance,
+            Self::TradeCal => SyncJobType::ImportTradeCal,
+            Self::Suspend => SyncJobType::ImportSuspend,
+            Self::StkLimit => SyncJobType::ImportStkLimit,
+            Self::Namechange => SyncJobType::ImportNamechange,
+            Self::IndexWeight => SyncJobType::ImportIndexWeight,
+            Self::Dividend => SyncJobType::ImportDividend,
         }
     }
 }

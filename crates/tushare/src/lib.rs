@@ -1,7 +1,9 @@
-//! Tushare's CSV format, both ways: the three files stockdb knows ([`ImportKind`]:
-//! `stock_basic`, `daily` with `daily_basic` and `adj_factor` columns, `fina_indicator`),
-//! their columns, resumable imports of them into stockdb ([`import_csv`]) and writers of
-//! the same files ([`write_stock_basic`], [`write_daily`], [`write_fina_indicator`]).
+//! Tushare's CSV format, both ways: the files stockdb knows ([`ImportKind`]: `stock_basic`,
+//! `daily` with `daily_basic` and `adj_factor` columns, `fina_indicator`, and the market's
+//! structure: `trade_cal`, `suspend_d`, `stk_limit`, `namechange`, `index_weight`,
+//! `dividend`), their columns, resumable imports of them into stockdb ([`import_csv`]) and
+//! writers of the first three ([`write_stock_basic`], [`write_daily`],
+//! [`write_fina_indicator`]).
 //!
 //! A column is named as the domain field it fills (`StockInfo::OPTIONAL_FIELDS`,
 //! `StockDaily::VALUE_FIELDS`, `StockFinance::INDICATORS`), so no column list is written
@@ -17,5 +19,5 @@ pub use import::{
     ImportSummary, MAX_BATCH_SIZE, MAX_RECORD_BYTES, NoProgress, UnfinishedImport, import_csv,
     stop_flag,
 };
-pub use kind::{ImportKind, PRICE_COLUMNS};
+pub use kind::{DIVIDEND_COLUMNS, ImportKind, PRICE_COLUMNS};
 pub use write::{write_daily, write_daily_columns, write_fina_indicator, write_stock_basic};

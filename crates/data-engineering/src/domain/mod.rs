@@ -4,13 +4,22 @@ mod adjust;
 mod daily;
 mod finance;
 mod lease;
+mod market;
 mod stock;
+mod structure;
 mod sync;
 
 pub use adjust::{ADJUSTED_COLUMNS, Adjust};
 pub use daily::{MarketDaily, StockDaily, ValuationDaily};
 pub use finance::StockFinance;
+pub use market::{
+    CalendarDay, DIV_PROC_IMPLEMENTED, Dividend, Exchange, IndexWeight, MarketRows, NameChange,
+    NameFlags, PriceLimit, SuspendType, Suspension,
+};
 pub use stock::{Stock, StockField, StockFieldMut, StockInfo, ThirdCode};
+pub use structure::{
+    ClassifiedDay, DayClass, FactorCheck, Membership, StockDayStatus, SyncGap, Universe,
+};
 
 /// The rows of one sync batch, of whichever table the task fills.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +50,9 @@ pub enum BatchRows {
     },
     /// Financial reports.
     Finance(Vec<StockFinance>),
+    /// Rows of a market-structure table (calendar, suspensions, limits, names, index
+    /// weights, dividends).
+    Market(MarketRows),
 }
 
 impl BatchRows {
@@ -50,6 +62,7 @@ impl BatchRows {
             Self::Stocks { rows, .. } => rows.len(),
             Self::Dailies(rows) | Self::DailyUpdates { rows, .. } => rows.len(),
             Self::Finance(rows) => rows.len(),
+            Self::Market(rows) => rows.len(),
         }
     }
 
@@ -64,6 +77,7 @@ pub use sync::{SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus, Transit
 pub(crate) use adjust::{NoFactor, scale};
 pub(crate) use daily::daily_values;
 pub(crate) use finance::finance_indicators;
+pub(crate) use structure::{classify_days, halt_on};
 
 use chrono::NaiveDate;
 use shared_db::InvalidInput;

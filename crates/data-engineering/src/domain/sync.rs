@@ -32,6 +32,18 @@ shared_db::string_enum! {
         ImportDaily = "IMPORT_DAILY",
         /// A CSV import of financial indicators (`stockdb import finance`).
         ImportFinance = "IMPORT_FINANCE",
+        /// A CSV import of Tushare's `trade_cal` (`stockdb import trade-cal`).
+        ImportTradeCal = "IMPORT_TRADE_CAL",
+        /// A CSV import of Tushare's `suspend_d` (`stockdb import suspend`).
+        ImportSuspend = "IMPORT_SUSPEND",
+        /// A CSV import of Tushare's `stk_limit` (`stockdb import stk-limit`).
+        ImportStkLimit = "IMPORT_STK_LIMIT",
+        /// A CSV import of Tushare's `namechange` (`stockdb import namechange`).
+        ImportNamechange = "IMPORT_NAMECHANGE",
+        /// A CSV import of Tushare's `index_weight` (`stockdb import index-weight`).
+        ImportIndexWeight = "IMPORT_INDEX_WEIGHT",
+        /// A CSV import of Tushare's `dividend` (`stockdb import dividend`).
+        ImportDividend = "IMPORT_DIVIDEND",
     }
 }
 
@@ -40,9 +52,14 @@ impl SyncJobType {
     /// stockdb's imports. The earlier service's sync engine runs its own types without
     /// one, so a `RUNNING` task of those says nothing about whether its run lives.
     pub fn is_leased(self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Self::ImportStockList | Self::ImportDaily | Self::ImportFinance
+            Self::DailyHistory
+                | Self::FinanceHistory
+                | Self::DailyIncremental
+                | Self::FinanceIncremental
+                | Self::AkshareMarketData
+                | Self::StockList
         )
     }
 }

@@ -4,12 +4,15 @@ mod batch;
 mod daily;
 mod finance;
 mod lease;
+mod market;
 mod stock;
+mod structure;
 mod sync;
 
 pub use daily::PgStockDailyRepository;
 pub use finance::PgStockFinanceRepository;
 pub use stock::PgStockRepository;
+pub use structure::{MAX_TRADING_DAYS, PgMarketStructureRepository};
 pub use sync::PgSyncRepository;
 
 use chrono::NaiveDate;

@@ -18,6 +18,7 @@ use super::lease::{
     CLAIMABLE, CONFIG_UNLEASED, FENCE, START_SET, STILL_HELD, checked_checkpoint, count_param,
     lock_params,
 };
+use super::market::upsert_market;
 use crate::domain::{
     BatchRows, CommittedBatch, RunOutcome, SyncBatch, SyncFailureRecord, SyncJobType, SyncTask,
     SyncTaskStatus, TaskLease,
@@ -323,6 +324,7 @@ impl SyncRepository for PgSyncRepository {
                 upsert_in(&mut txn, stored, Merge::KeepStored).await?
             }
             BatchRows::Finance(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
+            BatchRows::Market(rows) => upsert_market(&mut txn, rows, Merge::KeepStored).await?,
         };
         if !failures.is_empty() {
             insert_failures(&mut txn, &failures).await?;

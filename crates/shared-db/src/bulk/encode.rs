@@ -51,6 +51,7 @@ pub(crate) fn copy_rows<R>(table: &BulkTable<R>, rows: &[R]) -> Result<Vec<u8>, 
                 Accessor::Date(get) => fixed(&mut buf, get(row).map(|d| pg_days(d).to_be_bytes())),
                 Accessor::Float8(get) => fixed(&mut buf, get(row).map(f64::to_be_bytes)),
                 Accessor::Int4(get) => fixed(&mut buf, get(row).map(i32::to_be_bytes)),
+                Accessor::Bool(get) => fixed(&mut buf, get(row).map(|b| [u8::from(b)])),
             }
         }
     }
@@ -87,6 +88,7 @@ pub(crate) fn unnest_arguments<R, T: Borrow<R>>(
             Accessor::Date(get) => args.add(column_of(rows, get)),
             Accessor::Float8(get) => args.add(column_of(rows, get)),
             Accessor::Int4(get) => args.add(column_of(rows, get)),
+            Accessor::Bool(get) => args.add(column_of(rows, get)),
         };
         added.map_err(|source| RepoError::Internal {
             component: "bulk encoder",

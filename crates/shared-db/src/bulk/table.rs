@@ -44,6 +44,8 @@ pub enum Accessor<R> {
     Float8(fn(&R) -> Option<f64>),
     /// `integer`.
     Int4(fn(&R) -> Option<i32>),
+    /// `boolean`.
+    Bool(fn(&R) -> Option<bool>),
 }
 
 // Derived impls would require `R: Clone`; the fields are plain function pointers.
@@ -69,6 +71,7 @@ impl<R> Accessor<R> {
             Self::Date(_) => "date",
             Self::Float8(_) => "float8",
             Self::Int4(_) => "int4",
+            Self::Bool(_) => "bool",
         }
     }
 }

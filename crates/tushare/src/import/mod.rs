@@ -14,6 +14,7 @@
 
 mod checkpoint;
 mod error;
+mod market;
 mod parse;
 mod reader;
 mod records;

@@ -144,24 +144,24 @@ fn is_missing(raw: &str) -> bool {
 }
 
 /// One data line's fields, by column name.
-struct Line<'a> {
+pub(super) struct Line<'a> {
     columns: &'a Columns,
     fields: Vec<&'a str>,
 }
 
 impl Line<'_> {
-    fn get(&self, column: &'static str) -> Option<&str> {
+    pub(super) fn get(&self, column: &'static str) -> Option<&str> {
         let idx = *self.columns.index.get(column)?;
         self.fields.get(idx).map(|field| field.trim())
     }
 
-    fn text(&self, column: &'static str) -> Option<String> {
+    pub(super) fn text(&self, column: &'static str) -> Option<String> {
         self.get(column)
             .filter(|v| !is_missing(v))
             .map(str::to_owned)
     }
 
-    fn number(&self, column: &'static str) -> Result<Option<f64>, InvalidInput> {
+    pub(super) fn number(&self, column: &'static str) -> Result<Option<f64>, InvalidInput> {
         match self.get(column) {
             None => Ok(None),
             Some(raw) if is_missing(raw) => Ok(None),
@@ -178,7 +178,7 @@ impl Line<'_> {
         }
     }
 
-    fn date(&self, column: &'static str) -> Result<Option<NaiveDate>, InvalidInput> {
+    pub(super) fn date(&self, column: &'static str) -> Result<Option<NaiveDate>, InvalidInput> {
         match self.get(column) {
             None => Ok(None),
             Some(raw) if is_missing(raw) => Ok(None),
@@ -189,12 +189,12 @@ impl Line<'_> {
         }
     }
 
-    fn required_date(&self, column: &'static str) -> Result<NaiveDate, InvalidInput> {
+    pub(super) fn required_date(&self, column: &'static str) -> Result<NaiveDate, InvalidInput> {
         self.date(column)?
             .ok_or_else(|| InvalidInput::new(column, "", "must not be empty"))
     }
 
-    fn source(&self, default: &str) -> Option<String> {
+    pub(super) fn source(&self, default: &str) -> Option<String> {
         self.text("source").or_else(|| Some(default.to_owned()))
     }
 }
@@ -238,6 +238,10 @@ pub(crate) fn parse_record(
         fields.push(text);
     }
     let line_fields = Line { columns, fields };
+    if let BatchRows::Market(market) = rows {
+        return super::market::push_market(market, &line_fields, default_source)
+            .map_err(|(code, err)| fail(code.as_ref(), Problem::Invalid(err)));
+    }
     let code = ThirdCode::parse(line_fields.get("ts_code").unwrap_or_default())
         .map_err(|err| fail(None, Problem::Invalid(err)))?;
     push_row(rows, &line_fields, &code, default_source, record.line)
@@ -291,6 +295,8 @@ fn push_row(
             rows.push(daily_row(line, code, default_source)?);
             lines.push(line_no);
         }
+        // Parsed by `push_market` before a stock code is required.
+        BatchRows::Market(_) => {}
         BatchRows::Finance(rows) => {
             let mut report = StockFinance::new(
                 code.clone(),

@@ -1,0 +1,525 @@
+//! `PgMarketStructureRepository`: the trading calendar, suspensions, price limits, name
+//! history, index membership and dividends on PostgreSQL, and the reads that join them
+//! with the stock list and the bars.
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement, Value};
+use shared_db::{Db, InvalidInput, Merge, RepoError, UpsertReport};
+
+use super::check_range;
+use super::market::upsert_market;
+use crate::domain::{
+    ClassifiedDay, DIV_PROC_IMPLEMENTED, Dividend, Exchange, FactorCheck, MarketRows, Membership,
+    NameChange, NameFlags, PriceLimit, StockDayStatus, SuspendType, Suspension, SyncGap, ThirdCode,
+    Universe, classify_days, halt_on,
+};
+use crate::repository::MarketStructureRepository;
+
+/// The most trading days one call of `trading_days_before` returns.
+pub const MAX_TRADING_DAYS: u32 = 100_000;
+
+/// The market's structure on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgMarketStructureRepository {
+    db: Db,
+}
+
+impl PgMarketStructureRepository {
+    /// A repository on `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Runs `sql` with `values` on a reader (a replica when there are any).
+    async fn rows(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, RepoError> {
+        self.db
+            .read(|conn| {
+                let statement =
+                    Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values.clone());
+                async move { Ok(conn.query_all_raw(statement).await?) }
+            })
+            .await
+    }
+
+    /// The suspensions of `code` on or before `day`, oldest first.
+    async fn suspensions(
+        &self,
+        code: &ThirdCode,
+        day: NaiveDate,
+    ) -> Result<Vec<Suspension>, RepoError> {
+        let rows = self
+            .rows(
+                "SELECT third_code, trade_date, suspend_type, suspend_timing, reason, source \
+                 FROM stock_suspensions WHERE third_code = $1 AND trade_date <= $2 \
+                 ORDER BY trade_date, suspend_type",
+                vec![code.as_str().into(), day.into()],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Suspension {
+                    third_code: ThirdCode::from_stored(row.try_get_by_index(0)?),
+                    trade_date: row.try_get_by_index(1)?,
+                    suspend_type: row.try_get_by_index::<String>(2)?.parse()?,
+                    suspend_timing: row.try_get_by_index(3)?,
+                    reason: row.try_get_by_index(4)?,
+                    source: row.try_get_by_index(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// `code`'s listing and delisting dates, if the stock list holds it.
+    async fn listing(
+        &self,
+        code: &ThirdCode,
+    ) -> Result<Option<(Option<NaiveDate>, Option<NaiveDate>)>, RepoError> {
+        let rows = self
+            .rows(
+                "SELECT list_date, delist_date FROM stock_info WHERE third_code = $1",
+                vec![code.as_str().into()],
+            )
+            .await?;
+        rows.first()
+            .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+            .transpose()
+    }
+}
+
+/// The exchange of `code`, or an error naming it.
+fn exchange_of(code: &ThirdCode) -> Result<Exchange, InvalidInput> {
+    Exchange::of(code).ok_or_else(|| {
+        InvalidInput::new(
+            "third_code",
+            code,
+            "has no exchange suffix (.SH, .SZ or .BJ), so no trading calendar",
+        )
+    })
+}
+
+fn dates(rows: &[QueryResult]) -> Result<Vec<NaiveDate>, RepoError> {
+    rows.iter()
+        .map(|row| Ok(row.try_get_by_index(0)?))
+        .collect()
+}
+
+fn first_date(rows: &[QueryResult]) -> Result<Option<NaiveDate>, RepoError> {
+    Ok(match rows.first() {
+        Some(row) => row.try_get_by_index(0)?,
+        None => None,
+    })
+}
+
+/// The point-in-time name rule in SQL: started by the day and announced by then.
+const NAME_AS_OF: &str = "SELECT third_code, name, start_date, end_date, ann_date, change_reason, \
+     source FROM stock_names WHERE third_code = $1 AND start_date <= $2 \
+     AND GREATEST(ann_date, start_date) <= $2 \
+     ORDER BY start_date DESC, ann_date DESC NULLS LAST, name LIMIT 1";
+
+/// Each stock's exchange, from its code's suffix, as [`Exchange::of`] reads it.
+const EXCHANGE_OF_CODE: &str = "CASE upper(split_part(s.third_code, '.', 2)) \
+     WHEN 'SH' THEN 'SSE' WHEN 'SZ' THEN 'SZSE' WHEN 'BJ' THEN 'BSE' END";
+
+fn name_change(row: &QueryResult) -> Result<NameChange, RepoError> {
+    Ok(NameChange {
+        third_code: ThirdCode::from_stored(row.try_get_by_index(0)?),
+        name: row.try_get_by_index(1)?,
+        start_date: row.try_get_by_index(2)?,
+        end_date: row.try_get_by_index(3)?,
+        ann_date: row.try_get_by_index(4)?,
+        change_reason: row.try_get_by_index(5)?,
+        source: row.try_get_by_index(6)?,
+    })
+}
+
+fn dividend(row: &QueryResult) -> Result<Dividend, RepoError> {
+    let get_f = |col| row.try_get::<Option<f64>>("", col);
+    let get_d = |col| row.try_get::<Option<NaiveDate>>("", col);
+    Ok(Dividend {
+        third_code: ThirdCode::from_stored(row.try_get("", "third_code")?),
+        end_date: row.try_get("", "end_date")?,
+        ann_date: row.try_get("", "ann_date")?,
+        div_proc: row.try_get("", "div_proc")?,
+        stk_div: get_f("stk_div")?,
+        stk_bo_rate: get_f("stk_bo_rate")?,
+        stk_co_rate: get_f("stk_co_rate")?,
+        cash_div: get_f("cash_div")?,
+        cash_div_tax: get_f("cash_div_tax")?,
+        record_date: get_d("record_date")?,
+        ex_date: get_d("ex_date")?,
+        pay_date: get_d("pay_date")?,
+        div_listdate: get_d("div_listdate")?,
+        imp_ann_date: get_d("imp_ann_date")?,
+        base_date: get_d("base_date")?,
+        base_share: get_f("base_share")?,
+        source: row.try_get("", "source")?,
+    })
+}
+
+#[async_trait]
+impl MarketStructureRepository for PgMarketStructureRepository {
+    async fn save(&self, rows: MarketRows) -> Result<UpsertReport, RepoError> {
+        let mut txn = self.db.pool().begin().await?;
+        let report = upsert_market(&mut txn, rows, Merge::Overwrite).await?;
+        txn.commit().await?;
+        Ok(report)
+    }
+
+    async fn trading_days(
+        &self,
+        exchange: Exchange,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<NaiveDate>, RepoError> {
+        check_range(start, end)?;
+        let rows = self
+            .rows(
+                "SELECT cal_date FROM trade_calendar WHERE exchange = $1 AND is_open \
+                 AND cal_date BETWEEN $2 AND $3 ORDER BY cal_date",
+                vec![exchange.as_str().into(), start.into(), end.into()],
+            )
+            .await?;
+        dates(&rows)
+    }
+
+    async fn previous_trading_day(
+        &self,
+        exchange: Exchange,
+        day: NaiveDate,
+    ) -> Result<Option<NaiveDate>, RepoError> {
+        let rows = self
+            .rows(
+                "SELECT max(cal_date) FROM trade_calendar WHERE exchange = $1 AND is_open \
+                 AND cal_date < $2",
+                vec![exchange.as_str().into(), day.into()],
+            )
+            .await?;
+        first_date(&rows)
+    }
+
+    async fn next_trading_day(
+        &self,
+        exchange: Exchange,
+        day: NaiveDate,
+    ) -> Result<Option<NaiveDate>, RepoError> {
+        let rows = self
+            .rows(
+                "SELECT min(cal_date) FROM trade_calendar WHERE exchange = $1 AND is_open \
+                 AND cal_date > $2",
+                vec![exchange.as_str().into(), day.into()],
+            )
+            .await?;
+        first_date(&rows)
+    }
+
+    async fn trading_days_before(
+        &self,
+        exchange: Exchange,
+        day: NaiveDate,
+        count: u32,
+    ) -> Result<Vec<NaiveDate>, RepoError> {
+        if !(1..=MAX_TRADING_DAYS).contains(&count) {
+            return Err(InvalidInput::new(
+                "count",
+                count,
+                format!("must be in 1..={MAX_TRADING_DAYS}"),
+            )
+            .into());
+        }
+        let rows = self
+            .rows(
+                "SELECT cal_date FROM (SELECT cal_date FROM trade_calendar \
+                   WHERE exchange = $1 AND is_open AND cal_date < $2 \
+                   ORDER BY cal_date DESC LIMIT $3) d ORDER BY cal_date",
+                vec![
+                    exchange.as_str().into(),
+                    day.into(),
+                    i64::from(count).into(),
+                ],
+            )
+            .await?;
+        dates(&rows)
+    }
+
+    async fn classify_days(
+        &self,
+        code: &ThirdCode,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<ClassifiedDay>, RepoError> {
+        check_range(start, end)?;
+        let exchange = exchange_of(code)?;
+        let rows = self
+            .rows(
+                "SELECT c.cal_date, d.trade_date IS NOT NULL FROM trade_calendar c \
+                 LEFT JOIN (SELECT trade_date FROM stock_daily WHERE third_code = $2 \
+                            AND trade_date BETWEEN $3 AND $4) d ON d.trade_date = c.cal_date \
+                 WHERE c.exchange = $1 AND c.is_open AND c.cal_date BETWEEN $3 AND $4 \
+                 ORDER BY c.cal_date",
+                vec![
+                    exchange.as_str().into(),
+                    code.as_str().into(),
+                    start.into(),
+                    end.into(),
+                ],
+            )
+            .await?;
+        let days = rows
+            .iter()
+            .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+            .collect::<Result<Vec<(NaiveDate, bool)>, RepoError>>()?;
+        let (list, delist) = self.listing(code).await?.unwrap_or_default();
+        let suspensions = self.suspensions(code, end).await?;
+        Ok(classify_days(&days, list, delist, &suspensions))
+    }
+
+    async fn sync_gaps(&self, start: NaiveDate, end: NaiveDate) -> Result<Vec<SyncGap>, RepoError> {
+        check_range(start, end)?;
+        let sql = format!(
+            "WITH missing AS ( \
+               SELECT s.third_code, c.cal_date FROM stock_info s \
+               JOIN trade_calendar c ON c.exchange = {EXCHANGE_OF_CODE} AND c.is_open \
+                 AND c.cal_date BETWEEN $1 AND $2 \
+                 AND (s.list_date IS NULL OR c.cal_date >= s.list_date) \
+                 AND (s.delist_date IS NULL OR c.cal_date < s.delist_date) \
+               WHERE NOT EXISTS (SELECT 1 FROM stock_daily b \
+                                 WHERE b.third_code = s.third_code AND b.trade_date = c.cal_date)) \
+             SELECT m.third_code, count(*)::int8, min(m.cal_date), max(m.cal_date) FROM missing m \
+             WHERE (SELECT x.suspend_type FROM stock_suspensions x \
+                    WHERE x.third_code = m.third_code AND x.trade_date <= m.cal_date \
+                      AND (x.suspend_type = 'R' OR x.suspend_timing IS NULL) \
+                    ORDER BY x.trade_date DESC, x.suspend_type = 'R' DESC LIMIT 1) \
+                   IS DISTINCT FROM 'S' \
+             GROUP BY m.third_code ORDER BY m.third_code"
+        );
+        let rows = self.rows(&sql, vec![start.into(), end.into()]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SyncGap {
+                    third_code: ThirdCode::from_stored(row.try_get_by_index(0)?),
+                    days: u32::try_from(row.try_get_by_index::<i64>(1)?).unwrap_or(u32::MAX),
+                    first: row.try_get_by_index(2)?,
+                    last: row.try_get_by_index(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn status_on(
+        &self,
+        code: &ThirdCode,
+        day: NaiveDate,
+    ) -> Result<StockDayStatus, RepoError> {
+        let exchange = Exchange::of(code);
+        let open = match exchange {
+            Some(exchange) => {
+                let rows = self
+                    .rows(
+                        "SELECT is_open FROM trade_calendar WHERE exchange = $1 AND cal_date = $2",
+                        vec![exchange.as_str().into(), day.into()],
+                    )
+                    .await?;
+                rows.first()
+                    .map(|row| row.try_get_by_index::<bool>(0))
+                    .transpose()?
+            }
+            None => None,
+        };
+        let listed = self.listing(code).await?.map(|(list, delist)| {
+            list.is_none_or(|list| day >= list) && delist.is_none_or(|delist| day < delist)
+        });
+        let has_bar = !self
+            .rows(
+                "SELECT 1 FROM stock_daily WHERE third_code = $1 AND trade_date = $2",
+                vec![code.as_str().into(), day.into()],
+            )
+            .await?
+            .is_empty();
+        let suspensions = self.suspensions(code, day).await?;
+        let halt = halt_on(&suspensions, day).cloned();
+        let intraday_halt = suspensions
+            .iter()
+            .find(|s| s.trade_date == day && s.suspend_type == SuspendType::Suspend && !s.halts())
+            .cloned();
+        let limit = self
+            .rows(
+                "SELECT pre_close, up_limit, down_limit, source FROM stock_limits \
+                 WHERE third_code = $1 AND trade_date = $2",
+                vec![code.as_str().into(), day.into()],
+            )
+            .await?
+            .first()
+            .map(|row| -> Result<PriceLimit, RepoError> {
+                Ok(PriceLimit {
+                    third_code: code.clone(),
+                    trade_date: day,
+                    pre_close: row.try_get_by_index(0)?,
+                    up_limit: row.try_get_by_index(1)?,
+                    down_limit: row.try_get_by_index(2)?,
+                    source: row.try_get_by_index(3)?,
+                })
+            })
+            .transpose()?;
+        let name = self
+            .rows(NAME_AS_OF, vec![code.as_str().into(), day.into()])
+            .await?
+            .first()
+            .map(name_change)
+            .transpose()?;
+        let flags = name
+            .as_ref()
+            .map_or_else(NameFlags::default, |n| NameFlags::of(&n.name));
+        Ok(StockDayStatus {
+            third_code: code.clone(),
+            day,
+            exchange,
+            open,
+            listed,
+            has_bar,
+            halt,
+            intraday_halt,
+            limit,
+            name,
+            flags,
+        })
+    }
+
+    async fn names(&self, code: &ThirdCode) -> Result<Vec<NameChange>, RepoError> {
+        let rows = self
+            .rows(
+                "SELECT third_code, name, start_date, end_date, ann_date, change_reason, source \
+                 FROM stock_names WHERE third_code = $1 ORDER BY start_date, name",
+                vec![code.as_str().into()],
+            )
+            .await?;
+        rows.iter().map(name_change).collect()
+    }
+
+    async fn universe_as_of(
+        &self,
+        index: &ThirdCode,
+        day: NaiveDate,
+    ) -> Result<Universe, RepoError> {
+        let rows = self
+            .rows(
+                "WITH snap AS (SELECT max(trade_date) AS day FROM index_weights \
+                               WHERE index_code = $1 AND trade_date <= $2) \
+                 SELECT snap.day, w.con_code, w.weight FROM snap \
+                 LEFT JOIN index_weights w ON w.index_code = $1 AND w.trade_date = snap.day \
+                 ORDER BY w.con_code",
+                vec![index.as_str().into(), day.into()],
+            )
+            .await?;
+        let snapshot = first_date(&rows)?;
+        let members = rows
+            .iter()
+            .filter_map(|row| match row.try_get_by_index::<Option<String>>(1) {
+                Ok(Some(code)) => Some(
+                    row.try_get_by_index(2)
+                        .map(|weight| (ThirdCode::from_stored(code), weight))
+                        .map_err(RepoError::from),
+                ),
+                Ok(None) => None,
+                Err(err) => Some(Err(err.into())),
+            })
+            .collect::<Result<_, RepoError>>()?;
+        Ok(Universe {
+            index_code: index.clone(),
+            as_of: day,
+            snapshot,
+            members,
+        })
+    }
+
+    async fn memberships(&self, index: &ThirdCode) -> Result<Vec<Membership>, RepoError> {
+        // Gaps and islands: a stretch is a run of consecutive snapshots that list the stock.
+        let rows = self
+            .rows(
+                "WITH snaps AS (SELECT trade_date, row_number() OVER (ORDER BY trade_date) AS n \
+                                FROM (SELECT DISTINCT trade_date FROM index_weights \
+                                      WHERE index_code = $1) s), \
+                 m AS (SELECT w.con_code, s.trade_date, s.n, \
+                              s.n - row_number() OVER (PARTITION BY w.con_code ORDER BY s.n) AS island \
+                       FROM index_weights w JOIN snaps s USING (trade_date) \
+                       WHERE w.index_code = $1), \
+                 runs AS (SELECT con_code, min(trade_date) AS in_date, max(n) AS last_n \
+                          FROM m GROUP BY con_code, island) \
+                 SELECT r.con_code, r.in_date, s.trade_date FROM runs r \
+                 LEFT JOIN snaps s ON s.n = r.last_n + 1 ORDER BY r.con_code, r.in_date",
+                vec![index.as_str().into()],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Membership {
+                    con_code: ThirdCode::from_stored(row.try_get_by_index(0)?),
+                    in_date: row.try_get_by_index(1)?,
+                    out_date: row.try_get_by_index(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn dividends(&self, code: &ThirdCode) -> Result<Vec<Dividend>, RepoError> {
+        let rows = self
+            .rows(
+                "SELECT * FROM stock_dividends WHERE third_code = $1 \
+                 ORDER BY ann_date, end_date, div_proc",
+                vec![code.as_str().into()],
+            )
+            .await?;
+        rows.iter().map(dividend).collect()
+    }
+
+    async fn check_factors(
+        &self,
+        code: Option<&ThirdCode>,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<FactorCheck>, RepoError> {
+        check_range(start, end)?;
+        let rows = self
+            .rows(
+                "WITH ex AS ( \
+                   SELECT third_code, ex_date, sum(COALESCE(cash_div_tax, 0)) AS cash, \
+                          sum(COALESCE(stk_div, COALESCE(stk_bo_rate, 0) + COALESCE(stk_co_rate, 0))) AS shares \
+                   FROM stock_dividends \
+                   WHERE div_proc = $4 AND ex_date BETWEEN $2 AND $3 \
+                     AND ($1::varchar IS NULL OR third_code = $1) \
+                   GROUP BY third_code, ex_date) \
+                 SELECT ex.third_code, ex.ex_date, ex.cash, ex.shares, p.trade_date, p.close, \
+                        x.adj_factor / NULLIF(p.adj_factor, 0) \
+                 FROM ex \
+                 LEFT JOIN LATERAL (SELECT trade_date, close, adj_factor FROM stock_daily d \
+                                    WHERE d.third_code = ex.third_code AND d.trade_date < ex.ex_date \
+                                    ORDER BY d.trade_date DESC LIMIT 1) p ON true \
+                 LEFT JOIN stock_daily x ON x.third_code = ex.third_code AND x.trade_date = ex.ex_date \
+                 ORDER BY ex.third_code, ex.ex_date",
+                vec![
+                    code.map(|c| c.as_str().to_owned()).into(),
+                    start.into(),
+                    end.into(),
+                    DIV_PROC_IMPLEMENTED.into(),
+                ],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let cash: f64 = row.try_get_by_index(2)?;
+                let shares: f64 = row.try_get_by_index(3)?;
+                let prev_close: Option<f64> = row.try_get_by_index(5)?;
+                Ok(FactorCheck {
+                    third_code: ThirdCode::from_stored(row.try_get_by_index(0)?),
+                    ex_date: row.try_get_by_index(1)?,
+                    prev_date: row.try_get_by_index(4)?,
+                    prev_close,
+                    cash,
+                    shares,
+                    derived_step: prev_close.and_then(|p| FactorCheck::derive(p, cash, shares)),
+                    stored_step: row.try_get_by_index(6)?,
+                })
+            })
+            .collect()
+    }
+}
