@@ -5,6 +5,7 @@
 mod daily;
 mod finance;
 mod stocks;
+mod structure;
 mod sync;
 
 use chrono::NaiveDate;
