@@ -9,6 +9,7 @@ mod csv_lines;
 mod llm_configs;
 mod market;
 mod sessions;
+mod structure_csv;
 mod sync_tasks;
 
 // What the tests of every class use; each file takes them with `use super::*`.
