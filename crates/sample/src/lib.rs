@@ -1,15 +1,20 @@
 //! Deterministic sample data in Tushare's shapes: a stock list, daily bars that follow a
-//! random walk within the daily price limits, quarterly financial indicators, research
+//! random walk within the daily price limits, the market's structure around them (calendar,
+//! halts, ST episodes, an index, dividends), quarterly financial indicators, research
 //! traces with their LLM and data-API calls (the `tushare` crate writes them as CSV files).
 //!
 //! Used by `stockdb demo`, the benchmark and tests; the same seed gives the same data.
 
 mod market;
 mod stocks;
+mod structure;
 mod traces;
 
 pub use market::{daily_bars, finance_reports, last_quarter_end};
 pub use stocks::{stocks, trading_days};
+pub use structure::{
+    MarketStructure, SAMPLE_INDEX, apply_structure, market_structure, price_limits,
+};
 pub use traces::{SampleTrace, traces};
 
 use rand::rngs::StdRng;

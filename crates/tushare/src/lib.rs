@@ -2,8 +2,8 @@
 //! `daily` with `daily_basic` and `adj_factor` columns, `fina_indicator`, and the market's
 //! structure: `trade_cal`, `suspend_d`, `stk_limit`, `namechange`, `index_weight`,
 //! `dividend`), their columns, resumable imports of them into stockdb ([`import_csv`]) and
-//! writers of the first three ([`write_stock_basic`], [`write_daily`],
-//! [`write_fina_indicator`]).
+//! writers of the same files ([`write_stock_basic`], [`write_daily`],
+//! [`write_fina_indicator`], [`write_market`]).
 //!
 //! A column is named as the domain field it fills (`StockInfo::OPTIONAL_FIELDS`,
 //! `StockDaily::VALUE_FIELDS`, `StockFinance::INDICATORS`), so no column list is written
@@ -20,4 +20,6 @@ pub use import::{
     stop_flag,
 };
 pub use kind::{DIVIDEND_COLUMNS, ImportKind, PRICE_COLUMNS};
-pub use write::{write_daily, write_daily_columns, write_fina_indicator, write_stock_basic};
+pub use write::{
+    write_daily, write_daily_columns, write_fina_indicator, write_market, write_stock_basic,
+};

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use chrono::NaiveDate;
-use data_engineering::{StockDaily, StockField, StockFinance, StockInfo};
+use data_engineering::{MarketRows, StockDaily, StockField, StockFinance, StockInfo};
 
 use crate::ImportKind;
 
@@ -109,6 +109,126 @@ pub fn write_fina_indicator(out: impl Write, reports: &[StockFinance]) -> csv::R
     }
     w.flush()?;
     Ok(())
+}
+
+/// The kind of file `rows` are written as.
+fn market_kind(rows: &MarketRows) -> ImportKind {
+    match rows {
+        MarketRows::Calendar(_) => ImportKind::TradeCal,
+        MarketRows::Suspensions(_) => ImportKind::Suspend,
+        MarketRows::Limits(_) => ImportKind::StkLimit,
+        MarketRows::Names(_) => ImportKind::Namechange,
+        MarketRows::IndexWeights(_) => ImportKind::IndexWeight,
+        MarketRows::Dividends(_) => ImportKind::Dividend,
+    }
+}
+
+/// Each row of `rows` as the cells of its kind's columns (`known_columns` without
+/// `source`, in that order).
+fn market_records(rows: &MarketRows) -> Vec<Vec<String>> {
+    let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+    match rows {
+        MarketRows::Calendar(rows) => rows
+            .iter()
+            .map(|d| {
+                let open = if d.is_open { "1" } else { "0" };
+                vec![
+                    d.exchange.to_string(),
+                    ymd(Some(d.cal_date)),
+                    open.to_owned(),
+                    ymd(d.pretrade_date),
+                ]
+            })
+            .collect(),
+        MarketRows::Suspensions(rows) => rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.third_code.to_string(),
+                    ymd(Some(r.trade_date)),
+                    r.suspend_type.to_string(),
+                    text(r.suspend_timing.as_deref()),
+                    text(r.reason.as_deref()),
+                ]
+            })
+            .collect(),
+        MarketRows::Limits(rows) => rows
+            .iter()
+            .map(|l| {
+                vec![
+                    l.third_code.to_string(),
+                    ymd(Some(l.trade_date)),
+                    float(Some(l.up_limit)),
+                    float(Some(l.down_limit)),
+                    float(l.pre_close),
+                ]
+            })
+            .collect(),
+        MarketRows::Names(rows) => rows
+            .iter()
+            .map(|n| {
+                vec![
+                    n.third_code.to_string(),
+                    n.name.clone(),
+                    ymd(Some(n.start_date)),
+                    ymd(n.end_date),
+                    ymd(n.ann_date),
+                    text(n.change_reason.as_deref()),
+                ]
+            })
+            .collect(),
+        MarketRows::IndexWeights(rows) => rows
+            .iter()
+            .map(|w| {
+                vec![
+                    w.index_code.to_string(),
+                    w.con_code.to_string(),
+                    ymd(Some(w.trade_date)),
+                    float(w.weight),
+                ]
+            })
+            .collect(),
+        MarketRows::Dividends(rows) => rows
+            .iter()
+            .map(|d| {
+                vec![
+                    d.third_code.to_string(),
+                    ymd(Some(d.end_date)),
+                    ymd(Some(d.ann_date)),
+                    d.div_proc.clone(),
+                    float(d.stk_div),
+                    float(d.stk_bo_rate),
+                    float(d.stk_co_rate),
+                    float(d.cash_div),
+                    float(d.cash_div_tax),
+                    ymd(d.record_date),
+                    ymd(d.ex_date),
+                    ymd(d.pay_date),
+                    ymd(d.div_listdate),
+                    ymd(d.imp_ann_date),
+                    ymd(d.base_date),
+                    float(d.base_share),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// Writes `rows` as the Tushare file of their table (`trade_cal`, `suspend_d`,
+/// `stk_limit`, `namechange`, `index_weight` or `dividend`) with every column the import
+/// reads; returns the data lines written.
+pub fn write_market(out: impl Write, rows: &MarketRows) -> csv::Result<u64> {
+    let mut w = csv::Writer::from_writer(out);
+    let mut header = market_kind(rows).known_columns();
+    header.retain(|c| *c != "source");
+    w.write_record(&header)?;
+    let mut lines = 0;
+    for record in market_records(rows) {
+        w.write_record(&record)?;
+        lines += 1;
+    }
+    w.flush()?;
+    Ok(lines)
 }
 
 #[cfg(test)]

@@ -8,12 +8,13 @@ use chrono::{NaiveDate, NaiveTime};
 use clap::Args;
 use sample::SampleTrace;
 use stockdb::Stockdb;
-use stockdb::data_engineering::StockInfo;
+use stockdb::data_engineering::{MarketRows, StockInfo};
 use stockdb::llm_platform::{ApiKey, NewLlmConfig};
 
 use super::import::{ImportArgs, Kind, import, print_summary};
 use super::market::{self, DailyArgs, FinanceArgs, StockCommand};
 use super::output::heading;
+use super::structure::{self, CalendarArgs, CheckCommand, DaysArgs, StatusArgs};
 use super::sync::SyncCommand;
 use super::target::Target;
 use super::traces::{self, AuditCommand, SessionsCommand};
@@ -77,7 +78,7 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
     for (kind, file) in files {
         println!(
             "stockdb import {} {}",
-            format!("{kind:?}").to_lowercase(),
+            tushare::ImportKind::from(kind).name(),
             file.display()
         );
         let summary = import(&db, &ImportArgs::new(kind, file)).await?;
@@ -108,7 +109,44 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
         traces.iter().map(|t| t.api_calls.len()).sum::<usize>()
     );
 
-    tour(&db, &stocks, &traces, json).await
+    tour(&db, &stocks, &traces, json).await?;
+    structure_tour(
+        &db,
+        &sample::market_structure(&stocks, &days, SEED),
+        &days,
+        json,
+    )
+    .await?;
+    println!("\nNext: `stockdb --help`, `stockdb import daily FILE.csv`, `stockdb db stop`.");
+    Ok(())
+}
+
+/// The market-structure queries on the sample: the calendar, a halted stock's days, an ST
+/// stock on the day its status was announced, the adjustment factors checked.
+async fn structure_tour(
+    db: &Stockdb,
+    structure: &sample::MarketStructure,
+    days: &[NaiveDate],
+    json: bool,
+) -> anyhow::Result<()> {
+    let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+        return Ok(());
+    };
+    heading(&format!("stockdb calendar {last} --before 5"));
+    structure::calendar(db, &CalendarArgs::new(last, 5), json).await?;
+    if let Some(halt) = structure.suspensions.iter().find(|s| s.halts()) {
+        let code = halt.third_code.to_string();
+        heading(&format!("stockdb days {code} --from {first} --to {last}"));
+        structure::days(db, &DaysArgs::new(&code, first, last), json).await?;
+    }
+    if let Some(st) = structure.names.iter().find(|n| n.change_reason.is_some()) {
+        let day = st.ann_date.unwrap_or(st.start_date);
+        let code = st.third_code.to_string();
+        heading(&format!("stockdb status {code} {day}"));
+        structure::status(db, &StatusArgs::new(&code, day), json).await?;
+    }
+    heading("stockdb check factors");
+    structure::check(db, CheckCommand::factors(), json).await
 }
 
 /// A new directory of a random name, mode 0700 (tempfile's default follows the umask).
@@ -143,16 +181,54 @@ fn write_sample_csvs(
     };
     let (stock_file, out) = create("stock_basic.csv")?;
     tushare::write_stock_basic(out, stocks)?;
+    // The market's structure shapes the bars: no bar on a halted day, prices and factors
+    // stepped at each ex-date.
+    let structure = sample::market_structure(stocks, days, SEED);
+    let bars = || sample::apply_structure(sample::daily_bars(stocks, days, SEED), &structure);
     let (daily_file, out) = create("daily.csv")?;
-    tushare::write_daily(out, sample::daily_bars(stocks, days, SEED))?;
+    tushare::write_daily(out, bars())?;
     let (finance_file, out) = create("fina_indicator.csv")?;
     let reports = sample::finance_reports(stocks, quarters, last_quarter, SEED);
     tushare::write_fina_indicator(out, &reports)?;
-    Ok(vec![
+    let mut files = vec![
         (Kind::Stocks, stock_file),
         (Kind::Daily, daily_file),
         (Kind::Finance, finance_file),
-    ])
+    ];
+    let limits: Vec<_> = sample::price_limits(bars(), stocks, &structure).collect();
+    for (kind, name, rows) in [
+        (
+            Kind::TradeCal,
+            "trade_cal.csv",
+            MarketRows::Calendar(structure.calendar.clone()),
+        ),
+        (
+            Kind::Suspend,
+            "suspend_d.csv",
+            MarketRows::Suspensions(structure.suspensions.clone()),
+        ),
+        (Kind::StkLimit, "stk_limit.csv", MarketRows::Limits(limits)),
+        (
+            Kind::Namechange,
+            "namechange.csv",
+            MarketRows::Names(structure.names.clone()),
+        ),
+        (
+            Kind::IndexWeight,
+            "index_weight.csv",
+            MarketRows::IndexWeights(structure.index_weights.clone()),
+        ),
+        (
+            Kind::Dividend,
+            "dividend.csv",
+            MarketRows::Dividends(structure.dividends.clone()),
+        ),
+    ] {
+        let (file, out) = create(name)?;
+        tushare::write_market(out, &rows)?;
+        files.push((kind, file));
+    }
+    Ok(files)
 }
 
 /// Saves each session running, its nodes and calls, then finishes it: as a workflow does.
@@ -254,7 +330,6 @@ async fn tour(
         )
         .await?;
     }
-    println!("\nNext: `stockdb --help`, `stockdb import daily FILE.csv`, `stockdb db stop`.");
     Ok(())
 }
 

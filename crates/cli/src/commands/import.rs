@@ -1,5 +1,5 @@
-//! `stockdb import stocks|daily|finance FILE.csv`: progress on a TTY, plain lines
-//! otherwise, and a summary.
+//! `stockdb import KIND FILE.csv` (stocks, daily, finance and the market-structure files):
+//! progress on a TTY, plain lines otherwise, and a summary.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -25,6 +25,23 @@ pub(crate) enum Kind {
     Daily,
     /// Tushare `fina_indicator`: ts_code, ann_date, end_date and any of the 87 indicators.
     Finance,
+    /// Tushare `trade_cal`: exchange (SSE, SZSE, BSE), cal_date, is_open (1/0)
+    /// [, pretrade_date].
+    TradeCal,
+    /// Tushare `suspend_d`: ts_code, trade_date, suspend_type (S/R) [, suspend_timing
+    /// (empty: all day), suspend_reason].
+    Suspend,
+    /// Tushare `stk_limit`: ts_code, trade_date, up_limit, down_limit [, pre_close].
+    StkLimit,
+    /// Tushare `namechange`: ts_code, name, start_date [, end_date, ann_date,
+    /// change_reason].
+    Namechange,
+    /// Tushare `index_weight`: index_code, con_code, trade_date [, weight].
+    IndexWeight,
+    /// Tushare `dividend`: ts_code, end_date, ann_date, div_proc [, stk_div, stk_bo_rate,
+    /// stk_co_rate, cash_div, cash_div_tax, record_date, ex_date, pay_date, div_listdate,
+    /// imp_ann_date, base_date, base_share].
+    Dividend,
 }
 
 impl From<Kind> for ImportKind {
@@ -33,6 +50,12 @@ impl From<Kind> for ImportKind {
             Kind::Stocks => ImportKind::Stocks,
             Kind::Daily => ImportKind::Daily,
             Kind::Finance => ImportKind::Finance,
+            Kind::TradeCal => ImportKind::TradeCal,
+            Kind::Suspend => ImportKind::Suspend,
+            Kind::StkLimit => ImportKind::StkLimit,
+            Kind::Namechange => ImportKind::Namechange,
+            Kind::IndexWeight => ImportKind::IndexWeight,
+            Kind::Dividend => ImportKind::Dividend,
         }
     }
 }

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use stockdb::Stockdb;
-use stockdb::data_engineering::Adjust;
+use stockdb::data_engineering::{Adjust, Exchange, ThirdCode};
 
 use super::args::{code, parse_date};
 use super::output::{num, opt, print_json, print_table, table};
@@ -25,8 +25,11 @@ pub(crate) struct DailyArgs {
     /// Tushare code, e.g. 600519.SH.
     code: String,
     /// First day (YYYY-MM-DD or YYYYMMDD); default 30 days before --to.
-    #[arg(long, value_parser = parse_date)]
+    #[arg(long, value_parser = parse_date, conflicts_with = "days")]
     from: Option<NaiveDate>,
+    /// The last N trading days up to --to instead (from the stock's exchange calendar).
+    #[arg(long)]
+    days: Option<u32>,
     /// Last day; default the newest day stored.
     #[arg(long, value_parser = parse_date)]
     to: Option<NaiveDate>,
@@ -57,6 +60,7 @@ impl DailyArgs {
         Self {
             code: code.to_owned(),
             from: Some(from),
+            days: None,
             to: Some(to),
             adjust: AdjustArg::None,
             anchor: None,
@@ -89,6 +93,9 @@ pub(crate) struct FinanceArgs {
     /// Every stock's newest period known on --as-of, one row per stock.
     #[arg(long, requires = "as_of")]
     market: bool,
+    /// With --market: only the members of this index on --as-of, as known then.
+    #[arg(long, requires = "market")]
+    universe: Option<String>,
 }
 
 impl FinanceArgs {
@@ -99,6 +106,7 @@ impl FinanceArgs {
             recent,
             as_of: None,
             market: false,
+            universe: None,
         }
     }
 }
@@ -178,7 +186,11 @@ pub(crate) async fn daily(db: &Stockdb, args: &DailyArgs, json: bool) -> anyhow:
             None => anyhow::bail!("no daily bars for {code}"),
         },
     };
-    let from = args.from.unwrap_or(to - chrono::Duration::days(30));
+    let from = match (args.from, args.days) {
+        (Some(from), _) => from,
+        (None, Some(days)) => first_of_trading_days(db, &code, to, days).await?,
+        (None, None) => to - chrono::Duration::days(30),
+    };
     let adjust = args.adjust()?;
     let bars = db.dailies().get_adjusted(&code, from, to, adjust).await?;
     if json {
@@ -219,12 +231,51 @@ pub(crate) async fn daily(db: &Stockdb, args: &DailyArgs, json: bool) -> anyhow:
     Ok(())
 }
 
+/// The first of the `days` trading days of `code`'s exchange that end on `to`.
+async fn first_of_trading_days(
+    db: &Stockdb,
+    code: &ThirdCode,
+    to: NaiveDate,
+    days: u32,
+) -> anyhow::Result<NaiveDate> {
+    anyhow::ensure!(days >= 1, "--days must be at least 1");
+    let exchange = Exchange::of(code)
+        .with_context(|| format!("{code} has no exchange suffix (.SH, .SZ, .BJ) for --days"))?;
+    if days == 1 {
+        return Ok(to);
+    }
+    let before = db
+        .market()
+        .trading_days_before(exchange, to, days - 1)
+        .await?;
+    before.first().copied().with_context(|| {
+        format!("the {exchange} trading calendar holds no day before {to}: import trade_cal")
+    })
+}
+
 pub(crate) async fn finance(db: &Stockdb, args: &FinanceArgs, json: bool) -> anyhow::Result<()> {
     let (reports, what) = match (&args.code, args.as_of) {
-        (None, Some(as_of)) => (
-            db.finance().get_market_as_of(as_of).await?,
-            format!("stocks' newest reports known on {as_of}"),
-        ),
+        (None, Some(as_of)) => match &args.universe {
+            None => (
+                db.finance().get_market_as_of(as_of).await?,
+                format!("stocks' newest reports known on {as_of}"),
+            ),
+            Some(index) => {
+                let index = code(index)?;
+                let universe = db.market().universe_as_of(&index, as_of).await?;
+                let members: std::collections::HashSet<&ThirdCode> =
+                    universe.members.iter().map(|(member, _)| member).collect();
+                let mut reports = db.finance().get_market_as_of(as_of).await?;
+                reports.retain(|r| members.contains(&r.third_code));
+                (
+                    reports,
+                    format!(
+                        "newest reports known on {as_of} of the {} members of {index} then",
+                        members.len()
+                    ),
+                )
+            }
+        },
         (Some(text), as_of) => {
             let code = code(text)?;
             match as_of {

@@ -17,6 +17,7 @@ mod market;
 mod output;
 mod retention;
 mod scores;
+mod structure;
 mod sync;
 mod target;
 mod traces;
@@ -78,6 +79,23 @@ enum Command {
     Daily(market::DailyArgs),
     /// Financial indicators of one stock, or of the market, as stored or as known on a day.
     Finance(market::FinanceArgs),
+    /// The trading calendar: whether a day is open, the trading days around it or in a
+    /// range.
+    Calendar(structure::CalendarArgs),
+    /// One stock on one day as known that day: open, listed, halted, limit prices, name
+    /// (ST) and whether it could trade.
+    Status(structure::StatusArgs),
+    /// Each open day of one stock in a range: traded, halted, not synced or not listed.
+    Days(structure::DaysArgs),
+    /// An index's members on a day as known then, or their stretches in it.
+    Universe(structure::UniverseArgs),
+    /// One stock's dividend plans and share changes.
+    Dividends(structure::DividendsArgs),
+    /// Data-quality checks (exit 1 when one finds a problem).
+    Check {
+        #[command(subcommand)]
+        command: structure::CheckCommand,
+    },
     /// LLM configurations: list, set (key from stdin or the environment), activate,
     /// deactivate, delete, reencrypt.
     Llm {
@@ -226,6 +244,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stock { command } => market::stock(&target.open().await?, command, json).await,
         Command::Daily(args) => market::daily(&target.open().await?, &args, json).await,
         Command::Finance(args) => market::finance(&target.open().await?, &args, json).await,
+        Command::Calendar(args) => structure::calendar(&target.open().await?, &args, json).await,
+        Command::Status(args) => structure::status(&target.open().await?, &args, json).await,
+        Command::Days(args) => structure::days(&target.open().await?, &args, json).await,
+        Command::Universe(args) => structure::universe(&target.open().await?, &args, json).await,
+        Command::Dividends(args) => structure::dividends(&target.open().await?, &args, json).await,
+        Command::Check { command } => structure::check(&target.open().await?, command, json).await,
         Command::Sync { command } => sync::run(&target.open().await?, command, json).await,
         // A new key needs no database: nothing is started or connected.
         Command::Llm {

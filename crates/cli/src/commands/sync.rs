@@ -1,10 +1,11 @@
-//! `stockdb sync status|failures`: sync tasks and failure records.
+//! `stockdb sync status|failures|gaps`: sync tasks, failure records, and the open days
+//! the bars still miss.
 
 use clap::Subcommand;
 use stockdb::Stockdb;
 use stockdb::data_engineering::SyncJobType;
 
-use super::args::parse_job;
+use super::args::{parse_date, parse_job};
 use super::output::{clean, count, opt, print_json, print_table, table};
 use tushare::ImportCheckpoint;
 
@@ -30,6 +31,16 @@ pub(crate) enum SyncCommand {
         /// How many records.
         #[arg(long, default_value_t = 50)]
         limit: u64,
+    },
+    /// Per listed stock, the open days in a range with no bar and no halt: what a sync
+    /// still has to fetch (needs the trading calendar; halts from the suspensions).
+    Gaps {
+        /// First day.
+        #[arg(long, value_parser = parse_date)]
+        from: chrono::NaiveDate,
+        /// Last day.
+        #[arg(long, value_parser = parse_date)]
+        to: chrono::NaiveDate,
     },
 }
 
@@ -125,6 +136,28 @@ pub(crate) async fn run(db: &Stockdb, command: SyncCommand, json: bool) -> anyho
             }
             print_table(t);
             println!("{} failure record(s)", failures.len());
+        }
+        SyncCommand::Gaps { from, to } => {
+            let gaps = db.market().sync_gaps(from, to).await?;
+            if json {
+                return print_json(&gaps);
+            }
+            let mut t = table(&["stock", "missing days", "first", "last"]);
+            for gap in &gaps {
+                t.add_row(vec![
+                    gap.third_code.to_string(),
+                    count(gap.days),
+                    gap.first.to_string(),
+                    gap.last.to_string(),
+                ]);
+            }
+            print_table(t);
+            let days: u64 = gaps.iter().map(|g| u64::from(g.days)).sum();
+            println!(
+                "{} stock(s) miss {} open day(s) from {from} to {to} (halted days are not gaps)",
+                gaps.len(),
+                count(days)
+            );
         }
     }
     Ok(())

@@ -142,3 +142,127 @@ pub(super) fn push_market(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use data_engineering::{BatchRows, Exchange, SuspendType};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ImportKind;
+    use crate::import::parse::{Columns, parse_record};
+    use crate::import::records::{Record, RecordReader};
+
+    /// Parses a whole file as `kind`: its rows, and each refused line's message.
+    fn parse(kind: ImportKind, text: &[u8]) -> (MarketRows, Vec<String>) {
+        let mut reader = RecordReader::new(text, 0, 1, blake3::Hasher::new(), 1 << 20);
+        let mut record = Record::default();
+        assert!(reader.read(&mut record).unwrap());
+        let columns = Columns::new(&record, kind).unwrap();
+        let mut rows = columns.batch(8);
+        let mut errors = Vec::new();
+        while reader.read(&mut record).unwrap() {
+            if let Err(err) = parse_record(&record, &columns, &mut rows, 1 << 20, "tushare") {
+                errors.push(err.to_string());
+            }
+        }
+        match rows {
+            BatchRows::Market(rows) => (rows, errors),
+            other => panic!("not market rows: {other:?}"),
+        }
+    }
+
+    fn round_trip(rows: &MarketRows, kind: ImportKind) -> MarketRows {
+        let mut out = Vec::new();
+        crate::write_market(&mut out, rows).unwrap();
+        let (parsed, errors) = parse(kind, &out);
+        assert!(errors.is_empty(), "{errors:?}");
+        parsed
+    }
+
+    fn day() -> impl Strategy<Value = NaiveDate> {
+        (0i64..90_000)
+            .prop_map(|n| NaiveDate::from_ymd_opt(1950, 1, 1).unwrap() + chrono::Duration::days(n))
+    }
+
+    fn code() -> impl Strategy<Value = ThirdCode> {
+        ("[0-9]{6}", prop::sample::select(vec!["SH", "SZ", "BJ"]))
+            .prop_map(|(digits, suffix)| ThirdCode::parse(&format!("{digits}.{suffix}")).unwrap())
+    }
+
+    /// Text a file may hold in a field: any printable characters, commas and quotes too.
+    fn text(max: usize) -> impl Strategy<Value = Option<String>> {
+        let pattern = format!("[^\\x00-\\x1f\\x7f]{{1,{max}}}");
+        proptest::option::of(
+            proptest::string::string_regex(&pattern)
+                .unwrap()
+                .prop_filter(
+                    "not a spelling of a missing value, no surrounding space",
+                    |t| {
+                        t.trim() == t
+                            && !["nan", "NaN", "NAN", "None", "null", "NULL", "\\N"]
+                                .contains(&t.as_str())
+                    },
+                ),
+        )
+    }
+
+    fn price() -> impl Strategy<Value = f64> {
+        (0u32..10_000_000).prop_map(|cents| f64::from(cents) / 100.0)
+    }
+
+    proptest! {
+        #[test]
+        fn generated_market_rows_survive_their_file(
+            limits in prop::collection::vec((code(), day(), price(), price(), proptest::option::of(price())), 1..20),
+            names in prop::collection::vec((code(), text(100), day(), proptest::option::of(day()), text(100)), 1..20),
+            halts in prop::collection::vec((code(), day(), any::<bool>(), text(50), text(200)), 1..20),
+            open in prop::collection::vec((day(), any::<bool>(), proptest::option::of(day())), 1..20),
+        ) {
+            let limits = MarketRows::Limits(limits.into_iter().map(|(third_code, trade_date, a, b, pre_close)| PriceLimit {
+                third_code, trade_date, pre_close, up_limit: a.max(b), down_limit: a.min(b), source: Some("tushare".into()),
+            }).collect());
+            prop_assert_eq!(round_trip(&limits, ImportKind::StkLimit), limits);
+            let names = MarketRows::Names(names.into_iter().filter_map(|(third_code, name, start_date, ann_date, change_reason)| Some(NameChange {
+                third_code, name: name?, start_date, end_date: None, ann_date, change_reason, source: Some("tushare".into()),
+            })).collect());
+            prop_assert_eq!(round_trip(&names, ImportKind::Namechange), names);
+            let halts = MarketRows::Suspensions(halts.into_iter().map(|(third_code, trade_date, resume, suspend_timing, reason)| Suspension {
+                third_code, trade_date, suspend_timing, reason, source: Some("tushare".into()),
+                suspend_type: if resume { SuspendType::Resume } else { SuspendType::Suspend },
+            }).collect());
+            prop_assert_eq!(round_trip(&halts, ImportKind::Suspend), halts);
+            let calendar = MarketRows::Calendar(open.into_iter().map(|(cal_date, is_open, pretrade_date)| CalendarDay {
+                exchange: Exchange::Bse, cal_date, is_open, pretrade_date, source: Some("tushare".into()),
+            }).collect());
+            prop_assert_eq!(round_trip(&calendar, ImportKind::TradeCal), calendar);
+        }
+    }
+
+    #[test]
+    fn every_dividend_and_weight_column_round_trips() {
+        let mut d = Dividend::new(
+            ThirdCode::parse("600000.SH").unwrap(),
+            NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
+            NaiveDate::from_ymd_opt(2024, 4, 20).unwrap(),
+            "实施",
+        );
+        let day = |n| NaiveDate::from_ymd_opt(2024, 6, n);
+        (d.stk_div, d.stk_bo_rate, d.stk_co_rate) = (Some(0.5), Some(0.2), Some(0.3));
+        (d.cash_div, d.cash_div_tax, d.base_share) = (Some(0.45), Some(0.5), Some(2935.2));
+        (d.record_date, d.ex_date, d.pay_date) = (day(20), day(21), day(22));
+        (d.div_listdate, d.imp_ann_date, d.base_date) = (day(24), day(14), day(1));
+        d.source = Some("tushare".into());
+        let rows = MarketRows::Dividends(vec![d]);
+        assert_eq!(round_trip(&rows, ImportKind::Dividend), rows);
+        let weights = MarketRows::IndexWeights(vec![IndexWeight {
+            index_code: ThirdCode::parse("000300.SH").unwrap(),
+            trade_date: day(28).unwrap(),
+            con_code: ThirdCode::parse("600519.SH").unwrap(),
+            weight: Some(5.9123),
+            source: Some("tushare".into()),
+        }]);
+        assert_eq!(round_trip(&weights, ImportKind::IndexWeight), weights);
+    }
+}
