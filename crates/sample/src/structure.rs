@@ -1,5 +1,5 @@
 //! The market's structure around the sample's bars: the trading calendar of its days,
-//! halts (whose days then have no bar), ST episodes announced after they took effect,
+//! halts (whose days then have no bar), a few days a sync missed, ST episodes announced after they took effect,
 //! monthly snapshots of an index whose members come and go, and dividends whose ex-dates
 //! step the bars' adjustment factors as the exchange's reference price does.
 
@@ -30,6 +30,8 @@ pub struct MarketStructure {
     pub index_weights: Vec<IndexWeight>,
     /// Dividend plans: proposed, then implemented with an ex-date among the sample days.
     pub dividends: Vec<Dividend>,
+    /// Bars a sync missed: open days without a halt whose bar is not in the sample.
+    pub missed: Vec<(ThirdCode, NaiveDate)>,
 }
 
 /// The structure of `stocks`' market over `days` (the sample's trading days, ascending).
@@ -90,6 +92,11 @@ pub fn market_structure(stocks: &[StockInfo], days: &[NaiveDate], seed: u64) -> 
                 ));
             }
             // Special treatment from a trading day, announced two days after it took effect.
+            // A day the sync missed: no bar, and no halt to say why.
+            11 => {
+                let at = some_day(&mut s);
+                out.missed.push((code.clone(), days[at]));
+            }
             5 | 17 => {
                 let at = days[some_day(&mut s)];
                 if let Some(previous) = out.names.last_mut() {
@@ -261,7 +268,11 @@ pub fn apply_structure<'a>(
                 .iter()
                 .any(|(from, to)| (*from..*to).contains(&bar.trade_date))
         });
-        if halted {
+        let missed = structure
+            .missed
+            .iter()
+            .any(|(c, day)| c == &bar.third_code && *day == bar.trade_date);
+        if halted || missed {
             return None;
         }
         if let Some(&(ex, cash, shares)) = events.get(code) {

@@ -403,7 +403,7 @@ pub(crate) async fn check(db: &Stockdb, command: CheckCommand, json: bool) -> an
     let disagree: Vec<_> = checks.iter().filter(|c| !c.agrees(tolerance)).collect();
     if json {
         print_json(&json!({"checked": checks.len(), "disagree": disagree}))?;
-    } else {
+    } else if !disagree.is_empty() {
         let mut t = table(&[
             "code",
             "ex-date",

@@ -151,7 +151,9 @@ pub(crate) async fn run(db: &Stockdb, command: SyncCommand, json: bool) -> anyho
                     gap.last.to_string(),
                 ]);
             }
-            print_table(t);
+            if !gaps.is_empty() {
+                print_table(t);
+            }
             let days: u64 = gaps.iter().map(|g| u64::from(g.days)).sum();
             println!(
                 "{} stock(s) miss {} open day(s) from {from} to {to} (halted days are not gaps)",
