@@ -35,7 +35,7 @@ pub struct ClassifiedDay {
 /// Whether `suspensions` (one stock's, oldest first) halt it on `day`: the last whole-day
 /// `S` or `R` on or before the day decides, an `R` winning over an `S` of the same day; an
 /// intraday `S` decides nothing.
-pub(crate) fn halt_on<'a>(suspensions: &'a [Suspension], day: NaiveDate) -> Option<&'a Suspension> {
+pub(crate) fn halt_on(suspensions: &[Suspension], day: NaiveDate) -> Option<&Suspension> {
     let deciding = suspensions
         .iter()
         .take_while(|s| s.trade_date <= day)
