@@ -3,6 +3,7 @@
 mod adjust;
 mod daily;
 mod finance;
+mod job;
 mod lease;
 mod market;
 mod stock;

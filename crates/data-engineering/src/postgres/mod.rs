@@ -7,6 +7,7 @@ mod lease;
 mod market;
 mod stock;
 mod structure;
+mod structure_sql;
 mod sync;
 
 pub use daily::PgStockDailyRepository;
