@@ -20,6 +20,7 @@ mod ledger;
 mod reads;
 mod report;
 mod stats;
+mod structure;
 mod writes;
 
 use std::path::PathBuf;
@@ -99,6 +100,9 @@ enum Suite {
     Audit,
     /// A year's LLM cost from the rows and from the daily rollup, and the catch-up.
     Ledger,
+    /// The market-structure reads: index members as of a day, the calendar, a stock's
+    /// ten years of open days classified.
+    Structure,
 }
 
 /// Trading days per stock in the generated data.
@@ -148,6 +152,7 @@ impl Settings {
                     Suite::Reads,
                     Suite::Audit,
                     Suite::Ledger,
+                    Suite::Structure,
                 ]
             } else {
                 args.only.clone()
@@ -355,6 +360,12 @@ impl Bench {
         } else {
             None
         };
+        // Last: it adds bars and stocks of its own.
+        let structure = if runs(Suite::Structure) {
+            Some(self.structure().await?)
+        } else {
+            None
+        };
         Ok(report::Report::new(
             &data,
             report::Results {
@@ -369,6 +380,7 @@ impl Bench {
                 reads,
                 audit,
                 ledger,
+                structure,
             },
         ))
     }

@@ -335,7 +335,7 @@ impl Bench {
 
 /// Times `calls` calls of the repository and of the floor, interleaved, after
 /// [`WARM_UP`] unrecorded calls of each. Call `i` uses key `i`.
-async fn compare(
+pub(crate) async fn compare(
     calls: usize,
     mut repository: impl AsyncFnMut(usize) -> anyhow::Result<()>,
     mut floor: impl AsyncFnMut(usize) -> anyhow::Result<()>,

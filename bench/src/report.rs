@@ -9,6 +9,7 @@ use crate::imports::Imports;
 use crate::ledger::{self, Ledger};
 use crate::reads::Reads;
 use crate::stats::{Ratio, Timing};
+use crate::structure::{self, Structure};
 use crate::writes::{DailyWrites, Data, FinanceWrites, Memory};
 
 /// What the suites measured; a suite left out of the run (`--only`) is `None`.
@@ -20,6 +21,7 @@ pub(crate) struct Results {
     pub(crate) reads: Option<Reads>,
     pub(crate) audit: Option<Audit>,
     pub(crate) ledger: Option<Ledger>,
+    pub(crate) structure: Option<Structure>,
 }
 
 /// Everything one run measured.
@@ -36,6 +38,7 @@ pub(crate) struct Report {
     reads: Option<Reads>,
     audit: Option<Audit>,
     ledger: Option<Ledger>,
+    structure: Option<Structure>,
     targets: Vec<Target>,
 }
 
@@ -222,6 +225,13 @@ impl Report {
                 ),
             ]);
         }
+        for (name, read) in results.structure.iter().flat_map(Structure::paths) {
+            targets.push(Target::at_most(
+                format!("{name}: p99 / floor p99"),
+                read.p99_over_floor,
+                1.5,
+            ));
+        }
         for (name, read) in results.reads.iter().flat_map(Reads::paths) {
             targets.push(Target::at_most(
                 format!("{name}: p99 / floor p99"),
@@ -244,6 +254,7 @@ impl Report {
             reads: results.reads,
             audit: results.audit,
             ledger: results.ledger,
+            structure: results.structure,
             targets,
         }
     }
@@ -269,6 +280,9 @@ impl Report {
         }
         if let Some(l) = &self.ledger {
             ledger::print(l);
+        }
+        if let Some(s) = &self.structure {
+            structure::print(s);
         }
         println!("\n## Targets\n");
         println!("| target | measured | goal | met |");
