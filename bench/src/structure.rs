@@ -121,9 +121,11 @@ impl Bench {
         let mut conn = self.db.pool().acquire().await?;
         let calls = self.settings.calls;
         let mut rng = StdRng::seed_from_u64(SEED);
-        let span = (TO - FROM).num_days();
+        // Days after the first snapshot (end of January 2015).
+        let first = FROM + chrono::Duration::days(31);
+        let span = (TO - first).num_days();
         let days: Vec<NaiveDate> = (0..calls + 20)
-            .map(|_| FROM + chrono::Duration::days(rng.random_range(0..span)))
+            .map(|_| first + chrono::Duration::days(rng.random_range(0..span)))
             .collect();
         let indexes = [
             ThirdCode::parse("000300.SH")?,
