@@ -407,7 +407,8 @@ pub trait MarketStructureRepository: Send + Sync {
     /// start.
     async fn memberships(&self, index: &ThirdCode) -> Result<Vec<Membership>, RepoError>;
 
-    /// Every stored stage of `code`'s dividend plans, oldest announcement first.
+    /// Every stored stage of `code`'s dividend plans, oldest announcement first, a plan's
+    /// stages in their order (预案, 股东大会通过, 实施, then any other).
     async fn dividends(&self, code: &ThirdCode) -> Result<Vec<Dividend>, RepoError>;
 
     /// For each implemented dividend with an ex-date in `start..=end` (of `code`, or of
@@ -420,4 +421,18 @@ pub trait MarketStructureRepository: Send + Sync {
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<Vec<FactorCheck>, RepoError>;
+
+    /// `code`'s bars in `start..=end` adjusted as [`StockDailyRepository::get_adjusted`]
+    /// does, with factors derived from the dividends instead of the stored `adj_factor`:
+    /// 1 before the first implemented ex-date, times each ex-date's step (see
+    /// [`FactorCheck`]) from that day on; a forward anchor's factor uses only ex-dates on
+    /// or before it. Each bar's `adj_factor` is returned as derived. For a stock whose
+    /// stored factors are missing or wrong (`check_factors`).
+    async fn get_adjusted_by_dividends(
+        &self,
+        code: &ThirdCode,
+        start: NaiveDate,
+        end: NaiveDate,
+        adjust: Adjust,
+    ) -> Result<Vec<StockDaily>, RepoError>;
 }

@@ -41,6 +41,19 @@ pub(crate) struct DailyArgs {
     /// used.
     #[arg(long, value_parser = parse_date)]
     anchor: Option<NaiveDate>,
+    /// Where --adjust takes its factors: the stored `adj_factor`, or derived from the
+    /// implemented dividends and the closes before their ex-dates.
+    #[arg(long, value_enum, default_value_t = FactorsArg::Stored, requires = "adjust")]
+    factors: FactorsArg,
+}
+
+/// `--factors`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FactorsArg {
+    /// Tushare's `adj_factor`, as stored.
+    Stored,
+    /// Derived from the dividends (`stockdb check factors` compares the two).
+    Dividends,
 }
 
 /// `--adjust`.
@@ -64,6 +77,7 @@ impl DailyArgs {
             to: Some(to),
             adjust: AdjustArg::None,
             anchor: None,
+            factors: FactorsArg::Stored,
         }
     }
 
@@ -192,7 +206,14 @@ pub(crate) async fn daily(db: &Stockdb, args: &DailyArgs, json: bool) -> anyhow:
         (None, None) => to - chrono::Duration::days(30),
     };
     let adjust = args.adjust()?;
-    let bars = db.dailies().get_adjusted(&code, from, to, adjust).await?;
+    let bars = match args.factors {
+        FactorsArg::Stored => db.dailies().get_adjusted(&code, from, to, adjust).await?,
+        FactorsArg::Dividends => {
+            db.market()
+                .get_adjusted_by_dividends(&code, from, to, adjust)
+                .await?
+        }
+    };
     if json {
         return print_json(&bars);
     }
@@ -223,6 +244,10 @@ pub(crate) async fn daily(db: &Stockdb, args: &DailyArgs, json: bool) -> anyhow:
             ", prices adjusted forward (前复权) to {}",
             anchor.unwrap_or(to)
         ),
+    };
+    let adjusted = match (adjust, args.factors) {
+        (Adjust::None, _) | (_, FactorsArg::Stored) => adjusted,
+        (_, FactorsArg::Dividends) => format!("{adjusted} with factors derived from dividends"),
     };
     println!(
         "{} bars of {code} from {from} to {to}{adjusted}",

@@ -85,7 +85,7 @@ impl PgStockDailyRepository {
     }
 }
 
-fn no_factor(err: NoFactor) -> RepoError {
+pub(super) fn no_factor(err: NoFactor) -> RepoError {
     RepoError::NotFound {
         entity: "adj_factor",
         key: format!("of {} on or before {}", err.code, err.on_or_before),

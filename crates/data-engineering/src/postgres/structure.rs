@@ -8,16 +8,18 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement, Value};
 use shared_db::{Db, InvalidInput, Merge, RepoError, UpsertReport};
 
 use super::check_range;
+use super::daily::no_factor;
 use super::market::upsert_market;
 use super::structure_sql::{
     FACTOR_STEPS, MEMBERSHIPS, NAME_AS_OF, dividend, name_change, sync_gaps_sql,
 };
 use crate::domain::{
-    ClassifiedDay, DIV_PROC_IMPLEMENTED, Dividend, Exchange, FactorCheck, MarketRows, Membership,
-    NameChange, NameFlags, PriceLimit, StockDayStatus, SuspendType, Suspension, SyncGap, ThirdCode,
-    Universe, classify_days, halt_on,
+    Adjust, ClassifiedDay, DIV_PROC_IMPLEMENTED, Dividend, Exchange, FactorCheck, MarketRows,
+    Membership, NameChange, NameFlags, PriceLimit, StockDaily, StockDayStatus, SuspendType,
+    Suspension, SyncGap, ThirdCode, Universe, classify_days, halt_on, scale,
 };
-use crate::repository::MarketStructureRepository;
+use crate::postgres::PgStockDailyRepository;
+use crate::repository::{MarketStructureRepository, StockDailyRepository as _};
 
 /// The most trading days one call of `trading_days_before` returns.
 pub const MAX_TRADING_DAYS: u32 = 100_000;
@@ -391,7 +393,9 @@ impl MarketStructureRepository for PgMarketStructureRepository {
         let rows = self
             .rows(
                 "SELECT * FROM stock_dividends WHERE third_code = $1 \
-                 ORDER BY ann_date, end_date, div_proc",
+                 ORDER BY ann_date, end_date, \
+                          CASE div_proc WHEN '预案' THEN 0 WHEN '股东大会通过' THEN 1 \
+                                        WHEN '实施' THEN 2 ELSE 3 END, div_proc",
                 vec![code.as_str().into()],
             )
             .await?;
@@ -433,5 +437,49 @@ impl MarketStructureRepository for PgMarketStructureRepository {
                 })
             })
             .collect()
+    }
+
+    async fn get_adjusted_by_dividends(
+        &self,
+        code: &ThirdCode,
+        start: NaiveDate,
+        end: NaiveDate,
+        adjust: Adjust,
+    ) -> Result<Vec<StockDaily>, RepoError> {
+        let bars = PgStockDailyRepository::new(self.db.clone());
+        let anchor = match adjust {
+            Adjust::None => {
+                return bars
+                    .get_by_third_code_and_date_range(code, start, end)
+                    .await;
+            }
+            Adjust::Backward => None,
+            Adjust::Forward { anchor } => Some(anchor.unwrap_or(end)),
+        };
+        check_range(start, end)?;
+        let until = anchor.map_or(end, |anchor| anchor.max(end));
+        let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(start);
+        let steps: Vec<(NaiveDate, f64)> = self
+            .check_factors(Some(code), earliest.min(start), until)
+            .await?
+            .into_iter()
+            .filter_map(|check| check.derived_step.map(|step| (check.ex_date, step)))
+            .collect();
+        // The factor on a day: every step whose ex-date has come, 1 before the first.
+        let factor_on = |day: NaiveDate| -> f64 {
+            steps
+                .iter()
+                .take_while(|(ex, _)| *ex <= day)
+                .map(|(_, step)| step)
+                .product()
+        };
+        let mut series = bars
+            .get_by_third_code_and_date_range(code, start, end)
+            .await?;
+        for bar in &mut series {
+            bar.adj_factor = Some(factor_on(bar.trade_date));
+        }
+        let divisor = anchor.map_or(1.0, factor_on);
+        scale(series, None, divisor).map_err(no_factor)
     }
 }

@@ -4,9 +4,10 @@
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use data_engineering::{
-    CalendarDay, DayClass, Dividend, Exchange, IndexWeight, MarketRows, MarketStructureRepository,
-    Membership, NameChange, PgMarketStructureRepository, PgStockDailyRepository, PgStockRepository,
-    PriceLimit, StockDailyRepository, StockRepository, SuspendType, Suspension,
+    Adjust, CalendarDay, DayClass, Dividend, Exchange, IndexWeight, MarketRows,
+    MarketStructureRepository, Membership, NameChange, PgMarketStructureRepository,
+    PgStockDailyRepository, PgStockRepository, PriceLimit, StockDailyRepository, StockRepository,
+    SuspendType, Suspension,
 };
 use test_support::TestDb;
 
@@ -427,6 +428,33 @@ async fn a_dividend_with_bonus_shares_derives_the_stored_factor_step() {
         .unwrap();
     assert_eq!(one.len(), 1);
     assert_eq!(repo.dividends(&code("600000.SH")).await.unwrap().len(), 2);
+    // The stored factors of 600001.SH are wrong; the ones derived from its dividend are
+    // not. Forward to the ex-date: 20 × 13 / 20 = 13.00 the day before, 13.20 on it.
+    // Backward: 20.00, then 13.20 × 20 / 13 = 20.3077.
+    let closes = |adjust| {
+        let repo = repo.clone();
+        async move {
+            repo.get_adjusted_by_dividends(
+                &code("600001.SH"),
+                date("2024-06-01"),
+                date("2024-06-30"),
+                adjust,
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| (b.close.unwrap() * 10_000.0).round() / 10_000.0)
+            .collect::<Vec<f64>>()
+        }
+    };
+    assert_eq!(closes(Adjust::Forward { anchor: None }).await, [13.0, 13.2]);
+    assert_eq!(closes(Adjust::Backward).await, [20.0, 20.3077]);
+    // Anchored the day before the ex-date, a later event is never used.
+    let before = Adjust::Forward {
+        anchor: Some(date("2024-06-20")),
+    };
+    assert_eq!(closes(before).await, [20.0, 20.3077]);
+    assert_eq!(closes(Adjust::None).await, [20.0, 13.2]);
 }
 
 #[tokio::test]
