@@ -476,3 +476,103 @@ async fn bad_rows_change_nothing_and_name_their_field() {
     assert!(err.to_string().contains("down_limit"), "{err}");
     assert_eq!(test_db.count("stock_limits").await, 0);
 }
+
+/// One generated stock: its listing day (an index into the window, or listed before it),
+/// the days its bars are missing, and its suspension records (day, resume?, intraday?).
+type Scenario = (Option<usize>, Vec<bool>, Vec<(usize, bool, bool)>);
+
+#[tokio::test]
+async fn the_classification_and_the_market_wide_gaps_agree_on_generated_histories() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    let test_db = TestDb::new().await;
+    let db = test_db.db().clone();
+    let repo = PgMarketStructureRepository::new(db.clone());
+    repo.save(calendar(
+        Exchange::Sse,
+        "2024-03-01",
+        "2024-04-30",
+        &["2024-04-04"],
+    ))
+    .await
+    .unwrap();
+    let open = repo
+        .trading_days(Exchange::Sse, date("2024-03-01"), date("2024-04-30"))
+        .await
+        .unwrap();
+    let n = open.len();
+    let scenario = (
+        proptest::option::of(0..n),
+        proptest::collection::vec(proptest::bool::weighted(0.2), n),
+        proptest::collection::vec(
+            (0..n, proptest::bool::ANY, proptest::bool::weighted(0.2)),
+            0..6,
+        ),
+    );
+    let stocks = proptest::collection::vec(scenario, 40);
+    let mut runner = TestRunner::deterministic();
+    let generated: Vec<Scenario> = stocks.new_tree(&mut runner).unwrap().current();
+    let (mut infos, mut bars, mut records) = (Vec::new(), Vec::new(), Vec::new());
+    for (idx, (listed, missing, halts)) in generated.iter().enumerate() {
+        let third_code = format!("{:06}.SH", 600_000 + idx);
+        let mut info = stock(&third_code, &third_code[..6], "generated");
+        info.list_date = Some(listed.map_or(date("2000-01-04"), |i| open[i]));
+        infos.push(info);
+        for (day, _) in open.iter().zip(missing).filter(|(_, missing)| !**missing) {
+            // Bars only from the listing on, as an exchange gives them.
+            if day >= &infos[idx].list_date.unwrap() {
+                bars.push(bar(&third_code, &day.to_string(), 10.0));
+            }
+        }
+        for (day, resume, intraday) in halts {
+            let kind = if *resume {
+                SuspendType::Resume
+            } else {
+                SuspendType::Suspend
+            };
+            let timing = (*intraday && !*resume).then_some("13:00-14:00");
+            records.push(suspension(
+                &third_code,
+                &open[*day].to_string(),
+                kind,
+                timing,
+            ));
+        }
+    }
+    PgStockRepository::new(db.clone())
+        .save_all(infos)
+        .await
+        .unwrap();
+    PgStockDailyRepository::new(db.clone())
+        .save_all(bars)
+        .await
+        .unwrap();
+    // Two records of one key (same day, same kind): the last wins, as in any save.
+    repo.save(MarketRows::Suspensions(records)).await.unwrap();
+    let (first, last) = (open[0], open[n - 1]);
+    let gaps = repo.sync_gaps(first, last).await.unwrap();
+    let mut from_classification = Vec::new();
+    for idx in 0..generated.len() {
+        let code = code(&format!("{:06}.SH", 600_000 + idx));
+        let days = repo.classify_days(&code, first, last).await.unwrap();
+        assert_eq!(days.len(), n);
+        let not_synced: Vec<NaiveDate> = days
+            .iter()
+            .filter(|d| d.class == DayClass::NotSynced)
+            .map(|d| d.day)
+            .collect();
+        if let (Some(first), Some(last)) = (not_synced.first(), not_synced.last()) {
+            from_classification.push((code, not_synced.len() as u32, *first, *last));
+        }
+    }
+    let from_sql: Vec<_> = gaps
+        .into_iter()
+        .map(|g| (g.third_code, g.days, g.first, g.last))
+        .collect();
+    assert_eq!(
+        from_sql, from_classification,
+        "the SQL and the Rust halt rules agree"
+    );
+    assert!(!from_sql.is_empty(), "the generated histories have gaps");
+}
