@@ -175,6 +175,16 @@ pub trait StockFinanceRepository: Send + Sync {
     /// version announced on or before `as_of` (as [`StockFinanceRepository::get_as_of`]
     /// with one period). One row per stock, by `third_code`.
     async fn get_market_as_of(&self, as_of: NaiveDate) -> Result<Vec<StockFinance>, RepoError>;
+
+    /// [`StockFinanceRepository::get_market_as_of`] for the members of `index` on `as_of`
+    /// as known then (its latest snapshot on or before `as_of`, see
+    /// [`MarketStructureRepository::universe_as_of`]): a stock that left the index later is
+    /// in, one that joined later is not. Members without a report known then are left out.
+    async fn get_universe_as_of(
+        &self,
+        index: &ThirdCode,
+        as_of: NaiveDate,
+    ) -> Result<Vec<StockFinance>, RepoError>;
 }
 
 /// Sync tasks and failure records (`sync_tasks`, `sync_failure_records`).

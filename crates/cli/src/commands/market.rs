@@ -287,17 +287,9 @@ pub(crate) async fn finance(db: &Stockdb, args: &FinanceArgs, json: bool) -> any
             ),
             Some(index) => {
                 let index = code(index)?;
-                let universe = db.market().universe_as_of(&index, as_of).await?;
-                let members: std::collections::HashSet<&ThirdCode> =
-                    universe.members.iter().map(|(member, _)| member).collect();
-                let mut reports = db.finance().get_market_as_of(as_of).await?;
-                reports.retain(|r| members.contains(&r.third_code));
                 (
-                    reports,
-                    format!(
-                        "newest reports known on {as_of} of the {} members of {index} then",
-                        members.len()
-                    ),
+                    db.finance().get_universe_as_of(&index, as_of).await?,
+                    format!("newest reports known on {as_of} of the members of {index} then"),
                 )
             }
         },

@@ -126,6 +126,25 @@ impl StockFinanceRepository for PgStockFinanceRepository {
         )
         .await
     }
+
+    async fn get_universe_as_of(
+        &self,
+        index: &ThirdCode,
+        as_of: NaiveDate,
+    ) -> Result<Vec<StockFinance>, RepoError> {
+        // One probe per member of the snapshot in force, as `get_market_as_of` per stock.
+        self.find(
+            "SELECT f.* FROM index_weights w CROSS JOIN LATERAL ( \
+                 SELECT * FROM stock_finance \
+                 WHERE third_code = w.con_code AND ann_date <= $1 \
+                 ORDER BY end_date DESC, ann_date DESC LIMIT 1) f \
+             WHERE w.index_code = $2 AND w.trade_date = ( \
+                 SELECT max(trade_date) FROM index_weights WHERE index_code = $2 AND trade_date <= $1) \
+             ORDER BY f.third_code",
+            vec![as_of.into(), index.as_str().into()],
+        )
+        .await
+    }
 }
 
 impl PgStockFinanceRepository {

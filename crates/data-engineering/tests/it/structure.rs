@@ -6,12 +6,12 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use data_engineering::{
     Adjust, CalendarDay, DayClass, Dividend, Exchange, IndexWeight, MarketRows,
     MarketStructureRepository, Membership, NameChange, PgMarketStructureRepository,
-    PgStockDailyRepository, PgStockRepository, PriceLimit, StockDailyRepository, StockRepository,
-    SuspendType, Suspension,
+    PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PriceLimit,
+    StockDailyRepository, StockFinanceRepository, StockRepository, SuspendType, Suspension,
 };
 use test_support::TestDb;
 
-use crate::{bar, code, date, stock};
+use crate::{bar, code, date, report, stock};
 
 /// `exchange`'s calendar from `start` to `end`: weekdays open except `holidays`.
 fn calendar(exchange: Exchange, start: &str, end: &str, holidays: &[&str]) -> MarketRows {
@@ -351,6 +351,33 @@ async fn an_index_universe_keeps_the_members_of_its_day() {
         in_date: date(i),
         out_date: o.map(date),
     };
+    // Finance of the universe as of mid-February: B (left later) is in, C (joined later)
+    // is not, and B's report announced after the day is not known yet.
+    let finance = PgStockFinanceRepository::new(test_db.db().clone());
+    finance
+        .save_all(vec![
+            report("600000.SH", "2015-01-20", "2014-09-30", 1.0),
+            report("600001.SH", "2014-10-28", "2014-09-30", 2.0),
+            report("600001.SH", "2015-03-20", "2014-12-31", 3.0),
+            report("000001.SZ", "2015-01-20", "2014-09-30", 4.0),
+        ])
+        .await
+        .unwrap();
+    let known = finance
+        .get_universe_as_of(&index, date("2015-02-15"))
+        .await
+        .unwrap();
+    let known: Vec<(String, Option<f64>)> = known
+        .iter()
+        .map(|r| (r.third_code.to_string(), r.roe))
+        .collect();
+    assert_eq!(
+        known,
+        [
+            ("600000.SH".to_owned(), Some(1.0)),
+            ("600001.SH".to_owned(), Some(2.0))
+        ]
+    );
     assert_eq!(
         stretches,
         [
