@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::audit::Audit;
 use crate::imports::Imports;
 use crate::ledger::{self, Ledger};
-use crate::reads::Reads;
+use crate::reads::{ReadPath, Reads};
 use crate::stats::{Ratio, Timing};
 use crate::structure::{self, Structure};
 use crate::writes::{DailyWrites, Data, FinanceWrites, Memory};
@@ -390,9 +390,14 @@ fn print_imports(i: &Imports) {
 
 fn print_reads(reads: &Reads) {
     println!("\n## Reads (ms)\n");
+    print_paths(&reads.paths());
+}
+
+/// A table of read paths: each repository's latencies beside its floor's.
+pub(crate) fn print_paths(paths: &[(&str, &ReadPath)]) {
     println!("| path | calls | repo p50 | repo p99 | floor p50 | floor p99 | p99 / floor |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    for (name, p) in reads.paths() {
+    for (name, p) in paths {
         println!(
             "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} |",
             p.repository.calls,

@@ -267,17 +267,5 @@ pub(crate) fn print(s: &Structure) {
         "\n## Market structure ({} index snapshot rows, {} calendar rows; ms)\n",
         s.index_rows, s.calendar_rows
     );
-    println!("| path | calls | repo p50 | repo p99 | floor p50 | floor p99 | p99 / floor |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    for (name, p) in s.paths() {
-        println!(
-            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} |",
-            p.repository.calls,
-            p.repository.p50_ms,
-            p.repository.p99_ms,
-            p.floor.p50_ms,
-            p.floor.p99_ms,
-            p.p99_over_floor
-        );
-    }
+    crate::report::print_paths(&s.paths());
 }

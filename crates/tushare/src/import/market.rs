@@ -151,22 +151,11 @@ mod tests {
 
     use super::*;
     use crate::ImportKind;
-    use crate::import::parse::{Columns, parse_record};
-    use crate::import::records::{Record, RecordReader};
+    use crate::import::parse::parse_file;
 
     /// Parses a whole file as `kind`: its rows, and each refused line's message.
     fn parse(kind: ImportKind, text: &[u8]) -> (MarketRows, Vec<String>) {
-        let mut reader = RecordReader::new(text, 0, 1, blake3::Hasher::new(), 1 << 20);
-        let mut record = Record::default();
-        assert!(reader.read(&mut record).unwrap());
-        let columns = Columns::new(&record, kind).unwrap();
-        let mut rows = columns.batch(8);
-        let mut errors = Vec::new();
-        while reader.read(&mut record).unwrap() {
-            if let Err(err) = parse_record(&record, &columns, &mut rows, 1 << 20, "tushare") {
-                errors.push(err.to_string());
-            }
-        }
+        let (rows, errors) = parse_file(kind, text);
         match rows {
             BatchRows::Market(rows) => (rows, errors),
             other => panic!("not market rows: {other:?}"),

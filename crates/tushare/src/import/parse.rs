@@ -314,27 +314,28 @@ fn push_row(
     Ok(())
 }
 
+/// Parses `text` (a whole file) as `kind`: the rows, and each bad line's message.
+#[cfg(test)]
+pub(crate) fn parse_file(kind: ImportKind, text: &[u8]) -> (BatchRows, Vec<String>) {
+    let mut reader = super::records::RecordReader::new(text, 0, 1, blake3::Hasher::new(), 1 << 20);
+    let mut record = Record::default();
+    assert!(reader.read(&mut record).unwrap());
+    let columns = Columns::new(&record, kind).unwrap();
+    let mut rows = columns.batch(8);
+    let mut errors = Vec::new();
+    while reader.read(&mut record).unwrap() {
+        if let Err(err) = parse_record(&record, &columns, &mut rows, 1 << 20, "tushare") {
+            errors.push(err.to_string());
+        }
+    }
+    (rows, errors)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use crate::import::records::RecordReader;
-
-    /// Parses `text` (a whole file) as `kind`: the rows, and each bad line's message.
-    fn parse(kind: ImportKind, text: &[u8]) -> (BatchRows, Vec<String>) {
-        let mut reader = RecordReader::new(text, 0, 1, blake3::Hasher::new(), 1 << 20);
-        let mut record = Record::default();
-        assert!(reader.read(&mut record).unwrap());
-        let columns = Columns::new(&record, kind).unwrap();
-        let mut rows = columns.batch(8);
-        let mut errors = Vec::new();
-        while reader.read(&mut record).unwrap() {
-            if let Err(err) = parse_record(&record, &columns, &mut rows, 1 << 20, "tushare") {
-                errors.push(err.to_string());
-            }
-        }
-        (rows, errors)
-    }
+    use super::parse_file as parse;
 
     fn header(text: &str, kind: ImportKind) -> Result<Columns, String> {
         Columns::new(&Record::of(&text.split(',').collect::<Vec<_>>()), kind)
