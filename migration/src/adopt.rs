@@ -7,15 +7,16 @@ use sea_orm_migration::sea_orm::{
 use sea_orm_migration::{DbErr, MigratorTrait, seaql_migrations};
 
 use crate::error::MigrateError;
-use crate::fingerprint::{diff, fingerprint, golden, split_managed};
+use crate::fingerprint::{diff, fingerprint, golden, split_managed, with_tables};
 use crate::migrations::Migrator;
 use crate::runner::{
     MigrationRunner, STAMPED_COMMENT, alembic_revision, applied_history, unix_now,
 };
 
-/// The earlier service's Alembic revisions (its chain: 0001 … 0006, then 0009 … 0013)
-/// and the stockdb schema version each equals for the tables stockdb manages: its later
-/// revisions add tables of their own and change none of stockdb's.
+/// The earlier service's Alembic revisions (its chain: 0001 … 0005, then 0009 … 0013;
+/// 0006 was withdrawn) and the stockdb schema version each equals for stockdb's own
+/// tables: its later revisions add tables of their own ([`SERVICE_TABLES`]) and change
+/// none of stockdb's.
 pub const ALEMBIC_REVISIONS: &[(&str, usize)] = &[
     ("c0ff00000001", 1),
     ("c0ff00000002", 2),
@@ -29,6 +30,55 @@ pub const ALEMBIC_REVISIONS: &[(&str, usize)] = &[
     ("c0ff00000012", 4),
     ("c0ff00000013", 4),
 ];
+
+/// The stockdb version that creates the earlier service's own tables (the 12 its
+/// revisions c0ff00000005 … c0ff00000013 make), exactly as those revisions make them.
+pub const SERVICE_TABLES_VERSION: usize = 12;
+
+/// The earlier service's own tables, in the order its revisions made them: 0005 the
+/// first, 0009 the next four, 0010 two more, 0012 the last five (0011 made one that 0013
+/// dropped again, which stays the service's).
+pub const SERVICE_TABLES: [&str; 12] = [
+    "web_search_cache",
+    "concept",
+    "concept_stock",
+    "mi_concept_heat",
+    "mi_limit_up_stock",
+    "scheduler_job_config",
+    "scheduler_execution_log",
+    "de_limit_up_pool",
+    "de_broken_board_pool",
+    "de_previous_limit_up",
+    "de_dragon_tiger",
+    "de_sector_capital_flow",
+];
+
+/// The revision the earlier service withdrew (its file was deleted and 0009 follows
+/// 0005): its concept tables have a shape no later revision has, and no upgrade leads on.
+const WITHDRAWN_REVISION: &str = "c0ff00000006";
+
+/// Which of [`SERVICE_TABLES`] a database at the earlier service's `revision` has.
+pub fn service_tables_at(revision: &str) -> &'static [&'static str] {
+    let count = match revision_number(revision) {
+        Some(5..=8) => 1,
+        Some(9) => 5,
+        Some(10 | 11) => 7,
+        Some(12..) => 12,
+        _ => 0,
+    };
+    &SERVICE_TABLES[..count]
+}
+
+/// What stockdb's tables of a database at the earlier service's `revision`, which equals
+/// stockdb `version`, print: the golden print of that version and the service tables that
+/// revision made, as stockdb's version 12 makes them.
+fn expected_at(version: usize, revision: &str) -> String {
+    with_tables(
+        golden(version).unwrap_or_default(),
+        golden(SERVICE_TABLES_VERSION).unwrap_or_default(),
+        service_tables_at(revision),
+    )
+}
 
 /// The number of one of the earlier service's revisions (`c0ff00000013` → 13); `None`
 /// for a revision not of that form.
@@ -59,10 +109,14 @@ pub fn version_of_revision(revision: &str) -> Option<usize> {
 }
 
 /// The earlier service's revision to record for a database at stockdb `version`: the
-/// newest of its revisions that equals it, counting only stockdb's own (versions past 4
+/// newest of its revisions that equals it, counting only stockdb's own (versions 5 … 11
 /// are stockdb's own changes, which that service does not know; its revision stays
-/// `c0ff00000004`, and its `alembic upgrade head` then adds its own tables).
+/// `c0ff00000004`, and its `alembic upgrade head` then adds its own tables); from
+/// [`SERVICE_TABLES_VERSION`] on, stockdb has made those tables too: `c0ff00000013`.
 pub fn revision_for_version(version: usize) -> Option<&'static str> {
+    if version >= SERVICE_TABLES_VERSION {
+        return Some("c0ff00000013");
+    }
     let version = version.min(4);
     (version > 0).then(|| {
         ALEMBIC_REVISIONS
@@ -90,6 +144,17 @@ impl MigrationRunner {
                     "the database has no alembic_version table; use `migrate up`".to_owned(),
                 ));
             };
+            if revision == WITHDRAWN_REVISION {
+                return Err(MigrateError::AdoptRefused {
+                    reason: format!(
+                        "alembic revision {revision} was withdrawn from the earlier service's \
+                         history (c0ff00000009 follows c0ff00000005): its concept tables have \
+                         a shape no later revision has and no upgrade leads on from it; \
+                         rebuild those tables at c0ff00000005 first"
+                    ),
+                    diff: None,
+                });
+            }
             let Some(version) = version_of_revision(&revision) else {
                 return Err(MigrateError::AdoptRefused {
                     reason: format!(
@@ -121,7 +186,7 @@ impl MigrationRunner {
                     diff: None,
                 });
             }
-            let expected = golden(version).unwrap_or_default();
+            let expected = expected_at(version, &revision);
             if split.managed != expected {
                 return Err(MigrateError::AdoptRefused {
                     reason: format!(
@@ -130,7 +195,7 @@ impl MigrationRunner {
                     ),
                     diff: Some(diff(
                         &format!("expected (schema v{version})"),
-                        expected,
+                        &expected,
                         "live database",
                         &split.managed,
                     )),
@@ -188,7 +253,9 @@ impl MigrationRunner {
                     Stamp::Recorded(equal.to_owned())
                 }
                 Some(revision) => match version_of_revision(revision) {
-                    Some(at) if at >= version.min(4) => Stamp::Kept(revision.to_owned()),
+                    Some(_) if revision_number(revision) >= revision_number(equal) => {
+                        Stamp::Kept(revision.to_owned())
+                    }
                     Some(_) => {
                         txn.execute_unprepared("DELETE FROM alembic_version")
                             .await?;

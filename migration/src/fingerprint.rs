@@ -30,6 +30,7 @@ const GOLDEN: &[&str] = &[
     include_str!("../golden/v9.txt"),
     include_str!("../golden/v10.txt"),
     include_str!("../golden/v11.txt"),
+    include_str!("../golden/v12.txt"),
 ];
 
 /// The expected fingerprint after applying the first `version` migrations, if one is
@@ -50,6 +51,46 @@ pub(crate) fn tables_of(print: &str) -> BTreeSet<&str> {
 /// Every table a stockdb migration creates (whatever the version).
 pub(crate) fn managed_tables() -> BTreeSet<&'static str> {
     GOLDEN.iter().copied().flat_map(tables_of).collect()
+}
+
+/// `base` with the tables `tables` of `source` (and the sequences they own) added, in
+/// print order: tables by name, then the other lines by name. What a database holds that
+/// has `base`'s schema plus those tables exactly as `source` prints them.
+pub fn with_tables(base: &str, source: &str, tables: &[&str]) -> String {
+    let mut blocks: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    let mut others: Vec<&str> = Vec::new();
+    for (print, only) in [(base, None), (source, Some(tables))] {
+        let mut current: Option<&str> = None;
+        for line in print.lines() {
+            if let Some(rest) = line.strip_prefix("table ") {
+                let name = rest.split_whitespace().next().unwrap_or(rest);
+                current = only.is_none_or(|only| only.contains(&name)).then_some(name);
+                if let Some(name) = current {
+                    blocks.insert(name, vec![line]);
+                }
+            } else if line.starts_with("  ") {
+                if let Some(block) = current.and_then(|name| blocks.get_mut(name)) {
+                    block.push(line);
+                }
+            } else {
+                current = None;
+                let owned = line
+                    .split_once(" owned by ")
+                    .and_then(|(_, column)| column.split_once('.'))
+                    .map(|(table, _)| table);
+                if only.is_none_or(|only| owned.is_some_and(|table| only.contains(&table))) {
+                    others.push(line);
+                }
+            }
+        }
+    }
+    others.sort_unstable();
+    let mut out = String::new();
+    for line in blocks.values().flatten().chain(&others) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// A print split into what stockdb manages and the rest.

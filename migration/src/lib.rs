@@ -21,13 +21,13 @@ mod script;
 mod steps;
 
 pub use adopt::{
-    ALEMBIC_REVISIONS, Adoption, Stamp, is_newer_revision, revision_for_version, revision_number,
-    version_of_revision,
+    ALEMBIC_REVISIONS, Adoption, SERVICE_TABLES, SERVICE_TABLES_VERSION, Stamp, is_newer_revision,
+    revision_for_version, revision_number, service_tables_at, version_of_revision,
 };
 #[cfg(feature = "cli")]
 pub use cli::{LockWait, MigrateCommand};
 pub use digest::schema_digest;
-pub use fingerprint::{SplitPrint, diff, fingerprint, golden, split_managed};
+pub use fingerprint::{SplitPrint, diff, fingerprint, golden, split_managed, with_tables};
 pub use migrations::Migrator;
 pub use runner::{AppliedMigration, MigrateError, MigrationRunner, MigrationStatus, status_of};
 pub use script::{Direction, sql_script};

@@ -41,6 +41,7 @@ pub(crate) const MIGRATIONS: &[SqlMigration] = &[
     sql_migration!("m20261206_000001_audit_default_partitions"),
     sql_migration!("m20261206_000002_llm_ledger"),
     sql_migration!("m20261206_000003_market_structure"),
+    sql_migration!("m20261206_000004_service_tables"),
 ];
 
 impl SqlMigration {

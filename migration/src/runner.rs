@@ -129,27 +129,33 @@ impl MigrationRunner {
         status: &MigrationStatus,
         target: usize,
     ) -> Result<(), MigrateError> {
-        if target >= 4 || status.version() < 4 || self.break_earlier_service {
-            return Ok(());
-        }
         let Some(revision) = &status.alembic_revision else {
             return Ok(());
         };
+        if self.break_earlier_service {
+            return Ok(());
+        }
         // A revision of another form is not known to be safe either.
         let past_4 = revision
             .split(',')
             .any(|r| crate::adopt::revision_number(r).is_none_or(|n| n > 4));
-        if !past_4 {
+        let losing = |version: usize| target < version && status.version() >= version && past_4;
+        let what = if losing(4) {
+            "its research sessions need retry_count and parent_session_id, which version 4 adds \
+             and a revert below it drops, so every session it reads or writes would fail"
+        } else if losing(crate::adopt::SERVICE_TABLES_VERSION) {
+            "its own tables (concepts, market-data pools, market insight, scheduler, search \
+             cache), which version 12 manages and a revert below it drops with their rows, \
+             are what it reads and writes"
+        } else {
             return Ok(());
-        }
+        };
         Err(MigrateError::Target {
             to: target,
             reason: format!(
-                "the earlier service shares this database at alembic revision {revision}: its \
-                 research sessions need retry_count and parent_session_id, which version 4 adds \
-                 and a revert below it drops, so every session it reads or writes would fail. \
-                 Nothing was changed; stop that service, then pass --break-earlier-service to \
-                 revert anyway"
+                "the earlier service shares this database at alembic revision {revision}: \
+                 {what}. Nothing was changed; stop that service, then pass \
+                 --break-earlier-service to revert anyway"
             ),
         })
     }

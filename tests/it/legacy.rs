@@ -3,7 +3,10 @@
 //! migrated to stockdb's newest version and read back, and the service's own tables and
 //! rows come through untouched; the two can then run side by side.
 
-use migration::{MigrationRunner, Stamp, fingerprint, golden, split_managed};
+use migration::{
+    MigrateError, MigrationRunner, SERVICE_TABLES, SERVICE_TABLES_VERSION, Stamp, fingerprint,
+    golden, service_tables_at, split_managed, with_tables,
+};
 use shared_db::{Db, Page};
 use stockdb::Stockdb;
 use stockdb::coordinator::SessionFilter;
@@ -23,29 +26,9 @@ const OUR_FIRST_FOUR: [&str; 4] = [
     include_str!("../../migration/sql/c0ff00000004_add_retry_fields_to_research_sessions.up.sql"),
 ];
 
-/// The lines of `print` that describe the service's own tables and sequences.
-fn not_stockdbs(print: &str) -> Vec<&str> {
-    let ours: Vec<&str> = golden(MigrationRunner::LATEST)
-        .unwrap()
-        .lines()
-        .filter_map(|line| line.strip_prefix("table "))
-        .filter_map(|rest| rest.split_whitespace().next())
-        .collect();
-    let mut theirs = Vec::new();
-    let mut in_theirs = false;
-    for line in print.lines() {
-        if let Some(rest) = line.strip_prefix("table ") {
-            in_theirs = !ours.contains(&rest.split_whitespace().next().unwrap_or(rest));
-        } else if !line.starts_with("  ") {
-            in_theirs = !ours
-                .iter()
-                .any(|t| line.contains(&format!("owned by {t}.")));
-        }
-        if in_theirs {
-            theirs.push(line);
-        }
-    }
-    theirs
+/// The lines of `print` that describe the service's own tables and their sequences.
+fn service_part(print: &str) -> String {
+    with_tables("", print, &SERVICE_TABLES)
 }
 
 /// Every row of each of the service's own tables, as JSON, in a stable order.
@@ -126,22 +109,13 @@ async fn a_database_of_the_services_newest_revision_is_adopted_migrated_and_read
     let runner = MigrationRunner::connect(test_db.url()).await.unwrap();
     let status = runner.status().await.unwrap();
     assert!(status.needs_adopt());
-    assert!(status.others.contains(&"table web_search_cache".to_owned()));
+    assert!(status.others.is_empty(), "stockdb manages every table");
     let adoption = runner.adopt().await.unwrap();
     assert_eq!(
         (adoption.version, adoption.revision.as_str()),
         (4, "c0ff00000013")
     );
-    assert_eq!(
-        adoption.left_alone.len(),
-        12 + 9,
-        "12 tables and their 9 sequences"
-    );
-    assert!(
-        adoption
-            .left_alone
-            .contains(&"table scheduler_job_config".to_owned())
-    );
+    assert!(adoption.left_alone.is_empty(), "{:?}", adoption.left_alone);
     runner.up(None).await.unwrap();
     let status = runner.status().await.unwrap();
     assert_eq!(status.version(), MigrationRunner::LATEST);
@@ -158,8 +132,8 @@ async fn a_database_of_the_services_newest_revision_is_adopted_migrated_and_read
     assert_eq!(after.others, print_before.others);
     let print = fingerprint(test_db.db().conn()).await.unwrap();
     assert_eq!(
-        not_stockdbs(&print),
-        not_stockdbs(LEGACY_PRINT),
+        service_part(&print),
+        service_part(LEGACY_PRINT),
         "their DDL untouched"
     );
     assert_eq!(
@@ -231,20 +205,21 @@ async fn a_stockdb_database_gets_the_services_revision_for_coexistence() {
     let test_db = TestDb::new().await;
     let runner = MigrationRunner::connect(test_db.url()).await.unwrap();
     let revision = |r: &str| r.to_owned();
+    // stockdb's newest version has the service's own tables too: its newest revision.
     assert_eq!(
         runner.alembic_stamp().await.unwrap(),
-        Stamp::Recorded(revision("c0ff00000004"))
+        Stamp::Recorded(revision("c0ff00000013"))
     );
     assert_eq!(
         runner.alembic_stamp().await.unwrap(),
-        Stamp::Kept(revision("c0ff00000004")),
+        Stamp::Kept(revision("c0ff00000013")),
         "twice is once"
     );
     let rows: Vec<String> = sqlx::query_scalar("SELECT version_num FROM alembic_version")
         .fetch_all(test_db.db().pool())
         .await
         .unwrap();
-    assert_eq!(rows, ["c0ff00000004"]);
+    assert_eq!(rows, ["c0ff00000013"]);
     // The table is Alembic's own, so the service's `alembic upgrade head` reads it.
     let key: String = sqlx::query_scalar(
         "SELECT conname::text FROM pg_constraint WHERE conrelid = 'alembic_version'::regclass",
@@ -303,4 +278,167 @@ async fn a_stockdb_database_gets_the_services_revision_for_coexistence() {
         .unwrap();
     assert!(runner.alembic_stamp().await.is_err());
     runner.close().await.unwrap();
+}
+
+#[test]
+fn stockdbs_service_tables_print_as_the_services_revisions_make_them() {
+    let ours = service_part(golden(SERVICE_TABLES_VERSION).unwrap());
+    assert_eq!(ours, service_part(LEGACY_PRINT));
+    assert_eq!(ours.lines().filter(|l| l.starts_with("table ")).count(), 12);
+    assert_eq!(
+        ours.lines().filter(|l| l.starts_with("sequence ")).count(),
+        9
+    );
+}
+
+/// A database at the service's `revision` (0005 … 0013): stockdb's first four versions,
+/// the service's tables that revision had made, and `concept_relation` where 0011 and 0012
+/// have it (0013 drops it); no rows.
+async fn database_at(revision: &str) -> TestDb {
+    let test_db = TestDb::empty().await;
+    for sql in OUR_FIRST_FOUR {
+        execute(test_db.db(), sql).await;
+    }
+    execute(test_db.db(), OTHER_TABLES).await;
+    for table in SERVICE_TABLES {
+        if !service_tables_at(revision).contains(&table) {
+            execute(test_db.db(), &format!("DROP TABLE {table} CASCADE")).await;
+        }
+    }
+    if matches!(revision, "c0ff00000011" | "c0ff00000012") {
+        execute(
+            test_db.db(),
+            "CREATE TABLE concept_relation (id serial PRIMARY KEY, \
+             source_concept_code varchar(50) NOT NULL)",
+        )
+        .await;
+    }
+    execute(
+        test_db.db(),
+        &format!(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, \
+             CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)); \
+             INSERT INTO alembic_version VALUES ('{revision}');"
+        ),
+    )
+    .await;
+    test_db
+}
+
+async fn count(db: &Db, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_revision_of_the_service_is_adopted_and_gets_the_tables_it_lacks() {
+    for revision in [
+        "c0ff00000005",
+        "c0ff00000009",
+        "c0ff00000010",
+        "c0ff00000011",
+        "c0ff00000012",
+        "c0ff00000013",
+    ] {
+        let test_db = database_at(revision).await;
+        let runner = MigrationRunner::connect(test_db.url()).await.unwrap();
+        let adoption = runner.adopt().await.unwrap();
+        assert_eq!(adoption.version, 4, "{revision}");
+        let left_alone: Vec<String> = if revision == "c0ff00000011" || revision == "c0ff00000012" {
+            vec![
+                "table concept_relation".into(),
+                "sequence concept_relation_id_seq".into(),
+            ]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(
+            adoption.left_alone, left_alone,
+            "{revision}: checked, not left alone"
+        );
+        runner.up(None).await.unwrap();
+        let print = split_managed(&fingerprint(test_db.db().conn()).await.unwrap());
+        assert_eq!(
+            print.managed,
+            golden(MigrationRunner::LATEST).unwrap(),
+            "{revision}: every table at stockdb's newest version"
+        );
+        let now: String = sqlx::query_scalar("SELECT version_num FROM alembic_version")
+            .fetch_one(test_db.db().pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            now, "c0ff00000013",
+            "{revision}: the service's upgrade adds nothing"
+        );
+        // The scheduler's default jobs come with its table, as c0ff00000010 seeds them;
+        // a table the service made keeps what it holds (here: nothing).
+        let jobs = count(test_db.db(), "SELECT count(*) FROM scheduler_job_config").await;
+        let seeded = if service_tables_at(revision).contains(&"scheduler_job_config") {
+            0
+        } else {
+            4
+        };
+        assert_eq!(jobs, seeded, "{revision}");
+        runner.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn adopt_refuses_the_withdrawn_revision_and_a_service_table_that_differs() {
+    let test_db = database_at("c0ff00000005").await;
+    execute(
+        test_db.db(),
+        "UPDATE alembic_version SET version_num = 'c0ff00000006'",
+    )
+    .await;
+    let runner = MigrationRunner::connect(test_db.url()).await.unwrap();
+    let err = runner.adopt().await.unwrap_err();
+    assert!(err.to_string().contains("withdrawn"), "{err}");
+
+    let test_db = database_at("c0ff00000013").await;
+    execute(test_db.db(), "DROP INDEX ix_de_dragon_tiger_trade_date").await;
+    let runner = MigrationRunner::connect(test_db.url()).await.unwrap();
+    let err = runner.adopt().await.unwrap_err();
+    let MigrateError::AdoptRefused {
+        diff: Some(diff), ..
+    } = &err
+    else {
+        panic!("expected a refusal with a diff, got {err:?}");
+    };
+    assert!(
+        diff.contains("-  index ix_de_dragon_tiger_trade_date"),
+        "{diff}"
+    );
+}
+
+#[tokio::test]
+async fn a_revert_below_version_12_is_refused_while_the_service_shares_the_database() {
+    let test_db = service_database().await;
+    let runner = MigrationRunner::connect(test_db.url()).await.unwrap();
+    runner.adopt().await.unwrap();
+    runner.up(None).await.unwrap();
+    let err = runner
+        .down(Some(SERVICE_TABLES_VERSION - 1))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("c0ff00000013") && err.to_string().contains("own tables"),
+        "{err}"
+    );
+    assert_eq!(count(test_db.db(), "SELECT count(*) FROM concept").await, 1);
+    let runner = runner.breaking_earlier_service(true);
+    runner.down(Some(SERVICE_TABLES_VERSION - 1)).await.unwrap();
+    let print = split_managed(&fingerprint(test_db.db().conn()).await.unwrap());
+    assert_eq!(print.managed, golden(SERVICE_TABLES_VERSION - 1).unwrap());
+    let revision: String = sqlx::query_scalar("SELECT version_num FROM alembic_version")
+        .fetch_one(test_db.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        revision, "c0ff00000004",
+        "the service's upgrade makes them again"
+    );
 }

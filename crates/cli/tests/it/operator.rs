@@ -653,5 +653,5 @@ async fn migration_commands_end_quietly_when_their_reader_is_gone() {
         .fetch_one(test_db.db().pool())
         .await
         .unwrap();
-    assert_eq!(stamped, "c0ff00000004");
+    assert_eq!(stamped, "c0ff00000013");
 }
