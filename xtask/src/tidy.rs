@@ -76,7 +76,7 @@ mod tests {
     }
 
     /// Each context crate and the tables it owns.
-    const CONTEXT_TABLES: [(&str, &[&str]); 4] = [
+    const CONTEXT_TABLES: [(&str, &[&str]); 5] = [
         (
             "data-engineering",
             &[
@@ -94,6 +94,10 @@ mod tests {
             ],
         ),
         ("llm-platform", &["llm_configs"]),
+        (
+            "scheduler",
+            &["scheduler_job_config", "scheduler_execution_log"],
+        ),
         (
             "coordinator",
             &["research_sessions", "node_executions", "scores"],
