@@ -9,7 +9,7 @@
 //! holds nothing of the command line (that is the `stockdb-cli` crate), so linking it
 //! compiles the persistence layer and no more.
 
-pub use {audit, coordinator, data_engineering, llm_platform, shared_db};
+pub use {audit, coordinator, data_engineering, llm_platform, scheduler, shared_db};
 
 mod health;
 mod retention;
@@ -37,6 +37,7 @@ use data_engineering::{
     StockFinanceRepository, StockRepository, SyncRepository,
 };
 use llm_platform::{LlmConfigRepository, PgLlmConfigRepository, SecretCipher};
+use scheduler::{PgSchedulerRepository, SchedulerRepository};
 pub use shared_db::{Db, DbConfig, ReplicaProblem, ReplicaStatus, RepoError};
 
 /// Every repository of stockdb on one connection pool.
@@ -58,6 +59,7 @@ pub struct Stockdb {
     api_calls: Arc<PgExternalApiCallLogRepository>,
     budgets: Arc<PgBudgetRepository>,
     scores: Arc<PgScoreRepository>,
+    scheduler: Arc<PgSchedulerRepository>,
     prompts: PromptStorage,
 }
 
@@ -79,7 +81,9 @@ impl std::fmt::Debug for Stockdb {
 }
 
 impl Stockdb {
-    /// The tables stockdb manages, each owned by one context.
+    /// The tables stockdb manages that hold data, each owned by one context: what
+    /// [`Stockdb::tables_with_rows`] looks at. The scheduler's tables are not among them:
+    /// version 12 seeds the earlier service's default jobs, which are no one's data.
     pub const TABLES: [&'static str; 23] = [
         "stock_info",
         "stock_daily",
@@ -137,6 +141,7 @@ impl Stockdb {
             api_calls: Arc::new(PgExternalApiCallLogRepository::new(db.clone())),
             budgets: Arc::new(PgBudgetRepository::new(db.clone())),
             scores: Arc::new(PgScoreRepository::new(db.clone())),
+            scheduler: Arc::new(PgSchedulerRepository::new(db.clone())),
             prompts: PromptStorage::default(),
             db,
         }
@@ -261,6 +266,12 @@ impl Stockdb {
     /// The audit log of external API calls.
     pub fn api_calls(&self) -> Arc<dyn ExternalApiCallLogRepository> {
         self.api_calls.clone()
+    }
+
+    /// The scheduler's job configurations and runs (`scheduler_job_config`,
+    /// `scheduler_execution_log`), shared with the earlier service's scheduler.
+    pub fn scheduler(&self) -> Arc<dyn SchedulerRepository> {
+        self.scheduler.clone()
     }
 
     /// Scores and feedback on research sessions, nodes and LLM calls (`scores`).

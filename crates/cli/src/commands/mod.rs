@@ -16,6 +16,7 @@ mod llm;
 mod market;
 mod output;
 mod retention;
+mod scheduler;
 mod scores;
 mod structure;
 mod sync;
@@ -101,6 +102,11 @@ enum Command {
     Llm {
         #[command(subcommand)]
         command: llm::LlmCommand,
+    },
+    /// The scheduler's jobs and their runs (shared with the earlier service).
+    Scheduler {
+        #[command(subcommand)]
+        command: scheduler::SchedulerCommand,
     },
     /// Sync tasks and failures.
     Sync {
@@ -251,6 +257,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dividends(args) => structure::dividends(&target.open().await?, &args, json).await,
         Command::Check { command } => structure::check(&target.open().await?, command, json).await,
         Command::Sync { command } => sync::run(&target.open().await?, command, json).await,
+        Command::Scheduler { command } => {
+            scheduler::run(&target.open().await?, command, json).await
+        }
         // A new key needs no database: nothing is started or connected.
         Command::Llm {
             command: llm::LlmCommand::Keygen,
