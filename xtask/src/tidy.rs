@@ -89,6 +89,8 @@ mod tests {
                 "stock_names",
                 "index_weights",
                 "stock_dividends",
+                "concept",
+                "concept_stock",
                 "sync_tasks",
                 "sync_failure_records",
             ],

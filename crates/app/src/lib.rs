@@ -32,9 +32,9 @@ use coordinator::{
     PgResearchSessionRepository, PgScoreRepository, ResearchSessionRepository, ScoreRepository,
 };
 use data_engineering::{
-    MarketStructureRepository, PgMarketStructureRepository, PgStockDailyRepository,
-    PgStockFinanceRepository, PgStockRepository, PgSyncRepository, StockDailyRepository,
-    StockFinanceRepository, StockRepository, SyncRepository,
+    ConceptRepository, MarketStructureRepository, PgConceptRepository, PgMarketStructureRepository,
+    PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,
+    StockDailyRepository, StockFinanceRepository, StockRepository, SyncRepository,
 };
 use llm_platform::{LlmConfigRepository, PgLlmConfigRepository, SecretCipher};
 use scheduler::{PgSchedulerRepository, SchedulerRepository};
@@ -51,6 +51,7 @@ pub struct Stockdb {
     dailies: Arc<PgStockDailyRepository>,
     finance: Arc<PgStockFinanceRepository>,
     market: Arc<PgMarketStructureRepository>,
+    concepts: Arc<PgConceptRepository>,
     sync: Arc<PgSyncRepository>,
     llm_configs: Arc<PgLlmConfigRepository>,
     sessions: Arc<PgResearchSessionRepository>,
@@ -84,7 +85,7 @@ impl Stockdb {
     /// The tables stockdb manages that hold data, each owned by one context: what
     /// [`Stockdb::tables_with_rows`] looks at. The scheduler's tables are not among them:
     /// version 12 seeds the earlier service's default jobs, which are no one's data.
-    pub const TABLES: [&'static str; 23] = [
+    pub const TABLES: [&'static str; 25] = [
         "stock_info",
         "stock_daily",
         "stock_finance",
@@ -94,6 +95,8 @@ impl Stockdb {
         "stock_names",
         "index_weights",
         "stock_dividends",
+        "concept",
+        "concept_stock",
         "sync_tasks",
         "sync_failure_records",
         "llm_configs",
@@ -133,6 +136,7 @@ impl Stockdb {
             dailies: Arc::new(PgStockDailyRepository::new(db.clone())),
             finance: Arc::new(PgStockFinanceRepository::new(db.clone())),
             market: Arc::new(PgMarketStructureRepository::new(db.clone())),
+            concepts: Arc::new(PgConceptRepository::new(db.clone())),
             sync: Arc::new(PgSyncRepository::new(db.clone())),
             llm_configs: Arc::new(PgLlmConfigRepository::new(db.clone(), cipher)),
             sessions: Arc::new(PgResearchSessionRepository::new(db.clone())),
@@ -236,6 +240,12 @@ impl Stockdb {
     /// index membership and dividends, with their point-in-time reads.
     pub fn market(&self) -> Arc<dyn MarketStructureRepository> {
         self.market.clone()
+    }
+
+    /// Concept boards and their stocks (`concept`, `concept_stock`), shared with the
+    /// earlier service.
+    pub fn concepts(&self) -> Arc<dyn ConceptRepository> {
+        self.concepts.clone()
     }
 
     /// Sync tasks and failures (`sync_tasks`, `sync_failure_records`).

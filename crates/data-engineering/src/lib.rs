@@ -24,19 +24,19 @@ mod postgres;
 mod repository;
 
 pub use domain::{
-    ADJUSTED_COLUMNS, Adjust, BatchRows, CalendarDay, ClassifiedDay, CommittedBatch,
-    DIV_PROC_IMPLEMENTED, DayClass, Dividend, Exchange, FactorCheck, IndexWeight, MarketDaily,
-    MarketRows, Membership, NameChange, NameFlags, PriceLimit, RunOutcome, Stock, StockDaily,
-    StockDayStatus, StockField, StockFieldMut, StockFinance, StockInfo, SuspendType, Suspension,
-    SyncBatch, SyncFailureRecord, SyncGap, SyncJobType, SyncTask, SyncTaskStatus, TaskLease,
-    ThirdCode, TransitionError, Universe, ValuationDaily,
+    ADJUSTED_COLUMNS, Adjust, BatchRows, CalendarDay, ClassifiedDay, CommittedBatch, Concept,
+    ConceptStock, ConceptSummary, DIV_PROC_IMPLEMENTED, DayClass, Dividend, Exchange, FactorCheck,
+    IndexWeight, MarketDaily, MarketRows, Membership, NameChange, NameFlags, PriceLimit,
+    RunOutcome, Stock, StockDaily, StockDayStatus, StockField, StockFieldMut, StockFinance,
+    StockInfo, SuspendType, Suspension, SyncBatch, SyncFailureRecord, SyncGap, SyncJobType,
+    SyncTask, SyncTaskStatus, TaskLease, ThirdCode, TransitionError, Universe, ValuationDaily,
 };
 pub use postgres::{
-    MAX_TRADING_DAYS, PgMarketStructureRepository, PgStockDailyRepository,
+    MAX_TRADING_DAYS, PgConceptRepository, PgMarketStructureRepository, PgStockDailyRepository,
     PgStockFinanceRepository, PgStockRepository, PgSyncRepository,
 };
 pub use repository::{
-    MarketStructureRepository, StockDailyRepository, StockFinanceRepository, StockRepository,
-    SyncRepository,
+    ConceptRepository, MarketStructureRepository, StockDailyRepository, StockFinanceRepository,
+    StockRepository, SyncRepository,
 };
 pub use shared_db::UpsertReport;

@@ -11,10 +11,10 @@ use shared_db::{Page, RepoError, UpsertReport};
 use uuid::Uuid;
 
 use crate::domain::{
-    Adjust, ClassifiedDay, CommittedBatch, Dividend, Exchange, FactorCheck, MarketDaily,
-    MarketRows, Membership, NameChange, RunOutcome, Stock, StockDaily, StockDayStatus,
-    StockFinance, StockInfo, SyncBatch, SyncFailureRecord, SyncGap, SyncJobType, SyncTask,
-    TaskLease, ThirdCode, Universe, ValuationDaily,
+    Adjust, ClassifiedDay, CommittedBatch, Concept, ConceptStock, ConceptSummary, Dividend,
+    Exchange, FactorCheck, MarketDaily, MarketRows, Membership, NameChange, RunOutcome, Stock,
+    StockDaily, StockDayStatus, StockFinance, StockInfo, SyncBatch, SyncFailureRecord, SyncGap,
+    SyncJobType, SyncTask, TaskLease, ThirdCode, Universe, ValuationDaily,
 };
 
 /// The stock list (`stock_info`).
@@ -445,4 +445,28 @@ pub trait MarketStructureRepository: Send + Sync {
         end: NaiveDate,
         adjust: Adjust,
     ) -> Result<Vec<StockDaily>, RepoError>;
+}
+
+/// Concept boards and their stocks (`concept`, `concept_stock`), shared with the earlier
+/// service.
+#[async_trait]
+pub trait ConceptRepository: Send + Sync {
+    /// Saves `board` by its code (name and description replaced) and makes `stocks` its
+    /// stocks, all in one transaction, as the earlier service's sync does: stocks no longer
+    /// listed leave the board; a stock listed twice counts once (the last wins). Boards not
+    /// saved again are kept. Stamped with the handle's clock.
+    async fn save_with_stocks(
+        &self,
+        board: &Concept,
+        stocks: Vec<ConceptStock>,
+    ) -> Result<(), RepoError>;
+
+    /// Every board with its stock count, by code.
+    async fn concepts(&self) -> Result<Vec<ConceptSummary>, RepoError>;
+
+    /// The board `code` and its stocks (by code), if stored.
+    async fn concept(&self, code: &str) -> Result<Option<(Concept, Vec<ConceptStock>)>, RepoError>;
+
+    /// The boards `stock` is in, by code.
+    async fn concepts_of(&self, stock: &ThirdCode) -> Result<Vec<Concept>, RepoError>;
 }

@@ -5,11 +5,13 @@
 //!
 //! Used by `stockdb demo`, the benchmark and tests; the same seed gives the same data.
 
+mod concepts;
 mod market;
 mod stocks;
 mod structure;
 mod traces;
 
+pub use concepts::concepts;
 pub use market::{daily_bars, finance_reports, last_quarter_end};
 pub use stocks::{stocks, trading_days};
 pub use structure::{

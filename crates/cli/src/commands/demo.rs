@@ -86,6 +86,13 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
     }
     dir.close()
         .context("removing the demo's working directory")?;
+    let boards = sample::concepts(&stocks, SEED);
+    for (board, members) in &boards {
+        db.concepts()
+            .save_with_stocks(board, members.clone())
+            .await?;
+    }
+    println!("{} concept boards saved", boards.len());
 
     heading("recording research sessions, node executions and their LLM / API calls");
     let start = last_day.and_time(SESSIONS_START);

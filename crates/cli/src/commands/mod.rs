@@ -9,6 +9,7 @@
 mod args;
 mod budget;
 mod calls;
+mod concepts;
 mod db;
 mod demo;
 mod import;
@@ -103,6 +104,8 @@ enum Command {
         #[command(subcommand)]
         command: llm::LlmCommand,
     },
+    /// Concept boards: all of them, one board's stocks, or the boards a stock is in.
+    Concepts(concepts::ConceptsArgs),
     /// The scheduler's jobs and their runs (shared with the earlier service).
     Scheduler {
         #[command(subcommand)]
@@ -257,6 +260,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dividends(args) => structure::dividends(&target.open().await?, &args, json).await,
         Command::Check { command } => structure::check(&target.open().await?, command, json).await,
         Command::Sync { command } => sync::run(&target.open().await?, command, json).await,
+        Command::Concepts(args) => concepts::run(&target.open().await?, &args, json).await,
         Command::Scheduler { command } => {
             scheduler::run(&target.open().await?, command, json).await
         }

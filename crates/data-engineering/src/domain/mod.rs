@@ -1,6 +1,7 @@
 //! Domain types of market data and sync bookkeeping, and their rules.
 
 mod adjust;
+mod concept;
 mod daily;
 mod finance;
 mod job;
@@ -11,6 +12,7 @@ mod structure;
 mod sync;
 
 pub use adjust::{ADJUSTED_COLUMNS, Adjust};
+pub use concept::{Concept, ConceptStock, ConceptSummary};
 pub use daily::{MarketDaily, StockDaily, ValuationDaily};
 pub use finance::StockFinance;
 pub use market::{

@@ -1,6 +1,7 @@
 //! PostgreSQL implementations of the repository traits.
 
 mod batch;
+mod concept;
 mod daily;
 mod finance;
 mod lease;
@@ -10,6 +11,7 @@ mod structure;
 mod structure_sql;
 mod sync;
 
+pub use concept::PgConceptRepository;
 pub use daily::PgStockDailyRepository;
 pub use finance::PgStockFinanceRepository;
 pub use stock::PgStockRepository;
