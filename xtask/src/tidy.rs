@@ -91,6 +91,7 @@ mod tests {
                 "stock_dividends",
                 "concept",
                 "concept_stock",
+                "de_limit_up_pool",
                 "sync_tasks",
                 "sync_failure_records",
             ],

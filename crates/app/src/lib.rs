@@ -32,9 +32,10 @@ use coordinator::{
     PgResearchSessionRepository, PgScoreRepository, ResearchSessionRepository, ScoreRepository,
 };
 use data_engineering::{
-    ConceptRepository, MarketStructureRepository, PgConceptRepository, PgMarketStructureRepository,
-    PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,
-    StockDailyRepository, StockFinanceRepository, StockRepository, SyncRepository,
+    ConceptRepository, LimitUpPoolRepository, MarketStructureRepository, PgConceptRepository,
+    PgLimitUpPoolRepository, PgMarketStructureRepository, PgStockDailyRepository,
+    PgStockFinanceRepository, PgStockRepository, PgSyncRepository, StockDailyRepository,
+    StockFinanceRepository, StockRepository, SyncRepository,
 };
 use llm_platform::{LlmConfigRepository, PgLlmConfigRepository, SecretCipher};
 use scheduler::{PgSchedulerRepository, SchedulerRepository};
@@ -52,6 +53,7 @@ pub struct Stockdb {
     finance: Arc<PgStockFinanceRepository>,
     market: Arc<PgMarketStructureRepository>,
     concepts: Arc<PgConceptRepository>,
+    limit_up: Arc<PgLimitUpPoolRepository>,
     sync: Arc<PgSyncRepository>,
     llm_configs: Arc<PgLlmConfigRepository>,
     sessions: Arc<PgResearchSessionRepository>,
@@ -85,7 +87,7 @@ impl Stockdb {
     /// The tables stockdb manages that hold data, each owned by one context: what
     /// [`Stockdb::tables_with_rows`] looks at. The scheduler's tables are not among them:
     /// version 12 seeds the earlier service's default jobs, which are no one's data.
-    pub const TABLES: [&'static str; 25] = [
+    pub const TABLES: [&'static str; 26] = [
         "stock_info",
         "stock_daily",
         "stock_finance",
@@ -97,6 +99,7 @@ impl Stockdb {
         "stock_dividends",
         "concept",
         "concept_stock",
+        "de_limit_up_pool",
         "sync_tasks",
         "sync_failure_records",
         "llm_configs",
@@ -137,6 +140,7 @@ impl Stockdb {
             finance: Arc::new(PgStockFinanceRepository::new(db.clone())),
             market: Arc::new(PgMarketStructureRepository::new(db.clone())),
             concepts: Arc::new(PgConceptRepository::new(db.clone())),
+            limit_up: Arc::new(PgLimitUpPoolRepository::new(db.clone())),
             sync: Arc::new(PgSyncRepository::new(db.clone())),
             llm_configs: Arc::new(PgLlmConfigRepository::new(db.clone(), cipher)),
             sessions: Arc::new(PgResearchSessionRepository::new(db.clone())),
@@ -246,6 +250,11 @@ impl Stockdb {
     /// earlier service.
     pub fn concepts(&self) -> Arc<dyn ConceptRepository> {
         self.concepts.clone()
+    }
+
+    /// The daily limit-up pool (`de_limit_up_pool`), shared with the earlier service.
+    pub fn limit_up(&self) -> Arc<dyn LimitUpPoolRepository> {
+        self.limit_up.clone()
     }
 
     /// Sync tasks and failures (`sync_tasks`, `sync_failure_records`).

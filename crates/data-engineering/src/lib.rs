@@ -26,17 +26,18 @@ mod repository;
 pub use domain::{
     ADJUSTED_COLUMNS, Adjust, BatchRows, CalendarDay, ClassifiedDay, CommittedBatch, Concept,
     ConceptStock, ConceptSummary, DIV_PROC_IMPLEMENTED, DayClass, Dividend, Exchange, FactorCheck,
-    IndexWeight, MarketDaily, MarketRows, Membership, NameChange, NameFlags, PriceLimit,
-    RunOutcome, Stock, StockDaily, StockDayStatus, StockField, StockFieldMut, StockFinance,
-    StockInfo, SuspendType, Suspension, SyncBatch, SyncFailureRecord, SyncGap, SyncJobType,
-    SyncTask, SyncTaskStatus, TaskLease, ThirdCode, TransitionError, Universe, ValuationDaily,
+    IndexWeight, LimitUpStock, MarketDaily, MarketRows, Membership, NameChange, NameFlags,
+    PriceLimit, RunOutcome, Stock, StockDaily, StockDayStatus, StockField, StockFieldMut,
+    StockFinance, StockInfo, SuspendType, Suspension, SyncBatch, SyncFailureRecord, SyncGap,
+    SyncJobType, SyncTask, SyncTaskStatus, TaskLease, ThirdCode, TransitionError, Universe,
+    ValuationDaily,
 };
 pub use postgres::{
-    MAX_TRADING_DAYS, PgConceptRepository, PgMarketStructureRepository, PgStockDailyRepository,
-    PgStockFinanceRepository, PgStockRepository, PgSyncRepository,
+    MAX_TRADING_DAYS, PgConceptRepository, PgLimitUpPoolRepository, PgMarketStructureRepository,
+    PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,
 };
 pub use repository::{
-    ConceptRepository, MarketStructureRepository, StockDailyRepository, StockFinanceRepository,
-    StockRepository, SyncRepository,
+    ConceptRepository, LimitUpPoolRepository, MarketStructureRepository, StockDailyRepository,
+    StockFinanceRepository, StockRepository, SyncRepository,
 };
 pub use shared_db::UpsertReport;

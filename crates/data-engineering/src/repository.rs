@@ -12,9 +12,10 @@ use uuid::Uuid;
 
 use crate::domain::{
     Adjust, ClassifiedDay, CommittedBatch, Concept, ConceptStock, ConceptSummary, Dividend,
-    Exchange, FactorCheck, MarketDaily, MarketRows, Membership, NameChange, RunOutcome, Stock,
-    StockDaily, StockDayStatus, StockFinance, StockInfo, SyncBatch, SyncFailureRecord, SyncGap,
-    SyncJobType, SyncTask, TaskLease, ThirdCode, Universe, ValuationDaily,
+    Exchange, FactorCheck, LimitUpStock, MarketDaily, MarketRows, Membership, NameChange,
+    RunOutcome, Stock, StockDaily, StockDayStatus, StockFinance, StockInfo, SyncBatch,
+    SyncFailureRecord, SyncGap, SyncJobType, SyncTask, TaskLease, ThirdCode, Universe,
+    ValuationDaily,
 };
 
 /// The stock list (`stock_info`).
@@ -469,4 +470,20 @@ pub trait ConceptRepository: Send + Sync {
 
     /// The boards `stock` is in, by code.
     async fn concepts_of(&self, stock: &ThirdCode) -> Result<Vec<Concept>, RepoError>;
+}
+
+/// The limit-up pool (`de_limit_up_pool`), shared with the earlier service.
+#[async_trait]
+pub trait LimitUpPoolRepository: Send + Sync {
+    /// Upserts `rows` on `(trade_date, third_code)` in one statement, as the earlier
+    /// service's sync does (a stock that left a day's pool on a re-sync stays; the last
+    /// duplicate of a key wins); a row equal to the stored one is not rewritten. Stamped
+    /// with the handle's clock.
+    async fn save_all(&self, rows: Vec<LimitUpStock>) -> Result<UpsertReport, RepoError>;
+
+    /// The pool of `day`: most consecutive boards first, then the earliest to seal.
+    async fn by_date(&self, day: NaiveDate) -> Result<Vec<LimitUpStock>, RepoError>;
+
+    /// The newest day with a pool, if any.
+    async fn latest_day(&self) -> Result<Option<NaiveDate>, RepoError>;
 }

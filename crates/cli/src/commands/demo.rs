@@ -93,6 +93,11 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
             .await?;
     }
     println!("{} concept boards saved", boards.len());
+    let structure = sample::market_structure(&stocks, &days, SEED);
+    let bars = sample::apply_structure(sample::daily_bars(&stocks, &days, SEED), &structure);
+    let pool = sample::limit_up_pool(bars, &stocks, &structure, SEED);
+    let saved = db.limit_up().save_all(pool).await?;
+    println!("{} limit-up pool rows saved", saved.inserted);
 
     heading("recording research sessions, node executions and their LLM / API calls");
     let start = last_day.and_time(SESSIONS_START);

@@ -16,6 +16,7 @@ mod import;
 mod llm;
 mod market;
 mod output;
+mod pools;
 mod retention;
 mod scheduler;
 mod scores;
@@ -104,6 +105,9 @@ enum Command {
         #[command(subcommand)]
         command: llm::LlmCommand,
     },
+    /// A day's limit-up pool: the stocks that closed at their limit-up price, most
+    /// consecutive boards first.
+    LimitUp(pools::LimitUpArgs),
     /// Concept boards: all of them, one board's stocks, or the boards a stock is in.
     Concepts(concepts::ConceptsArgs),
     /// The scheduler's jobs and their runs (shared with the earlier service).
@@ -260,6 +264,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dividends(args) => structure::dividends(&target.open().await?, &args, json).await,
         Command::Check { command } => structure::check(&target.open().await?, command, json).await,
         Command::Sync { command } => sync::run(&target.open().await?, command, json).await,
+        Command::LimitUp(args) => pools::limit_up(&target.open().await?, &args, json).await,
         Command::Concepts(args) => concepts::run(&target.open().await?, &args, json).await,
         Command::Scheduler { command } => {
             scheduler::run(&target.open().await?, command, json).await

@@ -7,6 +7,7 @@ mod finance;
 mod job;
 mod lease;
 mod market;
+mod pool;
 mod stock;
 mod structure;
 mod sync;
@@ -19,6 +20,7 @@ pub use market::{
     CalendarDay, DIV_PROC_IMPLEMENTED, Dividend, Exchange, IndexWeight, MarketRows, NameChange,
     NameFlags, PriceLimit, SuspendType, Suspension,
 };
+pub use pool::LimitUpStock;
 pub use stock::{Stock, StockField, StockFieldMut, StockInfo, ThirdCode};
 pub use structure::{
     ClassifiedDay, DayClass, FactorCheck, Membership, StockDayStatus, SyncGap, Universe,

@@ -5,6 +5,7 @@
 mod concepts;
 mod daily;
 mod finance;
+mod pool;
 mod stocks;
 mod structure;
 mod sync;
