@@ -4,7 +4,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use sea_orm::{
-    AccessMode, DatabaseTransaction, IsolationLevel, SqlxPostgresConnector, TransactionTrait as _,
+    AccessMode, ConnectionTrait as _, DatabaseBackend, DatabaseTransaction, IsolationLevel,
+    QueryResult, SqlxPostgresConnector, Statement, TransactionTrait as _, Value,
 };
 use std::time::Duration;
 
@@ -151,6 +152,21 @@ impl Db {
             Some(replicas) => replicas.read(&self.conn, query).await,
             None => query(self.conn.clone()).await,
         }
+    }
+
+    /// The rows of `sql` (one statement, with `values` for `$1` …), read as [`Db::read`]
+    /// reads: on a replica when there are usable ones, else the primary.
+    pub async fn read_all(
+        &self,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<Vec<QueryResult>, RepoError> {
+        self.read(|conn| {
+            let statement =
+                Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values.clone());
+            async move { Ok(conn.query_all_raw(statement).await?) }
+        })
+        .await
     }
 
     /// What the replica watchers last saw, one entry per configured replica (none without

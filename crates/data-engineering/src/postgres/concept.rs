@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait as _, DatabaseBackend, QueryResult, Statement, Value};
+use sea_orm::{QueryResult, Value};
 use shared_db::{Db, RepoError};
 
 use crate::domain::{Concept, ConceptStock, ConceptSummary, ThirdCode};
@@ -23,13 +23,7 @@ impl PgConceptRepository {
     }
 
     async fn query(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, RepoError> {
-        self.db
-            .read(|conn| {
-                let statement =
-                    Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values.clone());
-                async move { Ok(conn.query_all_raw(statement).await?) }
-            })
-            .await
+        self.db.read_all(sql, values).await
     }
 }
 

@@ -110,17 +110,7 @@ impl LimitUpPoolRepository for PgLimitUpPoolRepository {
             "SELECT trade_date, third_code, {VALUES} FROM de_limit_up_pool WHERE trade_date = $1 \
              ORDER BY consecutive_boards DESC, first_limit_up_time NULLS LAST, third_code"
         );
-        let rows = self
-            .db
-            .read(|conn| {
-                let statement = Statement::from_sql_and_values(
-                    DatabaseBackend::Postgres,
-                    sql.as_str(),
-                    [day.into()],
-                );
-                async move { Ok(conn.query_all_raw(statement).await?) }
-            })
-            .await?;
+        let rows = self.db.read_all(&sql, vec![day.into()]).await?;
         rows.iter().map(stock).collect()
     }
 

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Statement, Value};
+use sea_orm::{QueryResult, Value};
 use shared_db::{Db, InvalidInput, Merge, RepoError, UpsertReport};
 
 use super::check_range;
@@ -38,13 +38,7 @@ impl PgMarketStructureRepository {
 
     /// Runs `sql` with `values` on a reader (a replica when there are any).
     async fn rows(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, RepoError> {
-        self.db
-            .read(|conn| {
-                let statement =
-                    Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values.clone());
-                async move { Ok(conn.query_all_raw(statement).await?) }
-            })
-            .await
+        self.db.read_all(sql, values).await
     }
 
     /// The suspensions of `code` on or before `day`, oldest first.
