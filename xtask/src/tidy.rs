@@ -96,7 +96,7 @@ mod tests {
                 "sync_failure_records",
             ],
         ),
-        ("llm-platform", &["llm_configs"]),
+        ("llm-platform", &["llm_configs", "web_search_cache"]),
         (
             "scheduler",
             &["scheduler_job_config", "scheduler_execution_log"],

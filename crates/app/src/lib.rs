@@ -37,7 +37,10 @@ use data_engineering::{
     PgStockFinanceRepository, PgStockRepository, PgSyncRepository, StockDailyRepository,
     StockFinanceRepository, StockRepository, SyncRepository,
 };
-use llm_platform::{LlmConfigRepository, PgLlmConfigRepository, SecretCipher};
+use llm_platform::{
+    LlmConfigRepository, PgLlmConfigRepository, PgWebSearchCacheRepository, SecretCipher,
+    WebSearchCacheRepository,
+};
 use scheduler::{PgSchedulerRepository, SchedulerRepository};
 pub use shared_db::{Db, DbConfig, ReplicaProblem, ReplicaStatus, RepoError};
 
@@ -63,6 +66,7 @@ pub struct Stockdb {
     budgets: Arc<PgBudgetRepository>,
     scores: Arc<PgScoreRepository>,
     scheduler: Arc<PgSchedulerRepository>,
+    search_cache: Arc<PgWebSearchCacheRepository>,
     prompts: PromptStorage,
 }
 
@@ -150,6 +154,7 @@ impl Stockdb {
             budgets: Arc::new(PgBudgetRepository::new(db.clone())),
             scores: Arc::new(PgScoreRepository::new(db.clone())),
             scheduler: Arc::new(PgSchedulerRepository::new(db.clone())),
+            search_cache: Arc::new(PgWebSearchCacheRepository::new(db.clone())),
             prompts: PromptStorage::default(),
             db,
         }
@@ -291,6 +296,12 @@ impl Stockdb {
     /// `scheduler_execution_log`), shared with the earlier service's scheduler.
     pub fn scheduler(&self) -> Arc<dyn SchedulerRepository> {
         self.scheduler.clone()
+    }
+
+    /// The web-search cache (`web_search_cache`), keyed and timed as the earlier service
+    /// does, so either side hits what the other cached.
+    pub fn search_cache(&self) -> Arc<dyn WebSearchCacheRepository> {
+        self.search_cache.clone()
     }
 
     /// Scores and feedback on research sessions, nodes and LLM calls (`scores`).

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
+mod search_cache;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
