@@ -72,7 +72,17 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
     // A new private directory (mode 0700, a random name), removed when the demo ends: no
     // other account can plant or read anything in it.
     let dir = private_dir()?;
-    let files = write_sample_csvs(dir.path(), &stocks, &days, args.quarters, last_quarter)?;
+    // The market's structure shapes the bars (no bar on a halted day, prices and factors
+    // stepped at each ex-date), and the limit-up pool and the tour read it too.
+    let structure = sample::market_structure(&stocks, &days, SEED);
+    let files = write_sample_csvs(
+        dir.path(),
+        &stocks,
+        &days,
+        &structure,
+        args.quarters,
+        last_quarter,
+    )?;
 
     heading("importing Tushare-format CSV files (the same path as `stockdb import`)");
     for (kind, file) in files {
@@ -93,7 +103,6 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
             .await?;
     }
     println!("{} concept boards saved", boards.len());
-    let structure = sample::market_structure(&stocks, &days, SEED);
     let bars = sample::apply_structure(sample::daily_bars(&stocks, &days, SEED), &structure);
     let pool = sample::limit_up_pool(bars, &stocks, &structure, SEED);
     let saved = db.limit_up().save_all(pool).await?;
@@ -122,13 +131,7 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
     );
 
     tour(&db, &stocks, &traces, json).await?;
-    structure_tour(
-        &db,
-        &sample::market_structure(&stocks, &days, SEED),
-        &days,
-        json,
-    )
-    .await?;
+    structure_tour(&db, &structure, &days, json).await?;
     println!("\nNext: `stockdb --help`, `stockdb import daily FILE.csv`, `stockdb db stop`.");
     Ok(())
 }
@@ -176,6 +179,7 @@ fn write_sample_csvs(
     dir: &Path,
     stocks: &[StockInfo],
     days: &[NaiveDate],
+    structure: &sample::MarketStructure,
     quarters: u32,
     last_quarter: NaiveDate,
 ) -> anyhow::Result<Vec<(Kind, PathBuf)>> {
@@ -193,10 +197,7 @@ fn write_sample_csvs(
     };
     let (stock_file, out) = create("stock_basic.csv")?;
     tushare::write_stock_basic(out, stocks)?;
-    // The market's structure shapes the bars: no bar on a halted day, prices and factors
-    // stepped at each ex-date.
-    let structure = sample::market_structure(stocks, days, SEED);
-    let bars = || sample::apply_structure(sample::daily_bars(stocks, days, SEED), &structure);
+    let bars = || sample::apply_structure(sample::daily_bars(stocks, days, SEED), structure);
     let (daily_file, out) = create("daily.csv")?;
     tushare::write_daily(out, bars())?;
     let (finance_file, out) = create("fina_indicator.csv")?;
@@ -207,7 +208,7 @@ fn write_sample_csvs(
         (Kind::Daily, daily_file),
         (Kind::Finance, finance_file),
     ];
-    let limits: Vec<_> = sample::price_limits(bars(), stocks, &structure).collect();
+    let limits: Vec<_> = sample::price_limits(bars(), stocks, structure).collect();
     for (kind, name, rows) in [
         (
             Kind::TradeCal,
@@ -358,7 +359,9 @@ mod tests {
         assert_eq!(mode(dir.path()), 0o700, "the working directory is private");
         let stocks = sample::stocks(2, SEED);
         let days = sample::trading_days(FIRST_DAY, 2);
-        let files = write_sample_csvs(dir.path(), &stocks, &days, 1, FIRST_DAY).unwrap();
+        let structure = sample::market_structure(&stocks, &days, SEED);
+        let files =
+            write_sample_csvs(dir.path(), &stocks, &days, &structure, 1, FIRST_DAY).unwrap();
         for (_, file) in &files {
             assert_eq!(mode(file), 0o600, "{}", file.display());
         }
@@ -367,7 +370,8 @@ mod tests {
         let target = again.path().join("target");
         std::fs::write(&target, "precious").unwrap();
         std::os::unix::fs::symlink(&target, again.path().join("daily.csv")).unwrap();
-        let err = write_sample_csvs(again.path(), &stocks, &days, 1, FIRST_DAY).unwrap_err();
+        let err =
+            write_sample_csvs(again.path(), &stocks, &days, &structure, 1, FIRST_DAY).unwrap_err();
         assert!(format!("{err:#}").contains("daily.csv"), "{err:#}");
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use sea_orm::{QueryResult, Value};
+use sea_orm::QueryResult;
 use shared_db::{Db, RepoError};
 
 use crate::domain::{Concept, ConceptStock, ConceptSummary, ThirdCode};
@@ -20,10 +20,6 @@ impl PgConceptRepository {
     /// A repository on `db`.
     pub fn new(db: Db) -> Self {
         Self { db }
-    }
-
-    async fn query(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, RepoError> {
-        self.db.read_all(sql, values).await
     }
 }
 
@@ -89,7 +85,8 @@ impl ConceptRepository for PgConceptRepository {
 
     async fn concepts(&self) -> Result<Vec<ConceptSummary>, RepoError> {
         let rows = self
-            .query(
+            .db
+            .read_all(
                 "SELECT c.code, c.name, c.description, count(s.id)::int8, c.updated_at \
                  FROM concept c LEFT JOIN concept_stock s ON s.concept_code = c.code \
                  GROUP BY c.id ORDER BY c.code",
@@ -109,7 +106,8 @@ impl ConceptRepository for PgConceptRepository {
 
     async fn concept(&self, code: &str) -> Result<Option<(Concept, Vec<ConceptStock>)>, RepoError> {
         let rows = self
-            .query(
+            .db
+            .read_all(
                 "SELECT code, name, description FROM concept WHERE code = $1",
                 vec![code.into()],
             )
@@ -118,7 +116,8 @@ impl ConceptRepository for PgConceptRepository {
             return Ok(None);
         };
         let rows = self
-            .query(
+            .db
+            .read_all(
                 "SELECT third_code, stock_name, weight FROM concept_stock \
                  WHERE concept_code = $1 ORDER BY third_code",
                 vec![code.into()],
@@ -139,7 +138,8 @@ impl ConceptRepository for PgConceptRepository {
 
     async fn concepts_of(&self, stock: &ThirdCode) -> Result<Vec<Concept>, RepoError> {
         let rows = self
-            .query(
+            .db
+            .read_all(
                 "SELECT c.code, c.name, c.description FROM concept c \
                  JOIN concept_stock s ON s.concept_code = c.code \
                  WHERE s.third_code = $1 ORDER BY c.code",

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use sea_orm::{QueryResult, Value};
+use sea_orm::QueryResult;
 use shared_db::{Db, InvalidInput, Merge, RepoError, UpsertReport};
 
 use super::check_range;
@@ -36,11 +36,6 @@ impl PgMarketStructureRepository {
         Self { db }
     }
 
-    /// Runs `sql` with `values` on a reader (a replica when there are any).
-    async fn rows(&self, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, RepoError> {
-        self.db.read_all(sql, values).await
-    }
-
     /// The suspensions of `code` on or before `day`, oldest first.
     async fn suspensions(
         &self,
@@ -48,7 +43,8 @@ impl PgMarketStructureRepository {
         day: NaiveDate,
     ) -> Result<Vec<Suspension>, RepoError> {
         let rows = self
-            .rows(
+            .db
+            .read_all(
                 "SELECT third_code, trade_date, suspend_type, suspend_timing, reason, source \
                  FROM stock_suspensions WHERE third_code = $1 AND trade_date <= $2 \
                  ORDER BY trade_date, suspend_type",
@@ -75,7 +71,8 @@ impl PgMarketStructureRepository {
         code: &ThirdCode,
     ) -> Result<Option<(Option<NaiveDate>, Option<NaiveDate>)>, RepoError> {
         let rows = self
-            .rows(
+            .db
+            .read_all(
                 "SELECT list_date, delist_date FROM stock_info WHERE third_code = $1",
                 vec![code.as_str().into()],
             )
@@ -127,7 +124,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
     ) -> Result<Vec<NaiveDate>, RepoError> {
         check_range(start, end)?;
         let rows = self
-            .rows(
+            .db
+            .read_all(
                 "SELECT cal_date FROM trade_calendar WHERE exchange = $1 AND is_open \
                  AND cal_date BETWEEN $2 AND $3 ORDER BY cal_date",
                 vec![exchange.as_str().into(), start.into(), end.into()],
@@ -142,7 +140,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
         day: NaiveDate,
     ) -> Result<Option<NaiveDate>, RepoError> {
         let rows = self
-            .rows(
+            .db
+            .read_all(
                 "SELECT max(cal_date) FROM trade_calendar WHERE exchange = $1 AND is_open \
                  AND cal_date < $2",
                 vec![exchange.as_str().into(), day.into()],
@@ -157,7 +156,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
         day: NaiveDate,
     ) -> Result<Option<NaiveDate>, RepoError> {
         let rows = self
-            .rows(
+            .db
+            .read_all(
                 "SELECT min(cal_date) FROM trade_calendar WHERE exchange = $1 AND is_open \
                  AND cal_date > $2",
                 vec![exchange.as_str().into(), day.into()],
@@ -181,7 +181,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
             .into());
         }
         let rows = self
-            .rows(
+            .db
+            .read_all(
                 "SELECT cal_date FROM (SELECT cal_date FROM trade_calendar \
                    WHERE exchange = $1 AND is_open AND cal_date < $2 \
                    ORDER BY cal_date DESC LIMIT $3) d ORDER BY cal_date",
@@ -204,7 +205,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
         check_range(start, end)?;
         let exchange = exchange_of(code)?;
         let rows = self
-            .rows(
+            .db
+            .read_all(
                 "SELECT c.cal_date, d.trade_date IS NOT NULL FROM trade_calendar c \
                  LEFT JOIN (SELECT trade_date FROM stock_daily WHERE third_code = $2 \
                             AND trade_date BETWEEN $3 AND $4) d ON d.trade_date = c.cal_date \
@@ -230,7 +232,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
     async fn sync_gaps(&self, start: NaiveDate, end: NaiveDate) -> Result<Vec<SyncGap>, RepoError> {
         check_range(start, end)?;
         let rows = self
-            .rows(&sync_gaps_sql(), vec![start.into(), end.into()])
+            .db
+            .read_all(&sync_gaps_sql(), vec![start.into(), end.into()])
             .await?;
         rows.iter()
             .map(|row| {
@@ -253,7 +256,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
         let open = match exchange {
             Some(exchange) => {
                 let rows = self
-                    .rows(
+                    .db
+                    .read_all(
                         "SELECT is_open FROM trade_calendar WHERE exchange = $1 AND cal_date = $2",
                         vec![exchange.as_str().into(), day.into()],
                     )
@@ -268,7 +272,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
             list.is_none_or(|list| day >= list) && delist.is_none_or(|delist| day < delist)
         });
         let has_bar = !self
-            .rows(
+            .db
+            .read_all(
                 "SELECT 1 FROM stock_daily WHERE third_code = $1 AND trade_date = $2",
                 vec![code.as_str().into(), day.into()],
             )
@@ -281,7 +286,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
             .find(|s| s.trade_date == day && s.suspend_type == SuspendType::Suspend && !s.halts())
             .cloned();
         let limit = self
-            .rows(
+            .db
+            .read_all(
                 "SELECT pre_close, up_limit, down_limit, source FROM stock_limits \
                  WHERE third_code = $1 AND trade_date = $2",
                 vec![code.as_str().into(), day.into()],
@@ -300,7 +306,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
             })
             .transpose()?;
         let name = self
-            .rows(NAME_AS_OF, vec![code.as_str().into(), day.into()])
+            .db
+            .read_all(NAME_AS_OF, vec![code.as_str().into(), day.into()])
             .await?
             .first()
             .map(name_change)
@@ -325,7 +332,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
 
     async fn names(&self, code: &ThirdCode) -> Result<Vec<NameChange>, RepoError> {
         let rows = self
-            .rows(
+            .db
+            .read_all(
                 "SELECT third_code, name, start_date, end_date, ann_date, change_reason, source \
                  FROM stock_names WHERE third_code = $1 ORDER BY start_date, name",
                 vec![code.as_str().into()],
@@ -340,7 +348,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
         day: NaiveDate,
     ) -> Result<Universe, RepoError> {
         let rows = self
-            .rows(
+            .db
+            .read_all(
                 "WITH snap AS (SELECT max(trade_date) AS day FROM index_weights \
                                WHERE index_code = $1 AND trade_date <= $2) \
                  SELECT snap.day, w.con_code, w.weight FROM snap \
@@ -371,7 +380,10 @@ impl MarketStructureRepository for PgMarketStructureRepository {
     }
 
     async fn memberships(&self, index: &ThirdCode) -> Result<Vec<Membership>, RepoError> {
-        let rows = self.rows(MEMBERSHIPS, vec![index.as_str().into()]).await?;
+        let rows = self
+            .db
+            .read_all(MEMBERSHIPS, vec![index.as_str().into()])
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(Membership {
@@ -385,7 +397,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
 
     async fn dividends(&self, code: &ThirdCode) -> Result<Vec<Dividend>, RepoError> {
         let rows = self
-            .rows(
+            .db
+            .read_all(
                 "SELECT * FROM stock_dividends WHERE third_code = $1 \
                  ORDER BY ann_date, end_date, \
                           CASE div_proc WHEN '预案' THEN 0 WHEN '股东大会通过' THEN 1 \
@@ -404,7 +417,8 @@ impl MarketStructureRepository for PgMarketStructureRepository {
     ) -> Result<Vec<FactorCheck>, RepoError> {
         check_range(start, end)?;
         let rows = self
-            .rows(
+            .db
+            .read_all(
                 FACTOR_STEPS,
                 vec![
                     code.map(|c| c.as_str().to_owned()).into(),
