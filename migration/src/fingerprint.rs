@@ -31,6 +31,7 @@ const GOLDEN: &[&str] = &[
     include_str!("../golden/v10.txt"),
     include_str!("../golden/v11.txt"),
     include_str!("../golden/v12.txt"),
+    include_str!("../golden/v13.txt"),
 ];
 
 /// The expected fingerprint after applying the first `version` migrations, if one is

@@ -42,6 +42,7 @@ pub(crate) const MIGRATIONS: &[SqlMigration] = &[
     sql_migration!("m20261206_000002_llm_ledger"),
     sql_migration!("m20261206_000003_market_structure"),
     sql_migration!("m20261206_000004_service_tables"),
+    sql_migration!("m20261206_000005_board_imports"),
 ];
 
 impl SqlMigration {

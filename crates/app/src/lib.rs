@@ -32,9 +32,10 @@ use coordinator::{
     PgResearchSessionRepository, PgScoreRepository, ResearchSessionRepository, ScoreRepository,
 };
 use data_engineering::{
-    ConceptRepository, LimitUpPoolRepository, MarketStructureRepository, PgConceptRepository,
-    PgLimitUpPoolRepository, PgMarketStructureRepository, PgStockDailyRepository,
-    PgStockFinanceRepository, PgStockRepository, PgSyncRepository, StockDailyRepository,
+    BrokenBoardStock, ConceptRepository, DayBoardRepository, DragonTigerEntry, LimitUpStock,
+    MarketStructureRepository, PgConceptRepository, PgDayBoardRepository,
+    PgMarketStructureRepository, PgStockDailyRepository, PgStockFinanceRepository,
+    PgStockRepository, PgSyncRepository, PreviousLimitUpStock, SectorFlow, StockDailyRepository,
     StockFinanceRepository, StockRepository, SyncRepository,
 };
 use llm_platform::{
@@ -56,7 +57,11 @@ pub struct Stockdb {
     finance: Arc<PgStockFinanceRepository>,
     market: Arc<PgMarketStructureRepository>,
     concepts: Arc<PgConceptRepository>,
-    limit_up: Arc<PgLimitUpPoolRepository>,
+    limit_up: Arc<PgDayBoardRepository<LimitUpStock>>,
+    broken_boards: Arc<PgDayBoardRepository<BrokenBoardStock>>,
+    previous_limit_up: Arc<PgDayBoardRepository<PreviousLimitUpStock>>,
+    dragon_tiger: Arc<PgDayBoardRepository<DragonTigerEntry>>,
+    sector_flows: Arc<PgDayBoardRepository<SectorFlow>>,
     sync: Arc<PgSyncRepository>,
     llm_configs: Arc<PgLlmConfigRepository>,
     sessions: Arc<PgResearchSessionRepository>,
@@ -91,7 +96,7 @@ impl Stockdb {
     /// The tables stockdb manages that hold data, each owned by one context: what
     /// [`Stockdb::tables_with_rows`] looks at. The scheduler's tables are not among them:
     /// version 12 seeds the earlier service's default jobs, which are no one's data.
-    pub const TABLES: [&'static str; 26] = [
+    pub const TABLES: [&'static str; 30] = [
         "stock_info",
         "stock_daily",
         "stock_finance",
@@ -104,6 +109,10 @@ impl Stockdb {
         "concept",
         "concept_stock",
         "de_limit_up_pool",
+        "de_broken_board_pool",
+        "de_previous_limit_up",
+        "de_dragon_tiger",
+        "de_sector_capital_flow",
         "sync_tasks",
         "sync_failure_records",
         "llm_configs",
@@ -144,7 +153,11 @@ impl Stockdb {
             finance: Arc::new(PgStockFinanceRepository::new(db.clone())),
             market: Arc::new(PgMarketStructureRepository::new(db.clone())),
             concepts: Arc::new(PgConceptRepository::new(db.clone())),
-            limit_up: Arc::new(PgLimitUpPoolRepository::new(db.clone())),
+            limit_up: Arc::new(PgDayBoardRepository::new(db.clone())),
+            broken_boards: Arc::new(PgDayBoardRepository::new(db.clone())),
+            previous_limit_up: Arc::new(PgDayBoardRepository::new(db.clone())),
+            dragon_tiger: Arc::new(PgDayBoardRepository::new(db.clone())),
+            sector_flows: Arc::new(PgDayBoardRepository::new(db.clone())),
             sync: Arc::new(PgSyncRepository::new(db.clone())),
             llm_configs: Arc::new(PgLlmConfigRepository::new(db.clone(), cipher)),
             sessions: Arc::new(PgResearchSessionRepository::new(db.clone())),
@@ -258,8 +271,30 @@ impl Stockdb {
     }
 
     /// The daily limit-up pool (`de_limit_up_pool`), shared with the earlier service.
-    pub fn limit_up(&self) -> Arc<dyn LimitUpPoolRepository> {
+    pub fn limit_up(&self) -> Arc<dyn DayBoardRepository<LimitUpStock>> {
         self.limit_up.clone()
+    }
+
+    /// The daily broken-board pool (`de_broken_board_pool`), shared with the earlier
+    /// service.
+    pub fn broken_boards(&self) -> Arc<dyn DayBoardRepository<BrokenBoardStock>> {
+        self.broken_boards.clone()
+    }
+
+    /// How yesterday's limit-up stocks do today (`de_previous_limit_up`), shared with the
+    /// earlier service.
+    pub fn previous_limit_up(&self) -> Arc<dyn DayBoardRepository<PreviousLimitUpStock>> {
+        self.previous_limit_up.clone()
+    }
+
+    /// The dragon-tiger list (`de_dragon_tiger`), shared with the earlier service.
+    pub fn dragon_tiger(&self) -> Arc<dyn DayBoardRepository<DragonTigerEntry>> {
+        self.dragon_tiger.clone()
+    }
+
+    /// Sector fund flows (`de_sector_capital_flow`), shared with the earlier service.
+    pub fn sector_flows(&self) -> Arc<dyn DayBoardRepository<SectorFlow>> {
+        self.sector_flows.clone()
     }
 
     /// Sync tasks and failures (`sync_tasks`, `sync_failure_records`).

@@ -24,20 +24,20 @@ mod postgres;
 mod repository;
 
 pub use domain::{
-    ADJUSTED_COLUMNS, Adjust, BatchRows, CalendarDay, ClassifiedDay, CommittedBatch, Concept,
-    ConceptStock, ConceptSummary, DIV_PROC_IMPLEMENTED, DayClass, Dividend, Exchange, FactorCheck,
-    IndexWeight, LimitUpStock, MarketDaily, MarketRows, Membership, NameChange, NameFlags,
-    PriceLimit, RunOutcome, Stock, StockDaily, StockDayStatus, StockField, StockFieldMut,
-    StockFinance, StockInfo, SuspendType, Suspension, SyncBatch, SyncFailureRecord, SyncGap,
-    SyncJobType, SyncTask, SyncTaskStatus, TaskLease, ThirdCode, TransitionError, Universe,
-    ValuationDaily,
+    ADJUSTED_COLUMNS, Adjust, BatchRows, BoardRows, BrokenBoardStock, CalendarDay, ClassifiedDay,
+    CommittedBatch, Concept, ConceptStock, ConceptSummary, DIV_PROC_IMPLEMENTED, DayClass,
+    Dividend, DragonTigerEntry, Exchange, FactorCheck, IndexWeight, LimitUpStock, MarketDaily,
+    MarketRows, Membership, NameChange, NameFlags, PreviousLimitUpStock, PriceLimit, RunOutcome,
+    Seat, SectorFlow, Stock, StockDaily, StockDayStatus, StockField, StockFieldMut, StockFinance,
+    StockInfo, SuspendType, Suspension, SyncBatch, SyncFailureRecord, SyncGap, SyncJobType,
+    SyncTask, SyncTaskStatus, TaskLease, ThirdCode, TransitionError, Universe, ValuationDaily,
 };
 pub use postgres::{
-    MAX_TRADING_DAYS, PgConceptRepository, PgLimitUpPoolRepository, PgMarketStructureRepository,
+    MAX_TRADING_DAYS, PgConceptRepository, PgDayBoardRepository, PgMarketStructureRepository,
     PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,
 };
 pub use repository::{
-    ConceptRepository, LimitUpPoolRepository, MarketStructureRepository, StockDailyRepository,
+    ConceptRepository, DayBoardRepository, MarketStructureRepository, StockDailyRepository,
     StockFinanceRepository, StockRepository, SyncRepository,
 };
 pub use shared_db::UpsertReport;

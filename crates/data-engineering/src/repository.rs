@@ -12,10 +12,9 @@ use uuid::Uuid;
 
 use crate::domain::{
     Adjust, ClassifiedDay, CommittedBatch, Concept, ConceptStock, ConceptSummary, Dividend,
-    Exchange, FactorCheck, LimitUpStock, MarketDaily, MarketRows, Membership, NameChange,
-    RunOutcome, Stock, StockDaily, StockDayStatus, StockFinance, StockInfo, SyncBatch,
-    SyncFailureRecord, SyncGap, SyncJobType, SyncTask, TaskLease, ThirdCode, Universe,
-    ValuationDaily,
+    Exchange, FactorCheck, MarketDaily, MarketRows, Membership, NameChange, RunOutcome, Stock,
+    StockDaily, StockDayStatus, StockFinance, StockInfo, SyncBatch, SyncFailureRecord, SyncGap,
+    SyncJobType, SyncTask, TaskLease, ThirdCode, Universe, ValuationDaily,
 };
 
 /// The stock list (`stock_info`).
@@ -472,18 +471,24 @@ pub trait ConceptRepository: Send + Sync {
     async fn concepts_of(&self, stock: &ThirdCode) -> Result<Vec<Concept>, RepoError>;
 }
 
-/// The limit-up pool (`de_limit_up_pool`), shared with the earlier service.
+/// A day board shared with the earlier service: the limit-up, broken-board and
+/// previous-limit-up pools, the dragon-tiger list and sector fund flows (`R` says which;
+/// `PgDayBoardRepository<R>` implements it).
 #[async_trait]
-pub trait LimitUpPoolRepository: Send + Sync {
-    /// Upserts `rows` on `(trade_date, third_code)` in one statement, as the earlier
-    /// service's sync does (a stock that left a day's pool on a re-sync stays; the last
-    /// duplicate of a key wins); a row equal to the stored one is not rewritten. Stamped
-    /// with the handle's clock.
-    async fn save_all(&self, rows: Vec<LimitUpStock>) -> Result<UpsertReport, RepoError>;
+pub trait DayBoardRepository<R>: Send + Sync {
+    /// Upserts `rows` on the board's natural key (the earlier service's unique
+    /// constraint) in one transaction, as its sync does: a row that left a day's board on
+    /// a re-sync stays, the last duplicate of a key wins, a row equal to the stored one is
+    /// not rewritten; new and changed rows are stamped with the handle's clock. Errors:
+    /// `Invalid` naming the row, field and value; nothing is written.
+    async fn save_all(&self, rows: Vec<R>) -> Result<UpsertReport, RepoError>;
 
-    /// The pool of `day`: most consecutive boards first, then the earliest to seal.
-    async fn by_date(&self, day: NaiveDate) -> Result<Vec<LimitUpStock>, RepoError>;
+    /// The board of `day`, in the board's order: the limit-up pool by consecutive boards
+    /// (most first) then the earliest seal; the broken-board pool by breaks (most first);
+    /// yesterday's limit-ups by today's change (best first); the dragon-tiger list by net
+    /// buying (most first); sector flows by type, then net inflow (most first).
+    async fn by_date(&self, day: NaiveDate) -> Result<Vec<R>, RepoError>;
 
-    /// The newest day with a pool, if any.
+    /// The newest day with rows on the board, if any.
     async fn latest_day(&self) -> Result<Option<NaiveDate>, RepoError>;
 }

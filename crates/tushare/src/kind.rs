@@ -1,6 +1,9 @@
-//! The Tushare files stockdb reads (and the three it writes), and their columns.
+//! The Tushare files stockdb reads (and the three it writes), AkShare's day boards, and
+//! their columns.
 
-use data_engineering::{BatchRows, MarketRows, StockDaily, StockFinance, StockInfo, SyncJobType};
+use data_engineering::{
+    BatchRows, BoardRows, MarketRows, StockDaily, StockFinance, StockInfo, SyncJobType,
+};
 use serde::{Deserialize, Serialize};
 
 /// Which Tushare file an import reads.
@@ -28,6 +31,23 @@ pub enum ImportKind {
     /// `dividend`: `ts_code`, `end_date`, `ann_date`, `div_proc` and the optional amounts
     /// and dates ([`DIVIDEND_COLUMNS`]).
     Dividend,
+    /// AkShare's `stock_zt_pool_em` (涨停股池) of one day (given apart: the frame has no
+    /// date): 代码, 名称, 涨跌幅, 最新价, 成交额, 换手率, 连板数, optional 首次封板时间,
+    /// 最后封板时间, 所属行业.
+    ZtPool,
+    /// AkShare's `stock_zt_pool_zbgc_em` (炸板股池) of one day: 代码, 名称, 涨跌幅, 最新价,
+    /// 成交额, 换手率, optional 炸板次数, 首次封板时间, 所属行业.
+    ZbgcPool,
+    /// AkShare's `stock_zt_pool_previous_em` (昨日涨停股池) of one day: 代码, 名称, 涨跌幅,
+    /// 最新价, 成交额, 换手率, 昨日连板数, optional 所属行业.
+    PreviousPool,
+    /// AkShare's `stock_lhb_detail_em` (龙虎榜详情): 代码, 名称, 上榜日, 收盘价, 涨跌幅,
+    /// 龙虎榜净买额, 龙虎榜买入额, 龙虎榜卖出额, 上榜原因 (any number of days).
+    Lhb,
+    /// AkShare's `stock_sector_fund_flow_rank` (indicator 今日) of one day: 名称, 今日涨跌幅,
+    /// 今日主力净流入-净额, optional `sector_type` (default 概念资金流, what the earlier
+    /// service syncs).
+    SectorFlow,
 }
 
 /// The optional columns of a `dividend` file, as Tushare names them.
@@ -59,7 +79,47 @@ impl ImportKind {
             Self::Namechange => &["ts_code", "name", "start_date"],
             Self::IndexWeight => &["index_code", "con_code", "trade_date"],
             Self::Dividend => &["ts_code", "end_date", "ann_date", "div_proc"],
+            Self::ZtPool => &[
+                "代码",
+                "名称",
+                "涨跌幅",
+                "最新价",
+                "成交额",
+                "换手率",
+                "连板数",
+            ],
+            Self::ZbgcPool => &["代码", "名称", "涨跌幅", "最新价", "成交额", "换手率"],
+            Self::PreviousPool => &[
+                "代码",
+                "名称",
+                "涨跌幅",
+                "最新价",
+                "成交额",
+                "换手率",
+                "昨日连板数",
+            ],
+            Self::Lhb => &[
+                "代码",
+                "名称",
+                "上榜日",
+                "收盘价",
+                "涨跌幅",
+                "龙虎榜净买额",
+                "龙虎榜买入额",
+                "龙虎榜卖出额",
+                "上榜原因",
+            ],
+            Self::SectorFlow => &["名称", "今日涨跌幅", "今日主力净流入-净额"],
         }
+    }
+
+    /// True for the AkShare boards whose frames have no date column: their import is
+    /// given the day (`ImportOptions::trade_date`).
+    pub fn needs_trade_date(self) -> bool {
+        matches!(
+            self,
+            Self::ZtPool | Self::ZbgcPool | Self::PreviousPool | Self::SectorFlow
+        )
     }
 
     /// Every column this kind reads (others are reported and ignored).
@@ -75,9 +135,25 @@ impl ImportKind {
             Self::Namechange => known.extend(["end_date", "ann_date", "change_reason"]),
             Self::IndexWeight => known.push("weight"),
             Self::Dividend => known.extend(DIVIDEND_COLUMNS),
+            Self::ZtPool => known.extend(["首次封板时间", "最后封板时间", "所属行业"]),
+            Self::ZbgcPool => known.extend(["炸板次数", "首次封板时间", "所属行业"]),
+            Self::PreviousPool => known.push("所属行业"),
+            Self::Lhb => {}
+            Self::SectorFlow => known.push("sector_type"),
         }
-        known.push("source");
+        // The boards' tables have no `source`.
+        if !self.is_board() {
+            known.push("source");
+        }
         known
+    }
+
+    /// True for AkShare's day boards.
+    pub fn is_board(self) -> bool {
+        matches!(
+            self,
+            Self::ZtPool | Self::ZbgcPool | Self::PreviousPool | Self::Lhb | Self::SectorFlow
+        )
     }
 
     /// An empty batch of this kind's rows; `with_prices` says whether a daily file has
@@ -106,6 +182,17 @@ impl ImportKind {
             Self::Dividend => {
                 BatchRows::Market(MarketRows::Dividends(Vec::with_capacity(capacity)))
             }
+            Self::ZtPool => BatchRows::Boards(BoardRows::LimitUp(Vec::with_capacity(capacity))),
+            Self::ZbgcPool => {
+                BatchRows::Boards(BoardRows::BrokenBoard(Vec::with_capacity(capacity)))
+            }
+            Self::PreviousPool => {
+                BatchRows::Boards(BoardRows::PreviousLimitUp(Vec::with_capacity(capacity)))
+            }
+            Self::Lhb => BatchRows::Boards(BoardRows::DragonTiger(Vec::with_capacity(capacity))),
+            Self::SectorFlow => {
+                BatchRows::Boards(BoardRows::SectorFlow(Vec::with_capacity(capacity)))
+            }
         }
     }
 }
@@ -116,7 +203,7 @@ pub const PRICE_COLUMNS: [&str; 4] = ["open", "high", "low", "close"];
 
 impl ImportKind {
     /// Every kind, in the order `stockdb import` lists them.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 14] = [
         Self::Stocks,
         Self::Daily,
         Self::Finance,
@@ -126,6 +213,11 @@ impl ImportKind {
         Self::Namechange,
         Self::IndexWeight,
         Self::Dividend,
+        Self::ZtPool,
+        Self::ZbgcPool,
+        Self::PreviousPool,
+        Self::Lhb,
+        Self::SectorFlow,
     ];
 
     /// The kind as `stockdb import` names it: `stocks`, `daily`, `finance`, `trade-cal`,
@@ -141,6 +233,11 @@ impl ImportKind {
             Self::Namechange => "namechange",
             Self::IndexWeight => "index-weight",
             Self::Dividend => "dividend",
+            Self::ZtPool => "zt-pool",
+            Self::ZbgcPool => "zbgc-pool",
+            Self::PreviousPool => "previous-pool",
+            Self::Lhb => "lhb",
+            Self::SectorFlow => "sector-flow",
         }
     }
 
@@ -158,6 +255,11 @@ impl ImportKind {
             Self::Namechange => SyncJobType::ImportNamechange,
             Self::IndexWeight => SyncJobType::ImportIndexWeight,
             Self::Dividend => SyncJobType::ImportDividend,
+            Self::ZtPool => SyncJobType::ImportZtPool,
+            Self::ZbgcPool => SyncJobType::ImportZbgcPool,
+            Self::PreviousPool => SyncJobType::ImportPreviousPool,
+            Self::Lhb => SyncJobType::ImportLhb,
+            Self::SectorFlow => SyncJobType::ImportSectorFlow,
         }
     }
 }

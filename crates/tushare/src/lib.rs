@@ -15,9 +15,9 @@ mod kind;
 mod write;
 
 pub use import::{
-    DEFAULT_MAX_RECORD_BYTES, ImportCheckpoint, ImportError, ImportOptions, ImportProgress,
-    ImportSummary, MAX_BATCH_SIZE, MAX_RECORD_BYTES, NoProgress, UnfinishedImport, import_csv,
-    stop_flag,
+    DEFAULT_MAX_RECORD_BYTES, DEFAULT_SECTOR_TYPE, ImportCheckpoint, ImportError, ImportOptions,
+    ImportProgress, ImportSummary, MAX_BATCH_SIZE, MAX_RECORD_BYTES, NoProgress, UnfinishedImport,
+    akshare_code, import_csv, stop_flag,
 };
 pub use kind::{DIVIDEND_COLUMNS, ImportKind, PRICE_COLUMNS};
 pub use write::{

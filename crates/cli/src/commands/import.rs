@@ -1,5 +1,5 @@
-//! `stockdb import KIND FILE.csv` (stocks, daily, finance and the market-structure files):
-//! progress on a TTY, plain lines otherwise, and a summary.
+//! `stockdb import KIND FILE.csv` (stocks, daily, finance, the market-structure files and
+//! AkShare's day boards): progress on a TTY, plain lines otherwise, and a summary.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -42,6 +42,21 @@ pub(crate) enum Kind {
     /// stk_co_rate, cash_div, cash_div_tax, record_date, ex_date, pay_date, div_listdate,
     /// imp_ann_date, base_date, base_share].
     Dividend,
+    /// AkShare `stock_zt_pool_em` of one day (--date): 代码, 名称, 涨跌幅, 最新价, 成交额,
+    /// 换手率, 连板数 [, 首次封板时间, 最后封板时间, 所属行业].
+    ZtPool,
+    /// AkShare `stock_zt_pool_zbgc_em` of one day (--date): 代码, 名称, 涨跌幅, 最新价,
+    /// 成交额, 换手率 [, 炸板次数, 首次封板时间, 所属行业].
+    ZbgcPool,
+    /// AkShare `stock_zt_pool_previous_em` of one day (--date): 代码, 名称, 涨跌幅, 最新价,
+    /// 成交额, 换手率, 昨日连板数 [, 所属行业].
+    PreviousPool,
+    /// AkShare `stock_lhb_detail_em`: 代码, 名称, 上榜日, 收盘价, 涨跌幅, 龙虎榜净买额,
+    /// 龙虎榜买入额, 龙虎榜卖出额, 上榜原因.
+    Lhb,
+    /// AkShare `stock_sector_fund_flow_rank` (今日) of one day (--date): 名称, 今日涨跌幅,
+    /// 今日主力净流入-净额 [, sector_type (default 概念资金流)].
+    SectorFlow,
 }
 
 impl From<Kind> for ImportKind {
@@ -56,6 +71,11 @@ impl From<Kind> for ImportKind {
             Kind::Namechange => ImportKind::Namechange,
             Kind::IndexWeight => ImportKind::IndexWeight,
             Kind::Dividend => ImportKind::Dividend,
+            Kind::ZtPool => ImportKind::ZtPool,
+            Kind::ZbgcPool => ImportKind::ZbgcPool,
+            Kind::PreviousPool => ImportKind::PreviousPool,
+            Kind::Lhb => ImportKind::Lhb,
+            Kind::SectorFlow => ImportKind::SectorFlow,
         }
     }
 }
@@ -66,8 +86,8 @@ pub(crate) struct ImportArgs {
     /// What the file holds.
     #[arg(value_enum)]
     kind: Kind,
-    /// The CSV file: UTF-8, comma-separated, a header line with Tushare's column names;
-    /// dates as YYYYMMDD or YYYY-MM-DD; empty, nan or None for a missing value.
+    /// The CSV file: UTF-8, comma-separated, a header line with Tushare's (or AkShare's)
+    /// column names; dates as YYYYMMDD or YYYY-MM-DD; empty, nan or None for a missing value.
     file: PathBuf,
     /// Continue the newest unfinished import of this file from where it stopped.
     #[arg(long)]
@@ -82,6 +102,9 @@ pub(crate) struct ImportArgs {
     /// The `source` written on rows when the file has no `source` column.
     #[arg(long, default_value = "tushare")]
     source: String,
+    /// The day of an AkShare pool or sector-flow file (their frames have no date column).
+    #[arg(long, value_parser = super::args::parse_date)]
+    date: Option<chrono::NaiveDate>,
     /// Stop after this many batches, leaving the task paused (for trials and tests).
     #[arg(long, hide = true)]
     max_batches: Option<u64>,
@@ -181,6 +204,7 @@ pub(crate) async fn import(db: &Stockdb, args: &ImportArgs) -> anyhow::Result<Im
         resume: args.resume,
         source: args.source.clone(),
         max_batches: args.max_batches,
+        trade_date: args.date,
     };
     let stop = stop_flag();
     let on_signal = std::sync::Arc::clone(&stop);
@@ -206,6 +230,7 @@ impl ImportArgs {
             batch_size: 10_000,
             max_record_bytes: tushare::DEFAULT_MAX_RECORD_BYTES,
             source: "tushare".to_owned(),
+            date: None,
             max_batches: None,
         }
     }

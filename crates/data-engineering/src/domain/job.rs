@@ -38,6 +38,16 @@ shared_db::string_enum! {
         ImportIndexWeight = "IMPORT_INDEX_WEIGHT",
         /// A CSV import of Tushare's `dividend` (`stockdb import dividend`).
         ImportDividend = "IMPORT_DIVIDEND",
+        /// A CSV of AkShare's `stock_zt_pool_em` (`stockdb import zt-pool`).
+        ImportZtPool = "IMPORT_ZT_POOL",
+        /// A CSV of AkShare's `stock_zt_pool_zbgc_em` (`stockdb import zbgc-pool`).
+        ImportZbgcPool = "IMPORT_ZBGC_POOL",
+        /// A CSV of AkShare's `stock_zt_pool_previous_em` (`stockdb import previous-pool`).
+        ImportPreviousPool = "IMPORT_PREVIOUS_POOL",
+        /// A CSV of AkShare's `stock_lhb_detail_em` (`stockdb import lhb`).
+        ImportLhb = "IMPORT_LHB",
+        /// A CSV of AkShare's `stock_sector_fund_flow_rank` (`stockdb import sector-flow`).
+        ImportSectorFlow = "IMPORT_SECTOR_FLOW",
     }
 }
 

@@ -1,18 +1,22 @@
 //! Domain types of market data and sync bookkeeping, and their rules.
 
 mod adjust;
+mod board;
 mod concept;
 mod daily;
 mod finance;
 mod job;
 mod lease;
 mod market;
-mod pool;
 mod stock;
 mod structure;
 mod sync;
 
 pub use adjust::{ADJUSTED_COLUMNS, Adjust};
+pub use board::{
+    BoardRows, BrokenBoardStock, DragonTigerEntry, LimitUpStock, PreviousLimitUpStock, Seat,
+    SectorFlow,
+};
 pub use concept::{Concept, ConceptStock, ConceptSummary};
 pub use daily::{MarketDaily, StockDaily, ValuationDaily};
 pub use finance::StockFinance;
@@ -20,7 +24,6 @@ pub use market::{
     CalendarDay, DIV_PROC_IMPLEMENTED, Dividend, Exchange, IndexWeight, MarketRows, NameChange,
     NameFlags, PriceLimit, SuspendType, Suspension,
 };
-pub use pool::LimitUpStock;
 pub use stock::{Stock, StockField, StockFieldMut, StockInfo, ThirdCode};
 pub use structure::{
     ClassifiedDay, DayClass, FactorCheck, Membership, StockDayStatus, SyncGap, Universe,
@@ -58,6 +61,8 @@ pub enum BatchRows {
     /// Rows of a market-structure table (calendar, suspensions, limits, names, index
     /// weights, dividends).
     Market(MarketRows),
+    /// Rows of a day board (pools, dragon-tiger list, sector flows).
+    Boards(BoardRows),
 }
 
 impl BatchRows {
@@ -68,6 +73,7 @@ impl BatchRows {
             Self::Dailies(rows) | Self::DailyUpdates { rows, .. } => rows.len(),
             Self::Finance(rows) => rows.len(),
             Self::Market(rows) => rows.len(),
+            Self::Boards(rows) => rows.len(),
         }
     }
 

@@ -1,21 +1,21 @@
 //! PostgreSQL implementations of the repository traits.
 
 mod batch;
+mod board;
 mod concept;
 mod daily;
 mod finance;
 mod lease;
 mod market;
-mod pool;
 mod stock;
 mod structure;
 mod structure_sql;
 mod sync;
 
+pub use board::PgDayBoardRepository;
 pub use concept::PgConceptRepository;
 pub use daily::PgStockDailyRepository;
 pub use finance::PgStockFinanceRepository;
-pub use pool::PgLimitUpPoolRepository;
 pub use stock::PgStockRepository;
 pub use structure::{MAX_TRADING_DAYS, PgMarketStructureRepository};
 pub use sync::PgSyncRepository;

@@ -13,6 +13,7 @@ use shared_db::{Db, LockKey, Merge, RepoError, upsert_in, utc_now};
 use uuid::Uuid;
 
 use super::batch::{insert_failures, split_by_stored_bar, split_symbol_collisions};
+use super::board::upsert_boards;
 use super::checked_limit;
 use super::lease::{
     CLAIMABLE, CONFIG_UNLEASED, FENCE, START_SET, STILL_HELD, checked_checkpoint, count_param,
@@ -325,6 +326,9 @@ impl SyncRepository for PgSyncRepository {
             }
             BatchRows::Finance(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
             BatchRows::Market(rows) => upsert_market(&mut txn, rows, Merge::KeepStored).await?,
+            BatchRows::Boards(rows) => {
+                upsert_boards(&mut txn, rows, self.db.now(), Merge::KeepStored).await?
+            }
         };
         if !failures.is_empty() {
             insert_failures(&mut txn, &failures).await?;

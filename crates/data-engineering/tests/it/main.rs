@@ -2,10 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
+mod boards;
+mod boards_service;
 mod concepts;
 mod daily;
 mod finance;
-mod pool;
 mod stocks;
 mod structure;
 mod sync;

@@ -4,7 +4,7 @@
 
 use std::borrow::Borrow;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use sqlx::Arguments as _;
 use sqlx::postgres::PgArguments;
 
@@ -14,6 +14,15 @@ use crate::error::{InvalidInput, RepoError};
 /// Days from 0001-01-01 (CE day 1) to 2000-01-01, PostgreSQL's date epoch.
 const PG_EPOCH_CE_DAYS: i32 = 730_120;
 
+/// PostgreSQL's timestamp epoch, 2000-01-01 00:00:00.
+const PG_EPOCH: NaiveDateTime = match NaiveDate::from_ymd_opt(2000, 1, 1) {
+    Some(day) => day.and_time(chrono::NaiveTime::MIN),
+    None => panic!("2000-01-01 is a date"),
+};
+
+/// The version byte that starts a `jsonb` value in binary format.
+const JSONB_VERSION: u8 = 1;
+
 /// Header of a binary `COPY` stream: signature, flags, header extension length.
 pub(crate) const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// Trailer of a binary `COPY` stream: a field count of -1.
@@ -22,6 +31,12 @@ pub(crate) const COPY_TRAILER: &[u8] = &(-1i16).to_be_bytes();
 /// The days since 2000-01-01 that PostgreSQL stores for `date`.
 pub(crate) fn pg_days(date: NaiveDate) -> i32 {
     date.num_days_from_ce() - PG_EPOCH_CE_DAYS
+}
+
+/// The microseconds since 2000-01-01 that PostgreSQL stores for `timestamp`, or `None`
+/// beyond its range (a year past 294,276).
+pub(crate) fn pg_micros(at: NaiveDateTime) -> Option<i64> {
+    (at - PG_EPOCH).num_microseconds()
 }
 
 /// `rows` as binary `COPY` tuples, without the stream's header and trailer
@@ -35,16 +50,22 @@ pub(crate) fn copy_rows<R>(table: &BulkTable<R>, rows: &[R]) -> Result<Vec<u8>, 
         for column in table.columns {
             match column.value {
                 Accessor::Text(get) => match get(row) {
-                    Some(text) => {
-                        let len = i32::try_from(text.len()).map_err(|_| {
-                            InvalidInput::new(
-                                column.name,
-                                format!("{} bytes of text", text.len()),
-                                "longer than a PostgreSQL field can hold",
-                            )
+                    Some(text) => varlena(&mut buf, column.name, &[], text.as_bytes())?,
+                    None => null(&mut buf),
+                },
+                Accessor::Json(get) => match get(row) {
+                    Some(json) => {
+                        let text = json.to_string();
+                        varlena(&mut buf, column.name, &[JSONB_VERSION], text.as_bytes())?;
+                    }
+                    None => null(&mut buf),
+                },
+                Accessor::Timestamp(get) => match get(row) {
+                    Some(at) => {
+                        let micros = pg_micros(at).ok_or_else(|| {
+                            InvalidInput::new(column.name, at, "beyond PostgreSQL's timestamps")
                         })?;
-                        buf.extend_from_slice(&len.to_be_bytes());
-                        buf.extend_from_slice(text.as_bytes());
+                        fixed(&mut buf, Some(micros.to_be_bytes()));
                     }
                     None => null(&mut buf),
                 },
@@ -56,6 +77,26 @@ pub(crate) fn copy_rows<R>(table: &BulkTable<R>, rows: &[R]) -> Result<Vec<u8>, 
         }
     }
     Ok(buf)
+}
+
+/// Appends a variable-length field: `prefix` then `bytes`.
+fn varlena(
+    buf: &mut Vec<u8>,
+    column: &'static str,
+    prefix: &[u8],
+    bytes: &[u8],
+) -> Result<(), InvalidInput> {
+    let len = i32::try_from(prefix.len() + bytes.len()).map_err(|_| {
+        InvalidInput::new(
+            column,
+            format!("{} bytes", bytes.len()),
+            "longer than a PostgreSQL field can hold",
+        )
+    })?;
+    buf.extend_from_slice(&len.to_be_bytes());
+    buf.extend_from_slice(prefix);
+    buf.extend_from_slice(bytes);
+    Ok(())
 }
 
 fn null(buf: &mut Vec<u8>) {
@@ -89,6 +130,12 @@ pub(crate) fn unnest_arguments<R, T: Borrow<R>>(
             Accessor::Float8(get) => args.add(column_of(rows, get)),
             Accessor::Int4(get) => args.add(column_of(rows, get)),
             Accessor::Bool(get) => args.add(column_of(rows, get)),
+            Accessor::Timestamp(get) => args.add(column_of(rows, get)),
+            Accessor::Json(get) => args.add(
+                rows.iter()
+                    .map(|row| get(row.borrow()).map(sqlx::types::Json))
+                    .collect::<Vec<_>>(),
+            ),
         };
         added.map_err(|source| RepoError::Internal {
             component: "bulk encoder",
@@ -123,6 +170,16 @@ mod tests {
         expected.extend_from_slice(&(-1i32).to_be_bytes());
         expected.extend_from_slice(&(-1i16).to_be_bytes());
         assert_eq!(payload, expected);
+    }
+
+    #[test]
+    fn timestamps_count_microseconds_from_2000() {
+        let at = NaiveDate::from_ymd_opt(2000, 1, 2)
+            .unwrap()
+            .and_hms_micro_opt(0, 0, 1, 5)
+            .unwrap();
+        assert_eq!(pg_micros(at), Some(86_400_000_000 + 1_000_005));
+        assert_eq!(pg_micros(PG_EPOCH), Some(0));
     }
 
     #[test]

@@ -14,13 +14,15 @@
 //! still locks them) and are reported as `unchanged`.
 //!
 //! The rooms: `table` (how a table describes itself, and its SQL), `encode` (binary
-//! `COPY` tuples and `UNNEST` arrays), `dedup` (last row wins, key order) and `upsert` (the
-//! pipeline).
+//! `COPY` tuples and `UNNEST` arrays), `dedup` (last row wins, key order), `upsert` (the
+//! pipeline) and `day` (tables keyed by a trading day and stamped when saved).
 
+mod day;
 mod dedup;
 mod encode;
 mod table;
 mod upsert;
 
+pub use day::{DayRow, DayTable, Stamped};
 pub use table::{Accessor, BulkColumn, BulkTable, ConflictRule, Merge};
 pub use upsert::{BulkRow, ROWS_PER_STATEMENT, UpsertReport, upsert, upsert_in, upsert_with};

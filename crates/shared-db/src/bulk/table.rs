@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 
 /// How an upsert treats a stored row's columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -31,6 +31,12 @@ pub enum ConflictRule {
     Overwrite,
     /// The new value replaces the stored one unless it is NULL (`COALESCE(new, old)`).
     KeepIfNull,
+    /// Written when the row is inserted, never on conflict, and not compared: a
+    /// `created_at`.
+    Created,
+    /// Written when the row is inserted and when another column changes; not compared,
+    /// so a save that changes nothing else leaves it (and the row) alone: an `updated_at`.
+    Touched,
 }
 
 /// Reads one column's value from a row of type `R`; the variant is the column's
@@ -46,6 +52,10 @@ pub enum Accessor<R> {
     Int4(fn(&R) -> Option<i32>),
     /// `boolean`.
     Bool(fn(&R) -> Option<bool>),
+    /// `timestamp without time zone`.
+    Timestamp(fn(&R) -> Option<NaiveDateTime>),
+    /// `jsonb`.
+    Json(fn(&R) -> Option<serde_json::Value>),
 }
 
 // Derived impls would require `R: Clone`; the fields are plain function pointers.
@@ -72,6 +82,8 @@ impl<R> Accessor<R> {
             Self::Float8(_) => "float8",
             Self::Int4(_) => "int4",
             Self::Bool(_) => "bool",
+            Self::Timestamp(_) => "timestamp",
+            Self::Json(_) => "jsonb",
         }
     }
 }
@@ -117,6 +129,24 @@ impl<R> BulkColumn<R> {
         Self {
             name,
             rule: ConflictRule::KeepIfNull,
+            value,
+        }
+    }
+
+    /// A column written on insert only (see [`ConflictRule::Created`]).
+    pub const fn created(name: &'static str, value: Accessor<R>) -> Self {
+        Self {
+            name,
+            rule: ConflictRule::Created,
+            value,
+        }
+    }
+
+    /// A column rewritten only with a changed row (see [`ConflictRule::Touched`]).
+    pub const fn touched(name: &'static str, value: Accessor<R>) -> Self {
+        Self {
+            name,
+            rule: ConflictRule::Touched,
             value,
         }
     }
@@ -276,7 +306,11 @@ impl<R> BulkTable<R> {
         let (mut set, mut stored, mut merged) = (Vec::new(), Vec::new(), Vec::new());
         for column in self.columns {
             let new_value = match (column.rule, merge) {
-                (ConflictRule::Key, _) => continue,
+                (ConflictRule::Key | ConflictRule::Created, _) => continue,
+                (ConflictRule::Touched, _) => {
+                    set.push(format!("{0} = EXCLUDED.{0}", column.name));
+                    continue;
+                }
                 (ConflictRule::Overwrite, Merge::Overwrite) => format!("EXCLUDED.{}", column.name),
                 (ConflictRule::KeepIfNull, _) | (ConflictRule::Overwrite, Merge::KeepStored) => {
                     format!("COALESCE(EXCLUDED.{0}, t.{0})", column.name)
@@ -288,13 +322,22 @@ impl<R> BulkTable<R> {
         }
         let (table, names) = (self.name, self.names());
         let keys = keys.join(", ");
-        let (set, stored, merged) = (set.join(", "), stored.join(", "), merged.join(", "));
+        // A table of keys and stamps only has nothing to update.
+        let on_conflict = if stored.is_empty() {
+            "DO NOTHING".to_owned()
+        } else {
+            format!(
+                "DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+                set.join(", "),
+                stored.join(", "),
+                merged.join(", ")
+            )
+        };
         // `xmax = 0` tells a freshly inserted row from an updated one.
         format!(
             "WITH upserted AS (\
                INSERT INTO {table} AS t ({names}) SELECT * FROM {source} \
-               ON CONFLICT ({keys}) DO UPDATE SET {set} \
-               WHERE ({stored}) IS DISTINCT FROM ({merged}) \
+               ON CONFLICT ({keys}) {on_conflict} \
                RETURNING (t.xmax = 0) AS inserted) \
              SELECT count(*) FILTER (WHERE inserted) AS inserted, \
                     count(*) FILTER (WHERE NOT inserted) AS updated \
@@ -363,6 +406,41 @@ pub(crate) mod tests {
         );
         assert!(DEMO.exists_sql().contains("ON t.code = u.code"));
         assert_eq!(DEMO.field_count(), 3);
+    }
+
+    struct Stamped(&'static str, f64);
+
+    const STAMPED: BulkTable<Stamped> = BulkTable::new(
+        "stamped",
+        &[
+            BulkColumn::key("code", Accessor::Text(|d| Some(d.0))),
+            BulkColumn::value("price", Accessor::Float8(|d| Some(d.1))),
+            BulkColumn::created("created_at", Accessor::Timestamp(|_| None)),
+            BulkColumn::touched("updated_at", Accessor::Timestamp(|_| None)),
+        ],
+    );
+
+    #[test]
+    fn stamps_are_written_but_never_compared() {
+        let sql = STAMPED.upsert_sql(Merge::Overwrite);
+        assert!(
+            sql.contains("DO UPDATE SET price = EXCLUDED.price, updated_at = EXCLUDED.updated_at WHERE (t.price) IS DISTINCT FROM (EXCLUDED.price)"),
+            "{sql}"
+        );
+        assert!(!sql.contains("created_at ="), "{sql}");
+    }
+
+    #[test]
+    fn a_table_of_keys_only_does_nothing_on_conflict() {
+        const KEYS: BulkTable<Stamped> = BulkTable::new(
+            "keys",
+            &[
+                BulkColumn::key("code", Accessor::Text(|d| Some(d.0))),
+                BulkColumn::created("created_at", Accessor::Timestamp(|_| None)),
+            ],
+        );
+        let sql = KEYS.upsert_sql(Merge::Overwrite);
+        assert!(sql.contains("ON CONFLICT (code) DO NOTHING"), "{sql}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! [`ImportCheckpoint`]: what an import records in its sync task's `config`, typed, so the
 //! keys are written and read in one place.
 
+use chrono::NaiveDate;
 use data_engineering::SyncTask;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,6 +30,9 @@ pub struct ImportCheckpoint {
     /// The BLAKE3 of the file's bytes before `offset`, in hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix_blake3: Option<String>,
+    /// The day of an AkShare board file without dates, as the import was given it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trade_date: Option<NaiveDate>,
 }
 
 /// What one committed batch adds to the task's `config`.
@@ -48,6 +52,7 @@ impl ImportCheckpoint {
             bytes,
             offset: None,
             prefix_blake3: None,
+            trade_date: None,
         }
     }
 

@@ -12,6 +12,7 @@
 //! records with their physical line, end offset and prefix hash), `parse` (the pure
 //! parser), `reader` (opening, checking and the parser thread) and this file (the run).
 
+mod akshare;
 mod checkpoint;
 mod error;
 mod market;
@@ -19,6 +20,7 @@ mod parse;
 mod reader;
 mod records;
 
+pub use akshare::{DEFAULT_SECTOR_TYPE, akshare_code};
 pub use checkpoint::ImportCheckpoint;
 pub use error::ImportError;
 
@@ -26,6 +28,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
 use data_engineering::{
     RunOutcome, SyncBatch, SyncJobType, SyncRepository, SyncTask, SyncTaskStatus, TaskLease,
 };
@@ -65,6 +68,10 @@ pub struct ImportOptions {
     pub source: String,
     /// Stop (leaving the task `PAUSED`) after this many batches; `None` runs to the end.
     pub max_batches: Option<u64>,
+    /// The day of an AkShare board whose frame has no date column
+    /// ([`ImportKind::needs_trade_date`]): required for those, refused for the others. A
+    /// resumed import keeps the day it started with.
+    pub trade_date: Option<NaiveDate>,
 }
 
 impl ImportOptions {
@@ -78,6 +85,7 @@ impl ImportOptions {
             resume: false,
             source: "tushare".to_owned(),
             max_batches: None,
+            trade_date: None,
         }
     }
 }
@@ -213,7 +221,9 @@ pub async fn import_csv(
         let batch_size = i32::try_from(options.batch_size)
             .map_err(|_| InvalidInput::new("batch_size", options.batch_size, "too large"))
             .map_err(RepoError::from)?;
-        let config = ImportCheckpoint::start(options.kind, file.clone(), size).to_config();
+        let mut checkpoint = ImportCheckpoint::start(options.kind, file.clone(), size);
+        checkpoint.trade_date = options.trade_date;
+        let config = checkpoint.to_config();
         let task =
             SyncTask::new(job, batch_size, Some(config), utc_now()).map_err(RepoError::from)?;
         (sync.start(&task, Some(&scope), utc_now()).await?, opened)
@@ -320,6 +330,29 @@ fn check_options(options: &ImportOptions) -> Result<(), RepoError> {
         )
         .into());
     }
+    match (options.kind.needs_trade_date(), options.trade_date) {
+        (true, None) => {
+            return Err(InvalidInput::new(
+                "trade_date",
+                "",
+                format!(
+                    "AkShare's {} frame has no date column: give the day it is of",
+                    options.kind.name()
+                ),
+            )
+            .into());
+        }
+        (false, Some(day)) => {
+            return Err(InvalidInput::new(
+                "trade_date",
+                day,
+                format!("a {} file has its dates in its lines", options.kind.name()),
+            )
+            .into());
+        }
+        // A day out of range is refused by the rows' own checks.
+        (true, Some(_)) | (false, None) => {}
+    }
     // Checked once here: a bad source would otherwise refuse every line of the file.
     shared_db::check_not_empty("source", &options.source)?;
     shared_db::check_len("source", Some(&options.source), SOURCE_MAX_CHARS)?;
@@ -340,8 +373,8 @@ fn open(
     size: u64,
     options: &ImportOptions,
 ) -> Result<OpenFile, ImportError> {
-    reader::open(path, options.kind, None, options.max_record_bytes, size).map_err(
-        |err| match err {
+    let mut opened = reader::open(path, options.kind, None, options.max_record_bytes, size)
+        .map_err(|err| match err {
             ReadError::Io(source) => ImportError::Io {
                 path: path.to_owned(),
                 source,
@@ -350,8 +383,9 @@ fn open(
                 path: path.to_owned(),
                 reason,
             },
-        },
-    )
+        })?;
+    opened.columns.trade_date = options.trade_date;
+    Ok(opened)
 }
 
 /// Opens the file of a resumed import where its last committed batch ended, after
@@ -393,7 +427,15 @@ fn open_for_resume(
         (None, None) if task.current_offset == 0 => None,
         _ => return Err(older()),
     };
-    reader::open(
+    if options.trade_date.is_some() && options.trade_date != recorded.trade_date {
+        return Err(changed(format!(
+            "it was started as the board of {}, not of the day now given",
+            recorded
+                .trade_date
+                .map_or_else(|| "no day".to_owned(), |day| day.to_string())
+        )));
+    }
+    let mut opened = reader::open(
         path,
         options.kind,
         checkpoint.as_ref(),
@@ -410,7 +452,9 @@ fn open_for_resume(
             path: path.to_owned(),
             reason,
         },
-    })
+    })?;
+    opened.columns.trade_date = recorded.trade_date;
+    Ok(opened)
 }
 
 /// Commits batches until the file ends (`Ok(true)`) or a stop is asked for (`Ok(false)`).

@@ -21,6 +21,8 @@ pub(crate) struct Columns {
     index: HashMap<&'static str, usize>,
     /// Header columns the kind does not read, as written (lower-cased).
     pub(crate) ignored: Vec<String>,
+    /// The day of a board file without dates (see `ImportOptions::trade_date`).
+    pub(crate) trade_date: Option<NaiveDate>,
 }
 
 impl Columns {
@@ -62,6 +64,7 @@ impl Columns {
             width: header.len(),
             index,
             ignored,
+            trade_date: None,
         })
     }
 
@@ -150,6 +153,11 @@ pub(super) struct Line<'a> {
 }
 
 impl Line<'_> {
+    /// The day the import was given for a board file without dates.
+    pub(super) fn trade_date(&self) -> Option<NaiveDate> {
+        self.columns.trade_date
+    }
+
     pub(super) fn get(&self, column: &'static str) -> Option<&str> {
         let idx = *self.columns.index.get(column)?;
         self.fields.get(idx).map(|field| field.trim())
@@ -242,6 +250,10 @@ pub(crate) fn parse_record(
         return super::market::push_market(market, &line_fields, default_source)
             .map_err(|(code, err)| fail(code.as_ref(), Problem::Invalid(err)));
     }
+    if let BatchRows::Boards(boards) = rows {
+        return super::akshare::push_board(boards, &line_fields)
+            .map_err(|(code, err)| fail(code.as_ref(), Problem::Invalid(err)));
+    }
     let code = ThirdCode::parse(line_fields.get("ts_code").unwrap_or_default())
         .map_err(|err| fail(None, Problem::Invalid(err)))?;
     push_row(rows, &line_fields, &code, default_source, record.line)
@@ -295,8 +307,8 @@ fn push_row(
             rows.push(daily_row(line, code, default_source)?);
             lines.push(line_no);
         }
-        // Parsed by `push_market` before a stock code is required.
-        BatchRows::Market(_) => {}
+        // Parsed by `push_market` and `push_board` before a stock code is required.
+        BatchRows::Market(_) | BatchRows::Boards(_) => {}
         BatchRows::Finance(rows) => {
             let mut report = StockFinance::new(
                 code.clone(),

@@ -1,10 +1,11 @@
-//! `PgLimitUpPoolRepository`: a day's limit-up pool upserted on its natural key, ordered by
-//! boards, and beside the earlier service's own insert and read.
+//! `PgDayBoardRepository`: each day board upserted on its natural key, stamped by the
+//! handle's clock, read in its order, and beside the earlier service's own statements (its
+//! repositories' `save_all` upserts and `get_by_date` selects, issued as it issues them).
 
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
-use data_engineering::{LimitUpPoolRepository, LimitUpStock, PgLimitUpPoolRepository};
+use data_engineering::{DayBoardRepository, LimitUpStock, PgDayBoardRepository};
 use shared_db::ManualClock;
 use test_support::TestDb;
 
@@ -38,7 +39,7 @@ async fn times(test_db: &TestDb, third_code: &str) -> (NaiveDateTime, NaiveDateT
 async fn a_days_pool_is_upserted_on_its_key_and_read_by_boards() {
     let test_db = TestDb::new().await;
     let clock = Arc::new(ManualClock::new("2024-06-03T10:00:00".parse().unwrap()));
-    let repo = PgLimitUpPoolRepository::new(test_db.db().with_clock(clock.clone()));
+    let repo = PgDayBoardRepository::<LimitUpStock>::new(test_db.db().with_clock(clock.clone()));
     let pool = vec![
         stock("600001.SH", 1, "093000"),
         stock("000002.SZ", 3, "092500"),
@@ -105,7 +106,7 @@ async fn the_services_pool_and_ours_read_both_ways() {
     .execute(pool)
     .await
     .unwrap();
-    let repo = PgLimitUpPoolRepository::new(test_db.db().clone());
+    let repo = PgDayBoardRepository::<LimitUpStock>::new(test_db.db().clone());
     let theirs = repo.by_date(date("2024-06-04")).await.unwrap();
     assert_eq!(
         (
