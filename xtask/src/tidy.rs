@@ -76,7 +76,7 @@ mod tests {
     }
 
     /// Each context crate and the tables it owns.
-    const CONTEXT_TABLES: [(&str, &[&str]); 5] = [
+    const CONTEXT_TABLES: [(&str, &[&str]); 6] = [
         (
             "data-engineering",
             &[
@@ -92,11 +92,16 @@ mod tests {
                 "concept",
                 "concept_stock",
                 "de_limit_up_pool",
+                "de_broken_board_pool",
+                "de_previous_limit_up",
+                "de_dragon_tiger",
+                "de_sector_capital_flow",
                 "sync_tasks",
                 "sync_failure_records",
             ],
         ),
         ("llm-platform", &["llm_configs", "web_search_cache"]),
+        ("market-insight", &["mi_concept_heat", "mi_limit_up_stock"]),
         (
             "scheduler",
             &["scheduler_job_config", "scheduler_execution_log"],

@@ -9,14 +9,18 @@
 //! holds nothing of the command line (that is the `stockdb-cli` crate), so linking it
 //! compiles the persistence layer and no more.
 
-pub use {audit, coordinator, data_engineering, llm_platform, scheduler, shared_db};
+pub use {
+    audit, coordinator, data_engineering, llm_platform, market_insight, scheduler, shared_db,
+};
 
 mod health;
+mod insight;
 mod retention;
 mod trace;
 mod unit_of_work;
 
 pub use health::{Health, PoolHealth, SchemaHealth, ServerHealth};
+pub use insight::InsightCounts;
 pub use retention::Retention;
 pub use trace::{SessionCost, SessionTrace};
 pub use unit_of_work::UnitOfWork;
@@ -42,6 +46,7 @@ use llm_platform::{
     LlmConfigRepository, PgLlmConfigRepository, PgWebSearchCacheRepository, SecretCipher,
     WebSearchCacheRepository,
 };
+use market_insight::{MarketInsightRepository, PgMarketInsightRepository};
 use scheduler::{PgSchedulerRepository, SchedulerRepository};
 pub use shared_db::{Db, DbConfig, ReplicaProblem, ReplicaStatus, RepoError};
 
@@ -62,6 +67,7 @@ pub struct Stockdb {
     previous_limit_up: Arc<PgDayBoardRepository<PreviousLimitUpStock>>,
     dragon_tiger: Arc<PgDayBoardRepository<DragonTigerEntry>>,
     sector_flows: Arc<PgDayBoardRepository<SectorFlow>>,
+    insight: Arc<PgMarketInsightRepository>,
     sync: Arc<PgSyncRepository>,
     llm_configs: Arc<PgLlmConfigRepository>,
     sessions: Arc<PgResearchSessionRepository>,
@@ -96,7 +102,7 @@ impl Stockdb {
     /// The tables stockdb manages that hold data, each owned by one context: what
     /// [`Stockdb::tables_with_rows`] looks at. The scheduler's tables are not among them:
     /// version 12 seeds the earlier service's default jobs, which are no one's data.
-    pub const TABLES: [&'static str; 30] = [
+    pub const TABLES: [&'static str; 32] = [
         "stock_info",
         "stock_daily",
         "stock_finance",
@@ -113,6 +119,8 @@ impl Stockdb {
         "de_previous_limit_up",
         "de_dragon_tiger",
         "de_sector_capital_flow",
+        "mi_concept_heat",
+        "mi_limit_up_stock",
         "sync_tasks",
         "sync_failure_records",
         "llm_configs",
@@ -158,6 +166,7 @@ impl Stockdb {
             previous_limit_up: Arc::new(PgDayBoardRepository::new(db.clone())),
             dragon_tiger: Arc::new(PgDayBoardRepository::new(db.clone())),
             sector_flows: Arc::new(PgDayBoardRepository::new(db.clone())),
+            insight: Arc::new(PgMarketInsightRepository::new(db.clone())),
             sync: Arc::new(PgSyncRepository::new(db.clone())),
             llm_configs: Arc::new(PgLlmConfigRepository::new(db.clone(), cipher)),
             sessions: Arc::new(PgResearchSessionRepository::new(db.clone())),
@@ -295,6 +304,13 @@ impl Stockdb {
     /// Sector fund flows (`de_sector_capital_flow`), shared with the earlier service.
     pub fn sector_flows(&self) -> Arc<dyn DayBoardRepository<SectorFlow>> {
         self.sector_flows.clone()
+    }
+
+    /// Concept heat and the day's limit-up stocks with their boards (`mi_concept_heat`,
+    /// `mi_limit_up_stock`), shared with the earlier service's daily report; see
+    /// [`Stockdb::compute_insight`].
+    pub fn insight(&self) -> Arc<dyn MarketInsightRepository> {
+        self.insight.clone()
     }
 
     /// Sync tasks and failures (`sync_tasks`, `sync_failure_records`).

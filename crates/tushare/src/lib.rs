@@ -13,6 +13,7 @@
 mod import;
 mod kind;
 mod write;
+mod write_akshare;
 
 pub use import::{
     DEFAULT_MAX_RECORD_BYTES, DEFAULT_SECTOR_TYPE, ImportCheckpoint, ImportError, ImportOptions,
@@ -23,3 +24,4 @@ pub use kind::{DIVIDEND_COLUMNS, ImportKind, PRICE_COLUMNS};
 pub use write::{
     write_daily, write_daily_columns, write_fina_indicator, write_market, write_stock_basic,
 };
+pub use write_akshare::write_board;

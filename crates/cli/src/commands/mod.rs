@@ -7,6 +7,7 @@
 )]
 
 mod args;
+mod boards;
 mod budget;
 mod calls;
 mod concepts;
@@ -16,7 +17,6 @@ mod import;
 mod llm;
 mod market;
 mod output;
-mod pools;
 mod retention;
 mod scheduler;
 mod scores;
@@ -106,8 +106,18 @@ enum Command {
         command: llm::LlmCommand,
     },
     /// A day's limit-up pool: the stocks that closed at their limit-up price, most
-    /// consecutive boards first.
-    LimitUp(pools::LimitUpArgs),
+    /// consecutive boards first (or the broken-board pool, or yesterday's limit-ups today).
+    LimitUp(boards::LimitUpArgs),
+    /// A day's dragon-tiger list (龙虎榜): listings by reason, most net buying first.
+    DragonTiger(boards::DayArgs),
+    /// A day's sector fund flows, most net inflow first.
+    SectorFlow(boards::SectorFlowArgs),
+    /// Concept heat and limit-up stocks with their boards (the earlier service's daily
+    /// report): read them, or compute a day's.
+    Insight {
+        #[command(subcommand)]
+        command: boards::InsightCommand,
+    },
     /// Concept boards: all of them, one board's stocks, or the boards a stock is in.
     Concepts(concepts::ConceptsArgs),
     /// The scheduler's jobs and their runs (shared with the earlier service).
@@ -264,7 +274,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dividends(args) => structure::dividends(&target.open().await?, &args, json).await,
         Command::Check { command } => structure::check(&target.open().await?, command, json).await,
         Command::Sync { command } => sync::run(&target.open().await?, command, json).await,
-        Command::LimitUp(args) => pools::limit_up(&target.open().await?, &args, json).await,
+        Command::LimitUp(args) => boards::limit_up(&target.open().await?, &args, json).await,
+        Command::DragonTiger(args) => {
+            boards::dragon_tiger(&target.open().await?, &args, json).await
+        }
+        Command::SectorFlow(args) => boards::sector_flow(&target.open().await?, &args, json).await,
+        Command::Insight { command } => boards::insight(&target.open().await?, command, json).await,
         Command::Concepts(args) => concepts::run(&target.open().await?, &args, json).await,
         Command::Scheduler { command } => {
             scheduler::run(&target.open().await?, command, json).await

@@ -192,7 +192,28 @@ fn given_day(line: &Line<'_>) -> Result<chrono::NaiveDate, InvalidInput> {
 
 #[cfg(test)]
 mod tests {
+    use chrono::NaiveDate;
+    use data_engineering::{BatchRows, Seat};
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::ImportKind;
+    use crate::import::parse::parse_file_of_day;
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 6, 3).unwrap()
+    }
+
+    /// `rows` written as AkShare's file of `kind` and read back.
+    fn round_trip(rows: &BoardRows, kind: ImportKind) -> (BoardRows, Vec<String>) {
+        let mut out = Vec::new();
+        crate::write_board(&mut out, rows).unwrap();
+        let given = kind.needs_trade_date().then(day);
+        match parse_file_of_day(kind, &out, given) {
+            (BatchRows::Boards(rows), errors) => (rows, errors),
+            (other, _) => panic!("not board rows: {other:?}"),
+        }
+    }
 
     #[test]
     fn codes_get_their_exchange_from_their_first_digits() {
@@ -209,6 +230,118 @@ mod tests {
         for bad in ["900901", "200002", "", "60000A", "6000001"] {
             let err = akshare_code(bad).unwrap_err();
             assert_eq!(err.field, "代码", "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_lines_name_their_field() {
+        let text = "代码,名称,涨跌幅,最新价,成交额,换手率,连板数,首次封板时间\n\
+                    600000,浦发银行,10.0,8.8,1e8,1.2,1,92500\n\
+                    900901,B股,10.0,1,1,1,1,\n\
+                    000001,平安银行,,11,1,1,1,\n\
+                    000002,万科A,10.0,11,1,1,1.5,\n\
+                    000003,,10.0,11,1,1,1,\n\
+                    000004,国华网安,10.0,11,1,1,0,\n";
+        let (rows, errors) =
+            match parse_file_of_day(ImportKind::ZtPool, text.as_bytes(), Some(day())) {
+                (BatchRows::Boards(rows), errors) => (rows, errors),
+                (other, _) => panic!("{other:?}"),
+            };
+        let BoardRows::LimitUp(rows) = rows else {
+            panic!("{rows:?}")
+        };
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            rows[0].first_limit_up_time.as_deref(),
+            Some("092500"),
+            "a dropped zero put back"
+        );
+        assert_eq!(rows[0].trade_date, day(), "the day given");
+        let expected = [
+            ("line 3", "代码"),
+            ("line 4", "涨跌幅"),
+            ("line 5", "连板数"),
+            ("line 6", "stock_name"),
+            ("line 7", "consecutive_boards"),
+        ];
+        assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+        for (error, (line, field)) in errors.iter().zip(expected) {
+            assert!(error.starts_with(line) && error.contains(field), "{error}");
+        }
+    }
+
+    fn code() -> impl Strategy<Value = ThirdCode> {
+        (
+            prop::sample::select(vec!["60", "68", "00", "30", "43", "83", "92"]),
+            "[0-9]{4}",
+        )
+            .prop_map(|(head, tail)| akshare_code(&format!("{head}{tail}")).unwrap())
+    }
+
+    /// Printable text with commas and quotes, not a spelling of a missing value.
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        proptest::string::string_regex(&format!("[^\\x00-\\x1f\\x7f]{{1,{max}}}"))
+            .unwrap()
+            .prop_filter("a value, no surrounding space", |t| {
+                t.trim() == t
+                    && !["nan", "NaN", "NAN", "None", "null", "NULL", "\\N"].contains(&t.as_str())
+            })
+    }
+
+    fn amount() -> impl Strategy<Value = f64> {
+        (-1_000_000_000i64..1_000_000_000).prop_map(|n| n as f64 / 100.0)
+    }
+
+    fn time() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of(
+            (9u32..15, 0u32..60, 0u32..60).prop_map(|(h, m, s)| format!("{h:02}{m:02}{s:02}")),
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn generated_boards_survive_akshares_files(
+            stocks in prop::collection::vec((code(), text(100), amount(), amount(), 1i32..20, time(), text(100)), 1..15),
+            sectors in prop::collection::vec((text(100), text(50), amount(), amount()), 1..15),
+        ) {
+            let pool = BoardRows::LimitUp(stocks.iter().map(|(c, n, a, b, boards, t, ind)| data_engineering::LimitUpStock {
+                trade_date: day(), third_code: c.clone(), stock_name: n.clone(), pct_chg: *a, close: *b,
+                amount: *b * 100.0, turnover_rate: *a, consecutive_boards: *boards,
+                first_limit_up_time: t.clone(), last_limit_up_time: t.clone(), industry: ind.clone(),
+            }).collect());
+            let (read, errors) = round_trip(&pool, ImportKind::ZtPool);
+            prop_assert!(errors.is_empty(), "{:?}", errors);
+            prop_assert_eq!(read, pool);
+            let broken = BoardRows::BrokenBoard(stocks.iter().map(|(c, n, a, b, boards, t, ind)| data_engineering::BrokenBoardStock {
+                trade_date: day(), third_code: c.clone(), stock_name: n.clone(), pct_chg: *a, close: *b,
+                amount: *a, turnover_rate: *b, open_count: *boards - 1, first_limit_up_time: t.clone(),
+                last_open_time: None, industry: ind.clone(),
+            }).collect());
+            let (read, errors) = round_trip(&broken, ImportKind::ZbgcPool);
+            prop_assert!(errors.is_empty(), "{:?}", errors);
+            prop_assert_eq!(read, broken);
+            let previous = BoardRows::PreviousLimitUp(stocks.iter().map(|(c, n, a, b, boards, _, ind)| data_engineering::PreviousLimitUpStock {
+                trade_date: day(), third_code: c.clone(), stock_name: n.clone(), pct_chg: *a, close: *b,
+                amount: *a, turnover_rate: *b, yesterday_consecutive_boards: *boards, industry: ind.clone(),
+            }).collect());
+            let (read, errors) = round_trip(&previous, ImportKind::PreviousPool);
+            prop_assert!(errors.is_empty(), "{:?}", errors);
+            prop_assert_eq!(read, previous);
+            let listed = BoardRows::DragonTiger(stocks.iter().map(|(c, n, a, b, _, _, reason)| data_engineering::DragonTigerEntry {
+                trade_date: day() + chrono::Duration::days(i64::from(*a > 0.0)), third_code: c.clone(),
+                stock_name: n.clone(), pct_chg: *a, close: *b, reason: reason.clone(), net_amount: *a - *b,
+                buy_amount: *a, sell_amount: *b, buy_seats: Vec::<Seat>::new(), sell_seats: Vec::new(),
+            }).collect());
+            let (read, errors) = round_trip(&listed, ImportKind::Lhb);
+            prop_assert!(errors.is_empty(), "{:?}", errors);
+            prop_assert_eq!(read, listed);
+            let flows = BoardRows::SectorFlow(sectors.iter().map(|(name, kind, net, pct)| data_engineering::SectorFlow {
+                trade_date: day(), sector_name: name.clone(), sector_type: kind.clone(), net_amount: *net,
+                inflow_amount: 0.0, outflow_amount: 0.0, pct_chg: *pct,
+            }).collect());
+            let (read, errors) = round_trip(&flows, ImportKind::SectorFlow);
+            prop_assert!(errors.is_empty(), "{:?}", errors);
+            prop_assert_eq!(read, flows);
         }
     }
 }

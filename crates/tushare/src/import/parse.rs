@@ -329,10 +329,21 @@ fn push_row(
 /// Parses `text` (a whole file) as `kind`: the rows, and each bad line's message.
 #[cfg(test)]
 pub(crate) fn parse_file(kind: ImportKind, text: &[u8]) -> (BatchRows, Vec<String>) {
+    parse_file_of_day(kind, text, None)
+}
+
+/// [`parse_file`] for a board file given its day.
+#[cfg(test)]
+pub(crate) fn parse_file_of_day(
+    kind: ImportKind,
+    text: &[u8],
+    day: Option<NaiveDate>,
+) -> (BatchRows, Vec<String>) {
     let mut reader = super::records::RecordReader::new(text, 0, 1, blake3::Hasher::new(), 1 << 20);
     let mut record = Record::default();
     assert!(reader.read(&mut record).unwrap());
-    let columns = Columns::new(&record, kind).unwrap();
+    let mut columns = Columns::new(&record, kind).unwrap();
+    columns.trade_date = day;
     let mut rows = columns.batch(8);
     let mut errors = Vec::new();
     while reader.read(&mut record).unwrap() {
