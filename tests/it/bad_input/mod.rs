@@ -4,6 +4,7 @@
 //! and nothing of a failed call is written.
 
 mod audit_logs;
+mod board_csv;
 mod config;
 mod csv_lines;
 mod llm_configs;

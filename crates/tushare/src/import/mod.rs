@@ -331,7 +331,8 @@ fn check_options(options: &ImportOptions) -> Result<(), RepoError> {
         .into());
     }
     match (options.kind.needs_trade_date(), options.trade_date) {
-        (true, None) => {
+        // A resume reads the day its import started with.
+        (true, None) if !options.resume => {
             return Err(InvalidInput::new(
                 "trade_date",
                 "",
@@ -351,7 +352,7 @@ fn check_options(options: &ImportOptions) -> Result<(), RepoError> {
             .into());
         }
         // A day out of range is refused by the rows' own checks.
-        (true, Some(_)) | (false, None) => {}
+        (true, _) | (false, None) => {}
     }
     // Checked once here: a bad source would otherwise refuse every line of the file.
     shared_db::check_not_empty("source", &options.source)?;
