@@ -14,7 +14,7 @@ mod traces;
 
 pub use concepts::concepts;
 pub use market::{daily_bars, finance_reports, last_quarter_end};
-pub use pools::limit_up_pool;
+pub use pools::{SampleBoards, boards};
 pub use stocks::{stocks, trading_days};
 pub use structure::{
     MarketStructure, SAMPLE_INDEX, apply_structure, market_structure, price_limits,

@@ -42,6 +42,28 @@ fn profile(s: &mut Sampler, stock: &StockInfo) -> Profile {
     }
 }
 
+/// The chance a stock seals its limit-up on a day (about 1 % of the market does).
+const LIMIT_UP_CHANCE: f64 = 0.008;
+/// The chance a stock sealed yesterday seals again.
+const RUN_CHANCE: f64 = 0.3;
+/// The chance a stock reaches its limit-up and does not close there.
+const BROKEN_CHANCE: f64 = 0.004;
+
+/// A uniform draw in [0, 1) of `code`'s news on `day`: a hash (SplitMix64), independent
+/// of the walk's generator.
+fn news_draw(seed: u64, code: &str, day: NaiveDate) -> f64 {
+    let mut x =
+        seed ^ u64::from(day.num_days_from_ce().unsigned_abs()).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for byte in code.bytes() {
+        x = (x ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// Daily bars of every stock on every day, stock by stock, as a lazy iterator.
 pub fn daily_bars<'a>(
     stocks: &'a [StockInfo],
@@ -53,14 +75,27 @@ pub fn daily_bars<'a>(
         let p = profile(&mut s, stock);
         let mut bars = Vec::with_capacity(days.len());
         let mut pre_close = round(p.price, 2);
+        let mut sealed = false;
         for day in days {
             let limit_up = round(pre_close * (1.0 + p.limit), 2);
             let limit_down = round(pre_close * (1.0 - p.limit), 2);
-            let close =
+            let mut close =
                 round(pre_close * (1.0 + s.normal(0.0003, 0.022)), 2).clamp(limit_down, limit_up);
             let open =
                 round(pre_close * (1.0 + s.normal(0.0, 0.008)), 2).clamp(limit_down, limit_up);
-            let high = round(open.max(close) * (1.0 + s.normal(0.0, 0.006).abs()), 2).min(limit_up);
+            let mut high =
+                round(open.max(close) * (1.0 + s.normal(0.0, 0.006).abs()), 2).min(limit_up);
+            // News days, drawn apart from the walk (so the walk's draws stay as they were):
+            // a stock seals its limit-up (and, sealed yesterday, often again), or reaches
+            // it and falls back.
+            let news = news_draw(seed, stock.third_code.as_str(), *day);
+            if news < LIMIT_UP_CHANCE || (sealed && news < RUN_CHANCE) {
+                (close, high) = (limit_up, limit_up);
+            } else if news < LIMIT_UP_CHANCE + BROKEN_CHANCE {
+                high = limit_up;
+                close = close.max(round(pre_close * (1.0 + p.limit * 0.5), 2));
+            }
+            sealed = close >= limit_up;
             let low =
                 round(open.min(close) * (1.0 - s.normal(0.0, 0.006).abs()), 2).max(limit_down);
             let turnover = s.log_uniform(0.2, 8.0);

@@ -27,12 +27,30 @@ pub(crate) struct LimitUpArgs {
     previous: bool,
 }
 
+impl LimitUpArgs {
+    /// The pool of `day`, or its broken-board pool.
+    pub(crate) fn on(day: NaiveDate, broken: bool) -> Self {
+        Self {
+            day: Some(day),
+            broken,
+            previous: false,
+        }
+    }
+}
+
 /// A day argument: the one given, or the board's newest.
 #[derive(Debug, Args)]
 pub(crate) struct DayArgs {
     /// The day (default: the newest day with rows).
     #[arg(value_parser = parse_date)]
     day: Option<NaiveDate>,
+}
+
+impl DayArgs {
+    /// `day`.
+    pub(crate) fn on(day: NaiveDate) -> Self {
+        Self { day: Some(day) }
+    }
 }
 
 /// `stockdb sector-flow` arguments.
@@ -285,6 +303,16 @@ pub(crate) enum InsightCommand {
         #[arg(value_parser = parse_date)]
         day: NaiveDate,
     },
+}
+
+impl InsightCommand {
+    /// `heat DAY --top N`.
+    pub(crate) fn heat(day: NaiveDate, top: u64) -> Self {
+        Self::Heat {
+            day: Some(day),
+            top,
+        }
+    }
 }
 
 pub(crate) async fn insight(

@@ -103,10 +103,13 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
             .await?;
     }
     println!("{} concept boards saved", boards.len());
+    heading("the day boards (AkShare's pools, dragon-tiger list, sector flows)");
     let bars = sample::apply_structure(sample::daily_bars(&stocks, &days, SEED), &structure);
-    let pool = sample::limit_up_pool(bars, &stocks, &structure, SEED);
-    let saved = db.limit_up().save_all(pool).await?;
-    println!("{} limit-up pool rows saved", saved.inserted);
+    let boards = sample::boards(bars, &stocks, &structure, SEED);
+    let dir = private_dir()?;
+    super::demo_boards::load(&db, dir.path(), boards, &days).await?;
+    dir.close()
+        .context("removing the demo's working directory")?;
 
     heading("recording research sessions, node executions and their LLM / API calls");
     let start = last_day.and_time(SESSIONS_START);
@@ -132,6 +135,7 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
 
     tour(&db, &stocks, &traces, json).await?;
     structure_tour(&db, &structure, &days, json).await?;
+    super::demo_boards::tour(&db, &days, json).await?;
     println!("\nNext: `stockdb --help`, `stockdb import daily FILE.csv`, `stockdb db stop`.");
     Ok(())
 }
@@ -174,6 +178,20 @@ fn private_dir() -> anyhow::Result<tempfile::TempDir> {
         .context("creating the demo's working directory")
 }
 
+/// A new file `name` in `dir`, readable by its owner only: an existing one is an error,
+/// so nothing found there is reused.
+pub(crate) fn new_private_file(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, std::fs::File)> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = dir.join(name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    Ok((path, file))
+}
+
 /// Writes the sample as Tushare would export it; returns the files in import order.
 fn write_sample_csvs(
     dir: &Path,
@@ -184,15 +202,7 @@ fn write_sample_csvs(
     last_quarter: NaiveDate,
 ) -> anyhow::Result<Vec<(Kind, PathBuf)>> {
     let create = |name: &str| -> anyhow::Result<(PathBuf, std::io::BufWriter<std::fs::File>)> {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let path = dir.join(name);
-        // New files only, readable by their owner only: nothing found there is reused.
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("creating {}", path.display()))?;
+        let (path, file) = new_private_file(dir, name)?;
         Ok((path, std::io::BufWriter::new(file)))
     };
     let (stock_file, out) = create("stock_basic.csv")?;

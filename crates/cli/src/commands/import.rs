@@ -234,6 +234,12 @@ impl ImportArgs {
             max_batches: None,
         }
     }
+
+    /// The same, for an AkShare board of `day`.
+    pub(crate) fn of_day(mut self, day: chrono::NaiveDate) -> Self {
+        self.date = Some(day);
+        self
+    }
 }
 
 pub(crate) fn print_summary(summary: &ImportSummary, json: bool) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ mod calls;
 mod concepts;
 mod db;
 mod demo;
+mod demo_boards;
 mod import;
 mod llm;
 mod market;
