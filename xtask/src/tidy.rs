@@ -125,12 +125,28 @@ mod tests {
         ),
     ];
 
-    /// Whether `text` holds `word` with no identifier character on either side.
-    fn names(text: &str, word: &str) -> bool {
+    /// Whether `text` names `table` in SQL: as a word right after `FROM`, `JOIN`, `INTO`,
+    /// `UPDATE`, `TABLE` or `REFERENCES` (any case). Prose and identifiers that share a
+    /// table's name (a `concept` parameter of a context that is not data-engineering) are
+    /// not naming it.
+    fn names_in_sql(text: &str, table: &str) -> bool {
+        const KEYWORDS: [&str; 6] = ["from", "join", "into", "update", "table", "references"];
         let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
-        text.match_indices(word).any(|(at, _)| {
-            !text[..at].chars().next_back().is_some_and(is_ident)
-                && !text[at + word.len()..].chars().next().is_some_and(is_ident)
+        text.match_indices(table).any(|(at, _)| {
+            if text[..at].chars().next_back().is_some_and(is_ident)
+                || text[at + table.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(is_ident)
+            {
+                return false;
+            }
+            let before = text[..at].trim_end();
+            let keyword = before
+                .rsplit(|c: char| !c.is_ascii_alphabetic())
+                .next()
+                .unwrap_or_default();
+            before.len() < at && KEYWORDS.iter().any(|k| keyword.eq_ignore_ascii_case(k))
         })
     }
 
@@ -151,15 +167,21 @@ mod tests {
                     if owner == context {
                         continue;
                     }
-                    for table in tables.iter().filter(|table| names(&text, table)) {
+                    for table in tables.iter().filter(|table| names_in_sql(&text, table)) {
                         offending.push(format!("{} names {owner}'s {table}", path.display()));
                     }
                 }
             }
         }
         assert!(offending.is_empty(), "{offending:#?}");
-        assert!(names("FROM research_sessions s", "research_sessions"));
-        assert!(!names(
+        assert!(names_in_sql(
+            "FROM research_sessions s",
+            "research_sessions"
+        ));
+        assert!(names_in_sql("left join\n  concept c", "concept"));
+        assert!(!names_in_sql("/// a concept board", "concept"));
+        assert!(!names_in_sql("fn f(concept: &str)", "concept"));
+        assert!(!names_in_sql(
             "ix_research_sessions_created_at",
             "research_sessions"
         ));
