@@ -227,4 +227,23 @@ impl SchedulerRepository for PgSchedulerRepository {
             .await?;
         rows.iter().map(run).collect()
     }
+
+    async fn prune_runs(&self, keep_days: u32, dry_run: bool) -> Result<u64, RepoError> {
+        if !(1..=36_500).contains(&keep_days) {
+            return Err(InvalidInput::new("keep_days", keep_days, "must be 1 to 36,500").into());
+        }
+        let cutoff = self.db.now() - chrono::Duration::days(i64::from(keep_days));
+        let matching = "FROM scheduler_execution_log WHERE status <> 'RUNNING' AND started_at < $1";
+        let sql = if dry_run {
+            format!("SELECT count(*) {matching}")
+        } else {
+            format!("WITH gone AS (DELETE {matching} RETURNING 1) SELECT count(*) FROM gone")
+        };
+        let rows = self.query(&sql, vec![cutoff.into()]).await?;
+        let count: i64 = match rows.first() {
+            Some(row) => row.try_get_by_index(0)?,
+            None => 0,
+        };
+        Ok(count.unsigned_abs())
+    }
 }

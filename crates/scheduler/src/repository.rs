@@ -39,4 +39,10 @@ pub trait SchedulerRepository: Send + Sync {
     /// The newest `limit` (1..=10,000) runs, of `job_id` or of every job, newest start
     /// first.
     async fn runs(&self, job_id: Option<&str>, limit: u64) -> Result<Vec<JobRun>, RepoError>;
+
+    /// Deletes the finished runs (`SUCCESS`, `FAILED`) that started more than `keep_days`
+    /// (1..=36,500) days before the handle's clock, in one statement; with `dry_run`,
+    /// only counts them. A `RUNNING` run is never deleted, however old (it may be a live
+    /// job's, and a dead one is worth seeing). Returns how many.
+    async fn prune_runs(&self, keep_days: u32, dry_run: bool) -> Result<u64, RepoError>;
 }

@@ -23,6 +23,16 @@ pub(crate) enum SchedulerCommand {
         #[arg(long, default_value_t = 20)]
         limit: u64,
     },
+    /// Deletes finished runs that started longer ago than --keep (a running one is
+    /// kept): the log grows by every run of every job, and nothing else trims it.
+    Prune {
+        /// Keep this much history, e.g. 90d (at most 36500d).
+        #[arg(long, value_parser = super::args::parse_days)]
+        keep: u32,
+        /// Count them; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 pub(crate) async fn run(db: &Stockdb, command: SchedulerCommand, json: bool) -> anyhow::Result<()> {
@@ -73,6 +83,14 @@ pub(crate) async fn run(db: &Stockdb, command: SchedulerCommand, json: bool) -> 
                 print_table(t);
             }
             println!("{} run(s)", runs.len());
+        }
+        SchedulerCommand::Prune { keep, dry_run } => {
+            let pruned = scheduler.prune_runs(keep, dry_run).await?;
+            if json {
+                return print_json(&serde_json::json!({ "runs": pruned, "dry_run": dry_run }));
+            }
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            println!("{verb} {pruned} finished run(s) started more than {keep} days ago");
         }
     }
     Ok(())

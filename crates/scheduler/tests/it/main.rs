@@ -213,3 +213,45 @@ async fn the_services_rows_and_ours_read_both_ways() {
     assert_eq!(status, "SUCCESS");
     assert!(finished.is_some());
 }
+
+#[tokio::test]
+async fn old_finished_runs_are_pruned_by_the_clock_and_a_running_one_is_kept() {
+    let test_db = TestDb::new().await;
+    let clock = Arc::new(ManualClock::new(at("2024-01-01T18:00:00")));
+    let repo = PgSchedulerRepository::new(test_db.db().with_clock(clock.clone()));
+    // A run a day for 100 days; the first one never finishes (its process died).
+    let stuck = repo.start_run("sync_daily_by_date").await.unwrap();
+    for _ in 1..100 {
+        clock.advance(chrono::Duration::days(1));
+        let run = repo.start_run("sync_daily_by_date").await.unwrap();
+        repo.finish_run(run.id, RunStatus::Success, None)
+            .await
+            .unwrap();
+    }
+    // Now 2024-04-09 18:00: keeping 30 days keeps the runs from 03-10 18:00 on (31 of
+    // them); the 68 finished before go.
+    assert_eq!(
+        repo.prune_runs(30, true).await.unwrap(),
+        68,
+        "a dry run counts"
+    );
+    assert_eq!(
+        repo.runs(None, 1_000).await.unwrap().len(),
+        100,
+        "and deletes nothing"
+    );
+    assert_eq!(repo.prune_runs(30, false).await.unwrap(), 68);
+    let left = repo.runs(None, 1_000).await.unwrap();
+    assert_eq!(left.len(), 32);
+    assert!(
+        left.iter().any(|r| r.id == stuck.id),
+        "a running run is kept"
+    );
+    assert_eq!(
+        repo.prune_runs(30, false).await.unwrap(),
+        0,
+        "again: nothing left to do"
+    );
+    let err = repo.prune_runs(0, true).await.unwrap_err();
+    assert!(matches!(err, RepoError::Invalid(_)), "{err}");
+}
