@@ -14,6 +14,7 @@
 )]
 
 mod audit;
+mod boards;
 mod copy;
 mod imports;
 mod ledger;
@@ -100,6 +101,9 @@ enum Suite {
     Audit,
     /// A year's LLM cost from the rows and from the daily rollup, and the catch-up.
     Ledger,
+    /// The day boards: a day's limit-up pool saved and read beside hand-written SQL, and
+    /// what schema v13's dropped id index saves on an insert.
+    Boards,
     /// The market-structure reads: index members as of a day, the calendar, a stock's
     /// ten years of open days classified.
     Structure,
@@ -153,6 +157,7 @@ impl Settings {
                     Suite::Audit,
                     Suite::Ledger,
                     Suite::Structure,
+                    Suite::Boards,
                 ]
             } else {
                 args.only.clone()
@@ -366,6 +371,11 @@ impl Bench {
         } else {
             None
         };
+        let boards = if runs(Suite::Boards) {
+            Some(self.boards().await?)
+        } else {
+            None
+        };
         Ok(report::Report::new(
             &data,
             report::Results {
@@ -381,6 +391,7 @@ impl Bench {
                 audit,
                 ledger,
                 structure,
+                boards,
             },
         ))
     }

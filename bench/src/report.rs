@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::audit::Audit;
+use crate::boards::{self, Boards};
 use crate::imports::Imports;
 use crate::ledger::{self, Ledger};
 use crate::reads::{ReadPath, Reads};
@@ -22,6 +23,7 @@ pub(crate) struct Results {
     pub(crate) audit: Option<Audit>,
     pub(crate) ledger: Option<Ledger>,
     pub(crate) structure: Option<Structure>,
+    pub(crate) boards: Option<Boards>,
 }
 
 /// Everything one run measured.
@@ -39,6 +41,7 @@ pub(crate) struct Report {
     audit: Option<Audit>,
     ledger: Option<Ledger>,
     structure: Option<Structure>,
+    boards: Option<Boards>,
     targets: Vec<Target>,
 }
 
@@ -232,6 +235,18 @@ impl Report {
                 1.5,
             ));
         }
+        if let Some(b) = &results.boards {
+            for (name, read) in [
+                ("day boards: save a day's pool", &b.save_a_day),
+                ("day boards: read a day's pool", &b.read_a_day),
+            ] {
+                targets.push(Target::at_most(
+                    format!("{name}: p99 / floor p99"),
+                    read.p99_over_floor,
+                    1.5,
+                ));
+            }
+        }
         for (name, read) in results.reads.iter().flat_map(Reads::paths) {
             targets.push(Target::at_most(
                 format!("{name}: p99 / floor p99"),
@@ -255,6 +270,7 @@ impl Report {
             audit: results.audit,
             ledger: results.ledger,
             structure: results.structure,
+            boards: results.boards,
             targets,
         }
     }
@@ -283,6 +299,9 @@ impl Report {
         }
         if let Some(s) = &self.structure {
             structure::print(s);
+        }
+        if let Some(b) = &self.boards {
+            boards::print(b);
         }
         println!("\n## Targets\n");
         println!("| target | measured | goal | met |");
