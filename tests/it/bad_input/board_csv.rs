@@ -8,16 +8,8 @@
 use super::*;
 use data_engineering::SyncTaskStatus;
 
-struct Case {
-    kind: ImportKind,
-    job: SyncJobType,
-    text: &'static str,
-    rows: u64,
-    bad: &'static [(u64, &'static str)],
-}
-
-const CASES: &[Case] = &[
-    Case {
+const CASES: &[FileCase] = &[
+    FileCase {
         kind: ImportKind::ZtPool,
         job: SyncJobType::ImportZtPool,
         text: "序号,代码,名称,涨跌幅,最新价,成交额,流通市值,总市值,换手率,封板资金,首次封板时间,\
@@ -29,7 +21,7 @@ const CASES: &[Case] = &[
         rows: 2,
         bad: &[(4, "代码"), (5, "consecutive_boards")],
     },
-    Case {
+    FileCase {
         kind: ImportKind::ZbgcPool,
         job: SyncJobType::ImportZbgcPool,
         text: "序号,代码,名称,涨跌幅,最新价,涨停价,成交额,流通市值,总市值,换手率,涨速,首次封板时间,\
@@ -39,7 +31,7 @@ const CASES: &[Case] = &[
         rows: 1,
         bad: &[(3, "涨跌幅")],
     },
-    Case {
+    FileCase {
         kind: ImportKind::PreviousPool,
         job: SyncJobType::ImportPreviousPool,
         text: "序号,代码,名称,涨跌幅,最新价,涨停价,成交额,流通市值,总市值,换手率,涨速,振幅,\
@@ -50,7 +42,7 @@ const CASES: &[Case] = &[
         rows: 2,
         bad: &[(4, "昨日连板数")],
     },
-    Case {
+    FileCase {
         kind: ImportKind::Lhb,
         job: SyncJobType::ImportLhb,
         text: "序号,代码,名称,上榜日,解读,收盘价,涨跌幅,龙虎榜净买额,龙虎榜买入额,龙虎榜卖出额,\
@@ -62,7 +54,7 @@ const CASES: &[Case] = &[
         rows: 2,
         bad: &[(4, "上榜日"), (5, "reason")],
     },
-    Case {
+    FileCase {
         kind: ImportKind::SectorFlow,
         job: SyncJobType::ImportSectorFlow,
         text: "序号,名称,今日涨跌幅,今日主力净流入-净额,今日主力净流入-净占比,今日超大单净流入-净额,\
@@ -76,7 +68,7 @@ const CASES: &[Case] = &[
     },
 ];
 
-fn options(case: &Case, file: &std::path::Path) -> ImportOptions {
+fn options(case: &FileCase, file: &std::path::Path) -> ImportOptions {
     let mut options = ImportOptions::new(case.kind, file);
     options.source = "akshare".into();
     if case.kind.needs_trade_date() {
@@ -90,42 +82,7 @@ async fn each_akshare_board_file_round_trips_and_its_bad_lines_become_failure_re
     crate::logs();
     let test_db = TestDb::new().await;
     let db = stockdb::Stockdb::from_db(test_db.db().clone(), None);
-    let dir = tempfile::tempdir().unwrap();
-    for case in CASES {
-        let file = dir.path().join(format!("{}.csv", case.kind.name()));
-        std::fs::write(&file, case.text).unwrap();
-        let options = options(case, &file);
-        let (sync, stop) = (db.sync(), AtomicBool::new(false));
-        let run = || import_csv(sync.as_ref(), &options, &NoProgress, &stop);
-        let first = run().await.unwrap();
-        let what = case.kind.name();
-        assert_eq!(
-            (first.rows, first.inserted, first.rejected),
-            (case.rows, case.rows, case.bad.len() as u64),
-            "{what}"
-        );
-        let again = run().await.unwrap();
-        assert_eq!(
-            (again.inserted, again.updated),
-            (0, 0),
-            "{what}: idempotent"
-        );
-        let failures = db
-            .sync()
-            .list_failures(Some(case.job), true, 100)
-            .await
-            .unwrap();
-        assert_eq!(failures.len(), 2 * case.bad.len(), "{what}");
-        for (line, field) in case.bad {
-            let prefix = format!("line {line}:");
-            let message = failures
-                .iter()
-                .filter_map(|f| f.error_message.as_deref())
-                .find(|m| m.starts_with(&prefix))
-                .unwrap_or_else(|| panic!("{what}: no failure record for {prefix}"));
-            assert!(message.contains(field), "{what}: {message:?} names {field}");
-        }
-    }
+    import_cases(&db, CASES, options).await;
     let on = day("2024-06-03");
     let pool = db.limit_up().by_date(on).await.unwrap();
     let read: Vec<(&str, i32, Option<&str>)> = pool

@@ -178,3 +178,60 @@ pub(super) async fn untouched(test_db: &TestDb, sessions: i64) {
         );
     }
 }
+
+/// One import file of a kind: its text (header first), the rows its good lines make, and a
+/// fragment each bad line's failure record must hold, by file line.
+pub(super) struct FileCase {
+    pub(super) kind: ImportKind,
+    pub(super) job: SyncJobType,
+    pub(super) text: &'static str,
+    pub(super) rows: u64,
+    pub(super) bad: &'static [(u64, &'static str)],
+}
+
+/// Imports each case's file twice with the options `options` makes: the first stores its
+/// good lines and records each bad one as a failure of the kind's job type naming its
+/// line and field; the second changes nothing.
+pub(super) async fn import_cases(
+    db: &stockdb::Stockdb,
+    cases: &[FileCase],
+    options: impl Fn(&FileCase, &std::path::Path) -> ImportOptions,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    for case in cases {
+        let file = dir.path().join(format!("{}.csv", case.kind.name()));
+        std::fs::write(&file, case.text).unwrap();
+        let options = options(case, &file);
+        let (sync, stop) = (db.sync(), AtomicBool::new(false));
+        let run = || import_csv(sync.as_ref(), &options, &NoProgress, &stop);
+        let first = run().await.unwrap();
+        let what = case.kind.name();
+        assert_eq!(
+            (first.rows, first.inserted, first.rejected),
+            (case.rows, case.rows, case.bad.len() as u64),
+            "{what}"
+        );
+        let again = run().await.unwrap();
+        assert_eq!(
+            (again.inserted, again.updated),
+            (0, 0),
+            "{what}: idempotent"
+        );
+        let failures = db
+            .sync()
+            .list_failures(Some(case.job), true, 100)
+            .await
+            .unwrap();
+        // Each run records each bad line once.
+        assert_eq!(failures.len(), 2 * case.bad.len(), "{what}");
+        for (line, field) in case.bad {
+            let prefix = format!("line {line}:");
+            let message = failures
+                .iter()
+                .filter_map(|f| f.error_message.as_deref())
+                .find(|m| m.starts_with(&prefix))
+                .unwrap_or_else(|| panic!("{what}: no failure record for {prefix}"));
+            assert!(message.contains(field), "{what}: {message:?} names {field}");
+        }
+    }
+}

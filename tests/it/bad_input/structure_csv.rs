@@ -6,18 +6,8 @@
 use super::*;
 use data_engineering::{Exchange, SuspendType};
 
-/// One file: its kind, its text (header first), the rows its good lines make, and a
-/// fragment each bad line's failure record must hold, by file line.
-struct Case {
-    kind: ImportKind,
-    job: SyncJobType,
-    text: &'static str,
-    rows: u64,
-    bad: &'static [(u64, &'static str)],
-}
-
-const CASES: &[Case] = &[
-    Case {
+const CASES: &[FileCase] = &[
+    FileCase {
         kind: ImportKind::TradeCal,
         job: SyncJobType::ImportTradeCal,
         text: "exchange,cal_date,is_open,pretrade_date\n\
@@ -30,7 +20,7 @@ const CASES: &[Case] = &[
         rows: 3,
         bad: &[(4, "exchange"), (5, "is_open"), (6, "cal_date")],
     },
-    Case {
+    FileCase {
         kind: ImportKind::Suspend,
         job: SyncJobType::ImportSuspend,
         text: "ts_code,trade_date,suspend_timing,suspend_type,suspend_reason\n\
@@ -41,7 +31,7 @@ const CASES: &[Case] = &[
         rows: 3,
         bad: &[(4, "suspend_type")],
     },
-    Case {
+    FileCase {
         kind: ImportKind::StkLimit,
         job: SyncJobType::ImportStkLimit,
         text: "trade_date,ts_code,pre_close,up_limit,down_limit\n\
@@ -52,7 +42,7 @@ const CASES: &[Case] = &[
         rows: 2,
         bad: &[(4, "down_limit"), (5, "up_limit")],
     },
-    Case {
+    FileCase {
         kind: ImportKind::Namechange,
         job: SyncJobType::ImportNamechange,
         text: "ts_code,name,start_date,end_date,ann_date,change_reason\n\
@@ -63,7 +53,7 @@ const CASES: &[Case] = &[
         rows: 2,
         bad: &[(4, "name"), (5, "end_date")],
     },
-    Case {
+    FileCase {
         kind: ImportKind::IndexWeight,
         job: SyncJobType::ImportIndexWeight,
         text: "index_code,con_code,trade_date,weight\n\
@@ -74,7 +64,7 @@ const CASES: &[Case] = &[
         rows: 2,
         bad: &[(4, "weight"), (5, "con_code")],
     },
-    Case {
+    FileCase {
         kind: ImportKind::Dividend,
         job: SyncJobType::ImportDividend,
         text: "ts_code,end_date,ann_date,div_proc,stk_div,stk_bo_rate,stk_co_rate,cash_div,\
@@ -95,43 +85,7 @@ async fn each_market_structure_file_round_trips_and_its_bad_lines_become_failure
     crate::logs();
     let test_db = TestDb::new().await;
     let db = stockdb::Stockdb::from_db(test_db.db().clone(), None);
-    let dir = tempfile::tempdir().unwrap();
-    for case in CASES {
-        let file = dir.path().join(format!("{}.csv", case.kind.name()));
-        std::fs::write(&file, case.text).unwrap();
-        let options = ImportOptions::new(case.kind, &file);
-        let (sync, stop) = (db.sync(), AtomicBool::new(false));
-        let run = || import_csv(sync.as_ref(), &options, &NoProgress, &stop);
-        let first = run().await.unwrap();
-        let what = case.kind.name();
-        assert_eq!(
-            (first.rows, first.inserted, first.rejected),
-            (case.rows, case.rows, case.bad.len() as u64),
-            "{what}"
-        );
-        let again = run().await.unwrap();
-        assert_eq!(
-            (again.inserted, again.updated),
-            (0, 0),
-            "{what}: idempotent"
-        );
-        let failures = db
-            .sync()
-            .list_failures(Some(case.job), true, 100)
-            .await
-            .unwrap();
-        // Each run records each bad line once.
-        assert_eq!(failures.len(), 2 * case.bad.len(), "{what}");
-        for (line, field) in case.bad {
-            let prefix = format!("line {line}:");
-            let message = failures
-                .iter()
-                .filter_map(|f| f.error_message.as_deref())
-                .find(|m| m.starts_with(&prefix))
-                .unwrap_or_else(|| panic!("{what}: no failure record for {prefix}"));
-            assert!(message.contains(field), "{what}: {message:?} names {field}");
-        }
-    }
+    import_cases(&db, CASES, |case, file| ImportOptions::new(case.kind, file)).await;
     let market = db.market();
     let day = |d: &str| d.parse::<NaiveDate>().unwrap();
     let open = market
