@@ -108,6 +108,8 @@ pub(crate) async fn run(target: &Target, args: &DemoArgs, json: bool) -> anyhow:
     let boards = sample::boards(bars, &stocks, &structure, SEED);
     let dir = private_dir()?;
     super::demo_boards::load(&db, dir.path(), boards, &days).await?;
+    let runs = super::demo_boards::record_runs(&db, &days).await?;
+    println!("{runs} runs of the scheduler's jobs recorded");
     dir.close()
         .context("removing the demo's working directory")?;
 

@@ -114,6 +114,48 @@ pub(crate) async fn load(
     Ok(())
 }
 
+/// Runs of the scheduler's seeded jobs on the last `days`, at their cron times (Beijing
+/// 18:00, 18:30, 19:00 and midnight, stored in UTC as the service stores them), the daily
+/// sync failing once: as the earlier service's scheduler would have logged them.
+pub(crate) async fn record_runs(db: &Stockdb, days: &[NaiveDate]) -> anyhow::Result<usize> {
+    let clock = std::sync::Arc::new(stockdb::shared_db::ManualClock::new(
+        days.first()
+            .copied()
+            .unwrap_or_default()
+            .and_time(chrono::NaiveTime::MIN),
+    ));
+    let scheduler = Stockdb::from_db(db.db().with_clock(clock.clone()), None).scheduler();
+    let jobs = [
+        ("sync_incremental_finance", 16, 0, 41_000),
+        ("sync_daily_by_date", 10, 0, 95_000),
+        ("sync_concept_data", 10, 30, 180_000),
+        ("sync_stock_basic", 11, 0, 12_000),
+    ];
+    let mut recorded = 0;
+    for (n, day) in days.iter().rev().take(RUN_DAYS).rev().enumerate() {
+        for (job, hour, minute, ms) in jobs {
+            let start = day.and_hms_opt(hour, minute, 0).context("a cron time")?;
+            clock.set(start);
+            let run = scheduler.start_run(job).await?;
+            clock.advance(chrono::Duration::milliseconds(ms));
+            let (status, error) = if job == "sync_daily_by_date" && n == 1 {
+                (
+                    stockdb::scheduler::RunStatus::Failed,
+                    Some("TimeoutError: tushare daily did not answer in 60 s"),
+                )
+            } else {
+                (stockdb::scheduler::RunStatus::Success, None)
+            };
+            scheduler.finish_run(run.id, status, error).await?;
+            recorded += 1;
+        }
+    }
+    Ok(recorded)
+}
+
+/// Days of scheduler runs the demo records.
+const RUN_DAYS: usize = 3;
+
 /// `rows` split into those `keep` holds for and the rest.
 fn split<R>(rows: Vec<R>, keep: impl Fn(&R) -> bool) -> (Vec<R>, Vec<R>) {
     rows.into_iter().partition(keep)

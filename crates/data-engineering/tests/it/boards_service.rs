@@ -69,6 +69,32 @@ async fn broken_boards_and_previous_limit_ups_read_both_ways() {
     assert_eq!(read, [("300001.SZ".into(), 0), ("600111.SH".into(), 3)]);
 
     let previous = PgDayBoardRepository::<PreviousLimitUpStock>::new(test_db.db().clone());
+    // The service's PgPreviousLimitUpRepository.save_all, read back by stockdb.
+    sqlx::query(
+        "INSERT INTO de_previous_limit_up (trade_date, third_code, stock_name, pct_chg, close, \
+             amount, turnover_rate, yesterday_consecutive_boards, industry, created_at, updated_at) \
+         VALUES ('2024-06-04', '603002.SH', '宏昌电子', -3.1, 5.31, 9e7, 1.5, 1, '电子化学品', \
+                 '2024-06-04 16:00', '2024-06-04 16:00') \
+         ON CONFLICT (trade_date, third_code) DO UPDATE SET pct_chg = EXCLUDED.pct_chg, \
+             updated_at = EXCLUDED.updated_at",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        previous.by_date(date("2024-06-04")).await.unwrap(),
+        [PreviousLimitUpStock {
+            trade_date: date("2024-06-04"),
+            third_code: code("603002.SH"),
+            stock_name: "宏昌电子".into(),
+            pct_chg: -3.1,
+            close: 5.31,
+            amount: 9e7,
+            turnover_rate: 1.5,
+            yesterday_consecutive_boards: 1,
+            industry: "电子化学品".into(),
+        }]
+    );
     let row = |third_code: &str, pct_chg: f64| PreviousLimitUpStock {
         trade_date: date("2024-06-05"),
         third_code: code(third_code),
@@ -275,6 +301,26 @@ async fn sector_flows_are_kept_per_type_and_read_by_net_inflow() {
     .await
     .unwrap();
     assert_eq!(theirs, [("半导体".into(), 3e8)]);
+    // Its save_all, read back by stockdb (in/outflow 0, as it always stores them).
+    sqlx::query(
+        "INSERT INTO de_sector_capital_flow (trade_date, sector_name, sector_type, net_amount, \
+             inflow_amount, outflow_amount, pct_chg, created_at, updated_at) \
+         VALUES ('2024-06-04', '白酒', '概念资金流', 1.2e8, 0, 0, -0.4, '2024-06-04 16:00', \
+                 '2024-06-04 16:00') \
+         ON CONFLICT (trade_date, sector_name, sector_type) DO UPDATE SET \
+             net_amount = EXCLUDED.net_amount, updated_at = EXCLUDED.updated_at",
+    )
+    .execute(test_db.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        repo.by_date(date("2024-06-04")).await.unwrap(),
+        [SectorFlow {
+            trade_date: date("2024-06-04"),
+            ..flow("白酒", "概念资金流", 1.2e8)
+        }]
+        .map(|f| SectorFlow { pct_chg: -0.4, ..f })
+    );
     let err = repo
         .save_all(vec![flow("", "概念资金流", 1.0)])
         .await
