@@ -1,5 +1,6 @@
-//! Throwaway PostgreSQL clusters for the replication tests: a primary made with `initdb`
-//! and streaming replicas of it made with `pg_basebackup -R`, each in its own temporary
+//! Throwaway PostgreSQL clusters for the replication and Citus tests: a primary made with
+//! `initdb` (with Citus loaded, for a Citus node) and streaming replicas of it made with
+//! `pg_basebackup -R`, each in its own temporary
 //! directory and listening on a Unix socket there only (no TCP port to collide with or to
 //! be reached from elsewhere). As root, the server runs as the `postgres` user, as
 //! `initdb` requires. Dropping a cluster stops it at once.
@@ -18,6 +19,29 @@ pub(crate) struct Cluster {
 impl Cluster {
     /// A new primary, started (with only the databases `initdb` makes).
     pub(crate) fn primary() -> Self {
+        Self::initdb("")
+    }
+
+    /// A new primary with Citus loaded (`shared_preload_libraries`, and the logical WAL
+    /// its online distribution copies rows with), started. Panics, saying how to install
+    /// it, when the server has no Citus.
+    pub(crate) fn citus_node() -> Self {
+        let lib = bin_dir()
+            .parent()
+            .map(|dir| dir.join("lib").join("citus.so"));
+        assert!(
+            lib.as_ref().is_some_and(|lib| lib.is_file()),
+            "these tests need Citus in the server's library directory ({lib:?}): \
+             `cargo xtask citus` builds and installs it from ../shared/vendor/citus"
+        );
+        Self::initdb(
+            "shared_preload_libraries = 'citus'\noutput_plugin_libraries = 'pgoutput, test_decoding, citus'\n\
+             wal_level = logical\n\
+             max_replication_slots = 20\nmax_wal_senders = 20\nmax_connections = 200\n",
+        )
+    }
+
+    fn initdb(settings: &str) -> Self {
         let cluster = Self::new_dir();
         cluster.pg(
             "initdb",
@@ -33,6 +57,7 @@ impl Cluster {
             ],
         );
         cluster.configure();
+        cluster.append_conf(settings);
         cluster.start();
         cluster
     }
@@ -63,12 +88,7 @@ impl Cluster {
     }
 
     fn new_dir() -> Self {
-        let found = test_support::server_bin_dir();
-        // Where initdb really lives: a directory on PATH may hold links to a few of them.
-        let bin = std::fs::canonicalize(found.join("initdb"))
-            .ok()
-            .and_then(|initdb| initdb.parent().map(PathBuf::from))
-            .unwrap_or(found);
+        let bin = bin_dir();
         let run_as = is_root().then_some("postgres");
         let root = tempfile::Builder::new()
             .prefix("stockdb-replication-")
@@ -101,15 +121,23 @@ impl Cluster {
 
     /// Listens on the socket directory only; durability off (throwaway data).
     fn configure(&self) {
-        let extra = format!(
+        self.append_conf(&format!(
             "\nlisten_addresses = ''\nunix_socket_directories = '{}'\nfsync = off\n\
              synchronous_commit = off\nfull_page_writes = off\nwal_receiver_status_interval = 1s\n",
             self.socket_dir().display()
-        );
+        ));
+    }
+
+    fn append_conf(&self, settings: &str) {
         let conf = self.data().join("postgresql.conf");
         let mut text = std::fs::read_to_string(&conf).unwrap();
-        text.push_str(&extra);
+        text.push_str(settings);
         std::fs::write(&conf, text).unwrap();
+    }
+
+    /// The directory of its Unix socket: its host name for other nodes.
+    pub(crate) fn host(&self) -> String {
+        self.socket_dir().display().to_string()
     }
 
     /// Starts the server and waits until it accepts connections.
@@ -215,6 +243,15 @@ impl Drop for Cluster {
                 .output();
         }
     }
+}
+
+/// Where the server binaries really live: a directory on PATH may hold links to a few.
+fn bin_dir() -> PathBuf {
+    let found = test_support::server_bin_dir();
+    std::fs::canonicalize(found.join("initdb"))
+        .ok()
+        .and_then(|initdb| initdb.parent().map(PathBuf::from))
+        .unwrap_or(found)
 }
 
 fn is_root() -> bool {

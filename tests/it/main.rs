@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 mod bad_input;
+mod citus;
 mod cluster;
 mod concurrency;
 mod faults;

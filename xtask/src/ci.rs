@@ -7,12 +7,14 @@ use anyhow::Context as _;
 
 use crate::db::{ensure_server, server_url};
 
-/// Makes sure PostgreSQL is reachable, then runs fmt, clippy, the README's test command
+/// Makes sure PostgreSQL is reachable and has Citus installed, then runs fmt, clippy, the README's test command
 /// a quick benchmark and the README's first command; then the README's container test
 /// command (the suite again, against one container per test process).
 pub(crate) fn run(runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let url = server_url();
     runtime.block_on(ensure_server(&url))?;
+    // The Citus tests run throwaway clusters of the machine's server with Citus loaded.
+    crate::citus::ensure()?;
     let started = Instant::now();
     cargo(&["fmt", "--all", "--check"], &url)?;
     cargo(

@@ -8,6 +8,7 @@
 
 mod bench;
 mod ci;
+mod citus;
 mod db;
 mod test_image;
 mod tidy;
@@ -50,6 +51,9 @@ enum Command {
     },
     /// Build the PostgreSQL image the tests run containers of (no registry needed).
     TestImage(test_image::TestImageArgs),
+    /// Install Citus into the machine's PostgreSQL 15 when missing (from
+    /// ../shared/vendor/citus; root): the Citus tests need it.
+    Citus,
     /// What CI runs: make sure PostgreSQL is up, then fmt, clippy and the test suite, the
     /// quick benchmark and the demo; then the suite again against test containers.
     Ci,
@@ -79,6 +83,7 @@ fn main() -> anyhow::Result<()> {
         Command::Db { command } => runtime.block_on(command.run()),
         Command::Bench { args } => bench::run(&args),
         Command::TestImage(args) => test_image::run(&args),
+        Command::Citus => citus::ensure(),
         Command::Ci => ci::run(&runtime),
     }
 }

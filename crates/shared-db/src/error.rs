@@ -251,6 +251,8 @@ pub mod sqlstate {
     pub const DUPLICATE_DATABASE: &str = "42P04";
     /// `duplicate_table`: also a partition made by another process at the same moment.
     pub const DUPLICATE_TABLE: &str = "42P07";
+    /// `internal_error`.
+    pub const INTERNAL_ERROR: &str = "XX000";
     /// Class 08, connection exceptions: every code starts with this.
     pub const CONNECTION_EXCEPTION_CLASS: &str = "08";
 
@@ -332,6 +334,10 @@ enum Class {
     Other,
 }
 
+/// How Citus starts the message of a write planned on shards a concurrent distribution
+/// replaced.
+const CITUS_SHARD_MOVED: &str = "could not find valid entry for shard";
+
 fn classify(err: &sqlx::Error) -> Class {
     match err {
         sqlx::Error::PoolTimedOut => Class::Timeout(TimedOut::AcquiringConnection),
@@ -377,6 +383,12 @@ fn classify(err: &sqlx::Error) -> Class {
                 | sqlstate::CANNOT_CONNECT_NOW
                 | sqlstate::TOO_MANY_CONNECTIONS => Class::Unavailable,
                 c if c.starts_with(sqlstate::CONNECTION_EXCEPTION_CLASS) => Class::Unavailable,
+                // Citus, while `create_distributed_table_concurrently` replaces a table's
+                // shards, fails a multi-row write planned on the old ones (citus#6360);
+                // the same write again goes to the new shards.
+                sqlstate::INTERNAL_ERROR if db.message().starts_with(CITUS_SHARD_MOVED) => {
+                    Class::Unavailable
+                }
                 _ => Class::Other,
             }
         }

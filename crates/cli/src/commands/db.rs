@@ -1,4 +1,5 @@
-//! `stockdb db start|stop|status|url`: the embedded cluster.
+//! `stockdb db start|stop|status|url`: the embedded cluster; `db health`; `db distribute`
+//! on a Citus coordinator.
 
 use shared_db::redact_url;
 use stockdb::Health;
@@ -10,6 +11,9 @@ use crate::embedded::ClusterState;
 pub(crate) async fn run(target: &Target, command: DbCommand, json: bool) -> anyhow::Result<()> {
     if matches!(command, DbCommand::Health) {
         return health(target, json).await;
+    }
+    if let DbCommand::Distribute { dry_run, yes } = command {
+        return distribute(&target.open().await?, dry_run, yes, json).await;
     }
     if let (DbCommand::Url, Some(url)) = (&command, target.database_url()) {
         println!("{}", redact_url(url));
@@ -59,7 +63,7 @@ pub(crate) async fn run(target: &Target, command: DbCommand, json: bool) -> anyh
             }
         }
         DbCommand::Url => println!("{}", target.url().await?),
-        DbCommand::Health => {}
+        DbCommand::Health | DbCommand::Distribute { .. } => {}
     }
     Ok(())
 }
@@ -141,5 +145,68 @@ async fn health(target: &Target, json: bool) -> anyhow::Result<()> {
         );
     }
     anyhow::ensure!(health.healthy, "unhealthy: {}", health.problems.join("; "));
+    Ok(())
+}
+
+/// `stockdb db distribute`: the plan, then (confirmed) carried out.
+async fn distribute(
+    db: &stockdb::Stockdb,
+    dry_run: bool,
+    yes: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let plan = db.distribution().await?;
+    let describe = |plan: &stockdb::Distribution| {
+        println!(
+            "Citus {} with {} worker(s): {}",
+            plan.citus_version,
+            plan.workers.len(),
+            plan.workers.join(", ")
+        );
+        for step in &plan.steps {
+            let placement = match step.placement {
+                stockdb::Placement::Reference => {
+                    "reference table (a copy on every node)".to_owned()
+                }
+                stockdb::Placement::Distributed {
+                    column,
+                    colocate_with,
+                } => format!(
+                    "distributed by {column}{}",
+                    colocate_with
+                        .map(|t| format!(", co-located with {t}"))
+                        .unwrap_or_default()
+                ),
+            };
+            let state = if step.done { "done" } else { "pending" };
+            println!("  {:<14} {placement}: {state}", step.table);
+        }
+    };
+    let pending = plan.pending().count();
+    if dry_run || pending == 0 {
+        if json {
+            return output::print_json(&plan);
+        }
+        describe(&plan);
+        if pending == 0 {
+            println!("nothing to do");
+        }
+        return Ok(());
+    }
+    if !json {
+        describe(&plan);
+    }
+    output::confirm(
+        &format!("place {pending} table(s) on the workers"),
+        "`distribute`",
+        "distribute",
+        yes,
+    )?;
+    let done = db.distribute().await?;
+    if json {
+        return output::print_json(&done);
+    }
+    println!("{pending} table(s) placed");
+    describe(&done);
     Ok(())
 }

@@ -162,6 +162,17 @@ pub(crate) enum DbCommand {
     /// schema version this build expects and matching its golden print, and how busy the
     /// pool is. Exits 1 when unhealthy; starts, migrates and changes nothing.
     Health,
+    /// On a Citus coordinator: distribute `stock_daily` and `stock_finance` by stock
+    /// (co-located) and copy `stock_info` to every node, online, table by table; what is
+    /// done already is skipped. Lists the plan and asks first unless --yes.
+    Distribute {
+        /// Show the workers and the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 /// Parses the arguments, runs the command on a multi-threaded runtime and maps the
