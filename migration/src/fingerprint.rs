@@ -157,6 +157,8 @@ with tabs as (
   from pg_class c join pg_namespace n on n.oid = c.relnamespace
   where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition
     and c.relname not in ('alembic_version', 'seaql_migrations')
+    and not exists (select 1 from pg_depend e where e.classid = 'pg_class'::regclass
+                    and e.objid = c.oid and e.deptype = 'e')
 ),
 lines as (
   select t.relname as tbl, 0 as sect, ''::text as k, 0 as ord,
@@ -232,6 +234,8 @@ select line from (
 select case c.relkind when 'v' then 'view ' else 'materialized view ' end || c.relname
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = 'public' and c.relkind in ('v', 'm')
+  and not exists (select 1 from pg_depend e where e.classid = 'pg_class'::regclass
+                    and e.objid = c.oid and e.deptype = 'e')
 ) x(line) order by line collate "C"
 "#;
 

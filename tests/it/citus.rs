@@ -210,6 +210,18 @@ async fn the_market_data_is_distributed_with_its_rows_while_a_writer_commits() {
         0,
         "a second run has nothing to do"
     );
+    // The coordinator prints as its version: no shards, no Citus objects.
+    let print = migration::fingerprint(db.db().conn()).await.unwrap();
+    let golden = migration::golden(MigrationRunner::LATEST).unwrap();
+    assert!(
+        print == golden,
+        "{}",
+        migration::diff("golden", golden, "coordinator", &print)
+    );
+    let health = db.health().await;
+    let citus = health.citus.expect("health reads the placement");
+    assert_eq!((citus.workers.len(), citus.pending().count()), (2, 0));
+    assert!(health.healthy, "{:?}", health.problems);
 }
 
 #[tokio::test]
@@ -219,4 +231,5 @@ async fn a_server_without_citus_is_refused_by_name() {
     let err = db.distribute().await.unwrap_err();
     assert!(err.to_string().contains("no Citus"), "{err}");
     assert!(db.distribution().await.is_err());
+    assert_eq!(db.health().await.citus.map(|c| c.workers), None);
 }

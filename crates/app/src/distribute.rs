@@ -28,7 +28,7 @@ pub enum Placement {
 }
 
 /// One table of the plan and whether it is placed so already.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DistributionStep {
     /// The table.
     pub table: &'static str,
@@ -39,7 +39,7 @@ pub struct DistributionStep {
 }
 
 /// The cluster and the plan's progress on it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Distribution {
     /// Citus's version on the coordinator.
     pub citus_version: String,
@@ -75,6 +75,20 @@ const PLAN: [(&str, Placement); 3] = [
         },
     ),
 ];
+
+/// A table's comments as the statements that set them.
+const COMMENTS: &str = "SELECT format('COMMENT ON TABLE %I IS %L', c.relname, \
+         obj_description(c.oid, 'pg_class')) \
+     FROM pg_class c WHERE c.oid = $1::regclass AND obj_description(c.oid, 'pg_class') IS NOT NULL \
+     UNION ALL \
+     SELECT format('COMMENT ON COLUMN %I.%I IS %L', c.relname, a.attname, \
+         col_description(c.oid, a.attnum)) \
+     FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid \
+     WHERE c.oid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+       AND col_description(c.oid, a.attnum) IS NOT NULL";
+
+/// How often the cleanup of left-behind copies is tried (200 ms apart).
+const CLEANUP_TRIES: usize = 25;
 
 /// The message of a server without Citus.
 const NOT_CITUS: &str = "this server has no Citus (no `citus` extension in this database): \
@@ -136,6 +150,20 @@ pub(crate) async fn distribution(db: &Db) -> Result<Distribution, RepoError> {
     })
 }
 
+/// [`distribution`] on a Citus coordinator, `None` on a server without Citus.
+pub(crate) async fn if_citus(db: &Db) -> Result<Option<Distribution>, RepoError> {
+    let primary = db.primary();
+    let present: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")
+            .fetch_one(primary.pool())
+            .await?;
+    if present {
+        distribution(db).await.map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Carries out the pending steps, one table at a time, each its own statement outside a
 /// transaction: `create_reference_table` (it holds writes to the table while its rows are
 /// copied: the stock list is a few thousand rows) and `create_distributed_table_concurrently`
@@ -155,6 +183,13 @@ pub(crate) async fn distribute(db: &Db) -> Result<Distribution, RepoError> {
     let primary = db.primary();
     let pool = primary.pool();
     for step in before.pending() {
+        // `create_distributed_table_concurrently` makes the table anew without its
+        // comments (the schema's documentation, and part of its golden print): kept here,
+        // put back after.
+        let comments: Vec<String> = sqlx::query_scalar(COMMENTS)
+            .bind(step.table)
+            .fetch_all(pool)
+            .await?;
         let sql = match step.placement {
             Placement::Reference => format!("SELECT create_reference_table('{}')", step.table),
             Placement::Distributed {
@@ -170,6 +205,26 @@ pub(crate) async fn distribute(db: &Db) -> Result<Distribution, RepoError> {
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
             .execute(pool)
             .await?;
+        for comment in comments {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(comment))
+                .execute(pool)
+                .await?;
+        }
+    }
+    // The tables' local copies left behind are dropped now rather than by Citus's
+    // background cleanup, so the coordinator's catalog (and its print) is the schema's. A
+    // copy an operation still holds is dropped on a later try.
+    for _ in 0..CLEANUP_TRIES {
+        sqlx::raw_sql("CALL citus_cleanup_orphaned_resources()")
+            .execute(pool)
+            .await?;
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_dist_cleanup")
+            .fetch_one(pool)
+            .await?;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     distribution(db).await
 }

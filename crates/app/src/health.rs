@@ -33,6 +33,9 @@ pub struct Health {
     pub partitions: Vec<PartitionStatus>,
     /// Every LLM budget with its current period's spend (empty before schema version 10).
     pub budgets: Vec<BudgetSpend>,
+    /// On a Citus coordinator: its workers and where the market data is placed (`None`
+    /// on a server without Citus).
+    pub citus: Option<crate::Distribution>,
 }
 
 /// Months of partitions ahead below which health warns: maintenance should have made more.
@@ -98,6 +101,7 @@ impl Health {
             replicas: Vec::new(),
             partitions: Vec::new(),
             budgets: Vec::new(),
+            citus: None,
         }
     }
 
@@ -206,6 +210,16 @@ impl Health {
             Vec::new()
         };
         warnings.extend(budgets.iter().filter_map(budget_warning));
+        let citus = match crate::distribute::if_citus(db).await {
+            Ok(citus) => citus,
+            Err(err) => {
+                warnings.push(format!(
+                    "the Citus placement cannot be read: {}",
+                    chain(&err)
+                ));
+                None
+            }
+        };
         Self {
             healthy: problems.is_empty(),
             problems,
@@ -216,6 +230,7 @@ impl Health {
             replicas,
             partitions,
             budgets,
+            citus,
         }
     }
 }

@@ -129,6 +129,25 @@ async fn health(target: &Target, json: bool) -> anyhow::Result<()> {
                     .map_or_else(String::new, |name| format!(", {name} not split yet"))
             );
         }
+        if let Some(citus) = &health.citus {
+            let placed = |done: bool| {
+                citus
+                    .steps
+                    .iter()
+                    .filter(|s| s.done == done)
+                    .map(|s| s.table)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!(
+                "citus:    {} with {} worker(s) ({}); placed: {}; pending: {}",
+                citus.citus_version,
+                citus.workers.len(),
+                output::clean(&citus.workers.join(", ")),
+                or_none(placed(true)),
+                or_none(placed(false))
+            );
+        }
         for warning in &health.warnings {
             println!("warning:  {}", output::clean(warning));
         }
@@ -209,4 +228,13 @@ async fn distribute(
     println!("{pending} table(s) placed");
     describe(&done);
     Ok(())
+}
+
+/// `-` for an empty list.
+fn or_none(list: String) -> String {
+    if list.is_empty() {
+        "-".to_owned()
+    } else {
+        list
+    }
 }
