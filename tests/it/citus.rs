@@ -13,22 +13,12 @@ use migration::MigrationRunner;
 use stockdb::{Placement, Stockdb};
 use test_support::TestDb;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, sql};
 
 /// A coordinator and its workers, each with database `stockdb` and the extension.
 struct CitusCluster {
     coordinator: Cluster,
     _workers: Vec<Cluster>,
-}
-
-async fn sql(url: &str, statement: &str) {
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
-        .await
-        .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|err| panic!("{statement}: {err}"));
 }
 
 impl CitusCluster {

@@ -245,6 +245,17 @@ impl Drop for Cluster {
     }
 }
 
+/// Runs `statement` (one or more, in one simple query) on a connection of its own to `url`.
+pub(crate) async fn sql(url: &str, statement: &str) {
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|err| panic!("{statement}: {err}"));
+}
+
 /// Where the server binaries really live: a directory on PATH may hold links to a few.
 fn bin_dir() -> PathBuf {
     let found = test_support::server_bin_dir();

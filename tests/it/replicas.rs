@@ -10,20 +10,10 @@ use data_engineering::{StockInfo, ThirdCode};
 use migration::MigrationRunner;
 use stockdb::{DbConfig, Stockdb};
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, sql};
 
 fn stock(code: &str, symbol: &str) -> StockInfo {
     StockInfo::new(ThirdCode::parse(code).unwrap(), symbol, "测试")
-}
-
-async fn sql(url: &str, statement: &str) {
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
-        .await
-        .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-        .execute(&mut conn)
-        .await
-        .unwrap();
 }
 
 /// Waits (at most 20 s) until `done` holds for what `db` says of its replicas.
