@@ -301,6 +301,18 @@ impl fmt::Display for StatusReport<'_> {
                 status.others.join(", ")
             )?;
         }
+        if let Some(citus) = &status.citus {
+            writeln!(
+                f,
+                "citus: {} worker(s); {}",
+                citus.workers,
+                if citus.tables.is_empty() {
+                    "no table placed yet (stockdb db distribute)".to_owned()
+                } else {
+                    citus.tables.join(", ")
+                }
+            )?;
+        }
         match status.matches_golden {
             Some(true) => writeln!(
                 f,

@@ -29,6 +29,8 @@ pub use cli::{LockWait, MigrateCommand};
 pub use digest::schema_digest;
 pub use fingerprint::{SplitPrint, diff, fingerprint, golden, split_managed, with_tables};
 pub use migrations::Migrator;
-pub use runner::{AppliedMigration, MigrateError, MigrationRunner, MigrationStatus, status_of};
+pub use runner::{
+    AppliedMigration, CitusPlacement, MigrateError, MigrationRunner, MigrationStatus, status_of,
+};
 pub use script::{Direction, sql_script};
 pub use sea_orm_migration::MigratorTrait;

@@ -208,6 +208,20 @@ async fn the_market_data_is_distributed_with_its_rows_while_a_writer_commits() {
         "{}",
         migration::diff("golden", golden, "coordinator", &print)
     );
+    let runner = MigrationRunner::connect(&url).await.unwrap();
+    let status = runner.status().await.unwrap();
+    runner.close().await.unwrap();
+    assert_eq!(status.matches_golden, Some(true));
+    let placement = status.citus.expect("migrate status reads the placement");
+    assert_eq!(placement.workers, 2);
+    assert_eq!(
+        placement.tables,
+        [
+            "stock_daily: distributed by third_code",
+            "stock_finance: distributed by third_code",
+            "stock_info: reference table"
+        ]
+    );
     let health = db.health().await;
     let citus = health.citus.expect("health reads the placement");
     assert_eq!((citus.workers.len(), citus.pending().count()), (2, 0));
