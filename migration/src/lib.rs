@@ -9,6 +9,7 @@
 
 mod adopt;
 #[cfg(feature = "cli")]
+mod citus;
 mod cli;
 mod digest;
 mod error;
@@ -24,13 +25,12 @@ pub use adopt::{
     ALEMBIC_REVISIONS, Adoption, SERVICE_TABLES, SERVICE_TABLES_VERSION, Stamp, is_newer_revision,
     revision_for_version, revision_number, service_tables_at, version_of_revision,
 };
+pub use citus::CitusPlacement;
 #[cfg(feature = "cli")]
 pub use cli::{LockWait, MigrateCommand};
 pub use digest::schema_digest;
 pub use fingerprint::{SplitPrint, diff, fingerprint, golden, split_managed, with_tables};
 pub use migrations::Migrator;
-pub use runner::{
-    AppliedMigration, CitusPlacement, MigrateError, MigrationRunner, MigrationStatus, status_of,
-};
+pub use runner::{AppliedMigration, MigrateError, MigrationRunner, MigrationStatus, status_of};
 pub use script::{Direction, sql_script};
 pub use sea_orm_migration::MigratorTrait;

@@ -49,16 +49,7 @@ pub struct MigrationStatus {
     pub drift: Option<String>,
     /// On a Citus coordinator: its active workers and each placed table (`stock_daily:
     /// distributed by third_code`, `stock_info: reference table`); `None` without Citus.
-    pub citus: Option<CitusPlacement>,
-}
-
-/// Where a Citus coordinator places stockdb's tables.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CitusPlacement {
-    /// Active worker nodes.
-    pub workers: u64,
-    /// Each table Citus knows, with how it is placed, by name.
-    pub tables: Vec<String>,
+    pub citus: Option<crate::citus::CitusPlacement>,
 }
 
 impl MigrationStatus {
@@ -418,51 +409,6 @@ pub(crate) async fn alembic_revision(db: &impl ConnectionTrait) -> Result<Option
     Ok(Some(revisions.join(",")))
 }
 
-/// The placement of a Citus coordinator's tables, `None` where there is no Citus.
-async fn citus_placement(db: &impl ConnectionTrait) -> Result<Option<CitusPlacement>, DbErr> {
-    let present = db
-        .query_one_raw(Statement::from_string(
-            DatabaseBackend::Postgres,
-            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
-        ))
-        .await?
-        .map(|row| row.try_get_by_index::<bool>(0))
-        .transpose()?
-        .unwrap_or(false);
-    if !present {
-        return Ok(None);
-    }
-    let workers = db
-        .query_one_raw(Statement::from_string(
-            DatabaseBackend::Postgres,
-            "SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary' AND isactive \
-             AND groupid <> 0",
-        ))
-        .await?
-        .map(|row| row.try_get_by_index::<i64>(0))
-        .transpose()?
-        .unwrap_or(0);
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            DatabaseBackend::Postgres,
-            "SELECT logicalrelid::text || CASE partmethod \
-                 WHEN 'n' THEN ': reference table' \
-                 WHEN 'h' THEN ': distributed by ' \
-                     || column_to_column_name(logicalrelid, partkey) \
-                 ELSE ': Citus method ' || partmethod::text END \
-             FROM pg_dist_partition ORDER BY 1",
-        ))
-        .await?;
-    let tables = rows
-        .iter()
-        .map(|row| row.try_get_by_index::<String>(0))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(CitusPlacement {
-        workers: workers.unsigned_abs(),
-        tables,
-    }))
-}
-
 /// The comment stockdb leaves on an `alembic_version` table it made.
 pub(crate) const STAMPED_COMMENT: &str = "made by stockdb migrate alembic-stamp";
 
@@ -528,7 +474,7 @@ where
                 &split.managed,
             )
         });
-    let citus = citus_placement(db).await?;
+    let citus = crate::citus::placement(db).await?;
     Ok(MigrationStatus {
         applied,
         pending,
