@@ -8,8 +8,8 @@
 //! schema change is a new migration, never an edit.
 
 mod adopt;
-#[cfg(feature = "cli")]
 mod citus;
+#[cfg(feature = "cli")]
 mod cli;
 mod digest;
 mod error;
