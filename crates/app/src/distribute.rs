@@ -97,6 +97,14 @@ const NOT_CITUS: &str = "this server has no Citus (no `citus` extension in this 
 /// The coordinator's view of the plan. Errors: `Internal` naming the missing extension on
 /// a server without Citus.
 pub(crate) async fn distribution(db: &Db) -> Result<Distribution, RepoError> {
+    if_citus(db).await?.ok_or_else(|| RepoError::Internal {
+        component: "distribute",
+        detail: NOT_CITUS.to_owned(),
+    })
+}
+
+/// [`distribution`] on a Citus coordinator, `None` on a server without Citus.
+pub(crate) async fn if_citus(db: &Db) -> Result<Option<Distribution>, RepoError> {
     let pool = db.primary();
     let pool = pool.pool();
     let version: Option<String> =
@@ -104,10 +112,7 @@ pub(crate) async fn distribution(db: &Db) -> Result<Distribution, RepoError> {
             .fetch_optional(pool)
             .await?;
     let Some(citus_version) = version else {
-        return Err(RepoError::Internal {
-            component: "distribute",
-            detail: NOT_CITUS.to_owned(),
-        });
+        return Ok(None);
     };
     let workers: Vec<String> = sqlx::query_scalar(
         "SELECT nodename || ':' || nodeport FROM pg_dist_node \
@@ -143,25 +148,11 @@ pub(crate) async fn distribution(db: &Db) -> Result<Distribution, RepoError> {
             done,
         });
     }
-    Ok(Distribution {
+    Ok(Some(Distribution {
         citus_version,
         workers,
         steps,
-    })
-}
-
-/// [`distribution`] on a Citus coordinator, `None` on a server without Citus.
-pub(crate) async fn if_citus(db: &Db) -> Result<Option<Distribution>, RepoError> {
-    let primary = db.primary();
-    let present: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")
-            .fetch_one(primary.pool())
-            .await?;
-    if present {
-        distribution(db).await.map(Some)
-    } else {
-        Ok(None)
-    }
+    }))
 }
 
 /// Carries out the pending steps, one table at a time, each its own statement outside a
