@@ -12,6 +12,7 @@ mod citus;
 #[cfg(feature = "cli")]
 mod cli;
 mod digest;
+mod distribute;
 mod error;
 mod fingerprint;
 mod guards;
@@ -29,6 +30,9 @@ pub use citus::CitusPlacement;
 #[cfg(feature = "cli")]
 pub use cli::{LockWait, MigrateCommand};
 pub use digest::schema_digest;
+pub use distribute::{
+    Distribution, DistributionStep, Placement, distribute, distribution, if_citus,
+};
 pub use fingerprint::{SplitPrint, diff, fingerprint, golden, split_managed, with_tables};
 pub use migrations::Migrator;
 pub use runner::{AppliedMigration, MigrateError, MigrationRunner, MigrationStatus, status_of};

@@ -11,7 +11,9 @@
 //! `CREATE INDEX CONCURRENTLY` on a table a later step turned into a partitioned one).
 
 use sea_orm_migration::DbErr;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use sea_orm_migration::sea_orm::{
+    ConnectionTrait, DatabaseBackend, Statement, TransactionSession as _, TransactionTrait,
+};
 use shared_db::{LockWait, ShortLocks, database_error, retry_on_lock_timeout, sqlstate};
 
 /// The marker of a script that runs step by step.
@@ -50,7 +52,11 @@ pub(crate) fn steps(script: &str) -> impl Iterator<Item = &str> {
 /// CONSTRAINT`) waits for it at most [`LOCKS`]' timeout (`SET LOCAL`, so `db` may be a
 /// pool: no session setting is left behind), and is tried again up to its tries. A
 /// `CONCURRENTLY` step runs alone, as PostgreSQL requires; its lock blocks neither.
-pub(crate) async fn run(db: &impl ConnectionTrait, name: &str, script: &str) -> Result<(), DbErr> {
+pub(crate) async fn run(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    name: &str,
+    script: &str,
+) -> Result<(), DbErr> {
     for (idx, step) in steps(script).enumerate() {
         if let Some(guard) = skip_if(step) {
             let row = db
@@ -65,25 +71,33 @@ pub(crate) async fn run(db: &impl ConnectionTrait, name: &str, script: &str) -> 
                 continue;
             }
         }
-        let sql = if step.contains(" CONCURRENTLY ") {
-            step.to_owned()
-        } else {
-            format!("{};\n{step}", LOCKS.set_local())
-        };
-        run_step(db, name, idx + 1, &sql).await?;
+        run_step(db, name, idx + 1, step).await?;
     }
     Ok(())
 }
 
+/// Runs one step: a `CONCURRENTLY` one alone; any other in a transaction of its own after
+/// the lock bound, sent apart from it. (Citus passes the text of some DDL on a distributed
+/// table on to the workers as it came: the step's statements alone, never a `SET` before
+/// them, or the workers refuse "multiple commands".)
 async fn run_step(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     name: &str,
     idx: usize,
     step: &str,
 ) -> Result<(), DbErr> {
     let what = format!("migration {name}, step {idx}");
-    match retry_on_lock_timeout(&what, LOCKS, || db.execute_unprepared(step)).await {
-        Ok(_) => Ok(()),
+    let attempt = || async {
+        if step.contains(" CONCURRENTLY ") {
+            return db.execute_unprepared(step).await.map(drop);
+        }
+        let txn = db.begin().await?;
+        txn.execute_unprepared(&LOCKS.set_local()).await?;
+        txn.execute_unprepared(step).await?;
+        txn.commit().await
+    };
+    match retry_on_lock_timeout(&what, LOCKS, attempt).await {
+        Ok(()) => Ok(()),
         Err(LockWait::GaveUp { tries, timeout }) => Err(DbErr::Migration(format!(
             "{what}: could not get a lock within {} ms in {tries} tries (a long transaction \
              holds the table); run it again when the table is quieter: every step can run again",

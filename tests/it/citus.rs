@@ -1,5 +1,4 @@
-//! stockdb on a Citus cluster: a coordinator and two workers (throwaway clusters of
-//! `cluster.rs`, Citus loaded), stockdb's schema migrated on the coordinator, then
+//! stockdb on a Citus cluster: a coordinator and two workers (`test_support::cluster`), stockdb's schema migrated on the coordinator, then
 //! `Stockdb::distribute` run on tables that hold rows while a writer commits every 5 ms;
 //! the repositories read and write through the coordinator after. A server without
 //! Citus is refused by name.
@@ -12,52 +11,7 @@ use data_engineering::{StockDaily, ThirdCode};
 use migration::MigrationRunner;
 use stockdb::{Placement, Stockdb};
 use test_support::TestDb;
-
-use crate::cluster::{Cluster, sql};
-
-/// A coordinator and its workers, each with database `stockdb` and the extension.
-struct CitusCluster {
-    coordinator: Cluster,
-    _workers: Vec<Cluster>,
-}
-
-impl CitusCluster {
-    async fn new(workers: usize) -> Self {
-        let coordinator = Cluster::citus_node();
-        let workers: Vec<Cluster> = (0..workers).map(|_| Cluster::citus_node()).collect();
-        for node in std::iter::once(&coordinator).chain(&workers) {
-            node.create_stockdb().await;
-            sql(&node.url(), "CREATE EXTENSION citus").await;
-            // A node reaches itself by this name (default `localhost`: TCP, which these
-            // nodes do not listen on, and where another server may).
-            sql(
-                &node.url(),
-                &format!("ALTER SYSTEM SET citus.local_hostname = '{}'", node.host()),
-            )
-            .await;
-            sql(&node.url(), "SELECT pg_reload_conf()").await;
-        }
-        sql(
-            &coordinator.url(),
-            &format!(
-                "SELECT citus_set_coordinator_host('{}', 5432)",
-                coordinator.host()
-            ),
-        )
-        .await;
-        for worker in &workers {
-            sql(
-                &coordinator.url(),
-                &format!("SELECT citus_add_node('{}', 5432)", worker.host()),
-            )
-            .await;
-        }
-        Self {
-            coordinator,
-            _workers: workers,
-        }
-    }
-}
+use test_support::cluster::{CitusCluster, sql};
 
 fn bar(code: &str, day: chrono::NaiveDate, close: f64) -> StockDaily {
     let mut bar = StockDaily::new(ThirdCode::parse(code).unwrap(), day);
@@ -68,7 +22,8 @@ fn bar(code: &str, day: chrono::NaiveDate, close: f64) -> StockDaily {
 #[tokio::test]
 async fn the_market_data_is_distributed_with_its_rows_while_a_writer_commits() {
     crate::logs();
-    let cluster = CitusCluster::new(2).await;
+    let mut cluster = CitusCluster::new(2).await;
+    cluster.create_database("stockdb").await;
     let url = cluster.coordinator.url();
     let runner = MigrationRunner::connect(&url).await.unwrap();
     runner.up(None).await.unwrap();
@@ -90,6 +45,13 @@ async fn the_market_data_is_distributed_with_its_rows_while_a_writer_commits() {
         .collect();
     assert_eq!(db.dailies().save_all(rows).await.unwrap().inserted, 20_000);
 
+    // What a distribution cut short leaves behind: the table in Citus's metadata as the
+    // coordinator's own. It is still to be distributed, not "placed another way".
+    sql(
+        &url,
+        "SELECT citus_add_local_table_to_metadata('stock_daily')",
+    )
+    .await;
     let plan = db.distribution().await.unwrap();
     assert_eq!(plan.workers.len(), 2, "{:?}", plan.workers);
     assert_eq!(plan.pending().count(), 3);
@@ -208,7 +170,48 @@ async fn the_market_data_is_distributed_with_its_rows_while_a_writer_commits() {
         "{}",
         migration::diff("golden", golden, "coordinator", &print)
     );
-    let runner = MigrationRunner::connect(&url).await.unwrap();
+    // Migrations after the distribution reach every shard: down to version 4 and up again
+    // changes the distributed tables (their fill factors, `stock_finance`'s primary key).
+    let runner = MigrationRunner::connect(&url)
+        .await
+        .unwrap()
+        .breaking_earlier_service(true);
+    runner.down(Some(4)).await.unwrap();
+    assert!(
+        shards(&cluster, "stock_daily")
+            .await
+            .iter()
+            .all(|(_, options, _)| options.is_none())
+    );
+    runner.up(None).await.unwrap();
+    let print = migration::fingerprint(db.db().conn()).await.unwrap();
+    assert!(
+        print == golden,
+        "{}",
+        migration::diff("golden", golden, "coordinator", &print)
+    );
+    let daily = shards(&cluster, "stock_daily").await;
+    let finance = shards(&cluster, "stock_finance").await;
+    assert_eq!(
+        (daily.len(), finance.len()),
+        (32, 32),
+        "Citus's 32 shards a table"
+    );
+    for (shard, options, _) in &daily {
+        assert_eq!(options.as_deref(), Some("{fillfactor=40}"), "{shard}");
+    }
+    for (shard, _, key) in &finance {
+        assert_eq!(
+            key.as_deref(),
+            Some("PRIMARY KEY (third_code, ann_date, end_date)"),
+            "{shard}"
+        );
+    }
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM stock_daily")
+        .fetch_one(db.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, stored, "the rows stay where they are");
     let status = runner.status().await.unwrap();
     runner.close().await.unwrap();
     assert_eq!(status.matches_golden, Some(true));
@@ -222,18 +225,86 @@ async fn the_market_data_is_distributed_with_its_rows_while_a_writer_commits() {
             "stock_info: reference table"
         ]
     );
+    // A third worker, then Citus's rebalance: shards move online, stockdb needs nothing.
+    cluster.add_worker("stockdb").await;
+    // Two statements apart: the job is seen by Citus's background runner once committed.
+    sql(
+        &url,
+        "SELECT citus_rebalance_start(shard_transfer_mode => 'force_logical')",
+    )
+    .await;
+    let rebalance = Instant::now();
+    sql(&url, "SELECT citus_rebalance_wait()").await;
+    eprintln!(
+        "rebalanced onto a third worker in {:?}",
+        rebalance.elapsed()
+    );
+    let placed_on: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT nodename) FROM citus_shards WHERE table_name = 'stock_daily'::regclass",
+    )
+    .fetch_one(db.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(placed_on, 3, "the shards are spread over the three workers");
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM stock_daily")
+        .fetch_one(db.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(after, stored);
+    let range = db
+        .dailies()
+        .get_by_third_code_and_date_range(
+            &ThirdCode::parse("000001.SZ").unwrap(),
+            first,
+            first + chrono::Duration::days(9),
+        )
+        .await
+        .unwrap();
+    assert_eq!(range.len(), 10);
     let health = db.health().await;
     let citus = health.citus.expect("health reads the placement");
-    assert_eq!((citus.workers.len(), citus.pending().count()), (2, 0));
+    assert_eq!((citus.workers.len(), citus.pending().count()), (3, 0));
     assert!(health.healthy, "{:?}", health.problems);
 }
 
 #[tokio::test]
 async fn a_server_without_citus_is_refused_by_name() {
-    let test_db = TestDb::new().await;
+    // Empty: a plain database on every target (on the Citus one, too, it has no extension).
+    let test_db = TestDb::empty().await;
     let db = Stockdb::from_db(test_db.db().clone(), None);
     let err = db.distribute().await.unwrap_err();
     assert!(err.to_string().contains("no Citus"), "{err}");
     assert!(db.distribution().await.is_err());
     assert_eq!(db.health().await.citus.map(|c| c.workers), None);
+}
+
+/// Every shard of `table` on the workers: its name, storage options and primary key.
+async fn shards(
+    cluster: &CitusCluster,
+    table: &str,
+) -> Vec<(String, Option<String>, Option<String>)> {
+    let mut all = Vec::new();
+    for worker in &cluster.workers {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&worker.url())
+            .await
+            .unwrap();
+        // Citus hides shards from the catalog unless asked.
+        sqlx::raw_sql("SET citus.override_table_visibility = off")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT c.relname::text, c.reloptions::text, \
+                    (SELECT pg_get_constraintdef(k.oid) FROM pg_constraint k \
+                     WHERE k.conrelid = c.oid AND k.contype = 'p') \
+             FROM pg_class c WHERE c.relkind = 'r' AND c.relname ~ ('^' || $1 || '_[0-9]+$') \
+             ORDER BY 1",
+        )
+        .bind(table)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        all.extend(rows);
+    }
+    all
 }

@@ -7,7 +7,6 @@
 
 mod bad_input;
 mod citus;
-mod cluster;
 mod concurrency;
 mod faults;
 mod legacy;

@@ -10,7 +10,7 @@ use data_engineering::{StockInfo, ThirdCode};
 use migration::MigrationRunner;
 use stockdb::{DbConfig, Stockdb};
 
-use crate::cluster::{Cluster, sql};
+use test_support::cluster::{Cluster, sql};
 
 fn stock(code: &str, symbol: &str) -> StockInfo {
     StockInfo::new(ThirdCode::parse(code).unwrap(), symbol, "测试")

@@ -210,7 +210,7 @@ impl Health {
             Vec::new()
         };
         warnings.extend(budgets.iter().filter_map(budget_warning));
-        let citus = match crate::distribute::if_citus(db).await {
+        let citus = match migration::if_citus(db.primary().pool()).await {
             Ok(citus) => citus,
             Err(err) => {
                 warnings.push(format!(

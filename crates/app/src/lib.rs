@@ -13,16 +13,15 @@ pub use {
     audit, coordinator, data_engineering, llm_platform, market_insight, scheduler, shared_db,
 };
 
-mod distribute;
 mod health;
 mod insight;
 mod retention;
 mod trace;
 mod unit_of_work;
 
-pub use distribute::{Distribution, DistributionStep, Placement};
 pub use health::{Health, PoolHealth, SchemaHealth, ServerHealth};
 pub use insight::InsightCounts;
+pub use migration::{Distribution, DistributionStep, Placement};
 pub use retention::Retention;
 pub use trace::{SessionCost, SessionTrace};
 pub use unit_of_work::UnitOfWork;
@@ -312,14 +311,14 @@ impl Stockdb {
     /// table (`stock_daily`, `stock_finance` by `third_code`, co-located; `stock_info` a
     /// reference table), with what is done. Errors on a server without Citus.
     pub async fn distribution(&self) -> Result<Distribution, RepoError> {
-        distribute::distribution(&self.db).await
+        migration::distribution(self.db.primary().pool()).await
     }
 
     /// Carries out what [`Stockdb::distribution`] says is pending, online (rows copied
     /// while writes go on), one table at a time; idempotent. Errors on a server without
     /// Citus or a coordinator without workers, naming what is missing.
     pub async fn distribute(&self) -> Result<Distribution, RepoError> {
-        distribute::distribute(&self.db).await
+        migration::distribute(self.db.primary().pool()).await
     }
 
     /// Concept heat and the day's limit-up stocks with their boards (`mi_concept_heat`,

@@ -40,6 +40,8 @@ pub struct Db {
     connect_timeout: Duration,
     replicas: Option<Arc<ReplicaSet>>,
     clock: Arc<dyn Clock>,
+    /// Whether the database has Citus, probed on first use and shared by the clones.
+    citus: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl Db {
@@ -100,6 +102,7 @@ impl Db {
             connect_timeout: DbConfig::DEFAULT_CONNECT_TIMEOUT,
             replicas: None,
             clock: Arc::new(SystemClock),
+            citus: Arc::default(),
         }
     }
 
@@ -112,6 +115,27 @@ impl Db {
             clock,
             ..self.clone()
         }
+    }
+
+    /// Whether this database is a Citus one (the `citus` extension is created in it),
+    /// asked of the server once per handle and its clones. Repositories choose, by it,
+    /// the form of the few queries Citus cannot plan as a single server runs them best
+    /// (a loose index scan, a correlated subquery beside a reference table, a lateral
+    /// `LIMIT` over local rows). The Citus forms are right on any server; the answer is
+    /// kept, so a service connected before `CREATE EXTENSION citus` reconnects
+    /// (docs/scaling.md).
+    pub async fn is_citus(&self) -> Result<bool, RepoError> {
+        let present = self
+            .citus
+            .get_or_try_init(|| async {
+                sqlx::query_scalar::<_, bool>(
+                    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
+                )
+                .fetch_one(&self.pool)
+                .await
+            })
+            .await?;
+        Ok(*present)
     }
 
     /// Now, by this handle's clock (UTC, microseconds).
@@ -234,6 +258,7 @@ impl Db {
             connect_timeout: self.connect_timeout,
             replicas: None,
             clock: self.clock.clone(),
+            citus: self.citus.clone(),
         }
     }
 

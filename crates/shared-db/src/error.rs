@@ -167,6 +167,19 @@ pub enum RepoError {
 }
 
 impl RepoError {
+    /// True when the server failed this call's transaction to break a deadlock (`40P01`),
+    /// as Citus does when two multi-shard writes lock rows on two workers in opposite
+    /// orders: the same call again succeeds.
+    pub fn is_deadlock(&self) -> bool {
+        let Self::Database(source) = self else {
+            return false;
+        };
+        source
+            .downcast_ref::<sqlx::Error>()
+            .and_then(sqlx::Error::as_database_error)
+            .is_some_and(|db| db.code().as_deref() == Some(sqlstate::DEADLOCK_DETECTED))
+    }
+
     /// True when retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -237,6 +250,8 @@ pub mod sqlstate {
     pub const CHECK_VIOLATION: &str = "23514";
     /// `lock_not_available`: `lock_timeout` expired (or `NOWAIT` met a lock).
     pub const LOCK_NOT_AVAILABLE: &str = "55P03";
+    /// `deadlock_detected`: the server broke a deadlock by failing this transaction.
+    pub const DEADLOCK_DETECTED: &str = "40P01";
     /// `query_canceled`: `statement_timeout`, or a cancel request.
     pub const QUERY_CANCELED: &str = "57014";
     /// `admin_shutdown`: the server is shutting down, or the backend was terminated.
@@ -338,6 +353,20 @@ enum Class {
 /// replaced.
 const CITUS_SHARD_MOVED: &str = "could not find valid entry for shard";
 
+/// How PostgreSQL starts the message of a unique violation. Citus's `COPY` into a
+/// distributed table passes a worker's error on with this message but without its code
+/// (`XX000`, `ReportCopyError` in its `multi_copy.c`).
+const UNIQUE_VIOLATION_MESSAGE: &str = "duplicate key value violates unique constraint";
+
+/// Whether `err` says a unique key is taken, on a single server or through Citus.
+pub(crate) fn is_unique_violation(err: &dyn sqlx::error::DatabaseError) -> bool {
+    match err.code().as_deref() {
+        Some(sqlstate::UNIQUE_VIOLATION) => true,
+        Some(sqlstate::INTERNAL_ERROR) => err.message().starts_with(UNIQUE_VIOLATION_MESSAGE),
+        _ => false,
+    }
+}
+
 fn classify(err: &sqlx::Error) -> Class {
     match err {
         sqlx::Error::PoolTimedOut => Class::Timeout(TimedOut::AcquiringConnection),
@@ -348,7 +377,7 @@ fn classify(err: &sqlx::Error) -> Class {
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
             match code.as_ref() {
-                sqlstate::UNIQUE_VIOLATION => {
+                _ if is_unique_violation(db.as_ref()) => {
                     let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
                     Class::Conflict {
                         table: db.table().unwrap_or("row").to_owned(),

@@ -21,8 +21,8 @@ mod time;
 mod validate;
 
 pub use bulk::{
-    Accessor, BulkColumn, BulkRow, BulkTable, ConflictRule, DayRow, DayTable, Merge,
-    ROWS_PER_STATEMENT, Stamped, UpsertReport, upsert, upsert_in, upsert_with,
+    Accessor, BulkColumn, BulkRow, BulkTable, ConflictRule, DEADLOCK_TRIES, DayRow, DayTable,
+    Merge, ROWS_PER_STATEMENT, Stamped, UpsertReport, upsert, upsert_in, upsert_with,
 };
 pub use config::DbConfig;
 pub use conn::Conn;

@@ -9,6 +9,13 @@
 //! built image [`test_image`] (`cargo xtask test-image`) when a Docker engine is reachable;
 //! otherwise the test fails with a message saying how to provide one. It never skips.
 //!
+//! With `STOCKDB_TEST_TARGET=citus`, each test process runs a Citus cluster of its own
+//! instead (a coordinator and two workers, [`cluster::CitusCluster`]; Citus must be
+//! installed: `cargo xtask citus`): the template is migrated on the coordinator and
+//! distributed as `stockdb db distribute` does, and each test's database is a copy of it
+//! on every node, so the repositories run on the distributed schema. [`TestDb::empty`]
+//! stays a plain database of the coordinator.
+//!
 //! Set `STOCKDB_KEEP_TEST_DB=1` to keep each test's database for inspection;
 //! `cargo xtask db clean-tests` removes leftovers.
 
@@ -18,6 +25,12 @@
     clippy::print_stderr,
     reason = "a test harness fails the test loudly, and says so on stderr, instead of returning errors"
 )]
+
+mod citus;
+pub mod cluster;
+mod container;
+
+pub use citus::citus_target;
 
 use rand::Rng as _;
 use rand::distr::Alphanumeric;
@@ -35,6 +48,8 @@ pub struct TestDb {
     name: String,
     url: String,
     admin_url: String,
+    /// The workers' administration URLs, where this database has a copy (Citus target).
+    workers: Vec<String>,
     db: Db,
 }
 
@@ -42,16 +57,19 @@ impl TestDb {
     /// A database at the latest schema version, with no rows.
     pub async fn new() -> Self {
         let server = server().await;
-        Self::create(&server.admin_url, Some(&server.template)).await
+        Self::create(&server.admin_url, &server.workers, Some(&server.template)).await
     }
 
     /// A database with an empty schema, for migration tests.
     pub async fn empty() -> Self {
         let server = server().await;
-        Self::create(&server.admin_url, None).await
+        Self::create(&server.admin_url, &[], None).await
     }
 
-    async fn create(admin_url: &str, template: Option<&str>) -> Self {
+    /// A copy of `template` (or an empty database) on the server and on each of
+    /// `workers`: a Citus database is the coordinator's and the workers' databases of one
+    /// name, each copied from its own template.
+    async fn create(admin_url: &str, workers: &[String], template: Option<&str>) -> Self {
         let name = format!("{TEST_DB_PREFIX}{}", random_suffix());
         let sql = match template {
             Some(template) => {
@@ -59,7 +77,9 @@ impl TestDb {
             }
             None => format!(r#"CREATE DATABASE "{name}""#),
         };
-        admin_execute(admin_url, &sql).await;
+        for admin in std::iter::once(admin_url).chain(workers.iter().map(String::as_str)) {
+            admin_execute(admin, &sql).await;
+        }
         let url = url_with_database(admin_url, &name).expect("the server URL parses");
         let db = Db::connect(&DbConfig::new(&url).with_application_name("stockdb-test"))
             .await
@@ -68,6 +88,7 @@ impl TestDb {
             name,
             url,
             admin_url: admin_url.to_owned(),
+            workers: workers.to_vec(),
             db,
         }
     }
@@ -127,7 +148,16 @@ impl TestDb {
     /// source of copies afterwards.
     pub async fn copy(&self) -> TestDb {
         self.db.close().await;
-        Self::create(&self.admin_url, Some(&self.name)).await
+        for admin in self.nodes() {
+            // Citus's maintenance daemon stays connected to a database it serves.
+            citus::disconnect_all(admin, &self.name).await;
+        }
+        Self::create(&self.admin_url, &self.workers, Some(&self.name)).await
+    }
+
+    /// The server's administration URL, then the workers'.
+    fn nodes(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.admin_url.as_str()).chain(self.workers.iter().map(String::as_str))
     }
 
     /// A configuration for this test's database, to open a pool with other settings.
@@ -144,14 +174,17 @@ impl Drop for TestDb {
         }
         // Drop cannot await, and the test's runtime may be shutting down: drop the
         // database from a thread with its own runtime, and wait for it.
-        let admin_url = self.admin_url.clone();
-        let sql = format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name);
+        // The coordinator first: its sessions hold connections to the workers' copies.
+        let nodes: Vec<String> = self.nodes().map(str::to_owned).collect();
+        let name = self.name.clone();
         let joined = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
+            let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .expect("a runtime to drop the test database")
-                .block_on(admin_execute(&admin_url, &sql));
+                .expect("a runtime to drop the test database");
+            for admin_url in &nodes {
+                runtime.block_on(drop_database(admin_url, &name));
+            }
         })
         .join();
         if joined.is_err() && !std::thread::panicking() {
@@ -161,8 +194,10 @@ impl Drop for TestDb {
 }
 
 /// The server every test of this process uses, and its migrated template.
-struct Server {
+pub(crate) struct Server {
     admin_url: String,
+    /// The Citus workers' administration URLs (none on the other targets).
+    workers: Vec<String>,
     template: String,
 }
 
@@ -170,6 +205,9 @@ async fn server() -> &'static Server {
     static SERVER: OnceCell<Server> = OnceCell::const_new();
     SERVER
         .get_or_init(async || {
+            if citus_target() {
+                return citus::start().await;
+            }
             let admin_url = match server_url_from_env() {
                 Some(url) => {
                     record_server(&format!(
@@ -178,11 +216,12 @@ async fn server() -> &'static Server {
                     ));
                     url
                 }
-                None => start_container().await,
+                None => container::start().await,
             };
             let template = ensure_template(&admin_url).await;
             Server {
                 admin_url,
+                workers: Vec::new(),
                 template,
             }
         })
@@ -223,100 +262,9 @@ pub fn test_image() -> String {
 /// is needed).
 pub const DEFAULT_TEST_IMAGE: &str = "stockdb-test-postgres:15";
 
-/// A PostgreSQL container for this process, through testcontainers, from [`test_image`];
-/// its URL once it really accepts connections. The container is removed when the process
-/// ends: a watcher process removes it once this process is gone (testcontainers removes a
-/// container when its handle is dropped, which a process-wide one never is).
-#[cfg(feature = "container")]
-async fn start_container() -> String {
-    use std::sync::OnceLock;
-
-    use testcontainers::core::{IntoContainerPort, WaitFor};
-    use testcontainers::runners::AsyncRunner;
-    use testcontainers::{ContainerAsync, GenericImage, ImageExt};
-
-    /// Keeps the container alive until the process exits.
-    static CONTAINER: OnceLock<ContainerAsync<GenericImage>> = OnceLock::new();
-    let image = test_image();
-    let (name, tag) = image.rsplit_once(':').unwrap_or((image.as_str(), "latest"));
-    let started = GenericImage::new(name, tag)
-        .with_exposed_port(5432.tcp())
-        .with_wait_for(WaitFor::message_on_stderr(
-            "database system is ready to accept connections",
-        ))
-        .with_label("stockdb-test", std::process::id().to_string())
-        .with_startup_timeout(std::time::Duration::from_secs(120))
-        .start()
-        .await;
-    let container = match started {
-        Ok(container) => container,
-        Err(err) => panic!(
-            "{NO_SERVER}(a container of {image} did not start: {err}; build the image with \
-             `cargo xtask test-image`)\n"
-        ),
-    };
-    let host = container.get_host().await.expect("container host");
-    let port = container
-        .get_host_port_ipv4(5432)
-        .await
-        .expect("container port");
-    remove_when_this_process_ends(container.id());
-    let url = format!("postgres://postgres:postgres@{host}:{port}/postgres");
-    wait_until_it_accepts(&url).await;
-    record_server(&format!(
-        "container {} of {image} at {host}:{port}",
-        &container.id()[..12.min(container.id().len())]
-    ));
-    let _ = CONTAINER.set(container);
-    url
-}
-
-/// Starts a watcher that removes container `id` once this process has gone, however it
-/// ends (statics are never dropped, and a killed process runs no destructor).
-#[cfg(feature = "container")]
-fn remove_when_this_process_ends(id: &str) {
-    let watch = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; docker rm -f {id} >/dev/null 2>&1",
-        pid = std::process::id()
-    );
-    let spawned = std::process::Command::new("sh")
-        .args(["-c", &watch])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    if let Err(err) = spawned {
-        eprintln!("test-support: cannot watch container {id} for removal: {err}");
-    }
-}
-
-/// Waits until a connection to `url` succeeds: the log line comes a moment before the
-/// mapped port answers.
-#[cfg(feature = "container")]
-async fn wait_until_it_accepts(url: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        match PgConnection::connect(url).await {
-            Ok(conn) => {
-                let _ = conn.close().await;
-                return;
-            }
-            Err(err) if std::time::Instant::now() >= deadline => {
-                panic!("the test container never accepted a connection: {err}")
-            }
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
-        }
-    }
-}
-
-#[cfg(not(feature = "container"))]
-async fn start_container() -> String {
-    panic!("{NO_SERVER}(test-support was built without its `container` feature)\n")
-}
-
 /// Appends which server this test process uses to the file `STOCKDB_TEST_SERVER_LOG`
 /// names, if any: test output is captured, and CI prints this file to show it.
-fn record_server(what: &str) {
+pub(crate) fn record_server(what: &str) {
     let Some(path) = std::env::var_os("STOCKDB_TEST_SERVER_LOG") else {
         return;
     };
@@ -339,7 +287,7 @@ fn record_server(what: &str) {
 }
 
 /// What a test says when it has no server.
-const NO_SERVER: &str = "\nNo PostgreSQL server for the tests.\n\
+pub(crate) const NO_SERVER: &str = "\nNo PostgreSQL server for the tests.\n\
     Set TEST_DATABASE_URL (or DATABASE_URL) to a server the tests may create databases on, e.g.\n\
     \n    TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test --workspace\n\n\
     or start a Docker engine so that a PostgreSQL container can be run.\n";
@@ -404,7 +352,7 @@ async fn ensure_template(admin_url: &str) -> String {
     template
 }
 
-async fn admin_connect(admin_url: &str) -> PgConnection {
+pub(crate) async fn admin_connect(admin_url: &str) -> PgConnection {
     PgConnection::connect(admin_url)
         .await
         .unwrap_or_else(|err| {
@@ -421,6 +369,54 @@ async fn admin_execute(admin_url: &str, sql: &str) {
     run(&mut admin, sql.to_owned())
         .await
         .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    admin.close().await.expect("close admin connection");
+}
+
+/// Drops `name` on the server at `admin_url`, cutting its sessions; when it cannot, panics
+/// with who still holds it.
+async fn drop_database(admin_url: &str, name: &str) {
+    let mut admin = admin_connect(admin_url).await;
+    let mut tries = 0;
+    let dropped = loop {
+        let dropped = run(
+            &mut admin,
+            format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#),
+        )
+        .await;
+        // 55006: still in use after the 5 s the server waits. Citus's maintenance daemon
+        // can be opening a connection to the database as it is dropped; that connection
+        // waits for the drop's lock, the drop for it to end: the next try finds it gone.
+        let in_use = dropped
+            .as_ref()
+            .err()
+            .and_then(|err| err.as_database_error())
+            .is_some_and(|err| err.code().as_deref() == Some("55006"));
+        if !in_use || tries == 5 {
+            break dropped;
+        }
+        tries += 1;
+    };
+    if let Err(err) = dropped {
+        let holders: Vec<String> = sqlx::query_scalar(
+            "SELECT format('%s %s %s: %s', pid, backend_type, application_name, query) \
+             FROM pg_stat_activity WHERE datname = $1",
+        )
+        .bind(name)
+        .fetch_all(&mut admin)
+        .await
+        .unwrap_or_default();
+        let prepared: Vec<String> =
+            sqlx::query_scalar("SELECT gid FROM pg_prepared_xacts WHERE database = $1")
+                .bind(name)
+                .fetch_all(&mut admin)
+                .await
+                .unwrap_or_default();
+        panic!(
+            "dropping {name} on {}: {err}; sessions {holders:?}, prepared transactions \
+             {prepared:?}",
+            shared_db::redact_url(admin_url)
+        );
+    }
     admin.close().await.expect("close admin connection");
 }
 

@@ -12,23 +12,32 @@ use crate::domain::{StockDaily, StockInfo, SyncFailureRecord};
 
 /// Splits `rows` (from `lines`) into those whose bar is stored — locked, so it stays
 /// until the batch commits — and those whose is not, with their lines.
+///
+/// On Citus (`citus`), which locks no rows of a query over several shards, the bars are
+/// not locked: stockdb deletes no bar, so only another writer deleting one between this
+/// read and the batch's write could have its values stored without prices.
 pub(super) async fn split_by_stored_bar(
     txn: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     rows: Vec<StockDaily>,
     lines: Vec<u64>,
+    citus: bool,
 ) -> Result<(Vec<StockDaily>, Vec<(u64, StockDaily)>), RepoError> {
     let codes: Vec<&str> = rows.iter().map(|r| r.third_code.as_str()).collect();
     let days: Vec<NaiveDate> = rows.iter().map(|r| r.trade_date).collect();
-    let found: Vec<(String, NaiveDate)> = sqlx::query_as(
-        "SELECT d.third_code, d.trade_date FROM stock_daily d \
+    const STORED: &str = "SELECT d.third_code, d.trade_date FROM stock_daily d \
          JOIN UNNEST($1::varchar[], $2::date[]) AS k(third_code, trade_date) \
            ON d.third_code = k.third_code AND d.trade_date = k.trade_date \
-         ORDER BY 1, 2 FOR UPDATE OF d",
-    )
-    .bind(codes)
-    .bind(days)
-    .fetch_all(&mut **txn)
-    .await?;
+         ORDER BY 1, 2";
+    let sql = if citus {
+        STORED.to_owned()
+    } else {
+        format!("{STORED} FOR UPDATE OF d")
+    };
+    let found: Vec<(String, NaiveDate)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(codes)
+        .bind(days)
+        .fetch_all(&mut **txn)
+        .await?;
     let found: HashSet<(String, NaiveDate)> = found.into_iter().collect();
     let mut stored = Vec::with_capacity(rows.len());
     let mut waiting = Vec::new();

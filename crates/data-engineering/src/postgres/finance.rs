@@ -108,23 +108,12 @@ impl StockFinanceRepository for PgStockFinanceRepository {
     }
 
     async fn get_market_as_of(&self, as_of: NaiveDate) -> Result<Vec<StockFinance>, RepoError> {
-        // A loose index scan over the codes (one index probe per stock, not a scan of every
-        // version), then each stock's newest version known on `as_of` from the index on
-        // (third_code, end_date, ann_date).
-        self.find(
-            "WITH RECURSIVE codes (code) AS ( \
-                 SELECT min(third_code) FROM stock_finance \
-                 UNION ALL \
-                 SELECT (SELECT min(third_code) FROM stock_finance WHERE third_code > code) \
-                 FROM codes WHERE code IS NOT NULL) \
-             SELECT f.* FROM codes CROSS JOIN LATERAL ( \
-                 SELECT * FROM stock_finance \
-                 WHERE third_code = codes.code AND ann_date <= $1 \
-                 ORDER BY end_date DESC, ann_date DESC LIMIT 1) f \
-             ORDER BY f.third_code",
-            vec![as_of.into()],
-        )
-        .await
+        let sql = if self.db.is_citus().await? {
+            MARKET_AS_OF_CITUS
+        } else {
+            MARKET_AS_OF
+        };
+        self.find(sql, vec![as_of.into()]).await
     }
 
     async fn get_universe_as_of(
@@ -132,20 +121,54 @@ impl StockFinanceRepository for PgStockFinanceRepository {
         index: &ThirdCode,
         as_of: NaiveDate,
     ) -> Result<Vec<StockFinance>, RepoError> {
-        // One probe per member of the snapshot in force, as `get_market_as_of` per stock.
-        self.find(
-            "SELECT f.* FROM index_weights w CROSS JOIN LATERAL ( \
-                 SELECT * FROM stock_finance \
-                 WHERE third_code = w.con_code AND ann_date <= $1 \
-                 ORDER BY end_date DESC, ann_date DESC LIMIT 1) f \
-             WHERE w.index_code = $2 AND w.trade_date = ( \
-                 SELECT max(trade_date) FROM index_weights WHERE index_code = $2 AND trade_date <= $1) \
-             ORDER BY f.third_code",
-            vec![as_of.into(), index.as_str().into()],
-        )
-        .await
+        let sql = if self.db.is_citus().await? {
+            UNIVERSE_AS_OF_CITUS
+        } else {
+            UNIVERSE_AS_OF
+        };
+        self.find(sql, vec![as_of.into(), index.as_str().into()])
+            .await
     }
 }
+
+/// A loose index scan over the codes (one index probe per stock, not a scan of every
+/// version), then each stock's newest version known on `$1` from the index on
+/// (third_code, end_date, ann_date).
+const MARKET_AS_OF: &str = "WITH RECURSIVE codes (code) AS ( \
+         SELECT min(third_code) FROM stock_finance \
+         UNION ALL \
+         SELECT (SELECT min(third_code) FROM stock_finance WHERE third_code > code) \
+         FROM codes WHERE code IS NOT NULL) \
+     SELECT f.* FROM codes CROSS JOIN LATERAL ( \
+         SELECT * FROM stock_finance \
+         WHERE third_code = codes.code AND ann_date <= $1 \
+         ORDER BY end_date DESC, ann_date DESC LIMIT 1) f \
+     ORDER BY f.third_code";
+
+/// [`MARKET_AS_OF`] on Citus, which plans no recursive query over a distributed table:
+/// `DISTINCT ON` the distribution column runs on every shard at once.
+const MARKET_AS_OF_CITUS: &str = "SELECT DISTINCT ON (third_code) * FROM stock_finance \
+     WHERE ann_date <= $1 ORDER BY third_code, end_date DESC, ann_date DESC";
+
+/// One probe per member of the snapshot in force on `$1` of index `$2`, as
+/// [`MARKET_AS_OF`] per stock.
+const UNIVERSE_AS_OF: &str = "SELECT f.* FROM index_weights w CROSS JOIN LATERAL ( \
+         SELECT * FROM stock_finance \
+         WHERE third_code = w.con_code AND ann_date <= $1 \
+         ORDER BY end_date DESC, ann_date DESC LIMIT 1) f \
+     WHERE w.index_code = $2 AND w.trade_date = ( \
+         SELECT max(trade_date) FROM index_weights WHERE index_code = $2 AND trade_date <= $1) \
+     ORDER BY f.third_code";
+
+/// [`UNIVERSE_AS_OF`] on Citus, which plans no lateral `LIMIT` over the coordinator's
+/// rows: the members are read first (on the coordinator), then pushed to the shards.
+const UNIVERSE_AS_OF_CITUS: &str = "SELECT DISTINCT ON (f.third_code) f.* FROM stock_finance f \
+     WHERE f.ann_date <= $1 AND f.third_code IN ( \
+         SELECT w.con_code FROM index_weights w \
+         WHERE w.index_code = $2 AND w.trade_date = ( \
+             SELECT max(trade_date) FROM index_weights \
+             WHERE index_code = $2 AND trade_date <= $1)) \
+     ORDER BY f.third_code, f.end_date DESC, f.ann_date DESC";
 
 impl PgStockFinanceRepository {
     async fn find(

@@ -159,16 +159,24 @@ impl StockRepository for PgStockRepository {
         limit: u64,
     ) -> Result<Vec<ThirdCode>, RepoError> {
         let limit = checked_limit(limit)?;
+        // Citus plans no correlated subquery beside a reference table: there, the codes
+        // reported for the period are read first (an intermediate result), then excluded.
+        let reported = if self.db.is_citus().await? {
+            "s.third_code NOT IN (SELECT third_code FROM stock_finance WHERE end_date = $1)"
+        } else {
+            "NOT EXISTS (SELECT 1 FROM stock_finance f \
+                         WHERE f.third_code = s.third_code AND f.end_date = $1)"
+        };
         let rows = self
             .db
             .conn()
             .query_all_raw(Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
-                "SELECT s.third_code FROM stock_info s \
-                 WHERE NOT EXISTS (SELECT 1 FROM stock_finance f \
-                                   WHERE f.third_code = s.third_code AND f.end_date = $1) \
-                   AND (s.last_finance_sync_date IS NULL OR s.last_finance_sync_date < $2) \
-                 ORDER BY s.third_code LIMIT $3",
+                format!(
+                    "SELECT s.third_code FROM stock_info s WHERE {reported} \
+                     AND (s.last_finance_sync_date IS NULL OR s.last_finance_sync_date < $2) \
+                     ORDER BY s.third_code LIMIT $3"
+                ),
                 [
                     period_end.into(),
                     threshold_date.into(),

@@ -11,7 +11,7 @@ use super::check_range;
 use super::daily::no_factor;
 use super::market::upsert_market;
 use super::structure_sql::{
-    FACTOR_STEPS, MEMBERSHIPS, NAME_AS_OF, dividend, name_change, sync_gaps_sql,
+    MEMBERSHIPS, NAME_AS_OF, dividend, factor_steps_sql, name_change, sync_gaps_sql,
 };
 use crate::domain::{
     Adjust, ClassifiedDay, DIV_PROC_IMPLEMENTED, Dividend, Exchange, FactorCheck, MarketRows,
@@ -231,9 +231,10 @@ impl MarketStructureRepository for PgMarketStructureRepository {
 
     async fn sync_gaps(&self, start: NaiveDate, end: NaiveDate) -> Result<Vec<SyncGap>, RepoError> {
         check_range(start, end)?;
+        let sql = sync_gaps_sql(self.db.is_citus().await?);
         let rows = self
             .db
-            .read_all(&sync_gaps_sql(), vec![start.into(), end.into()])
+            .read_all(&sql, vec![start.into(), end.into()])
             .await?;
         rows.iter()
             .map(|row| {
@@ -416,10 +417,11 @@ impl MarketStructureRepository for PgMarketStructureRepository {
         end: NaiveDate,
     ) -> Result<Vec<FactorCheck>, RepoError> {
         check_range(start, end)?;
+        let sql = factor_steps_sql(self.db.is_citus().await?);
         let rows = self
             .db
             .read_all(
-                FACTOR_STEPS,
+                &sql,
                 vec![
                     code.map(|c| c.as_str().to_owned()).into(),
                     start.into(),

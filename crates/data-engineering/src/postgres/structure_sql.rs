@@ -18,15 +18,28 @@ const EXCHANGE_OF_CODE: &str = "CASE upper(split_part(s.third_code, '.', 2)) \
 
 /// Per listed stock, its open days in `$1..=$2` with no bar and no halt (the halt rule of
 /// `halt_on`: the last whole-day `S` or `R` decides, an `R` winning a tie).
-pub(super) fn sync_gaps_sql() -> String {
+///
+/// On Citus (`citus`), which plans no correlated subquery over a distributed table beside
+/// a reference table, the range's bars are read first (an intermediate result) and the
+/// rest runs on the coordinator; a single server probes the bars' index per day instead.
+pub(super) fn sync_gaps_sql(citus: bool) -> String {
+    let (bars_cte, bars) = if citus {
+        (
+            "bars AS MATERIALIZED (SELECT third_code, trade_date FROM stock_daily \
+             WHERE trade_date BETWEEN $1 AND $2), ",
+            "bars",
+        )
+    } else {
+        ("", "stock_daily")
+    };
     format!(
-        "WITH missing AS ( \
+        "WITH {bars_cte}missing AS ( \
            SELECT s.third_code, c.cal_date FROM stock_info s \
            JOIN trade_calendar c ON c.exchange = {EXCHANGE_OF_CODE} AND c.is_open \
              AND c.cal_date BETWEEN $1 AND $2 \
              AND (s.list_date IS NULL OR c.cal_date >= s.list_date) \
              AND (s.delist_date IS NULL OR c.cal_date < s.delist_date) \
-           WHERE NOT EXISTS (SELECT 1 FROM stock_daily b \
+           WHERE NOT EXISTS (SELECT 1 FROM {bars} b \
                              WHERE b.third_code = s.third_code AND b.trade_date = c.cal_date)) \
          SELECT m.third_code, count(*)::int8, min(m.cal_date), max(m.cal_date) FROM missing m \
          WHERE (SELECT x.suspend_type FROM stock_suspensions x \
@@ -55,21 +68,47 @@ pub(super) const MEMBERSHIPS: &str = "WITH snaps AS (SELECT trade_date, row_numb
 /// Per implemented dividend with an ex-date in `$2..=$3` (of stock `$1`, or all when NULL;
 /// `$4` the implemented stage), summed per stock and ex-date: the cash and shares, the last
 /// bar before the ex-date, and the stored factor step.
-pub(super) const FACTOR_STEPS: &str = "WITH ex AS ( \
-     SELECT third_code, ex_date, sum(COALESCE(cash_div_tax, 0)) AS cash, \
-     sum(COALESCE(stk_div, COALESCE(stk_bo_rate, 0) + COALESCE(stk_co_rate, 0))) AS shares \
-     FROM stock_dividends \
-     WHERE div_proc = $4 AND ex_date BETWEEN $2 AND $3 \
-     AND ($1::varchar IS NULL OR third_code = $1) \
-     GROUP BY third_code, ex_date) \
-     SELECT ex.third_code, ex.ex_date, ex.cash, ex.shares, p.trade_date, p.close, \
-     x.adj_factor / NULLIF(p.adj_factor, 0) \
-     FROM ex \
-     LEFT JOIN LATERAL (SELECT trade_date, close, adj_factor FROM stock_daily d \
-     WHERE d.third_code = ex.third_code AND d.trade_date < ex.ex_date \
-     ORDER BY d.trade_date DESC LIMIT 1) p ON true \
-     LEFT JOIN stock_daily x ON x.third_code = ex.third_code AND x.trade_date = ex.ex_date \
-     ORDER BY ex.third_code, ex.ex_date";
+///
+/// On Citus (`citus`), which plans no lateral `LIMIT` over rows of the coordinator, the
+/// last bars are found by `DISTINCT ON` over a join with the ex-dates (pushed to the
+/// shards); a single server probes the bars' index once per ex-date instead.
+pub(super) fn factor_steps_sql(citus: bool) -> String {
+    const EX: &str = "ex AS MATERIALIZED ( \
+         SELECT third_code, ex_date, sum(COALESCE(cash_div_tax, 0)) AS cash, \
+         sum(COALESCE(stk_div, COALESCE(stk_bo_rate, 0) + COALESCE(stk_co_rate, 0))) AS shares \
+         FROM stock_dividends \
+         WHERE div_proc = $4 AND ex_date BETWEEN $2 AND $3 \
+         AND ($1::varchar IS NULL OR third_code = $1) \
+         GROUP BY third_code, ex_date)";
+    const SELECT: &str = "SELECT ex.third_code, ex.ex_date, ex.cash, ex.shares, p.trade_date, \
+         p.close, x.adj_factor / NULLIF(p.adj_factor, 0) FROM ex";
+    if citus {
+        format!(
+            "WITH {EX}, \
+             prev AS MATERIALIZED (SELECT DISTINCT ON (d.third_code, ex.ex_date) \
+                 d.third_code, ex.ex_date, d.trade_date, d.close, d.adj_factor \
+                 FROM stock_daily d JOIN ex \
+                   ON d.third_code = ex.third_code AND d.trade_date < ex.ex_date \
+                 ORDER BY d.third_code, ex.ex_date, d.trade_date DESC), \
+             at_ex AS MATERIALIZED (SELECT d.third_code, d.trade_date, d.adj_factor \
+                 FROM stock_daily d JOIN ex \
+                   ON d.third_code = ex.third_code AND d.trade_date = ex.ex_date) \
+             {SELECT} \
+             LEFT JOIN prev p ON p.third_code = ex.third_code AND p.ex_date = ex.ex_date \
+             LEFT JOIN at_ex x ON x.third_code = ex.third_code AND x.trade_date = ex.ex_date \
+             ORDER BY ex.third_code, ex.ex_date"
+        )
+    } else {
+        format!(
+            "WITH {EX} {SELECT} \
+             LEFT JOIN LATERAL (SELECT trade_date, close, adj_factor FROM stock_daily d \
+             WHERE d.third_code = ex.third_code AND d.trade_date < ex.ex_date \
+             ORDER BY d.trade_date DESC LIMIT 1) p ON true \
+             LEFT JOIN stock_daily x ON x.third_code = ex.third_code AND x.trade_date = ex.ex_date \
+             ORDER BY ex.third_code, ex.ex_date"
+        )
+    }
+}
 
 /// A `stock_names` row, its columns in table order.
 pub(super) fn name_change(row: &QueryResult) -> Result<NameChange, RepoError> {

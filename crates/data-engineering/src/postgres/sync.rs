@@ -306,7 +306,8 @@ impl SyncRepository for PgSyncRepository {
             }
             BatchRows::Dailies(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
             BatchRows::DailyUpdates { rows, lines } => {
-                let (stored, waiting) = split_by_stored_bar(&mut txn, rows, lines).await?;
+                let (stored, waiting) =
+                    split_by_stored_bar(&mut txn, rows, lines, self.db.is_citus().await?).await?;
                 let job_type = lease.task().job_type;
                 for (line, row) in waiting {
                     deferred += 1;

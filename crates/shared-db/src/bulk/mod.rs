@@ -25,4 +25,6 @@ mod upsert;
 
 pub use day::{DayRow, DayTable, Stamped};
 pub use table::{Accessor, BulkColumn, BulkTable, ConflictRule, Merge};
-pub use upsert::{BulkRow, ROWS_PER_STATEMENT, UpsertReport, upsert, upsert_in, upsert_with};
+pub use upsert::{
+    BulkRow, DEADLOCK_TRIES, ROWS_PER_STATEMENT, UpsertReport, upsert, upsert_in, upsert_with,
+};

@@ -11,7 +11,7 @@ use super::dedup::sorted_last_of_each_key;
 use super::encode::{COPY_HEADER, COPY_TRAILER, copy_rows, unnest_arguments};
 use super::table::{BulkTable, Merge};
 use crate::db::Db;
-use crate::error::{InvalidInput, RepoError, sqlstate};
+use crate::error::{InvalidInput, RepoError};
 
 /// Rows encoded at a time, and copied into the table by one `COPY` (under one savepoint):
 /// bounds the client's memory to two chunks and the work a stored key makes the engine
@@ -95,7 +95,10 @@ pub async fn upsert<R: BulkRow>(db: &Db, rows: Vec<R>) -> Result<UpsertReport, R
 ///
 /// A handle bound to a transaction ([`Db::begin`]) is refused (`Internal`): the engine
 /// writes in a transaction of its own on the pool, which could not commit or roll back
-/// with the bound one.
+/// with the bound one. A transaction the server fails to break a deadlock is run again,
+/// at most [`DEADLOCK_TRIES`] times in all: on one server, writes that lock rows in key
+/// order never deadlock, but on Citus a batch's shards are written in parallel, so two
+/// batches sharing rows of two shards can (the server detects it and fails one).
 pub async fn upsert_with<R: BulkRow>(
     db: &Db,
     rows: Vec<R>,
@@ -109,11 +112,30 @@ pub async fn upsert_with<R: BulkRow>(
                 .to_owned(),
         });
     }
-    let mut txn = db.pool().begin().await?;
-    let report = upsert_in(&mut txn, rows, merge).await?;
-    txn.commit().await?;
-    Ok(report)
+    let (received, rows) = prepared(rows)?;
+    let mut tries = 1;
+    loop {
+        let mut txn = db.pool().begin().await?;
+        match upsert_prepared(&mut txn, received, Arc::clone(&rows), merge).await {
+            Ok(report) => {
+                txn.commit().await?;
+                return Ok(report);
+            }
+            Err(err) if err.is_deadlock() && tries < DEADLOCK_TRIES => {
+                tracing::warn!(
+                    "bulk upsert into {}: failed to break a deadlock, try {tries} of \
+                     {DEADLOCK_TRIES}; running it again",
+                    R::TABLE.name
+                );
+                tries += 1;
+            }
+            Err(err) => return Err(err),
+        }
+    }
 }
+
+/// How often [`upsert_with`] runs a batch the server failed to break a deadlock.
+pub const DEADLOCK_TRIES: u32 = 3;
 
 /// [`upsert_with`] inside the caller's transaction, so that the rows commit (or roll
 /// back) together with the caller's other writes. Nothing is committed here.
@@ -122,11 +144,29 @@ pub async fn upsert_in<R: BulkRow>(
     rows: Vec<R>,
     merge: Merge,
 ) -> Result<UpsertReport, RepoError> {
+    let (received, rows) = prepared(rows)?;
+    upsert_prepared(txn, received, rows, merge).await
+}
+
+/// The rows checked, then sorted by key with the last of each key kept; and how many
+/// were received.
+fn prepared<R: BulkRow>(rows: Vec<R>) -> Result<(u64, Arc<Vec<R>>), RepoError> {
     for (idx, row) in rows.iter().enumerate() {
         row.validate().map_err(|err| err.at_row(idx))?;
     }
     let received = rows.len() as u64;
-    let rows = Arc::new(sorted_last_of_each_key(rows, |a, b| a.key().cmp(&b.key())));
+    Ok((
+        received,
+        Arc::new(sorted_last_of_each_key(rows, |a, b| a.key().cmp(&b.key()))),
+    ))
+}
+
+async fn upsert_prepared<R: BulkRow>(
+    txn: &mut sqlx::Transaction<'static, Postgres>,
+    received: u64,
+    rows: Arc<Vec<R>>,
+    merge: Merge,
+) -> Result<UpsertReport, RepoError> {
     let mut report = UpsertReport {
         received,
         deduplicated: rows.len() as u64,
@@ -271,9 +311,7 @@ async fn copy_chunk(
                 .await?;
             Ok(Some(rows))
         }
-        Err(sqlx::Error::Database(err))
-            if err.code().as_deref() == Some(sqlstate::UNIQUE_VIOLATION) =>
-        {
+        Err(sqlx::Error::Database(err)) if crate::error::is_unique_violation(err.as_ref()) => {
             sqlx::raw_sql("ROLLBACK TO SAVEPOINT stockdb_bulk_copy")
                 .execute(&mut **txn)
                 .await?;

@@ -4,13 +4,16 @@
 //! directory and listening on a Unix socket there only (no TCP port to collide with or to
 //! be reached from elsewhere). As root, the server runs as the `postgres` user, as
 //! `initdb` requires. Dropping a cluster stops it at once.
+//!
+//! [`CitusCluster`] is a coordinator and its workers of such clusters: the Citus test
+//! target (`STOCKDB_TEST_TARGET=citus`) runs the suite on one per test process.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// One running (or stopped) cluster.
-pub(crate) struct Cluster {
+/// One running (or stopped) PostgreSQL cluster of its own.
+pub struct Cluster {
     root: tempfile::TempDir,
     bin: PathBuf,
     run_as: Option<&'static str>,
@@ -18,14 +21,16 @@ pub(crate) struct Cluster {
 
 impl Cluster {
     /// A new primary, started (with only the databases `initdb` makes).
-    pub(crate) fn primary() -> Self {
+    pub fn primary() -> Self {
         Self::initdb("")
     }
 
     /// A new primary with Citus loaded (`shared_preload_libraries`, and the logical WAL
-    /// its online distribution copies rows with), started. Panics, saying how to install
+    /// its online distribution copies rows with), started. Its background tasks (a
+    /// rebalance's shard moves) are looked for every 200 ms, not 5 s: the tests' moves
+    /// are small, and would mostly wait. Panics, saying how to install
     /// it, when the server has no Citus.
-    pub(crate) fn citus_node() -> Self {
+    pub fn citus_node() -> Self {
         let lib = bin_dir()
             .parent()
             .map(|dir| dir.join("lib").join("citus.so"));
@@ -37,7 +42,9 @@ impl Cluster {
         Self::initdb(
             "shared_preload_libraries = 'citus'\noutput_plugin_libraries = 'pgoutput, test_decoding, citus'\n\
              wal_level = logical\n\
-             max_replication_slots = 20\nmax_wal_senders = 20\nmax_connections = 200\n",
+             max_replication_slots = 20\nmax_wal_senders = 20\nmax_connections = 200\n\
+             max_prepared_transactions = 200\n\
+             citus.background_task_queue_interval = '200ms'\n",
         )
     }
 
@@ -63,7 +70,7 @@ impl Cluster {
     }
 
     /// A streaming replica of this (running) cluster, started.
-    pub(crate) fn replica(&self) -> Self {
+    pub fn replica(&self) -> Self {
         let replica = Self::new_dir();
         replica.pg(
             "pg_basebackup",
@@ -136,12 +143,12 @@ impl Cluster {
     }
 
     /// The directory of its Unix socket: its host name for other nodes.
-    pub(crate) fn host(&self) -> String {
+    pub fn host(&self) -> String {
         self.socket_dir().display().to_string()
     }
 
     /// Starts the server and waits until it accepts connections.
-    pub(crate) fn start(&self) {
+    pub fn start(&self) {
         let log = self.root.path().join("server.log");
         self.pg(
             "pg_ctl",
@@ -157,7 +164,7 @@ impl Cluster {
     }
 
     /// Stops the server (fast: connections are cut, as in a failure).
-    pub(crate) fn stop(&self) {
+    pub fn stop(&self) {
         self.pg(
             "pg_ctl",
             &[
@@ -172,11 +179,12 @@ impl Cluster {
     }
 
     /// The URL of database `stockdb` (made by [`Cluster::create_stockdb`] on the primary).
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         self.url_of("stockdb")
     }
 
-    pub(crate) fn url_of(&self, database: &str) -> String {
+    /// The URL of `database` on this cluster, through its socket.
+    pub fn url_of(&self, database: &str) -> String {
         format!(
             "postgres://postgres@localhost/{database}?host={}",
             self.socket_dir().display()
@@ -184,7 +192,7 @@ impl Cluster {
     }
 
     /// Creates database `stockdb`.
-    pub(crate) async fn create_stockdb(&self) {
+    pub async fn create_stockdb(&self) {
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url_of("postgres"))
             .await
             .unwrap();
@@ -246,7 +254,7 @@ impl Drop for Cluster {
 }
 
 /// Runs `statement` (one or more, in one simple query) on a connection of its own to `url`.
-pub(crate) async fn sql(url: &str, statement: &str) {
+pub async fn sql(url: &str, statement: &str) {
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
         .await
         .unwrap();
@@ -258,7 +266,7 @@ pub(crate) async fn sql(url: &str, statement: &str) {
 
 /// Where the server binaries really live: a directory on PATH may hold links to a few.
 fn bin_dir() -> PathBuf {
-    let found = test_support::server_bin_dir();
+    let found = crate::server_bin_dir();
     std::fs::canonicalize(found.join("initdb"))
         .ok()
         .and_then(|initdb| initdb.parent().map(PathBuf::from))
@@ -270,4 +278,119 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+/// A Citus coordinator and its workers, each a [`Cluster`] with Citus loaded that reaches
+/// itself by its socket directory (`citus.local_hostname`).
+pub struct CitusCluster {
+    /// The coordinator: applications connect to it.
+    pub coordinator: Cluster,
+    /// The workers, which hold the distributed tables' shards.
+    pub workers: Vec<Cluster>,
+}
+
+impl CitusCluster {
+    /// A coordinator and `workers` workers, started, with no database of stockdb's yet.
+    pub async fn new(workers: usize) -> Self {
+        let coordinator = Cluster::citus_node();
+        let workers: Vec<Cluster> = (0..workers).map(|_| Cluster::citus_node()).collect();
+        let cluster = Self {
+            coordinator,
+            workers,
+        };
+        for node in cluster.nodes() {
+            // A node reaches itself by this name (default `localhost`: TCP, which these
+            // nodes do not listen on, and where another server may).
+            let admin = node.url_of("postgres");
+            sql(
+                &admin,
+                &format!("ALTER SYSTEM SET citus.local_hostname = '{}'", node.host()),
+            )
+            .await;
+            sql(&admin, "SELECT pg_reload_conf()").await;
+        }
+        cluster
+    }
+
+    /// The coordinator, then the workers.
+    pub fn nodes(&self) -> impl Iterator<Item = &Cluster> {
+        std::iter::once(&self.coordinator).chain(&self.workers)
+    }
+
+    /// A new worker, started, with `database` and the extension, added to the coordinator's
+    /// `database` (which holds no shard on it until a rebalance moves some).
+    pub async fn add_worker(&mut self, database: &str) {
+        let worker = Cluster::citus_node();
+        let admin = worker.url_of("postgres");
+        sql(
+            &admin,
+            &format!(
+                "ALTER SYSTEM SET citus.local_hostname = '{}'",
+                worker.host()
+            ),
+        )
+        .await;
+        sql(&admin, "SELECT pg_reload_conf()").await;
+        sql(&admin, &format!(r#"CREATE DATABASE "{database}""#)).await;
+        sql(&worker.url_of(database), "CREATE EXTENSION citus").await;
+        sql(
+            &self.coordinator.url_of(database),
+            &format!("SELECT citus_add_node('{}', 5432)", worker.host()),
+        )
+        .await;
+        self.workers.push(worker);
+    }
+
+    /// Creates `database` on every node with the extension, and makes it a Citus database
+    /// on the coordinator: the coordinator in its metadata, the workers added.
+    pub async fn create_database(&self, database: &str) {
+        for node in self.nodes() {
+            sql(
+                &node.url_of("postgres"),
+                &format!(r#"CREATE DATABASE "{database}""#),
+            )
+            .await;
+            sql(&node.url_of(database), "CREATE EXTENSION citus").await;
+        }
+        let coordinator = self.coordinator.url_of(database);
+        sql(
+            &coordinator,
+            &format!(
+                "SELECT citus_set_coordinator_host('{}', 5432)",
+                self.coordinator.host()
+            ),
+        )
+        .await;
+        for worker in &self.workers {
+            sql(
+                &coordinator,
+                &format!("SELECT citus_add_node('{}', 5432)", worker.host()),
+            )
+            .await;
+        }
+    }
+
+    /// Stops every node and removes its directory once this process has gone, however it
+    /// ends: for a cluster kept in a static, which is never dropped.
+    pub fn remove_when_this_process_ends(&self) {
+        for node in self.nodes() {
+            let root = node.root.path().display().to_string();
+            // SIGQUIT: the postmaster's immediate shutdown.
+            let watch = format!(
+                "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+                 kill -QUIT $(head -1 '{root}/data/postmaster.pid') 2>/dev/null; sleep 2; \
+                 rm -rf '{root}'",
+                pid = std::process::id()
+            );
+            let spawned = Command::new("sh")
+                .args(["-c", &watch])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+            if let Err(err) = spawned {
+                eprintln!("test-support: cannot watch {root} for removal: {err}");
+            }
+        }
+    }
 }

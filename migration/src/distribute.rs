@@ -1,6 +1,7 @@
 //! Distribution on a Citus coordinator: the market data spread over the workers by stock,
-//! the stock list copied to every node. `Stockdb::distribution` says what is placed where
-//! and what is left; `Stockdb::distribute` does what is left, online.
+//! the stock list copied to every node. [`distribution`] says what is placed where and what is
+//! left; [`distribute`] does what is left, online (`Stockdb::distribute`, `stockdb db
+//! distribute`, and the test harness's Citus target all run it).
 //!
 //! The plan: `stock_daily` and `stock_finance` distributed by `third_code` and co-located
 //! (a stock's bars and reports on one shard group, so per-stock reads and joins stay on one
@@ -10,7 +11,8 @@
 //! carry over to distributed tables' partition maintenance as stockdb runs it.
 
 use serde::Serialize;
-use shared_db::{Db, RepoError};
+use shared_db::RepoError;
+use sqlx::PgPool;
 
 /// How a table is placed on the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,16 +78,23 @@ const PLAN: [(&str, Placement); 3] = [
     ),
 ];
 
-/// A table's comments as the statements that set them.
-const COMMENTS: &str = "SELECT format('COMMENT ON TABLE %I IS %L', c.relname, \
-         obj_description(c.oid, 'pg_class')) \
-     FROM pg_class c WHERE c.oid = $1::regclass AND obj_description(c.oid, 'pg_class') IS NOT NULL \
+/// The comments of relation `$1` as the statements that set them on table `$2`. Reads no
+/// `pg_class`, which Citus filters its shards out of.
+const COMMENTS: &str = "SELECT format('COMMENT ON TABLE %I IS %L', $2::text, \
+         obj_description($1::regclass, 'pg_class')) \
+     WHERE obj_description($1::regclass, 'pg_class') IS NOT NULL \
      UNION ALL \
-     SELECT format('COMMENT ON COLUMN %I.%I IS %L', c.relname, a.attname, \
-         col_description(c.oid, a.attnum)) \
-     FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid \
-     WHERE c.oid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped \
-       AND col_description(c.oid, a.attnum) IS NOT NULL";
+     SELECT format('COMMENT ON COLUMN %I.%I IS %L', $2::text, a.attname, \
+         col_description(a.attrelid, a.attnum)) \
+     FROM pg_attribute a \
+     WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+       AND col_description(a.attrelid, a.attnum) IS NOT NULL";
+
+/// Where table `$1`'s comments are: on its shard when it is a Citus local table (Citus
+/// moves them there: what a distribution cut short leaves), else on the table.
+const COMMENTED: &str = "SELECT COALESCE((SELECT p.logicalrelid::text || '_' || s.shardid \
+         FROM pg_dist_partition p JOIN pg_dist_shard s USING (logicalrelid) \
+         WHERE p.logicalrelid = $1::regclass AND p.partmethod = 'n' AND p.repmodel = 's'), $1)";
 
 /// How often the cleanup of left-behind copies is tried (200 ms apart).
 const CLEANUP_TRIES: usize = 25;
@@ -96,17 +105,15 @@ const NOT_CITUS: &str = "this server has no Citus (no `citus` extension in this 
 
 /// The coordinator's view of the plan. Errors: `Internal` naming the missing extension on
 /// a server without Citus.
-pub(crate) async fn distribution(db: &Db) -> Result<Distribution, RepoError> {
-    if_citus(db).await?.ok_or_else(|| RepoError::Internal {
+pub async fn distribution(pool: &PgPool) -> Result<Distribution, RepoError> {
+    if_citus(pool).await?.ok_or_else(|| RepoError::Internal {
         component: "distribute",
         detail: NOT_CITUS.to_owned(),
     })
 }
 
 /// [`distribution`] on a Citus coordinator, `None` on a server without Citus.
-pub(crate) async fn if_citus(db: &Db) -> Result<Option<Distribution>, RepoError> {
-    let pool = db.primary();
-    let pool = pool.pool();
+pub async fn if_citus(pool: &PgPool) -> Result<Option<Distribution>, RepoError> {
     let version: Option<String> =
         sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'citus'")
             .fetch_optional(pool)
@@ -122,22 +129,31 @@ pub(crate) async fn if_citus(db: &Db) -> Result<Option<Distribution>, RepoError>
     .await?;
     let mut steps = Vec::with_capacity(PLAN.len());
     for (table, placement) in PLAN {
-        // 'n': a reference table; 'h': hash-distributed.
-        let method: Option<String> = sqlx::query_scalar(
-            "SELECT partmethod::text FROM pg_dist_partition WHERE logicalrelid = $1::regclass",
+        // Method and replication model: 'n' 't', a reference table; 'h', hash-distributed;
+        // 'n' 's', a Citus local table (the coordinator's own, in Citus's metadata: what a
+        // table with a foreign key to a reference table becomes, and what a distribution
+        // cut short leaves), still to be distributed.
+        let method: Option<(String, String)> = sqlx::query_as(
+            "SELECT partmethod::text, repmodel::text FROM pg_dist_partition \
+             WHERE logicalrelid = $1::regclass",
         )
         .bind(table)
         .fetch_optional(pool)
         .await?;
-        let done = match (placement, method.as_deref()) {
-            (Placement::Reference, Some("n")) | (Placement::Distributed { .. }, Some("h")) => true,
-            (_, None) => false,
+        let done = match (
+            placement,
+            method.as_ref().map(|(m, r)| (m.as_str(), r.as_str())),
+        ) {
+            (Placement::Reference, Some(("n", "t")))
+            | (Placement::Distributed { .. }, Some(("h", _))) => true,
+            (_, None | Some(("n", "s"))) => false,
             (_, Some(other)) => {
                 return Err(RepoError::Internal {
                     component: "distribute",
                     detail: format!(
-                        "{table} is placed another way (Citus partition method {other:?}) than \
-                         the plan's {placement:?}: undo that by hand first"
+                        "{table} is placed another way (Citus partition method and \
+                         replication model {other:?}) than the plan's {placement:?}: undo \
+                         that by hand first"
                     ),
                 });
             }
@@ -161,8 +177,8 @@ pub(crate) async fn if_citus(db: &Db) -> Result<Option<Distribution>, RepoError>
 /// (rows copied while writes go on, a short lock at the switch). Idempotent: a step done is
 /// skipped, so a run cut short is finished by running it again. Returns the plan as it
 /// stands after.
-pub(crate) async fn distribute(db: &Db) -> Result<Distribution, RepoError> {
-    let before = distribution(db).await?;
+pub async fn distribute(pool: &PgPool) -> Result<Distribution, RepoError> {
+    let before = distribution(pool).await?;
     if before.workers.is_empty() {
         return Err(RepoError::Internal {
             component: "distribute",
@@ -171,13 +187,16 @@ pub(crate) async fn distribute(db: &Db) -> Result<Distribution, RepoError> {
                 .to_owned(),
         });
     }
-    let primary = db.primary();
-    let pool = primary.pool();
     for step in before.pending() {
         // `create_distributed_table_concurrently` makes the table anew without its
         // comments (the schema's documentation, and part of its golden print): kept here,
         // put back after.
+        let commented: String = sqlx::query_scalar(COMMENTED)
+            .bind(step.table)
+            .fetch_one(pool)
+            .await?;
         let comments: Vec<String> = sqlx::query_scalar(COMMENTS)
+            .bind(commented)
             .bind(step.table)
             .fetch_all(pool)
             .await?;
@@ -217,5 +236,5 @@ pub(crate) async fn distribute(db: &Db) -> Result<Distribution, RepoError> {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    distribution(db).await
+    distribution(pool).await
 }
