@@ -83,6 +83,12 @@ struct BenchArgs {
     /// Run only these suites (default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Suite>,
+    /// Measure on a Citus cluster of its own (a coordinator and two workers on this
+    /// machine, `cargo xtask citus` installs Citus) with the tables distributed as `stockdb
+    /// db distribute` places them; the baselines run on the same distributed tables.
+    /// Suites: writes, imports and reads unless `--only` says otherwise.
+    #[arg(long, conflicts_with = "schema")]
+    citus: bool,
     /// Also write every figure and ratio as JSON here.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -149,7 +155,9 @@ impl Settings {
             log_days: args.log_days,
             audit_baseline: args.audit_baseline,
             fillfactor: args.fillfactor,
-            suites: if args.only.is_empty() {
+            suites: if args.only.is_empty() && args.citus {
+                vec![Suite::Writes, Suite::Imports, Suite::Reads]
+            } else if args.only.is_empty() {
                 vec![
                     Suite::Writes,
                     Suite::Imports,
@@ -173,35 +181,59 @@ fn main() -> anyhow::Result<()> {
     }
     let settings = Settings::new(&args);
     let runtime = tokio::runtime::Runtime::new()?;
-    let server = ["TEST_DATABASE_URL", "DATABASE_URL"]
-        .into_iter()
-        .find_map(|key| std::env::var(key).ok().filter(|url| !url.is_empty()))
-        .unwrap_or_else(|| LOCAL_SERVER_URL.to_owned());
     let name = format!("stockdb_bench_{}", std::process::id());
+    // Stopped and removed when dropped, after the run.
+    let citus = if args.citus {
+        Some(runtime.block_on(citus_cluster(&name))?)
+    } else {
+        None
+    };
+    let server = match &citus {
+        Some(cluster) => cluster.coordinator.url_of("postgres"),
+        None => ["TEST_DATABASE_URL", "DATABASE_URL"]
+            .into_iter()
+            .find_map(|key| std::env::var(key).ok().filter(|url| !url.is_empty()))
+            .unwrap_or_else(|| LOCAL_SERVER_URL.to_owned()),
+    };
     // An older schema beside the newest, for the audit statistics.
     let name_v3 = format!("{name}_v{}", args.audit_baseline);
+    let audit = settings.suites.contains(&Suite::Audit);
     let result = runtime.block_on(async {
-        let db = database(&server, &name, args.schema).await?;
-        let v3 = database(&server, &name_v3, Some(args.audit_baseline)).await?;
+        let db = database(&server, &name, args.schema, citus.is_none()).await?;
+        let v3 = if audit {
+            Some(database(&server, &name_v3, Some(args.audit_baseline), true).await?)
+        } else {
+            None
+        };
         let report = Bench {
             db: db.clone(),
             url: url_with_database(&server, &name)?,
             settings,
         }
-        .run(&v3)
+        .run(v3.as_ref())
         .await;
         db.close().await;
-        v3.close().await;
+        if let Some(v3) = v3 {
+            v3.close().await;
+        }
         report
     });
-    for name in [name, name_v3] {
-        runtime.block_on(admin(
-            &server,
-            &format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#),
-        ))?;
+    if citus.is_none() {
+        for name in [name, name_v3] {
+            runtime.block_on(admin(
+                &server,
+                &format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#),
+            ))?;
+        }
     }
     let mut report = result?;
     report.command = std::env::args().collect::<Vec<_>>().join(" ");
+    if citus.is_some() {
+        let target = "Citus: a coordinator and two workers on this machine; stock_daily and \
+                      stock_finance distributed by third_code, stock_info a reference table";
+        println!("\non {target}");
+        report.machine.insert("target", target.to_owned());
+    }
     report.print();
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
@@ -211,20 +243,44 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates database `name` on `server` and migrates it to `version` (default: the newest).
-async fn database(server: &str, name: &str, version: Option<usize>) -> anyhow::Result<Db> {
-    let url = url_with_database(server, name)?;
-    admin(server, &format!(r#"CREATE DATABASE "{name}""#))
-        .await
-        .with_context(|| {
-            format!(
-                "creating the benchmark's database on {}",
-                shared_db::redact_url(server)
-            )
-        })?;
+/// A Citus coordinator and two workers, with database `name` on every node, migrated and
+/// distributed.
+async fn citus_cluster(name: &str) -> anyhow::Result<test_support::cluster::CitusCluster> {
+    let cluster = test_support::cluster::CitusCluster::new(2).await;
+    cluster.create_database(name).await;
+    let url = cluster.coordinator.url_of(name);
     let runner = migration::MigrationRunner::connect(&url).await?;
-    runner.up(version).await?;
+    runner.up(None).await?;
     runner.close().await?;
+    let pool = sqlx::PgPool::connect(&url).await?;
+    let placed = migration::distribute(&pool).await?;
+    pool.close().await;
+    anyhow::ensure!(placed.pending().count() == 0, "not distributed: {placed:?}");
+    Ok(cluster)
+}
+
+/// Creates database `name` on `server` (unless `create` is false: it exists, migrated) and
+/// migrates it to `version` (default: the newest).
+async fn database(
+    server: &str,
+    name: &str,
+    version: Option<usize>,
+    create: bool,
+) -> anyhow::Result<Db> {
+    let url = url_with_database(server, name)?;
+    if create {
+        admin(server, &format!(r#"CREATE DATABASE "{name}""#))
+            .await
+            .with_context(|| {
+                format!(
+                    "creating the benchmark's database on {}",
+                    shared_db::redact_url(server)
+                )
+            })?;
+        let runner = migration::MigrationRunner::connect(&url).await?;
+        runner.up(version).await?;
+        runner.close().await?;
+    }
     Ok(Db::connect(
         &DbConfig::new(&url)
             .with_max_connections(4)
@@ -323,7 +379,7 @@ impl Bench {
             .collect())
     }
 
-    async fn run(&self, v3: &Db) -> anyhow::Result<report::Report> {
+    async fn run(&self, v3: Option<&Db>) -> anyhow::Result<report::Report> {
         if let Some(fillfactor) = self.settings.fillfactor {
             for table in ["stock_daily", "stock_finance"] {
                 self.sql(&format!(
@@ -354,7 +410,7 @@ impl Bench {
         } else {
             None
         };
-        let audit = if runs(Suite::Audit) {
+        let audit = if let (true, Some(v3)) = (runs(Suite::Audit), v3) {
             Some(self.audit(v3).await?)
         } else {
             None

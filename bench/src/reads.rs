@@ -116,6 +116,8 @@ impl Bench {
         let session_repo = PgResearchSessionRepository::new(self.db.clone());
         // The floor: the same SQL as a prepared statement on one dedicated connection.
         let mut conn = self.db.pool().acquire().await?;
+        // The floors are the repositories' SQL: on Citus, the forms it runs there.
+        let citus = self.db.is_citus().await?;
         let mut rng = StdRng::seed_from_u64(SEED);
         let calls = self.settings.calls;
         let first_day = days.first().copied().unwrap_or(LAST_QUARTER);
@@ -187,11 +189,15 @@ impl Bench {
             calls,
             async |_| Ok(stock_repo.get_missing_finance_stocks(LAST_QUARTER, THRESHOLD, 200).await.map(drop)?),
             async |_| {
-                sqlx::query(
+                sqlx::query(if citus {
+                    "SELECT s.third_code FROM stock_info s WHERE s.third_code NOT IN \
+                     (SELECT third_code FROM stock_finance WHERE end_date = $1) AND (s.last_finance_sync_date IS NULL \
+                     OR s.last_finance_sync_date < $2) ORDER BY s.third_code LIMIT $3"
+                } else {
                     "SELECT s.third_code FROM stock_info s WHERE NOT EXISTS (SELECT 1 FROM stock_finance f \
                      WHERE f.third_code = s.third_code AND f.end_date = $1) AND (s.last_finance_sync_date IS NULL \
-                     OR s.last_finance_sync_date < $2) ORDER BY s.third_code LIMIT $3",
-                )
+                     OR s.last_finance_sync_date < $2) ORDER BY s.third_code LIMIT $3"
+                })
                 .bind(LAST_QUARTER)
                 .bind(THRESHOLD)
                 .bind(200i64)
@@ -278,6 +284,7 @@ impl Bench {
         conn: &mut sqlx::PgConnection,
     ) -> anyhow::Result<ReadPath> {
         let stocks = data.stocks.len();
+        let citus = self.db.is_citus().await?;
         eprintln!("point in time: {stocks} stocks × {PIT_PERIODS} periods × 2 versions");
         let columns = StockFinance::INDICATORS.join(", ");
         let values = StockFinance::INDICATORS
@@ -311,7 +318,10 @@ impl Bench {
                 Ok(())
             },
             async |i| {
-                sqlx::query(
+                sqlx::query(if citus {
+                    "SELECT DISTINCT ON (third_code) * FROM stock_finance \
+                     WHERE ann_date <= $1 ORDER BY third_code, end_date DESC, ann_date DESC"
+                } else {
                     "WITH RECURSIVE codes (code) AS ( \
                          SELECT min(third_code) FROM stock_finance \
                          UNION ALL \
@@ -321,8 +331,8 @@ impl Bench {
                          SELECT * FROM stock_finance \
                          WHERE third_code = codes.code AND ann_date <= $1 \
                          ORDER BY end_date DESC, ann_date DESC LIMIT 1) f \
-                     ORDER BY f.third_code",
-                )
+                     ORDER BY f.third_code"
+                })
                 .bind(days[i])
                 .fetch_all(&mut *conn)
                 .await?;

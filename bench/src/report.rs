@@ -30,7 +30,7 @@ pub(crate) struct Results {
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
     pub(crate) command: String,
-    machine: BTreeMap<&'static str, String>,
+    pub(crate) machine: BTreeMap<&'static str, String>,
     rows: Rows,
     fillfactor: String,
     /// `stock_daily` with its indexes, after the run (every bar once).

@@ -54,6 +54,7 @@ pub(crate) fn run(runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let citus = citus.elapsed();
     // Keeps the benchmark from rotting; its figures mean nothing in a debug build.
     cargo(&["xtask", "bench", "--quick"], &url)?;
+    cargo(&["xtask", "bench", "--quick", "--citus"], &url)?;
     demo_smoke_test()?;
     let containers = Instant::now();
     container_suite(&servers)?;
