@@ -436,9 +436,12 @@ impl Bench {
             &data,
             report::Results {
                 fillfactor: self.fillfactor().await?,
-                stock_daily_bytes: sqlx::query_scalar(
-                    "SELECT pg_total_relation_size('stock_daily')",
-                )
+                // On Citus the coordinator's table is a shell: its shards are measured.
+                stock_daily_bytes: sqlx::query_scalar(if self.db.is_citus().await? {
+                    "SELECT citus_total_relation_size('stock_daily')"
+                } else {
+                    "SELECT pg_total_relation_size('stock_daily')"
+                })
                 .fetch_one(self.db.pool())
                 .await?,
                 writes,

@@ -146,15 +146,7 @@ async fn the_market_data_is_distributed_with_its_rows_while_a_writer_commits() {
         .await
         .unwrap();
     assert_eq!((again.inserted, again.updated), (0, 1));
-    let range = db
-        .dailies()
-        .get_by_third_code_and_date_range(
-            &ThirdCode::parse("000001.SZ").unwrap(),
-            first,
-            first + chrono::Duration::days(9),
-        )
-        .await
-        .unwrap();
+    let range = first_ten_days(&db, first).await;
     assert_eq!(range.len(), 10);
     assert_eq!(range[0].close, Some(10.5));
     assert_eq!(
@@ -251,16 +243,7 @@ async fn the_market_data_is_distributed_with_its_rows_while_a_writer_commits() {
         .await
         .unwrap();
     assert_eq!(after, stored);
-    let range = db
-        .dailies()
-        .get_by_third_code_and_date_range(
-            &ThirdCode::parse("000001.SZ").unwrap(),
-            first,
-            first + chrono::Duration::days(9),
-        )
-        .await
-        .unwrap();
-    assert_eq!(range.len(), 10);
+    assert_eq!(first_ten_days(&db, first).await.len(), 10);
     let health = db.health().await;
     let citus = health.citus.expect("health reads the placement");
     assert_eq!((citus.workers.len(), citus.pending().count()), (3, 0));
@@ -307,4 +290,16 @@ async fn shards(
         all.extend(rows);
     }
     all
+}
+
+/// Stock 000001.SZ's bars of its first ten days, through the repository.
+async fn first_ten_days(db: &Stockdb, first: chrono::NaiveDate) -> Vec<StockDaily> {
+    db.dailies()
+        .get_by_third_code_and_date_range(
+            &ThirdCode::parse("000001.SZ").unwrap(),
+            first,
+            first + chrono::Duration::days(9),
+        )
+        .await
+        .unwrap()
 }

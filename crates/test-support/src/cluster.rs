@@ -376,21 +376,13 @@ impl CitusCluster {
         for node in self.nodes() {
             let root = node.root.path().display().to_string();
             // SIGQUIT: the postmaster's immediate shutdown.
-            let watch = format!(
-                "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-                 kill -QUIT $(head -1 '{root}/data/postmaster.pid') 2>/dev/null; sleep 2; \
-                 rm -rf '{root}'",
-                pid = std::process::id()
+            crate::when_this_process_ends(
+                &format!(
+                    "kill -QUIT $(head -1 '{root}/data/postmaster.pid') 2>/dev/null; sleep 2; \
+                     rm -rf '{root}'"
+                ),
+                &root,
             );
-            let spawned = Command::new("sh")
-                .args(["-c", &watch])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn();
-            if let Err(err) = spawned {
-                eprintln!("test-support: cannot watch {root} for removal: {err}");
-            }
         }
     }
 }

@@ -60,19 +60,10 @@ pub(crate) async fn start() -> String {
 /// ends (statics are never dropped, and a killed process runs no destructor).
 #[cfg(feature = "container")]
 fn remove_when_this_process_ends(id: &str) {
-    let watch = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; docker rm -f {id} >/dev/null 2>&1",
-        pid = std::process::id()
+    crate::when_this_process_ends(
+        &format!("docker rm -f {id} >/dev/null 2>&1"),
+        &format!("container {id}"),
     );
-    let spawned = std::process::Command::new("sh")
-        .args(["-c", &watch])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    if let Err(err) = spawned {
-        eprintln!("test-support: cannot watch container {id} for removal: {err}");
-    }
 }
 
 /// Waits until a connection to `url` succeeds: the log line comes a moment before the

@@ -262,6 +262,25 @@ pub fn test_image() -> String {
 /// is needed).
 pub const DEFAULT_TEST_IMAGE: &str = "stockdb-test-postgres:15";
 
+/// Runs `cleanup` (a shell command) once this process has gone, however it ends: statics
+/// are never dropped, and a killed process runs no destructor. `what` names it in the
+/// message when no watcher can be started.
+pub(crate) fn when_this_process_ends(cleanup: &str, what: &str) {
+    let watch = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {cleanup}",
+        pid = std::process::id()
+    );
+    let spawned = std::process::Command::new("sh")
+        .args(["-c", &watch])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(err) = spawned {
+        eprintln!("test-support: cannot watch {what} for removal: {err}");
+    }
+}
+
 /// Appends which server this test process uses to the file `STOCKDB_TEST_SERVER_LOG`
 /// names, if any: test output is captured, and CI prints this file to show it.
 pub(crate) fn record_server(what: &str) {
