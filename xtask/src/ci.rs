@@ -99,8 +99,11 @@ fn report_servers(log: &std::path::Path) -> anyhow::Result<()> {
         text.lines().count()
     );
     for line in text.lines() {
-        let binary = line.rsplit('/').next().unwrap_or(line);
-        println!("  {binary}");
+        // "<binary path> (pid N): <server>": the binary's name, and the server whole (a
+        // Citus node's socket directory is a path too).
+        let (binary, server) = line.split_once(" (pid").unwrap_or((line, ""));
+        let binary = binary.rsplit('/').next().unwrap_or(binary);
+        println!("  {binary} (pid{server}");
     }
     let _ = std::fs::remove_file(log);
     Ok(())
