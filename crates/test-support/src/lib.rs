@@ -123,12 +123,17 @@ impl TestDb {
 
     /// Terminates every backend holding an advisory lock in this test's database (as an
     /// idle timeout or a proxy cuts a connection), one entry per backend: whether it went.
+    /// Only clients' backends: on Citus, its maintenance daemon and its own connections
+    /// take advisory locks of their own now and then.
     pub async fn cut_advisory_lock_holders(&self) -> Vec<bool> {
         sqlx::query_scalar(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks \
-             WHERE locktype = 'advisory' AND granted \
-               AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-             GROUP BY pid",
+            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+             JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND a.backend_type = 'client backend' \
+               AND a.application_name NOT LIKE 'citus%' \
+             GROUP BY l.pid",
         )
         .fetch_all(self.db.pool())
         .await
