@@ -123,13 +123,15 @@ impl TestDb {
 
     /// Terminates every backend holding an advisory lock in this test's database (as an
     /// idle timeout or a proxy cuts a connection), one entry per backend: whether it went.
-    /// Only clients' backends: on Citus, its maintenance daemon and its own connections
-    /// take advisory locks of their own now and then.
+    /// Only the locks `pg_advisory_lock` takes (`objsubid` 1 and 2) held by clients'
+    /// backends: on Citus, a client's backend writing a distributed table holds Citus's own
+    /// shard locks, which `pg_locks` also shows as advisory, and its maintenance daemon and
+    /// internal connections take some of their own.
     pub async fn cut_advisory_lock_holders(&self) -> Vec<bool> {
         sqlx::query_scalar(
             "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
              JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'advisory' AND l.granted \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid IN (1, 2) \
                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                AND a.backend_type = 'client backend' \
                AND a.application_name NOT LIKE 'citus%' \
