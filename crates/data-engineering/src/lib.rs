@@ -31,6 +31,7 @@ pub use domain::{
     Seat, SectorFlow, Stock, StockDaily, StockDayStatus, StockField, StockFieldMut, StockFinance,
     StockInfo, SuspendType, Suspension, SyncBatch, SyncFailureRecord, SyncGap, SyncJobType,
     SyncTask, SyncTaskStatus, TaskLease, ThirdCode, TransitionError, Universe, ValuationDaily,
+    WindowReturn,
 };
 pub use postgres::{
     MAX_TRADING_DAYS, PgConceptRepository, PgDayBoardRepository, PgMarketStructureRepository,

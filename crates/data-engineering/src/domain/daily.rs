@@ -177,6 +177,20 @@ pub struct MarketDaily {
     pub daily: StockDaily,
 }
 
+/// One stock's return over a window of its own trading days (days it has a bar) ending on
+/// a day: a row of the cross-section a factor study reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowReturn {
+    /// The stock.
+    pub third_code: ThirdCode,
+    /// The day the window starts from: the stock's bar `window` bars before the end day.
+    pub start_date: NaiveDate,
+    /// `close × adj_factor` on the end day over the same on `start_date`, minus one: the
+    /// return with splits and dividends taken out. `None` when a close or a factor of
+    /// either bar is missing (or the start's adjusted close is zero).
+    pub ret: Option<f64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ pub use board::{
     SectorFlow,
 };
 pub use concept::{Concept, ConceptStock, ConceptSummary};
-pub use daily::{MarketDaily, StockDaily, ValuationDaily};
+pub use daily::{MarketDaily, StockDaily, ValuationDaily, WindowReturn};
 pub use finance::StockFinance;
 pub use market::{
     CalendarDay, DIV_PROC_IMPLEMENTED, Dividend, Exchange, IndexWeight, MarketRows, NameChange,

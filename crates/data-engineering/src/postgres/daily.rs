@@ -12,9 +12,10 @@ use shared_db::{
     upsert_with,
 };
 
-use super::check_range;
+use super::{MAX_TRADING_DAYS, check_range};
 use crate::domain::{
-    Adjust, MarketDaily, NoFactor, StockDaily, ThirdCode, ValuationDaily, daily_values, scale,
+    Adjust, MarketDaily, NoFactor, StockDaily, ThirdCode, ValuationDaily, WindowReturn,
+    daily_values, scale,
 };
 use crate::entity::stock_daily::{Column, Entity, Model};
 use crate::repository::StockDailyRepository;
@@ -220,6 +221,45 @@ impl StockDailyRepository for PgStockDailyRepository {
                 daily: StockDaily::from(row.model),
             })
             .collect())
+    }
+
+    async fn get_window_returns(
+        &self,
+        date: NaiveDate,
+        window: u32,
+    ) -> Result<Vec<WindowReturn>, RepoError> {
+        if !(1..=MAX_TRADING_DAYS).contains(&window) {
+            return Err(InvalidInput::new(
+                "window",
+                window,
+                format!("must be in 1..={MAX_TRADING_DAYS}"),
+            )
+            .into());
+        }
+        // Per stock of the day, a walk back down its primary key: `window` index entries,
+        // never the stock's whole history (the plan the benchmark's history suite reads).
+        let rows = self
+            .db
+            .read_all(
+                "SELECT e.third_code, s.trade_date AS start_date, \
+                        e.close * e.adj_factor / NULLIF(s.close * s.adj_factor, 0) - 1 AS ret \
+                 FROM stock_daily e CROSS JOIN LATERAL ( \
+                     SELECT trade_date, close, adj_factor FROM stock_daily \
+                     WHERE third_code = e.third_code AND trade_date < e.trade_date \
+                     ORDER BY trade_date DESC OFFSET $2 - 1 LIMIT 1) s \
+                 WHERE e.trade_date = $1 ORDER BY e.third_code",
+                vec![date.into(), i64::from(window).into()],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(WindowReturn {
+                    third_code: ThirdCode::from_stored(row.try_get("", "third_code")?),
+                    start_date: row.try_get("", "start_date")?,
+                    ret: row.try_get("", "ret")?,
+                })
+            })
+            .collect()
     }
 
     async fn get_adjusted(

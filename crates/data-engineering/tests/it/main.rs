@@ -5,6 +5,7 @@
 mod boards;
 mod boards_service;
 mod concepts;
+mod cross_section;
 mod daily;
 mod finance;
 mod stocks;
