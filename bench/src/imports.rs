@@ -15,7 +15,7 @@ use crate::stats::{Ratio, Timing};
 use crate::writes::Data;
 
 /// The columns of Tushare's `daily` endpoint.
-const DAILY: &[&str] = &[
+pub(crate) const DAILY: &[&str] = &[
     "open",
     "high",
     "low",
@@ -27,7 +27,7 @@ const DAILY: &[&str] = &[
     "amount",
 ];
 /// The columns of its `daily_basic` endpoint (`close` again, as Tushare sends it).
-const DAILY_BASIC: &[&str] = &[
+pub(crate) const DAILY_BASIC: &[&str] = &[
     "close",
     "turnover_rate",
     "turnover_rate_f",
@@ -122,7 +122,7 @@ impl Bench {
                     if side == 0 {
                         import(&files.full).await
                     } else {
-                        self.psql_copy(&files.full)
+                        psql_copy(&self.url, &files.full)
                     }
                 },
             )
@@ -160,23 +160,23 @@ impl Bench {
             merge_second,
         })
     }
+}
 
-    /// `psql \copy` of a file with every `stock_daily` column into the table.
-    fn psql_copy(&self, path: &Path) -> anyhow::Result<()> {
-        let mut columns = vec!["third_code", "trade_date"];
-        columns.extend(StockDaily::VALUE_FIELDS);
-        let command = format!(
-            "\\copy stock_daily ({}) FROM '{}' WITH (FORMAT csv, HEADER true)",
-            columns.join(", "),
-            path.display()
-        );
-        // Blocking is fine: nothing else runs while a side is timed.
-        let status = std::process::Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &self.url, "-c"])
-            .arg(&command)
-            .status()
-            .context("running psql (install postgresql-client)")?;
-        anyhow::ensure!(status.success(), "psql \\copy failed: {status}");
-        Ok(())
-    }
+/// `psql \copy` of a file with every `stock_daily` column into the table of `url`.
+pub(crate) fn psql_copy(url: &str, path: &Path) -> anyhow::Result<()> {
+    let mut columns = vec!["third_code", "trade_date"];
+    columns.extend(StockDaily::VALUE_FIELDS);
+    let command = format!(
+        "\\copy stock_daily ({}) FROM '{}' WITH (FORMAT csv, HEADER true)",
+        columns.join(", "),
+        path.display()
+    );
+    // Blocking is fine: nothing else runs while a side is timed.
+    let status = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c"])
+        .arg(&command)
+        .status()
+        .context("running psql (install postgresql-client)")?;
+    anyhow::ensure!(status.success(), "psql \\copy failed: {status}");
+    Ok(())
 }

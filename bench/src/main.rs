@@ -13,10 +13,14 @@
     reason = "a benchmark reports on stdout and logs progress on stderr"
 )]
 
+mod args;
 mod audit;
 mod boards;
 mod copy;
+mod history;
+mod history_reads;
 mod imports;
+mod increment;
 mod ledger;
 mod reads;
 mod report;
@@ -24,96 +28,18 @@ mod stats;
 mod structure;
 mod writes;
 
-use std::path::PathBuf;
-
 use anyhow::Context as _;
 use clap::Parser;
 use data_engineering::{PgStockRepository, StockRepository as _};
 use shared_db::{Db, DbConfig, url_with_database};
 use sqlx::{Connection as _, PgConnection};
 
+use self::args::{BenchArgs, Settings, Suite};
 use self::stats::{Timing, timed};
 
 /// The local PostgreSQL server of the project's machines, used when neither
 /// `TEST_DATABASE_URL` nor `DATABASE_URL` is set.
 const LOCAL_SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// The benchmark's options.
-#[derive(Debug, Clone, Parser)]
-#[command(
-    name = "bench",
-    about = "stockdb's write and read paths against their baselines"
-)]
-struct BenchArgs {
-    /// `stock_daily` rows (stocks × 200 trading days); default 1,000,000 (50,000 with --quick).
-    #[arg(long)]
-    rows: Option<usize>,
-    /// `stock_finance` rows (stocks × 4 quarters); default 20,000 (2,000 with --quick).
-    #[arg(long)]
-    finance_rows: Option<usize>,
-    /// Repetitions of each write measurement (default 3; 1 with --quick).
-    #[arg(long)]
-    repeat: Option<usize>,
-    /// Calls per read path (default 500; 50 with --quick); the audit statistics make a
-    /// fifth of that.
-    #[arg(long)]
-    calls: Option<usize>,
-    /// Rows of each audit log table (default 1,000,000; 20,000 with --quick).
-    #[arg(long)]
-    log_rows: Option<u64>,
-    /// Migrate the benchmark's database to this schema version instead of the newest, to
-    /// compare schema versions with the same code (the audit suite needs version 5 or
-    /// later).
-    #[arg(long, value_name = "N")]
-    schema: Option<usize>,
-    /// The schema version the audit suite compares the newest one with (default 3: no
-    /// index on `created_at`; 7: the same indexes, not partitioned).
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    audit_baseline: usize,
-    /// Days the audit log rows span (default 365: a year of calls).
-    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(i64).range(1..=3650))]
-    log_days: i64,
-    /// Set this `fillfactor` on `stock_daily` and `stock_finance` before measuring (the
-    /// schema's own when absent): how the value in the migration was chosen.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(10..=100))]
-    fillfactor: Option<u8>,
-    /// A small, fast run (CI keeps the benchmark from rotting with it).
-    #[arg(long)]
-    quick: bool,
-    /// Run only these suites (default: all).
-    #[arg(long, value_enum, value_delimiter = ',')]
-    only: Vec<Suite>,
-    /// Measure on a Citus cluster of its own (a coordinator and two workers on this
-    /// machine, `cargo xtask citus` installs Citus) with the tables distributed as `stockdb
-    /// db distribute` places them; the baselines run on the same distributed tables.
-    /// Suites: writes, imports and reads unless `--only` says otherwise.
-    #[arg(long, conflicts_with = "schema")]
-    citus: bool,
-    /// Also write every figure and ratio as JSON here.
-    #[arg(long, value_name = "PATH")]
-    json: Option<PathBuf>,
-}
-
-/// A part of the benchmark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Suite {
-    /// `stock_daily` and `stock_finance` writes.
-    Writes,
-    /// `stockdb import daily` against `psql \copy`, and the merge workflow.
-    Imports,
-    /// The read paths.
-    Reads,
-    /// Audit statistics on the newest schema and on an older one (`--audit-baseline`).
-    Audit,
-    /// A year's LLM cost from the rows and from the daily rollup, and the catch-up.
-    Ledger,
-    /// The day boards: a day's limit-up pool saved and read beside hand-written SQL, and
-    /// what schema v13's dropped id index saves on an insert.
-    Boards,
-    /// The market-structure reads: index members as of a day, the calendar, a stock's
-    /// ten years of open days classified.
-    Structure,
-}
 
 /// Trading days per stock in the generated data.
 pub(crate) const DAYS: usize = 200;
@@ -121,58 +47,6 @@ pub(crate) const DAYS: usize = 200;
 pub(crate) const QUARTERS: u32 = 4;
 /// The seed of every generated value.
 pub(crate) const SEED: u64 = 20_241_124;
-
-/// How much work the run does.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub(crate) stocks: usize,
-    pub(crate) finance_stocks: usize,
-    pub(crate) repeat: usize,
-    pub(crate) calls: usize,
-    pub(crate) log_rows: u64,
-    pub(crate) log_days: i64,
-    pub(crate) audit_baseline: usize,
-    pub(crate) fillfactor: Option<u8>,
-    suites: Vec<Suite>,
-}
-
-impl Settings {
-    fn new(args: &BenchArgs) -> Self {
-        let quick = args.quick;
-        let rows = args.rows.unwrap_or(if quick { 50_000 } else { 1_000_000 });
-        let finance_rows = args
-            .finance_rows
-            .unwrap_or(if quick { 2_000 } else { 20_000 });
-        Self {
-            stocks: (rows / DAYS).max(1),
-            finance_stocks: (finance_rows / QUARTERS as usize).max(1),
-            repeat: args.repeat.unwrap_or(if quick { 1 } else { 3 }).max(1),
-            calls: args.calls.unwrap_or(if quick { 50 } else { 500 }).max(1),
-            log_rows: args
-                .log_rows
-                .unwrap_or(if quick { 20_000 } else { 1_000_000 })
-                .max(1),
-            log_days: args.log_days,
-            audit_baseline: args.audit_baseline,
-            fillfactor: args.fillfactor,
-            suites: if args.only.is_empty() && args.citus {
-                vec![Suite::Writes, Suite::Imports, Suite::Reads]
-            } else if args.only.is_empty() {
-                vec![
-                    Suite::Writes,
-                    Suite::Imports,
-                    Suite::Reads,
-                    Suite::Audit,
-                    Suite::Ledger,
-                    Suite::Structure,
-                    Suite::Boards,
-                ]
-            } else {
-                args.only.clone()
-            },
-        }
-    }
-}
 
 fn main() -> anyhow::Result<()> {
     let args = BenchArgs::parse();
@@ -432,6 +306,12 @@ impl Bench {
         } else {
             None
         };
+        // On a server of its own.
+        let history = if runs(Suite::History) {
+            Some(history::run(&self.settings.history).await?)
+        } else {
+            None
+        };
         Ok(report::Report::new(
             &data,
             report::Results {
@@ -451,6 +331,7 @@ impl Bench {
                 ledger,
                 structure,
                 boards,
+                history,
             },
         ))
     }

@@ -25,7 +25,7 @@ const PIT_PERIODS: u32 = 40;
 const SESSIONS: usize = 100_000;
 /// Unrecorded calls before each read path, so connection set-up and first-time statement
 /// preparation are not counted.
-const WARM_UP: usize = 10;
+pub(crate) const WARM_UP: usize = 10;
 /// The day half of the stocks last synced their finance.
 const SYNCED_ON: NaiveDate = NaiveDate::from_ymd_opt(2024, 10, 20).expect("a valid date");
 /// The threshold of the missing-finance read.
@@ -286,22 +286,7 @@ impl Bench {
         let stocks = data.stocks.len();
         let citus = self.db.is_citus().await?;
         eprintln!("point in time: {stocks} stocks × {PIT_PERIODS} periods × 2 versions");
-        let columns = StockFinance::INDICATORS.join(", ");
-        let values = StockFinance::INDICATORS
-            .iter()
-            .map(|_| "round((random() * 100)::numeric, 4)::float8")
-            .collect::<Vec<_>>()
-            .join(", ");
-        self.sql("TRUNCATE stock_finance").await?;
-        self.sql(&format!(
-            "INSERT INTO stock_finance (third_code, ann_date, end_date, {columns}) \
-             SELECT s.third_code, q.end_date + CASE WHEN v = 0 THEN 30 ELSE 400 END, q.end_date, {values} \
-             FROM stock_info s \
-             CROSS JOIN (SELECT (date '2014-03-31' + p * interval '3 months')::date AS end_date \
-                         FROM generate_series(0, {PIT_PERIODS} - 1) p) q \
-             CROSS JOIN generate_series(0, 1) v"
-        ))
-        .await?;
+        fill_point_in_time(&self.db).await?;
         self.sql("VACUUM ANALYZE stock_finance").await?;
         let finance_repo = PgStockFinanceRepository::new(self.db.clone());
         let calls = self.settings.calls;
@@ -318,28 +303,59 @@ impl Bench {
                 Ok(())
             },
             async |i| {
-                sqlx::query(if citus {
-                    "SELECT DISTINCT ON (third_code) * FROM stock_finance \
-                     WHERE ann_date <= $1 ORDER BY third_code, end_date DESC, ann_date DESC"
-                } else {
-                    "WITH RECURSIVE codes (code) AS ( \
-                         SELECT min(third_code) FROM stock_finance \
-                         UNION ALL \
-                         SELECT (SELECT min(third_code) FROM stock_finance WHERE third_code > code) \
-                         FROM codes WHERE code IS NOT NULL) \
-                     SELECT f.* FROM codes CROSS JOIN LATERAL ( \
-                         SELECT * FROM stock_finance \
-                         WHERE third_code = codes.code AND ann_date <= $1 \
-                         ORDER BY end_date DESC, ann_date DESC LIMIT 1) f \
-                     ORDER BY f.third_code"
-                })
-                .bind(days[i])
-                .fetch_all(&mut *conn)
-                .await?;
+                sqlx::query(point_in_time_floor(citus))
+                    .bind(days[i])
+                    .fetch_all(&mut *conn)
+                    .await?;
                 Ok(())
             },
         )
         .await
+    }
+}
+
+/// Fills `stock_finance` with every stock of `stock_info` × [`PIT_PERIODS`] quarters × 2
+/// versions: each period announced 30 days after it ends, restated 400 days after.
+pub(crate) async fn fill_point_in_time(db: &shared_db::Db) -> anyhow::Result<()> {
+    let columns = StockFinance::INDICATORS.join(", ");
+    let values = StockFinance::INDICATORS
+        .iter()
+        .map(|_| "round((random() * 100)::numeric, 4)::float8")
+        .collect::<Vec<_>>()
+        .join(", ");
+    // Generated server-side: the measurement is the read, not the fixture.
+    let sql = format!(
+        "TRUNCATE stock_finance; \
+         INSERT INTO stock_finance (third_code, ann_date, end_date, {columns}) \
+         SELECT s.third_code, q.end_date + CASE WHEN v = 0 THEN 30 ELSE 400 END, q.end_date, {values} \
+         FROM stock_info s \
+         CROSS JOIN (SELECT (date '2014-03-31' + p * interval '3 months')::date AS end_date \
+                     FROM generate_series(0, {PIT_PERIODS} - 1) p) q \
+         CROSS JOIN generate_series(0, 1) v"
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The market's financials as known on `$1`: `get_market_as_of`'s SQL, in the form the
+/// server runs (a loose index scan; on Citus, `DISTINCT ON`).
+pub(crate) fn point_in_time_floor(citus: bool) -> &'static str {
+    if citus {
+        "SELECT DISTINCT ON (third_code) * FROM stock_finance \
+         WHERE ann_date <= $1 ORDER BY third_code, end_date DESC, ann_date DESC"
+    } else {
+        "WITH RECURSIVE codes (code) AS ( \
+             SELECT min(third_code) FROM stock_finance \
+             UNION ALL \
+             SELECT (SELECT min(third_code) FROM stock_finance WHERE third_code > code) \
+             FROM codes WHERE code IS NOT NULL) \
+         SELECT f.* FROM codes CROSS JOIN LATERAL ( \
+             SELECT * FROM stock_finance \
+             WHERE third_code = codes.code AND ann_date <= $1 \
+             ORDER BY end_date DESC, ann_date DESC LIMIT 1) f \
+         ORDER BY f.third_code"
     }
 }
 

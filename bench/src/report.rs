@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::audit::Audit;
 use crate::boards::{self, Boards};
+use crate::history::History;
 use crate::imports::Imports;
 use crate::ledger::{self, Ledger};
 use crate::reads::{ReadPath, Reads};
@@ -24,6 +25,7 @@ pub(crate) struct Results {
     pub(crate) ledger: Option<Ledger>,
     pub(crate) structure: Option<Structure>,
     pub(crate) boards: Option<Boards>,
+    pub(crate) history: Option<History>,
 }
 
 /// Everything one run measured.
@@ -42,6 +44,7 @@ pub(crate) struct Report {
     ledger: Option<Ledger>,
     structure: Option<Structure>,
     boards: Option<Boards>,
+    history: Option<History>,
     targets: Vec<Target>,
 }
 
@@ -110,7 +113,7 @@ impl Ratios {
 
 /// A goal and whether this run met it (on the median of the pairs).
 #[derive(Debug, Serialize)]
-struct Target {
+pub(crate) struct Target {
     what: String,
     measured: String,
     goal: String,
@@ -118,7 +121,7 @@ struct Target {
 }
 
 impl Target {
-    fn at_least(what: impl Into<String>, measured: &Ratio, goal: f64) -> Self {
+    pub(crate) fn at_least(what: impl Into<String>, measured: &Ratio, goal: f64) -> Self {
         Self {
             what: what.into(),
             measured: measured.to_string(),
@@ -128,7 +131,7 @@ impl Target {
     }
 
     /// A single ratio (not a median of pairs) that must reach `goal`.
-    fn value_at_least(what: impl Into<String>, measured: f64, goal: f64) -> Self {
+    pub(crate) fn value_at_least(what: impl Into<String>, measured: f64, goal: f64) -> Self {
         Self {
             what: what.into(),
             measured: format!("{measured:.1}"),
@@ -137,7 +140,7 @@ impl Target {
         }
     }
 
-    fn at_most(what: impl Into<String>, measured: f64, goal: f64) -> Self {
+    pub(crate) fn at_most(what: impl Into<String>, measured: f64, goal: f64) -> Self {
         Self {
             what: what.into(),
             measured: format!("{measured:.2}"),
@@ -247,6 +250,7 @@ impl Report {
                 ));
             }
         }
+        targets.extend(results.history.iter().flat_map(History::targets));
         for (name, read) in results.reads.iter().flat_map(Reads::paths) {
             targets.push(Target::at_most(
                 format!("{name}: p99 / floor p99"),
@@ -271,6 +275,7 @@ impl Report {
             ledger: results.ledger,
             structure: results.structure,
             boards: results.boards,
+            history: results.history,
             targets,
         }
     }
@@ -302,6 +307,9 @@ impl Report {
         }
         if let Some(b) = &self.boards {
             boards::print(b);
+        }
+        if let Some(h) = &self.history {
+            h.print();
         }
         println!("\n## Targets\n");
         println!("| target | measured | goal | met |");

@@ -25,6 +25,13 @@ impl Cluster {
         Self::initdb("")
     }
 
+    /// A new primary with `settings` (lines of `postgresql.conf`) after the throwaway
+    /// defaults, which they override: the benchmark's history server turns durability back
+    /// on and sizes its memory.
+    pub fn primary_with(settings: &str) -> Self {
+        Self::initdb(settings)
+    }
+
     /// A new primary with Citus loaded (`shared_preload_libraries`, and the logical WAL
     /// its online distribution copies rows with), started. Its background tasks (a
     /// rebalance's shard moves) are looked for every 200 ms, not 5 s: the tests' moves
@@ -116,6 +123,11 @@ impl Cluster {
             }
         }
         Self { root, bin, run_as }
+    }
+
+    /// Its data directory (the benchmark evicts a database's files from the page cache).
+    pub fn data_dir(&self) -> PathBuf {
+        self.data()
     }
 
     fn data(&self) -> PathBuf {
