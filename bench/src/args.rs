@@ -59,6 +59,9 @@ pub(crate) struct BenchArgs {
     /// --quick).
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..=35))]
     pub(crate) history_years: Option<i32>,
+    /// How the history suite lays `stock_daily` out (default: as the migrations make it).
+    #[arg(long, value_enum, default_value_t = crate::layout::Layout::Schema)]
+    pub(crate) history_layout: crate::layout::Layout,
     /// Run only these suites (default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub(crate) only: Vec<Suite>,
@@ -171,6 +174,7 @@ impl Settings {
                 } else {
                     5
                 },
+                layout: args.history_layout,
             },
             suites: if args.only.is_empty() && full {
                 vec![Suite::History]

@@ -21,6 +21,7 @@ mod history;
 mod history_reads;
 mod imports;
 mod increment;
+mod layout;
 mod ledger;
 mod reads;
 mod report;
