@@ -126,8 +126,26 @@ impl Settings {
     pub(crate) fn new(args: &BenchArgs) -> Self {
         let quick = args.quick;
         let full = args.scale == Some(Scale::Full);
-        // At full scale only the history runs: the shared data is one stock's.
-        let rows = args.rows.unwrap_or(if full {
+        let suites = if args.only.is_empty() && full {
+            vec![Suite::History]
+        } else if args.only.is_empty() && args.citus {
+            vec![Suite::Writes, Suite::Imports, Suite::Reads]
+        } else if args.only.is_empty() {
+            vec![
+                Suite::Writes,
+                Suite::Imports,
+                Suite::Reads,
+                Suite::Audit,
+                Suite::Ledger,
+                Suite::Structure,
+                Suite::Boards,
+                Suite::History,
+            ]
+        } else {
+            args.only.clone()
+        };
+        // The history suite makes its own data: alone, the shared data is one stock's.
+        let rows = args.rows.unwrap_or(if suites == [Suite::History] {
             DAYS
         } else if quick {
             50_000
@@ -176,24 +194,7 @@ impl Settings {
                 },
                 layout: args.history_layout,
             },
-            suites: if args.only.is_empty() && full {
-                vec![Suite::History]
-            } else if args.only.is_empty() && args.citus {
-                vec![Suite::Writes, Suite::Imports, Suite::Reads]
-            } else if args.only.is_empty() {
-                vec![
-                    Suite::Writes,
-                    Suite::Imports,
-                    Suite::Reads,
-                    Suite::Audit,
-                    Suite::Ledger,
-                    Suite::Structure,
-                    Suite::Boards,
-                    Suite::History,
-                ]
-            } else {
-                args.only.clone()
-            },
+            suites,
         }
     }
 }

@@ -76,8 +76,10 @@ pub(crate) struct YearFile {
     pub(crate) rows_before: u64,
     pub(crate) import_s: f64,
     pub(crate) psql_s: f64,
-    /// `stockdb import`'s peak resident memory above what the process held before it.
+    /// `stockdb import`'s peak resident memory above what the process held before it
+    /// (0 once the allocator keeps what earlier years freed), and the peak itself.
     pub(crate) import_peak_rss_increase_mib: f64,
+    pub(crate) import_peak_rss_mib: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -251,7 +253,7 @@ async fn backfill(
     for (k, year) in years(scale).enumerate() {
         let path = scratch.0.join(format!("daily_{year}.csv"));
         let lines = write_year(&path, stocks, year)?;
-        let (mut import_s, mut psql_s, mut peak) = (0.0, 0.0, 0.0);
+        let (mut import_s, mut psql_s, mut peak, mut rss_mib) = (0.0, 0.0, 0.0, 0.0);
         // The two take turns going first, so a year's drift hits both alike.
         for side in if k % 2 == 0 { [0, 1] } else { [1, 0] } {
             sql(db, "CHECKPOINT").await?;
@@ -263,7 +265,9 @@ async fn backfill(
                     import_csv(&sync, &options, &NoProgress, &AtomicBool::new(false)).await
                 })
                 .await?;
-                peak = rss.finish().saturating_sub(before) as f64 / (1024.0 * 1024.0);
+                let top = rss.finish();
+                peak = top.saturating_sub(before) as f64 / (1024.0 * 1024.0);
+                rss_mib = top as f64 / (1024.0 * 1024.0);
                 anyhow::ensure!(
                     summary.rows == lines && summary.rejected == 0,
                     "{year}: expected {lines} rows, got {summary:?}"
@@ -277,7 +281,7 @@ async fn backfill(
         std::fs::remove_file(&path)?;
         eprintln!(
             "  {year}: {lines} lines onto {rows_before}: import {:.0} lines/s, psql \\copy {:.0} lines/s, \
-             import's peak RSS +{peak:.0} MiB",
+             import's peak RSS {rss_mib:.0} MiB (+{peak:.0})",
             lines as f64 / import_s,
             lines as f64 / psql_s
         );
@@ -288,6 +292,7 @@ async fn backfill(
             import_s,
             psql_s,
             import_peak_rss_increase_mib: peak,
+            import_peak_rss_mib: rss_mib,
         });
         rows_before += lines;
     }
@@ -405,18 +410,19 @@ impl History {
             self.server_settings.replace('\n', " ")
         );
         println!(
-            "| year | lines | onto rows | import lines/s | psql \\copy lines/s | import / psql | import peak RSS + MiB |"
+            "| year | lines | onto rows | import lines/s | psql \\copy lines/s | import / psql | import peak RSS MiB (+) |"
         );
         println!("|---|---:|---:|---:|---:|---:|---:|");
         for f in &self.backfill.files {
             println!(
-                "| {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.0} |",
+                "| {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.0} (+{:.0}) |",
                 f.year,
                 f.lines,
                 f.rows_before,
                 f.lines as f64 / f.import_s,
                 f.lines as f64 / f.psql_s,
                 f.psql_s / f.import_s,
+                f.import_peak_rss_mib,
                 f.import_peak_rss_increase_mib
             );
         }

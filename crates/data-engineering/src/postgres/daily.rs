@@ -1,11 +1,10 @@
 //! `PgStockDailyRepository`: daily bars on PostgreSQL.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use sea_orm::{
-    ColumnTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QuerySelect};
 use shared_db::Accessor::{Date, Float8, Text};
 use shared_db::{
     BulkColumn, BulkRow, BulkTable, Db, InvalidInput, Merge, RepoError, UpsertReport, upsert,
@@ -17,7 +16,7 @@ use crate::domain::{
     Adjust, MarketDaily, NoFactor, StockDaily, ThirdCode, ValuationDaily, WindowReturn,
     daily_values, scale,
 };
-use crate::entity::stock_daily::{Column, Entity, Model};
+use crate::entity::stock_daily::{self, Column, Entity};
 use crate::repository::StockDailyRepository;
 
 /// Daily bars on PostgreSQL.
@@ -73,16 +72,12 @@ impl PgStockDailyRepository {
         check_range(start, end)?;
         let rows = self
             .db
-            .read(|conn| async move {
-                Ok(Entity::find()
-                    .filter(Column::ThirdCode.eq(code.as_str()))
-                    .filter(Column::TradeDate.between(start, end))
-                    .order_by_asc(Column::TradeDate)
-                    .all(&conn)
-                    .await?)
-            })
+            .read_all(&RANGE, vec![code.as_str().into(), start.into(), end.into()])
             .await?;
-        Ok(rows.into_iter().map(StockDaily::from).collect())
+        Ok(rows
+            .iter()
+            .map(|row| stock_daily::decode(row, 0))
+            .collect::<Result<_, _>>()?)
     }
 }
 
@@ -93,37 +88,48 @@ pub(super) fn no_factor(err: NoFactor) -> RepoError {
     }
 }
 
-/// A `stock_daily` row with the stock's name from the left join.
-struct NamedModel {
-    model: Model,
-    name: Option<String>,
-}
+/// One stock's bars in a range, oldest first.
+static RANGE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM stock_daily WHERE third_code = $1 AND trade_date BETWEEN $2 AND $3 \
+         ORDER BY trade_date",
+        stock_daily::select_list(None)
+    )
+});
 
-impl FromQueryResult for NamedModel {
-    fn from_query_result(row: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
-        Ok(Self {
-            model: Model::from_query_result(row, pre)?,
-            name: row.try_get(pre, "name")?,
-        })
-    }
-}
+/// One stock's newest bar.
+static LATEST: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM stock_daily WHERE third_code = $1 ORDER BY trade_date DESC LIMIT 1",
+        stock_daily::select_list(None)
+    )
+});
 
-/// A `stock_daily` row with the adjustment factors `get_adjusted` reads beside it.
-struct FactoredModel {
-    model: Model,
-    anchor_factor: Option<f64>,
-    before_factor: Option<f64>,
-}
+/// The market on a day, with the names (after the bar's columns).
+static MARKET: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, s.name FROM stock_daily d \
+         LEFT JOIN stock_info s ON s.third_code = d.third_code \
+         WHERE d.trade_date = $1 ORDER BY d.third_code",
+        stock_daily::select_list(Some("d"))
+    )
+});
 
-impl FromQueryResult for FactoredModel {
-    fn from_query_result(row: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
-        Ok(Self {
-            model: Model::from_query_result(row, pre)?,
-            anchor_factor: row.try_get(pre, "anchor_factor")?,
-            before_factor: row.try_get(pre, "before_factor")?,
-        })
-    }
-}
+/// One stock's bars in a range with, after the bar's columns, the anchor's factor and the
+/// last factor before the range (for a first bar stored without one), each the newest
+/// non-null one on or before its day: one round trip.
+static ADJUSTED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, \
+             (SELECT adj_factor FROM stock_daily WHERE third_code = $1 AND trade_date <= $4 \
+              AND adj_factor IS NOT NULL ORDER BY trade_date DESC LIMIT 1) AS anchor_factor, \
+             (SELECT adj_factor FROM stock_daily WHERE third_code = $1 AND trade_date < $2 \
+              AND adj_factor IS NOT NULL ORDER BY trade_date DESC LIMIT 1) AS before_factor \
+         FROM stock_daily d WHERE d.third_code = $1 AND d.trade_date BETWEEN $2 AND $3 \
+         ORDER BY d.trade_date",
+        stock_daily::select_list(Some("d"))
+    )
+});
 
 #[async_trait]
 impl StockDailyRepository for PgStockDailyRepository {
@@ -151,21 +157,14 @@ impl StockDailyRepository for PgStockDailyRepository {
         // A fixed statement: through SeaORM's `Select::one` (built per call, `LIMIT $2`)
         // this read measured 0.208 ms at p50 against 0.138 ms as written here
         // (`cargo xtask bench`, latest bar of one stock).
-        let row = self
+        let rows = self
             .db
-            .read(|conn| async move {
-                Ok(Entity::find()
-                    .from_raw_sql(Statement::from_sql_and_values(
-                        DatabaseBackend::Postgres,
-                        "SELECT * FROM stock_daily WHERE third_code = $1 \
-                         ORDER BY trade_date DESC LIMIT 1",
-                        [code.as_str().into()],
-                    ))
-                    .one(&conn)
-                    .await?)
-            })
+            .read_all(&LATEST, vec![code.as_str().into()])
             .await?;
-        Ok(row.map(StockDaily::from))
+        Ok(rows
+            .first()
+            .map(|row| stock_daily::decode(row, 0))
+            .transpose()?)
     }
 
     async fn get_latest_trade_date(&self) -> Result<Option<NaiveDate>, RepoError> {
@@ -198,29 +197,17 @@ impl StockDailyRepository for PgStockDailyRepository {
     }
 
     async fn get_all_by_trade_date(&self, date: NaiveDate) -> Result<Vec<MarketDaily>, RepoError> {
-        let rows = self
-            .db
-            .read(|conn| async move {
-                Ok(
-                    NamedModel::find_by_statement(Statement::from_sql_and_values(
-                        DatabaseBackend::Postgres,
-                        "SELECT d.*, s.name FROM stock_daily d \
-                     LEFT JOIN stock_info s ON s.third_code = d.third_code \
-                     WHERE d.trade_date = $1 ORDER BY d.third_code",
-                        [date.into()],
-                    ))
-                    .all(&conn)
-                    .await?,
-                )
-            })
-            .await?;
+        let rows = self.db.read_all(&MARKET, vec![date.into()]).await?;
+        let name_at = stock_daily::COLUMNS.len();
         Ok(rows
-            .into_iter()
-            .map(|row| MarketDaily {
-                name: row.name,
-                daily: StockDaily::from(row.model),
+            .iter()
+            .map(|row| {
+                Ok::<_, sea_orm::DbErr>(MarketDaily {
+                    daily: stock_daily::decode(row, 0)?,
+                    name: row.try_get_by_index(name_at)?,
+                })
             })
-            .collect())
+            .collect::<Result<_, _>>()?)
     }
 
     async fn get_window_returns(
@@ -275,38 +262,24 @@ impl StockDailyRepository for PgStockDailyRepository {
             Adjust::Forward { anchor } => Some(anchor.unwrap_or(end)),
         };
         check_range(start, end)?;
-        // One round trip: the bars, the anchor's factor and the last factor before the
-        // range (for a first bar stored without one), each factor the newest non-null one
-        // on or before its day.
-        let statement = Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT d.*, \
-                 (SELECT adj_factor FROM stock_daily WHERE third_code = $1 AND trade_date <= $4 \
-                  AND adj_factor IS NOT NULL ORDER BY trade_date DESC LIMIT 1) AS anchor_factor, \
-                 (SELECT adj_factor FROM stock_daily WHERE third_code = $1 AND trade_date < $2 \
-                  AND adj_factor IS NOT NULL ORDER BY trade_date DESC LIMIT 1) AS before_factor \
-             FROM stock_daily d WHERE d.third_code = $1 AND d.trade_date BETWEEN $2 AND $3 \
-             ORDER BY d.trade_date",
-            [
-                code.as_str().into(),
-                start.into(),
-                end.into(),
-                anchor.unwrap_or(end).into(),
-            ],
-        );
-        let statement = &statement;
         let rows = self
             .db
-            .read(|conn| async move {
-                Ok(FactoredModel::find_by_statement(statement.clone())
-                    .all(&conn)
-                    .await?)
-            })
+            .read_all(
+                &ADJUSTED,
+                vec![
+                    code.as_str().into(),
+                    start.into(),
+                    end.into(),
+                    anchor.unwrap_or(end).into(),
+                ],
+            )
             .await?;
         let Some(first) = rows.first() else {
             return Ok(Vec::new());
         };
-        let (anchor_factor, before) = (first.anchor_factor, first.before_factor);
+        let at = stock_daily::COLUMNS.len();
+        let (anchor_factor, before): (Option<f64>, Option<f64>) =
+            (first.try_get_by_index(at)?, first.try_get_by_index(at + 1)?);
         let divisor = match anchor {
             None => 1.0,
             Some(anchor) => anchor_factor.ok_or_else(|| {
@@ -317,9 +290,9 @@ impl StockDailyRepository for PgStockDailyRepository {
             })?,
         };
         let bars = rows
-            .into_iter()
-            .map(|row| StockDaily::from(row.model))
-            .collect();
+            .iter()
+            .map(|row| stock_daily::decode(row, 0))
+            .collect::<Result<_, _>>()?;
         scale(bars, before, divisor).map_err(no_factor)
     }
 }
