@@ -1,5 +1,7 @@
 //! The history suite's reads: each path against the same SQL on a bare connection, warm
-//! (after warm-up calls, as `reads` measures) and cold: before every cold call the server
+//! (after warm-up calls, and each key read once more right before its timed pair: 30 M
+//! bars do not fit in the cache, and whichever side read a key first would pay for its
+//! pages) and cold: before every cold call the server
 //! is stopped (its shared buffers go) and the database's files are evicted from the
 //! kernel's page cache (`dd iflag=nocache`, i.e. `posix_fadvise(DONTNEED)`, after
 //! `fdatasync`), then started again.
@@ -20,7 +22,7 @@ use sqlx::{Connection as _, PgConnection};
 
 use crate::SEED;
 use crate::history::{Scale, Server, sql, weekdays, years};
-use crate::reads::{ReadPath, WARM_UP, compare, fill_point_in_time, point_in_time_floor};
+use crate::reads::{ReadPath, WARM_UP, compare_warm, fill_point_in_time, point_in_time_floor};
 use crate::stats::Latency;
 
 /// The cross-section's window, in the stock's own bars.
@@ -200,7 +202,7 @@ pub(crate) async fn run(
     let mut warm = Vec::new();
     for (path, name) in PATHS {
         eprintln!("reads, warm: {name}");
-        let read = compare(
+        let read = compare_warm(
             scale.calls,
             async |i| path.repository(&db, &keys, i).await,
             async |i| path.floor(&mut conn, &keys, i).await,
