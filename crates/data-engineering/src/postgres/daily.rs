@@ -35,8 +35,9 @@ impl PgStockDailyRepository {
 macro_rules! daily_bulk_row {
     ($($field:ident $doc:literal),* $(,)?) => {
         /// `stock_daily` as the bulk engine writes it: one entry per column, with its
-        /// accessor; the value columns come from `daily_values!`.
-        const STOCK_DAILY: BulkTable<StockDaily> = BulkTable::new(
+        /// accessor; the value columns come from `daily_values!`. Partitioned by year
+        /// (schema v14), so the engine counts what it inserted by the keys stored.
+        const STOCK_DAILY: BulkTable<StockDaily> = BulkTable::<StockDaily>::new(
             "stock_daily",
             &[
                 BulkColumn::key("third_code", Text(|d| Some(d.third_code.as_str()))),
@@ -44,7 +45,8 @@ macro_rules! daily_bulk_row {
                 $(BulkColumn::value(stringify!($field), Float8(|d| d.$field)),)*
                 BulkColumn::value("source", Text(|d| d.source.as_deref())),
             ],
-        );
+        )
+        .partitioned();
 
         impl BulkRow for StockDaily {
             type Key<'a> = (&'a str, NaiveDate);

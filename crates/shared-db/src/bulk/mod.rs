@@ -13,13 +13,15 @@
 //! values already equal the new ones are not rewritten (no new row version; PostgreSQL
 //! still locks them) and are reported as `unchanged`.
 //!
-//! The rooms: `table` (how a table describes itself, and its SQL), `encode` (binary
-//! `COPY` tuples and `UNNEST` arrays), `dedup` (last row wins, key order), `upsert` (the
-//! pipeline) and `day` (tables keyed by a trading day and stamped when saved).
+//! The rooms: `table` (how a table describes itself), `sql` (the statements built from
+//! that), `encode` (binary `COPY` tuples and `UNNEST` arrays), `dedup` (last row wins,
+//! key order), `upsert` (the pipeline) and `day` (tables keyed by a trading day and
+//! stamped when saved).
 
 mod day;
 mod dedup;
 mod encode;
+mod sql;
 mod table;
 mod upsert;
 

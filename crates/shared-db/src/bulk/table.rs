@@ -1,12 +1,10 @@
-//! How a table describes itself to the bulk engine, and the SQL built from that.
+//! How a table describes itself to the bulk engine (the SQL built from that is `sql`'s).
 //!
 //! A table is one list of [`BulkColumn`]s. Each entry names a column, says what happens
 //! to it on conflict and carries the [`Accessor`] that reads its value from a row; the
 //! accessor's variant is the column's type. Name, type and value live on one line, so a
 //! column's value cannot drift to another column's place, and a value of the wrong type
 //! does not compile.
-
-use std::fmt::Write as _;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
@@ -162,9 +160,6 @@ impl<R> BulkColumn<R> {
     }
 }
 
-/// The session's staging table of a large upsert (temporary: every session has its own).
-const STAGE: &str = "stockdb_bulk_stage";
-
 /// PostgreSQL's limit on the columns of a table.
 const MAX_COLUMNS: usize = 1_600;
 
@@ -176,6 +171,18 @@ const MAX_COLUMNS: usize = 1_600;
 pub struct BulkTable<R: 'static> {
     pub(crate) name: &'static str,
     pub(crate) columns: &'static [BulkColumn<R>],
+    /// How the upsert tells inserted rows from updated ones (see [`Self::partitioned`]).
+    pub(crate) counted_by: CountedBy,
+}
+
+/// How an upsert statement counts the rows it inserted apart from those it updated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CountedBy {
+    /// Each returned row's `xmax = 0`: exact, and free.
+    Xmax,
+    /// The batch's keys already stored, counted in the statement's own snapshot: for a
+    /// partitioned table, where PostgreSQL refuses system columns in `RETURNING`.
+    StoredKeys,
 }
 
 impl<R> BulkTable<R> {
@@ -202,7 +209,27 @@ impl<R> BulkTable<R> {
             i += 1;
         }
         assert!(has_key, "a bulk table needs at least one key column");
-        Self { name, columns }
+        Self {
+            name,
+            columns,
+            counted_by: CountedBy::Xmax,
+        }
+    }
+
+    /// The same table, partitioned (or one that may be): PostgreSQL refuses `RETURNING
+    /// xmax` there ("cannot retrieve a system column in this context"), so the upsert
+    /// counts the batch's keys already stored before it writes, in the same statement (one
+    /// snapshot), and takes the rest of the rows it wrote as inserted. Works on a plain
+    /// table too, at the cost of one more index probe per row on the conflict path.
+    ///
+    /// The counts are exact unless another transaction inserts some of the batch's keys
+    /// while the statement runs: those rows, updated by `ON CONFLICT`, are then counted as
+    /// inserted (nothing is written twice either way).
+    pub const fn partitioned(self) -> Self {
+        Self {
+            counted_by: CountedBy::StoredKeys,
+            ..self
+        }
     }
 
     /// The table's name.
@@ -219,130 +246,6 @@ impl<R> BulkTable<R> {
     pub(crate) fn field_count(&self) -> i16 {
         // `new` bounds the count by MAX_COLUMNS, far below i16::MAX.
         self.columns.len() as i16
-    }
-
-    fn names(&self) -> String {
-        let names: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
-        names.join(", ")
-    }
-
-    /// `$1::varchar[], $2::date[], …`: one array parameter per column.
-    fn array_params(&self) -> String {
-        let mut arrays = String::new();
-        for (idx, column) in self.columns.iter().enumerate() {
-            let sep = if idx == 0 { "" } else { ", " };
-            let _ = write!(arrays, "{sep}${}::{}[]", idx + 1, column.value.sql_type());
-        }
-        arrays
-    }
-
-    /// `COPY <table> (<columns>) FROM STDIN (FORMAT binary)`.
-    pub(crate) fn copy_sql(&self) -> String {
-        format!(
-            "COPY {} ({}) FROM STDIN (FORMAT binary)",
-            self.name,
-            self.names()
-        )
-    }
-
-    /// `SELECT EXISTS (…)`: does any of the rows given as arrays (like the upsert's) have a
-    /// key that is already stored?
-    pub(crate) fn exists_sql(&self) -> String {
-        let on: Vec<String> = self
-            .columns
-            .iter()
-            .filter(|c| c.rule == ConflictRule::Key)
-            .map(|c| format!("t.{0} = u.{0}", c.name))
-            .collect();
-        format!(
-            "SELECT EXISTS (SELECT 1 FROM {} t JOIN UNNEST({}) AS u({}) ON {})",
-            self.name,
-            self.array_params(),
-            self.names(),
-            on.join(" AND ")
-        )
-    }
-
-    /// `CREATE TEMP TABLE` of the staging table: the engine's columns, their types, no
-    /// constraint; dropped by the call that made it (or with its transaction).
-    pub(crate) fn create_stage_sql(&self) -> String {
-        format!(
-            "CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA",
-            self.names(),
-            self.name
-        )
-    }
-
-    /// `DROP TABLE` of the staging table.
-    pub(crate) fn drop_stage_sql(&self) -> String {
-        format!("DROP TABLE {STAGE}")
-    }
-
-    /// `COPY` into the staging table.
-    pub(crate) fn copy_stage_sql(&self) -> String {
-        format!("COPY {STAGE} ({}) FROM STDIN (FORMAT binary)", self.names())
-    }
-
-    /// The upsert statement, with one array parameter per column, returning how many rows
-    /// were inserted and how many updated. Rows whose stored values would not change are
-    /// not rewritten.
-    pub(crate) fn upsert_sql(&self, merge: Merge) -> String {
-        self.upsert_from(&format!("UNNEST({})", self.array_params()), merge)
-    }
-
-    /// [`Self::upsert_sql`] reading the staging table instead of arrays: in the order
-    /// its rows were copied, which is key order.
-    pub(crate) fn upsert_from_stage_sql(&self, merge: Merge) -> String {
-        self.upsert_from(STAGE, merge)
-    }
-
-    fn upsert_from(&self, source: &str, merge: Merge) -> String {
-        let keys: Vec<&str> = self
-            .columns
-            .iter()
-            .filter(|c| c.rule == ConflictRule::Key)
-            .map(|c| c.name)
-            .collect();
-        let (mut set, mut stored, mut merged) = (Vec::new(), Vec::new(), Vec::new());
-        for column in self.columns {
-            let new_value = match (column.rule, merge) {
-                (ConflictRule::Key | ConflictRule::Created, _) => continue,
-                (ConflictRule::Touched, _) => {
-                    set.push(format!("{0} = EXCLUDED.{0}", column.name));
-                    continue;
-                }
-                (ConflictRule::Overwrite, Merge::Overwrite) => format!("EXCLUDED.{}", column.name),
-                (ConflictRule::KeepIfNull, _) | (ConflictRule::Overwrite, Merge::KeepStored) => {
-                    format!("COALESCE(EXCLUDED.{0}, t.{0})", column.name)
-                }
-            };
-            set.push(format!("{} = {new_value}", column.name));
-            stored.push(format!("t.{}", column.name));
-            merged.push(new_value);
-        }
-        let (table, names) = (self.name, self.names());
-        let keys = keys.join(", ");
-        // A table of keys and stamps only has nothing to update.
-        let on_conflict = if stored.is_empty() {
-            "DO NOTHING".to_owned()
-        } else {
-            format!(
-                "DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
-                set.join(", "),
-                stored.join(", "),
-                merged.join(", ")
-            )
-        };
-        // `xmax = 0` tells a freshly inserted row from an updated one.
-        format!(
-            "WITH upserted AS (\
-               INSERT INTO {table} AS t ({names}) SELECT * FROM {source} \
-               ON CONFLICT ({keys}) {on_conflict} \
-               RETURNING (t.xmax = 0) AS inserted) \
-             SELECT count(*) FILTER (WHERE inserted) AS inserted, \
-                    count(*) FILTER (WHERE NOT inserted) AS updated \
-             FROM upserted"
-        )
     }
 }
 
@@ -377,71 +280,6 @@ pub(crate) mod tests {
             BulkColumn::keep_if_null("synced", Accessor::Date(|_| None)),
         ],
     );
-
-    #[test]
-    fn upsert_sql_binds_one_array_per_column() {
-        let sql = DEMO.upsert_sql(Merge::Overwrite);
-        assert!(
-            sql.contains("UNNEST($1::varchar[], $2::float8[], $3::date[])"),
-            "{sql}"
-        );
-        assert!(sql.contains("ON CONFLICT (code) DO UPDATE SET price = EXCLUDED.price, synced = COALESCE(EXCLUDED.synced, t.synced)"), "{sql}");
-        assert!(sql.contains("WHERE (t.price, t.synced) IS DISTINCT FROM (EXCLUDED.price, COALESCE(EXCLUDED.synced, t.synced))"), "{sql}");
-    }
-
-    #[test]
-    fn keep_stored_coalesces_every_value_column() {
-        let sql = DEMO.upsert_sql(Merge::KeepStored);
-        assert!(
-            sql.contains("SET price = COALESCE(EXCLUDED.price, t.price)"),
-            "{sql}"
-        );
-    }
-
-    #[test]
-    fn copy_and_probe_name_the_columns_in_order() {
-        assert_eq!(
-            DEMO.copy_sql(),
-            "COPY demo (code, price, synced) FROM STDIN (FORMAT binary)"
-        );
-        assert!(DEMO.exists_sql().contains("ON t.code = u.code"));
-        assert_eq!(DEMO.field_count(), 3);
-    }
-
-    struct Stamped(&'static str, f64);
-
-    const STAMPED: BulkTable<Stamped> = BulkTable::new(
-        "stamped",
-        &[
-            BulkColumn::key("code", Accessor::Text(|d| Some(d.0))),
-            BulkColumn::value("price", Accessor::Float8(|d| Some(d.1))),
-            BulkColumn::created("created_at", Accessor::Timestamp(|_| None)),
-            BulkColumn::touched("updated_at", Accessor::Timestamp(|_| None)),
-        ],
-    );
-
-    #[test]
-    fn stamps_are_written_but_never_compared() {
-        let sql = STAMPED.upsert_sql(Merge::Overwrite);
-        assert!(
-            sql.contains("DO UPDATE SET price = EXCLUDED.price, updated_at = EXCLUDED.updated_at WHERE (t.price) IS DISTINCT FROM (EXCLUDED.price)"),
-            "{sql}"
-        );
-        assert!(!sql.contains("created_at ="), "{sql}");
-    }
-
-    #[test]
-    fn a_table_of_keys_only_does_nothing_on_conflict() {
-        const KEYS: BulkTable<Stamped> = BulkTable::new(
-            "keys",
-            &[
-                BulkColumn::key("code", Accessor::Text(|d| Some(d.0))),
-                BulkColumn::created("created_at", Accessor::Timestamp(|_| None)),
-            ],
-        );
-        let sql = KEYS.upsert_sql(Merge::Overwrite);
-        assert!(sql.contains("ON CONFLICT (code) DO NOTHING"), "{sql}");
-    }
 
     #[test]
     fn names_compare_byte_for_byte() {

@@ -1,0 +1,243 @@
+//! The SQL the engine sends, built from a table's description ([`BulkTable`]): binary
+//! `COPY` into the table or a session's staging table, the probe for stored keys, and the
+//! upsert that reports how many rows it inserted and updated.
+
+use std::fmt::Write as _;
+
+use super::table::{BulkTable, ConflictRule, CountedBy, Merge};
+
+/// The session's staging table of a large upsert (temporary: every session has its own).
+const STAGE: &str = "stockdb_bulk_stage";
+
+impl<R> BulkTable<R> {
+    fn names(&self) -> String {
+        let names: Vec<&str> = self.columns.iter().map(|c| c.name).collect();
+        names.join(", ")
+    }
+
+    /// `$1::varchar[], $2::date[], …`: one array parameter per column.
+    fn array_params(&self) -> String {
+        let mut arrays = String::new();
+        for (idx, column) in self.columns.iter().enumerate() {
+            let sep = if idx == 0 { "" } else { ", " };
+            let _ = write!(arrays, "{sep}${}::{}[]", idx + 1, column.value.sql_type());
+        }
+        arrays
+    }
+
+    /// `COPY <table> (<columns>) FROM STDIN (FORMAT binary)`.
+    pub(crate) fn copy_sql(&self) -> String {
+        format!(
+            "COPY {} ({}) FROM STDIN (FORMAT binary)",
+            self.name,
+            self.names()
+        )
+    }
+
+    /// `SELECT EXISTS (…)`: does any of the rows given as arrays (like the upsert's) have a
+    /// key that is already stored?
+    pub(crate) fn exists_sql(&self) -> String {
+        let on: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|c| c.rule == ConflictRule::Key)
+            .map(|c| format!("t.{0} = u.{0}", c.name))
+            .collect();
+        format!(
+            "SELECT EXISTS (SELECT 1 FROM {} t JOIN UNNEST({}) AS u({}) ON {})",
+            self.name,
+            self.array_params(),
+            self.names(),
+            on.join(" AND ")
+        )
+    }
+
+    /// `CREATE TEMP TABLE` of the staging table: the engine's columns, their types, no
+    /// constraint; dropped by the call that made it (or with its transaction).
+    pub(crate) fn create_stage_sql(&self) -> String {
+        format!(
+            "CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA",
+            self.names(),
+            self.name
+        )
+    }
+
+    /// `DROP TABLE` of the staging table.
+    pub(crate) fn drop_stage_sql(&self) -> String {
+        format!("DROP TABLE {STAGE}")
+    }
+
+    /// `COPY` into the staging table.
+    pub(crate) fn copy_stage_sql(&self) -> String {
+        format!("COPY {STAGE} ({}) FROM STDIN (FORMAT binary)", self.names())
+    }
+
+    /// The upsert statement, with one array parameter per column, returning how many rows
+    /// were inserted and how many updated. Rows whose stored values would not change are
+    /// not rewritten.
+    pub(crate) fn upsert_sql(&self, merge: Merge) -> String {
+        self.upsert_from(&format!("UNNEST({})", self.array_params()), merge)
+    }
+
+    /// [`Self::upsert_sql`] reading the staging table instead of arrays: in the order
+    /// its rows were copied, which is key order.
+    pub(crate) fn upsert_from_stage_sql(&self, merge: Merge) -> String {
+        self.upsert_from(STAGE, merge)
+    }
+
+    fn upsert_from(&self, source: &str, merge: Merge) -> String {
+        let keys: Vec<&str> = self
+            .columns
+            .iter()
+            .filter(|c| c.rule == ConflictRule::Key)
+            .map(|c| c.name)
+            .collect();
+        let (mut set, mut stored, mut merged) = (Vec::new(), Vec::new(), Vec::new());
+        for column in self.columns {
+            let new_value = match (column.rule, merge) {
+                (ConflictRule::Key | ConflictRule::Created, _) => continue,
+                (ConflictRule::Touched, _) => {
+                    set.push(format!("{0} = EXCLUDED.{0}", column.name));
+                    continue;
+                }
+                (ConflictRule::Overwrite, Merge::Overwrite) => format!("EXCLUDED.{}", column.name),
+                (ConflictRule::KeepIfNull, _) | (ConflictRule::Overwrite, Merge::KeepStored) => {
+                    format!("COALESCE(EXCLUDED.{0}, t.{0})", column.name)
+                }
+            };
+            set.push(format!("{} = {new_value}", column.name));
+            stored.push(format!("t.{}", column.name));
+            merged.push(new_value);
+        }
+        let (table, names) = (self.name, self.names());
+        let on_keys: Vec<String> = keys.iter().map(|k| format!("t.{k} = s.{k}")).collect();
+        let keys = keys.join(", ");
+        // A table of keys and stamps only has nothing to update.
+        let on_conflict = if stored.is_empty() {
+            "DO NOTHING".to_owned()
+        } else {
+            format!(
+                "DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+                set.join(", "),
+                stored.join(", "),
+                merged.join(", ")
+            )
+        };
+        match self.counted_by {
+            // `xmax = 0` tells a freshly inserted row from an updated one.
+            CountedBy::Xmax => format!(
+                "WITH upserted AS (\
+                   INSERT INTO {table} AS t ({names}) SELECT * FROM {source} \
+                   ON CONFLICT ({keys}) {on_conflict} \
+                   RETURNING (t.xmax = 0) AS inserted) \
+                 SELECT count(*) FILTER (WHERE inserted) AS inserted, \
+                        count(*) FILTER (WHERE NOT inserted) AS updated \
+                 FROM upserted"
+            ),
+            // Every part of one statement reads one snapshot, taken before the insert:
+            // `stored` counts the keys that were there. The source, read twice, is
+            // materialised once, in its order (the staging table's is key order).
+            CountedBy::StoredKeys => format!(
+                "WITH src AS MATERIALIZED (SELECT * FROM {source} AS u({names})), \
+                      stored AS (SELECT count(*) AS n FROM {table} t JOIN src s ON {}), \
+                      upserted AS (\
+                        INSERT INTO {table} AS t ({names}) SELECT * FROM src \
+                        ON CONFLICT ({keys}) {on_conflict} RETURNING 1), \
+                      counts AS (SELECT (SELECT count(*) FROM src) - (SELECT n FROM stored) AS new, \
+                                        (SELECT count(*) FROM upserted) AS written) \
+                 SELECT least(new, written) AS inserted, written - least(new, written) AS updated \
+                 FROM counts",
+                on_keys.join(" AND ")
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bulk::table::tests::{DEMO, Demo};
+    use crate::bulk::table::{Accessor, BulkColumn};
+
+    #[test]
+    fn upsert_sql_binds_one_array_per_column() {
+        let sql = DEMO.upsert_sql(Merge::Overwrite);
+        assert!(
+            sql.contains("UNNEST($1::varchar[], $2::float8[], $3::date[])"),
+            "{sql}"
+        );
+        assert!(sql.contains("ON CONFLICT (code) DO UPDATE SET price = EXCLUDED.price, synced = COALESCE(EXCLUDED.synced, t.synced)"), "{sql}");
+        assert!(sql.contains("WHERE (t.price, t.synced) IS DISTINCT FROM (EXCLUDED.price, COALESCE(EXCLUDED.synced, t.synced))"), "{sql}");
+    }
+
+    #[test]
+    fn keep_stored_coalesces_every_value_column() {
+        let sql = DEMO.upsert_sql(Merge::KeepStored);
+        assert!(
+            sql.contains("SET price = COALESCE(EXCLUDED.price, t.price)"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn copy_and_probe_name_the_columns_in_order() {
+        assert_eq!(
+            DEMO.copy_sql(),
+            "COPY demo (code, price, synced) FROM STDIN (FORMAT binary)"
+        );
+        assert!(DEMO.exists_sql().contains("ON t.code = u.code"));
+        assert_eq!(DEMO.field_count(), 3);
+    }
+
+    struct Stamped(&'static str, f64);
+
+    const STAMPED: BulkTable<Stamped> = BulkTable::new(
+        "stamped",
+        &[
+            BulkColumn::key("code", Accessor::Text(|d| Some(d.0))),
+            BulkColumn::value("price", Accessor::Float8(|d| Some(d.1))),
+            BulkColumn::created("created_at", Accessor::Timestamp(|_| None)),
+            BulkColumn::touched("updated_at", Accessor::Timestamp(|_| None)),
+        ],
+    );
+
+    #[test]
+    fn stamps_are_written_but_never_compared() {
+        let sql = STAMPED.upsert_sql(Merge::Overwrite);
+        assert!(
+            sql.contains("DO UPDATE SET price = EXCLUDED.price, updated_at = EXCLUDED.updated_at WHERE (t.price) IS DISTINCT FROM (EXCLUDED.price)"),
+            "{sql}"
+        );
+        assert!(!sql.contains("created_at ="), "{sql}");
+    }
+
+    #[test]
+    fn a_table_of_keys_only_does_nothing_on_conflict() {
+        const KEYS: BulkTable<Stamped> = BulkTable::new(
+            "keys",
+            &[
+                BulkColumn::key("code", Accessor::Text(|d| Some(d.0))),
+                BulkColumn::created("created_at", Accessor::Timestamp(|_| None)),
+            ],
+        );
+        let sql = KEYS.upsert_sql(Merge::Overwrite);
+        assert!(sql.contains("ON CONFLICT (code) DO NOTHING"), "{sql}");
+    }
+
+    #[test]
+    fn a_partitioned_table_counts_stored_keys_instead_of_xmax() {
+        const PARTS: BulkTable<Demo> = DEMO.partitioned();
+        let sql = PARTS.upsert_sql(Merge::Overwrite);
+        assert!(!sql.contains("xmax"), "{sql}");
+        assert!(
+            sql.contains(
+                "stored AS (SELECT count(*) AS n FROM demo t JOIN src s ON t.code = s.code)"
+            ),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("INSERT INTO demo AS t (code, price, synced) SELECT * FROM src"),
+            "{sql}"
+        );
+    }
+}
