@@ -36,6 +36,7 @@ pub(crate) async fn placement(db: &impl ConnectionTrait) -> Result<Option<CitusP
         .map(|row| row.try_get_by_index::<i64>(0))
         .transpose()?
         .unwrap_or(0);
+    // A partition is placed with its table: listed once, as the table.
     let rows = db
         .query_all_raw(Statement::from_string(
             DatabaseBackend::Postgres,
@@ -44,7 +45,9 @@ pub(crate) async fn placement(db: &impl ConnectionTrait) -> Result<Option<CitusP
                  WHEN 'h' THEN ': distributed by ' \
                      || column_to_column_name(logicalrelid, partkey) \
                  ELSE ': Citus method ' || partmethod::text END \
-             FROM pg_dist_partition ORDER BY 1",
+             FROM pg_dist_partition \
+             WHERE NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = logicalrelid) \
+             ORDER BY 1",
         ))
         .await?;
     let tables = rows

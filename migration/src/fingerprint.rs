@@ -32,6 +32,7 @@ const GOLDEN: &[&str] = &[
     include_str!("../golden/v11.txt"),
     include_str!("../golden/v12.txt"),
     include_str!("../golden/v13.txt"),
+    include_str!("../golden/v14.txt"),
 ];
 
 /// The expected fingerprint after applying the first `version` migrations, if one is

@@ -43,6 +43,7 @@ pub(crate) const MIGRATIONS: &[SqlMigration] = &[
     sql_migration!("m20261206_000003_market_structure"),
     sql_migration!("m20261206_000004_service_tables"),
     sql_migration!("m20261206_000005_board_imports"),
+    sql_migration!("m20261207_000001_yearly_stock_daily"),
 ];
 
 impl SqlMigration {

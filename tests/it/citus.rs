@@ -182,16 +182,29 @@ async fn the_market_data_is_distributed_with_its_rows_while_a_writer_commits() {
         "{}",
         migration::diff("golden", golden, "coordinator", &print)
     );
-    let daily = shards(&cluster, "stock_daily").await;
-    let finance = shards(&cluster, "stock_finance").await;
-    assert_eq!(
-        (daily.len(), finance.len()),
-        (32, 32),
-        "Citus's 32 shards a table"
+    // stock_daily is partitioned by year: each partition (the one the conversion made of
+    // the distributed table, next year's, the default one) is distributed alike.
+    let partitions: Vec<String> = sqlx::query_scalar(
+        "SELECT inhrelid::regclass::text FROM pg_inherits \
+         WHERE inhparent = 'stock_daily'::regclass ORDER BY 1",
+    )
+    .fetch_all(db.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(partitions.len(), 3, "{partitions:?}");
+    assert!(
+        partitions[1].starts_with("stock_daily_before_"),
+        "{partitions:?}"
     );
-    for (shard, options, _) in &daily {
-        assert_eq!(options.as_deref(), Some("{fillfactor=40}"), "{shard}");
+    for partition in &partitions {
+        let daily = shards(&cluster, partition).await;
+        assert_eq!(daily.len(), 32, "Citus's 32 shards a table: {partition}");
+        for (shard, options, _) in &daily {
+            assert_eq!(options.as_deref(), Some("{fillfactor=40}"), "{shard}");
+        }
     }
+    let finance = shards(&cluster, "stock_finance").await;
+    assert_eq!(finance.len(), 32, "Citus's 32 shards a table");
     for (shard, _, key) in &finance {
         assert_eq!(
             key.as_deref(),

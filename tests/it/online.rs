@@ -349,3 +349,115 @@ async fn a_partitioning_run_killed_half_way_finishes_when_run_again() {
     );
     assert_eq!(test_db.count("llm_call_logs").await, 1_000);
 }
+
+/// The version before `stock_daily` is partitioned by year.
+const BEFORE_YEARS: usize = 13;
+
+#[tokio::test]
+async fn stock_daily_becomes_partitioned_by_year_with_its_rows_while_bars_keep_being_saved() {
+    let (test_db, runner) = database_at(BEFORE_YEARS).await;
+    let pool = pool(&test_db, 4).await;
+    let rows = daily_rows();
+    seed(&pool, rows).await;
+    // What a run killed after its first step leaves: the bound added, not validated.
+    let next_year = {
+        use chrono::Datelike as _;
+        chrono::Utc::now().year() + 1
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE stock_daily ADD CONSTRAINT stock_daily_partition_bound \
+         CHECK (trade_date < '{next_year}-01-01') NOT VALID"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    // A 3 s report over the bars: the swap must queue behind it for at most 1 s a try.
+    let reader_pool = pool.clone();
+    let reader = tokio::spawn(async move {
+        let mut txn = reader_pool.begin().await.unwrap();
+        sqlx::query("SELECT count(*) FROM stock_daily")
+            .execute(&mut *txn)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        txn.commit().await.unwrap();
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = tokio::spawn(writer(pool.clone(), Arc::clone(&stop)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let started = Instant::now();
+    runner.up(None).await.unwrap();
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let writes = writes.await.unwrap();
+    reader.await.unwrap();
+    eprintln!("partitioning {rows} stock_daily rows took {took:?}; the writer: {writes:?}");
+
+    assert!(
+        took >= Duration::from_secs(2),
+        "the swap waited for the reader ({took:?})"
+    );
+    assert!(writes.commits >= 20, "{writes:?} in {took:?}");
+    assert!(
+        writes.longest < Duration::from_millis(2500),
+        "no save waited much longer than the 1 s lock_timeout: {writes:?}"
+    );
+    let print = migration::fingerprint(test_db.db().conn()).await.unwrap();
+    assert_eq!(print, golden(MigrationRunner::LATEST).unwrap());
+    // The writer's upserts land on 3,000 days of one stock: what is stored is the seed
+    // and as many of its days as it wrote.
+    let written = i64::try_from(writes.commits.min(3_000)).unwrap();
+    assert_eq!(test_db.count("stock_daily").await, rows + written);
+    let partitions: Vec<String> = sqlx::query_scalar(
+        "SELECT inhrelid::regclass::text FROM pg_inherits \
+         WHERE inhparent = 'stock_daily'::regclass ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        partitions,
+        [
+            format!("stock_daily_{next_year}"),
+            format!("stock_daily_before_{next_year}"),
+            "stock_daily_default".to_owned(),
+        ],
+        "the old table attached whole, next year's and the default partition"
+    );
+    // And back: down returns the plain table with every row.
+    runner.down(Some(BEFORE_YEARS)).await.unwrap();
+    assert_eq!(
+        migration::fingerprint(test_db.db().conn()).await.unwrap(),
+        golden(BEFORE_YEARS).unwrap()
+    );
+    assert_eq!(test_db.count("stock_daily").await, rows + written);
+}
+
+#[tokio::test]
+async fn an_empty_stock_daily_becomes_this_years_and_next_years_partitions() {
+    let (test_db, runner) = database_at(BEFORE_YEARS).await;
+    runner.up(None).await.unwrap();
+    let year = {
+        use chrono::Datelike as _;
+        chrono::Utc::now().year()
+    };
+    let pool = pool(&test_db, 1).await;
+    let partitions: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT c.relname::text, c.reloptions::text FROM pg_inherits i \
+         JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = 'stock_daily'::regclass ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let open = Some("{fillfactor=40}".to_owned());
+    assert_eq!(
+        partitions,
+        [
+            (format!("stock_daily_{year}"), open.clone()),
+            (format!("stock_daily_{}", year + 1), open.clone()),
+            ("stock_daily_default".to_owned(), open),
+        ]
+    );
+}
