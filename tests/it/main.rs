@@ -16,6 +16,7 @@ mod replicas;
 mod secrets;
 mod split;
 mod two_years;
+mod years;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};

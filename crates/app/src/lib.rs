@@ -405,6 +405,12 @@ impl Stockdb {
         })
     }
 
+    /// `stock_daily`'s yearly partitions: where they stand and their maintenance (on the
+    /// primary).
+    pub fn daily_partitions(&self) -> data_engineering::PgDailyPartitions {
+        data_engineering::PgDailyPartitions::new(self.db.clone())
+    }
+
     /// The monthly partitions of both audit logs and their retention (on the primary).
     pub fn retention(&self) -> Retention {
         Retention::new(&self.db)

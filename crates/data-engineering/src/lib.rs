@@ -24,18 +24,20 @@ mod postgres;
 mod repository;
 
 pub use domain::{
-    ADJUSTED_COLUMNS, Adjust, BatchRows, BoardRows, BrokenBoardStock, CalendarDay, ClassifiedDay,
-    CommittedBatch, Concept, ConceptStock, ConceptSummary, DIV_PROC_IMPLEMENTED, DayClass,
-    Dividend, DragonTigerEntry, Exchange, FactorCheck, IndexWeight, LimitUpStock, MarketDaily,
-    MarketRows, Membership, NameChange, NameFlags, PreviousLimitUpStock, PriceLimit, RunOutcome,
-    Seat, SectorFlow, Stock, StockDaily, StockDayStatus, StockField, StockFieldMut, StockFinance,
-    StockInfo, SuspendType, Suspension, SyncBatch, SyncFailureRecord, SyncGap, SyncJobType,
-    SyncTask, SyncTaskStatus, TaskLease, ThirdCode, TransitionError, Universe, ValuationDaily,
-    WindowReturn,
+    ADJUSTED_COLUMNS, Adjust, BatchRows, BoardRows, BrokenBoardStock, CLOSED_AFTER_DAYS,
+    CLOSED_FILLFACTOR, CalendarDay, ClassifiedDay, CommittedBatch, Concept, ConceptStock,
+    ConceptSummary, DIV_PROC_IMPLEMENTED, DayClass, Dividend, DragonTigerEntry, Exchange,
+    FactorCheck, IndexWeight, LimitUpStock, MarketDaily, MarketRows, Membership, NameChange,
+    NameFlags, OPEN_FILLFACTOR, PreviousLimitUpStock, PriceLimit, RunOutcome, Seat, SectorFlow,
+    Stock, StockDaily, StockDayStatus, StockField, StockFieldMut, StockFinance, StockInfo,
+    SuspendType, Suspension, SyncBatch, SyncFailureRecord, SyncGap, SyncJobType, SyncTask,
+    SyncTaskStatus, TaskLease, ThirdCode, TransitionError, Universe, ValuationDaily, WindowReturn,
+    YearMaintenance, YearPartition, fillfactor_of, is_closed,
 };
 pub use postgres::{
-    MAX_TRADING_DAYS, PgConceptRepository, PgDayBoardRepository, PgMarketStructureRepository,
-    PgStockDailyRepository, PgStockFinanceRepository, PgStockRepository, PgSyncRepository,
+    MAX_TRADING_DAYS, PgConceptRepository, PgDailyPartitions, PgDayBoardRepository,
+    PgMarketStructureRepository, PgStockDailyRepository, PgStockFinanceRepository,
+    PgStockRepository, PgSyncRepository,
 };
 pub use repository::{
     ConceptRepository, DayBoardRepository, MarketStructureRepository, StockDailyRepository,

@@ -15,6 +15,7 @@ mod error;
 pub mod float_text;
 mod lock;
 mod page;
+pub mod ranges;
 mod redact;
 mod replica;
 mod time;

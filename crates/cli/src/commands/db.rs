@@ -1,5 +1,5 @@
-//! `stockdb db start|stop|status|url`: the embedded cluster; `db health`; `db distribute`
-//! on a Citus coordinator.
+//! `stockdb db start|stop|status|url`: the embedded cluster; `db health`; `db partitions`
+//! (`stock_daily`'s years); `db distribute` on a Citus coordinator.
 
 use shared_db::redact_url;
 use stockdb::Health;
@@ -11,6 +11,9 @@ use crate::embedded::ClusterState;
 pub(crate) async fn run(target: &Target, command: DbCommand, json: bool) -> anyhow::Result<()> {
     if matches!(command, DbCommand::Health) {
         return health(target, json).await;
+    }
+    if let DbCommand::Partitions { status } = command {
+        return partitions(&target.open().await?, status, json).await;
     }
     if let DbCommand::Distribute { dry_run, yes } = command {
         return distribute(&target.open().await?, dry_run, yes, json).await;
@@ -63,7 +66,7 @@ pub(crate) async fn run(target: &Target, command: DbCommand, json: bool) -> anyh
             }
         }
         DbCommand::Url => println!("{}", target.url().await?),
-        DbCommand::Health | DbCommand::Distribute { .. } => {}
+        DbCommand::Health | DbCommand::Partitions { .. } | DbCommand::Distribute { .. } => {}
     }
     Ok(())
 }
@@ -164,6 +167,57 @@ async fn health(target: &Target, json: bool) -> anyhow::Result<()> {
         );
     }
     anyhow::ensure!(health.healthy, "unhealthy: {}", health.problems.join("; "));
+    Ok(())
+}
+
+/// `stockdb db partitions`: the maintenance (unless `status_only`), then the partitions.
+async fn partitions(db: &stockdb::Stockdb, status_only: bool, json: bool) -> anyhow::Result<()> {
+    let partitions = db.daily_partitions();
+    let done = if status_only {
+        None
+    } else {
+        Some(partitions.maintain().await?)
+    };
+    let status = partitions.status().await?;
+    if json {
+        return output::print_json(
+            &serde_json::json!({ "maintenance": done, "partitions": status }),
+        );
+    }
+    if let Some(done) = &done {
+        if let Some(split) = &done.split {
+            println!("split    {split} into {}", done.split_into.join(", "));
+        }
+        for name in &done.packed {
+            println!("packed   {name}");
+        }
+        for name in &done.created {
+            println!("created  {name}");
+        }
+        if done.moved_from_default > 0 {
+            println!(
+                "moved    {} bars out of the default partition",
+                output::count(done.moved_from_default)
+            );
+        }
+        for name in &done.left_on_citus {
+            println!("left     {name} (not split or packed on Citus)");
+        }
+    }
+    let day = |d: Option<chrono::NaiveDate>| d.map_or_else(|| "-".to_owned(), |d| d.to_string());
+    let mut t = output::table(&["partition", "from", "to", "fillfactor", "rows", "MiB"]);
+    for p in &status {
+        t.add_row(vec![
+            p.name.clone(),
+            day(p.from),
+            p.to.map_or_else(|| "default".to_owned(), |d| d.to_string()),
+            p.fillfactor
+                .map_or_else(|| "-".to_owned(), |f| f.to_string()),
+            format!("~{}", output::count(p.rows)),
+            format!("{:.1}", p.bytes as f64 / 1_048_576.0),
+        ]);
+    }
+    output::print_table(t);
     Ok(())
 }
 

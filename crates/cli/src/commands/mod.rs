@@ -162,6 +162,16 @@ pub(crate) enum DbCommand {
     /// schema version this build expects and matching its golden print, and how busy the
     /// pool is. Exits 1 when unhealthy; starts, migrates and changes nothing.
     Health,
+    /// `stock_daily`'s yearly partitions: maintenance (run it daily from a scheduler),
+    /// then where they stand. Splits the partition the conversion to schema version 14
+    /// made into years, makes this year's and next year's, moves the bars the default
+    /// partition caught into their years, packs closed years at fill factor 100. Online;
+    /// a run killed half way is finished by the next.
+    Partitions {
+        /// Show the partitions only; change nothing.
+        #[arg(long)]
+        status: bool,
+    },
     /// On a Citus coordinator: distribute `stock_daily` and `stock_finance` by stock
     /// (co-located) and copy `stock_info` to every node, online, table by table; what is
     /// done already is skipped. Lists the plan and asks first unless --yes.

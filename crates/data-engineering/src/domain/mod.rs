@@ -11,6 +11,7 @@ mod market;
 mod stock;
 mod structure;
 mod sync;
+mod years;
 
 pub use adjust::{ADJUSTED_COLUMNS, Adjust};
 pub use board::{
@@ -84,6 +85,10 @@ impl BatchRows {
 }
 pub use lease::{CommittedBatch, RunOutcome, SyncBatch, TaskLease};
 pub use sync::{SyncFailureRecord, SyncJobType, SyncTask, SyncTaskStatus, TransitionError};
+pub use years::{
+    CLOSED_AFTER_DAYS, CLOSED_FILLFACTOR, OPEN_FILLFACTOR, YearMaintenance, YearPartition,
+    fillfactor_of, is_closed,
+};
 
 pub(crate) use adjust::{NoFactor, scale};
 pub(crate) use daily::daily_values;

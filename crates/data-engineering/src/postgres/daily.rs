@@ -11,7 +11,7 @@ use shared_db::{
     upsert_with,
 };
 
-use super::{MAX_TRADING_DAYS, check_range};
+use super::{MAX_TRADING_DAYS, check_range, ensure_years};
 use crate::domain::{
     Adjust, MarketDaily, NoFactor, StockDaily, ThirdCode, ValuationDaily, WindowReturn,
     daily_values, scale,
@@ -136,10 +136,12 @@ static ADJUSTED: LazyLock<String> = LazyLock::new(|| {
 #[async_trait]
 impl StockDailyRepository for PgStockDailyRepository {
     async fn save_all(&self, dailies: Vec<StockDaily>) -> Result<UpsertReport, RepoError> {
+        ensure_years(&self.db, dailies.iter().map(|d| d.trade_date)).await?;
         upsert(&self.db, dailies).await
     }
 
     async fn merge_all(&self, dailies: Vec<StockDaily>) -> Result<UpsertReport, RepoError> {
+        ensure_years(&self.db, dailies.iter().map(|d| d.trade_date)).await?;
         upsert_with(&self.db, dailies, Merge::KeepStored).await
     }
 

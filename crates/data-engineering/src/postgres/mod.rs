@@ -11,6 +11,7 @@ mod stock;
 mod structure;
 mod structure_sql;
 mod sync;
+mod years;
 
 pub use board::PgDayBoardRepository;
 pub use concept::PgConceptRepository;
@@ -19,6 +20,8 @@ pub use finance::PgStockFinanceRepository;
 pub use stock::PgStockRepository;
 pub use structure::{MAX_TRADING_DAYS, PgMarketStructureRepository};
 pub use sync::PgSyncRepository;
+pub use years::PgDailyPartitions;
+pub(crate) use years::ensure_years;
 
 use chrono::NaiveDate;
 use shared_db::{InvalidInput, Page};

@@ -14,12 +14,12 @@ use uuid::Uuid;
 
 use super::batch::{insert_failures, split_by_stored_bar, split_symbol_collisions};
 use super::board::upsert_boards;
-use super::checked_limit;
 use super::lease::{
     CLAIMABLE, CONFIG_UNLEASED, FENCE, START_SET, STILL_HELD, checked_checkpoint, count_param,
     lock_params,
 };
 use super::market::upsert_market;
+use super::{checked_limit, ensure_years};
 use crate::domain::{
     BatchRows, CommittedBatch, RunOutcome, SyncBatch, SyncFailureRecord, SyncJobType, SyncTask,
     SyncTaskStatus, TaskLease,
@@ -255,6 +255,10 @@ impl SyncRepository for PgSyncRepository {
         let items = count_param("items", batch.items as usize)?;
         let received = count_param("rows", batch.rows.len())?;
         let checkpoint = checked_checkpoint(batch.checkpoint)?;
+        // A year's partition is made in a transaction of its own, before the batch's.
+        if let BatchRows::Dailies(rows) = &batch.rows {
+            ensure_years(&self.db, rows.iter().map(|d| d.trade_date)).await?;
+        }
         let mut txn = self.db.pool().begin().await?;
         let (pid, key) = lock_params(lease)?;
         // The fence first: it locks the task's row, so no other run can take the task

@@ -1,0 +1,180 @@
+//! `stock_daily`'s yearly partitions on PostgreSQL (schema version 14): a year's partition
+//! made before a batch brings its first bars, and the maintenance a scheduler runs —
+//! the partition the conversion made split into years, this year's and next year's made,
+//! what the default partition caught moved into its years, closed years packed.
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike as _, NaiveDate, NaiveDateTime};
+use shared_db::ranges::{Bound, Partition, Period, RangeTable};
+use shared_db::{Db, RepoError, ShortLocks};
+
+use crate::domain::{CLOSED_FILLFACTOR, YearMaintenance, YearPartition, fillfactor_of};
+
+/// `stock_daily` as a table of yearly partitions.
+pub(crate) const DAILY_YEARS: RangeTable = RangeTable {
+    table: "stock_daily",
+    key: "trade_date",
+    period: Period::Year,
+    // The rewrite walks `ix_stock_daily_trade_date`, a day's bars sorted by code.
+    order: &["trade_date", "third_code"],
+    locks: ShortLocks {
+        tries: 20,
+        ..ShortLocks::DEFAULT
+    },
+};
+
+/// The name's start of the partition schema version 14 made of the table it converted.
+const CONVERTED: &str = "stock_daily_before_";
+
+/// Makes the partitions of the years of `days` that no partition covers yet (each at its
+/// year's fill factor on the handle's clock), so that a batch's bars go to their year and
+/// not to the default partition. One catalog read when every year has its partition;
+/// nothing on a schema older than version 14.
+pub(crate) async fn ensure_years(
+    db: &Db,
+    days: impl Iterator<Item = NaiveDate>,
+) -> Result<(), RepoError> {
+    let years: BTreeSet<i32> = days.map(|day| day.year()).collect();
+    if years.is_empty() {
+        return Ok(());
+    }
+    let partitions = DAILY_YEARS.bounds(db).await?;
+    if partitions.is_empty() {
+        // A schema older than version 14: one plain table takes every year.
+        return Ok(());
+    }
+    let missing: Vec<NaiveDateTime> = years
+        .into_iter()
+        .filter_map(|year| NaiveDate::from_ymd_opt(year, 1, 1))
+        .map(|day| DAILY_YEARS.period.start_of(day))
+        .filter(|&start| {
+            DAILY_YEARS
+                .period
+                .next(start)
+                .is_ok_and(|next| !partitions.iter().any(|p| p.covers_any_of(start, next)))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let today = db.now().date();
+    DAILY_YEARS
+        .keep_periods(db, missing, |start| {
+            Some(fillfactor_of(start.year(), today))
+        })
+        .await?;
+    Ok(())
+}
+
+/// The partitions of `stock_daily`, oldest first, the default one last.
+pub(crate) async fn status(db: &Db) -> Result<Vec<YearPartition>, RepoError> {
+    Ok(DAILY_YEARS
+        .partitions(db)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let (from, to) = match p.bound {
+                Bound::Range { from, to } => (from.map(|f| f.date()), Some(to.date())),
+                Bound::Default => (None, None),
+            };
+            YearPartition {
+                name: p.name,
+                from,
+                to,
+                fillfactor: p.fillfactor,
+                rows: p.estimate,
+                bytes: p.bytes,
+            }
+        })
+        .collect())
+}
+
+/// One run of the maintenance (see the module's documentation), on the handle's clock.
+pub(crate) async fn maintain(db: &Db) -> Result<YearMaintenance, RepoError> {
+    let today = db.now().date();
+    let citus = db.is_citus().await?;
+    let mut report = YearMaintenance::default();
+    let fillfactor = |start: NaiveDateTime| Some(fillfactor_of(start.year(), today));
+    let partitions = DAILY_YEARS.partitions(db).await?;
+    if let Some(converted) = partitions.iter().find(|p| is_converted(p)) {
+        let starts = DAILY_YEARS.periods_in(db, &converted.name).await?;
+        if citus && !starts.is_empty() {
+            report.left_on_citus.push(converted.name.clone());
+        } else if !starts.is_empty() {
+            let targets = starts
+                .iter()
+                .enumerate()
+                .map(|(idx, &start)| DAILY_YEARS.target(start, idx == 0, fillfactor(start)))
+                .collect::<Result<Vec<_>, _>>()?;
+            report.rows_copied += DAILY_YEARS.rewrite(db, &converted.name, &targets).await?;
+            report.split = Some(converted.name.clone());
+            report.split_into = targets.into_iter().map(|t| t.name).collect();
+        }
+    }
+    let this_year = DAILY_YEARS.period.start_of(today);
+    let next_year = DAILY_YEARS.period.next(this_year)?;
+    let (created, moved) = DAILY_YEARS
+        .keep_periods(db, vec![this_year, next_year], fillfactor)
+        .await?;
+    report.created = created;
+    report.moved_from_default = moved;
+    for partition in DAILY_YEARS.partitions(db).await? {
+        let Bound::Range {
+            from: Some(start), ..
+        } = partition.bound
+        else {
+            continue;
+        };
+        if partition.fillfactor == fillfactor(start) || fillfactor(start) != Some(CLOSED_FILLFACTOR)
+        {
+            continue;
+        }
+        if citus {
+            report.left_on_citus.push(partition.name);
+            continue;
+        }
+        let target = DAILY_YEARS.target(start, false, Some(CLOSED_FILLFACTOR))?;
+        report.rows_copied += DAILY_YEARS.rewrite(db, &partition.name, &[target]).await?;
+        report.packed.push(partition.name);
+    }
+    Ok(report)
+}
+
+/// Whether `partition` is the one schema version 14 made of the table it converted.
+fn is_converted(partition: &Partition) -> bool {
+    matches!(partition.bound, Bound::Range { from: None, .. })
+        && partition.name.starts_with(CONVERTED)
+}
+
+/// `stock_daily`'s yearly partitions: where they stand and their maintenance, always on
+/// the primary.
+#[derive(Debug, Clone)]
+pub struct PgDailyPartitions {
+    db: Db,
+}
+
+impl PgDailyPartitions {
+    /// The partitions of `db`'s primary.
+    pub fn new(db: Db) -> Self {
+        Self { db: db.primary() }
+    }
+
+    /// The partitions, oldest first, the default one last. Errors: `Internal` on a schema
+    /// older than version 14.
+    pub async fn status(&self) -> Result<Vec<YearPartition>, RepoError> {
+        status(&self.db).await
+    }
+
+    /// One run of the maintenance, on the handle's clock: the partition schema version 14
+    /// made of the table it converted split into years online (closed years at fill factor
+    /// 100, the open one at 40), this year's and next year's partitions made, the rows the
+    /// default partition caught moved into their years, closed years still at the open
+    /// fill factor packed online. Run it daily from a scheduler; one run at a time (a
+    /// second waits for nothing: it finds the same work and its statements are
+    /// idempotent). A run killed half way is finished by the next. On Citus the split
+    /// and the packing are left (`left_on_citus`).
+    pub async fn maintain(&self) -> Result<YearMaintenance, RepoError> {
+        maintain(&self.db).await
+    }
+}

@@ -1,0 +1,511 @@
+//! Tables range-partitioned by a date or a timestamp, one partition a period (a month, a
+//! year): the partitions read from the catalog, a period's partition made without blocking
+//! writers, and a partition rewritten online into others ([`RangeTable::rewrite`]: a
+//! partition of many periods split into one a period, or one packed at another fill
+//! factor).
+//!
+//! A period's partition is made as a standalone table `LIKE` the partitioned one (its
+//! columns, defaults, CHECKs, indexes and key) with a CHECK of its bound, the period's rows
+//! moved into it from the default partition, then `ATTACH PARTITION`, which holds only a
+//! `SHARE UPDATE EXCLUSIVE` lock on the table (reads and writes go on) and skips the scan
+//! of the new table thanks to the CHECK; the default partition, which the attach scans
+//! for rows of the period, is kept nearly empty by this very step. All of it in one
+//! transaction under a short `lock_timeout`, retried.
+
+mod rewrite;
+
+use chrono::{Datelike as _, Months, NaiveDate, NaiveDateTime, NaiveTime};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, TransactionTrait};
+
+pub use rewrite::Target;
+
+use crate::{Db, RepoError, ShortLocks, retry_on_lock_timeout};
+
+/// The length of a table's partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// A calendar month: `<table>_YYYY_MM`.
+    Month,
+    /// A calendar year: `<table>_YYYY`.
+    Year,
+}
+
+impl Period {
+    /// The first instant of the period `day` is in.
+    pub fn start_of(self, day: NaiveDate) -> NaiveDateTime {
+        let first = match self {
+            Self::Month => NaiveDate::from_ymd_opt(day.year(), day.month(), 1),
+            Self::Year => NaiveDate::from_ymd_opt(day.year(), 1, 1),
+        };
+        first.unwrap_or(day).and_time(NaiveTime::MIN)
+    }
+
+    /// The start of the period after the one starting at `start`.
+    pub fn next(self, start: NaiveDateTime) -> Result<NaiveDateTime, RepoError> {
+        let months = match self {
+            Self::Month => 1,
+            Self::Year => 12,
+        };
+        start
+            .checked_add_months(Months::new(months))
+            .ok_or_else(|| internal(format!("no period after {start}")))
+    }
+
+    /// The suffix of the partition of the period starting at `start`.
+    fn suffix(self, start: NaiveDateTime) -> String {
+        match self {
+            Self::Month => start.format("%Y_%m").to_string(),
+            Self::Year => start.format("%Y").to_string(),
+        }
+    }
+
+    /// [`Self::suffix`] as PostgreSQL's `to_char` writes it.
+    fn pg_format(self) -> &'static str {
+        match self {
+            Self::Month => "YYYY_MM",
+            Self::Year => "YYYY",
+        }
+    }
+
+    /// The field `date_trunc` cuts a value to.
+    fn trunc(self) -> &'static str {
+        match self {
+            Self::Month => "month",
+            Self::Year => "year",
+        }
+    }
+}
+
+/// A partition's bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Bound {
+    /// `FROM (from or MINVALUE) TO (to)`.
+    Range {
+        /// `None`: `MINVALUE`, every older row.
+        from: Option<NaiveDateTime>,
+        /// The first value past it.
+        to: NaiveDateTime,
+    },
+    /// The default partition: every row no other partition takes.
+    Default,
+}
+
+/// One partition as the catalog describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partition {
+    /// Its table's name.
+    pub name: String,
+    /// Its bound.
+    pub bound: Bound,
+    /// The planner's row estimate (0 before the first `ANALYZE`).
+    pub estimate: u64,
+    /// Its size with indexes and TOAST.
+    pub bytes: u64,
+    /// Its fill factor, when one is set.
+    pub fillfactor: Option<u32>,
+}
+
+impl Partition {
+    /// Whether `[from, to)` overlaps this partition's range (never the default's).
+    pub fn covers_any_of(&self, from: NaiveDateTime, to: NaiveDateTime) -> bool {
+        match self.bound {
+            Bound::Range {
+                from: lower,
+                to: upper,
+            } => lower.is_none_or(|lower| lower < to) && upper > from,
+            Bound::Default => false,
+        }
+    }
+}
+
+/// A table partitioned by range of one date or timestamp column, a partition a period.
+#[derive(Debug, Clone, Copy)]
+pub struct RangeTable {
+    /// The partitioned table (in `public`).
+    pub table: &'static str,
+    /// The partition key, a `date` or `timestamp` column.
+    pub key: &'static str,
+    /// The length of a partition.
+    pub period: Period,
+    /// The primary key's columns, the partition key first: a rewrite copies rows in this
+    /// order, and finds a row by them.
+    pub order: &'static [&'static str],
+    /// How long a change waits for its lock before it tries again, and how often.
+    pub locks: ShortLocks,
+}
+
+/// The partitions of one partitioned table (`$1`, schema-qualified), with the bound as the
+/// catalog prints it, the planner's estimate (-1 before the first ANALYZE: shown as 0), the
+/// size with indexes and TOAST, and the fill factor.
+const PARTITIONS: &str = "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid), \
+         greatest(c.reltuples, 0)::float8, pg_total_relation_size(c.oid), \
+         (SELECT substring(o FROM 12)::int FROM unnest(c.reloptions) AS o \
+          WHERE o LIKE 'fillfactor=%') \
+     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+     WHERE i.inhparent = to_regclass($1)";
+
+/// [`PARTITIONS`] without what costs a look at each partition's files.
+const BOUNDS: &str = "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid), 0::float8, \
+         0::int8, NULL::int \
+     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+     WHERE i.inhparent = to_regclass($1)";
+
+impl RangeTable {
+    /// The name of the partition of the period starting at `start`.
+    pub fn name_of(&self, start: NaiveDateTime) -> String {
+        format!("{}_{}", self.table, self.period.suffix(start))
+    }
+
+    /// The default partition's name.
+    pub fn default_name(&self) -> String {
+        format!("{}_default", self.table)
+    }
+
+    /// The partitions, oldest first, the default partition last. Errors: `Internal` when
+    /// the table is not partitioned, or a partition has a bound stockdb does not make.
+    pub async fn partitions(&self, db: &Db) -> Result<Vec<Partition>, RepoError> {
+        let partitions = self.read(db, PARTITIONS).await?;
+        if partitions.is_empty() {
+            return Err(internal(format!(
+                "{} is not partitioned: the schema is older than this build's; run `stockdb \
+                 migrate up`",
+                self.table
+            )));
+        }
+        Ok(partitions)
+    }
+
+    /// [`Self::partitions`] with their names and bounds only (no size, estimate or fill
+    /// factor): one catalog read, for a writer to see which periods have a partition.
+    /// Empty when the table is not partitioned (a schema older than the layout, which
+    /// writers still serve).
+    pub async fn bounds(&self, db: &Db) -> Result<Vec<Partition>, RepoError> {
+        self.read(db, BOUNDS).await
+    }
+
+    async fn read(&self, db: &Db, sql: &'static str) -> Result<Vec<Partition>, RepoError> {
+        let rows: Vec<(String, Option<String>, f64, i64, Option<i32>)> = sqlx::query_as(sql)
+            .bind(format!("public.{}", self.table))
+            .fetch_all(db.pool())
+            .await?;
+        let mut partitions = rows
+            .into_iter()
+            // `pg_get_expr` reads the catalog as it is now, not as the query's snapshot
+            // saw it: a partition dropped since (a rewrite's swap) has no bound left.
+            .filter_map(|(name, bound, estimate, bytes, fillfactor)| {
+                Some((name, bound?, estimate, bytes, fillfactor))
+            })
+            .map(|(name, bound, estimate, bytes, fillfactor)| {
+                let bound = parse_bound(&bound).ok_or_else(|| {
+                    internal(format!(
+                        "partition {name} of {} has a bound stockdb does not make: {bound}",
+                        self.table
+                    ))
+                })?;
+                Ok(Partition {
+                    name,
+                    bound,
+                    // Whole rows: an estimate has no fractions worth showing.
+                    estimate: estimate.round().max(0.0) as u64,
+                    bytes: u64::try_from(bytes).unwrap_or(0),
+                    fillfactor: fillfactor.and_then(|f| u32::try_from(f).ok()),
+                })
+            })
+            .collect::<Result<Vec<_>, RepoError>>()?;
+        partitions.sort_by_key(|p| p.bound);
+        Ok(partitions)
+    }
+
+    /// The statement that makes standalone table `name` shaped as the table (columns,
+    /// defaults, CHECKs, indexes and key: an attach then adopts the indexes instead of
+    /// building them) with a CHECK that holds its rows to `[from, to)`, so that attaching
+    /// it need not scan it; at `fillfactor` when given.
+    pub fn create_sql(
+        &self,
+        name: &str,
+        from: Option<NaiveDateTime>,
+        to: NaiveDateTime,
+        fillfactor: Option<u32>,
+    ) -> String {
+        let lower = from.map_or_else(String::new, |from| {
+            format!("{} >= {} AND ", self.key, literal(from))
+        });
+        let with = fillfactor.map_or_else(String::new, |f| format!(" WITH (fillfactor = {f})"));
+        format!(
+            "CREATE TABLE IF NOT EXISTS {quoted} (LIKE {table} INCLUDING DEFAULTS \
+             INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE, \
+             CONSTRAINT {bound} CHECK ({lower}{key} < {upper})){with}",
+            quoted = quote_ident(name),
+            table = self.table,
+            bound = quote_ident(&format!("{name}_bound")),
+            key = self.key,
+            upper = literal(to),
+        )
+    }
+
+    /// The statements that attach standalone table `name` as the partition of `[from, to)`
+    /// and drop the CHECK that made the attach cheap.
+    pub fn attach_sql(
+        &self,
+        name: &str,
+        from: Option<NaiveDateTime>,
+        to: NaiveDateTime,
+    ) -> [String; 2] {
+        let quoted = quote_ident(name);
+        [
+            format!(
+                "ALTER TABLE {} ATTACH PARTITION {quoted} FOR VALUES FROM ({}) TO ({})",
+                self.table,
+                from.map_or_else(|| "MINVALUE".to_owned(), literal),
+                literal(to)
+            ),
+            format!(
+                "ALTER TABLE {quoted} DROP CONSTRAINT IF EXISTS {}",
+                quote_ident(&format!("{name}_bound"))
+            ),
+        ]
+    }
+
+    /// Runs `statements` in one transaction whose lock waits are short, trying again while
+    /// a lock is held elsewhere; returns the rows each affected.
+    pub async fn under_short_locks(
+        &self,
+        db: &Db,
+        what: &str,
+        statements: &[String],
+    ) -> Result<Vec<u64>, RepoError> {
+        let attempt = || async {
+            let txn = db.conn().begin().await?;
+            txn.execute_unprepared(&self.locks.set_local()).await?;
+            let mut affected = Vec::with_capacity(statements.len());
+            for sql in statements {
+                // Dropping the transaction on an error rolls it back.
+                affected.push(txn.execute_unprepared(sql).await?.rows_affected());
+            }
+            txn.commit().await?;
+            Ok(affected)
+        };
+        Ok(retry_on_lock_timeout(what, self.locks, attempt).await?)
+    }
+
+    /// Makes the partition of the period starting at `start` (at `fillfactor` when
+    /// given), with the rows the default partition holds for it, when there is one;
+    /// returns its name and how many rows moved.
+    pub async fn make_period(
+        &self,
+        db: &Db,
+        start: NaiveDateTime,
+        fillfactor: Option<u32>,
+        has_default: bool,
+    ) -> Result<(String, u64), RepoError> {
+        let name = self.name_of(start);
+        let next = self.period.next(start)?;
+        let mut statements = vec![self.create_sql(&name, Some(start), next, fillfactor)];
+        if has_default {
+            statements.push(format!(
+                "WITH moved AS (DELETE FROM {default} WHERE {key} >= {from} AND {key} < {to} \
+                 RETURNING *) INSERT INTO {quoted} SELECT * FROM moved",
+                default = quote_ident(&self.default_name()),
+                key = self.key,
+                from = literal(start),
+                to = literal(next),
+                quoted = quote_ident(&name),
+            ));
+        }
+        statements.extend(self.attach_sql(&name, Some(start), next));
+        let affected = self
+            .under_short_locks(db, &format!("making partition {name}"), &statements)
+            .await?;
+        let moved = if has_default { affected[1] } else { 0 };
+        Ok((name, moved))
+    }
+
+    /// The starts, oldest first, of the periods of the rows `partition` holds: one index
+    /// probe a period (a skip scan over an index that leads with the key), not a scan of
+    /// the rows.
+    pub async fn periods_in(
+        &self,
+        db: &Db,
+        partition: &str,
+    ) -> Result<Vec<NaiveDateTime>, RepoError> {
+        Ok(self.periods_in_conn(db.conn(), partition).await?)
+    }
+
+    /// [`Self::periods_in`] on any connection (a transaction's).
+    pub(crate) async fn periods_in_conn(
+        &self,
+        conn: &impl ConnectionTrait,
+        partition: &str,
+    ) -> Result<Vec<NaiveDateTime>, DbErr> {
+        let (quoted, key, field) = (quote_ident(partition), self.key, self.period.trunc());
+        let rows = conn
+            .query_all_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                format!(
+                    "WITH RECURSIVE p(start) AS ( \
+                         SELECT date_trunc('{field}', min({key})::timestamp) FROM {quoted} \
+                         UNION ALL \
+                         SELECT (SELECT date_trunc('{field}', min({key})::timestamp) \
+                                 FROM {quoted} WHERE {key} >= p.start + interval '1 {field}') \
+                         FROM p WHERE p.start IS NOT NULL) \
+                     SELECT start FROM p WHERE start IS NOT NULL ORDER BY start"
+                ),
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| row.try_get_by_index::<NaiveDateTime>(0))
+            .collect()
+    }
+
+    /// Makes the partitions of `periods` (starts) that no partition covers yet and of
+    /// the periods of the rows the default partition holds, each at the fill factor
+    /// `fillfactor` gives its start; returns the partitions made and the rows moved out
+    /// of the default partition.
+    pub async fn keep_periods(
+        &self,
+        db: &Db,
+        mut periods: Vec<NaiveDateTime>,
+        fillfactor: impl Fn(NaiveDateTime) -> Option<u32>,
+    ) -> Result<(Vec<String>, u64), RepoError> {
+        let existing = self.partitions(db).await?;
+        let has_default = existing.iter().any(|p| p.bound == Bound::Default);
+        if has_default {
+            periods.extend(self.periods_in(db, &self.default_name()).await?);
+        }
+        periods.sort_unstable();
+        periods.dedup();
+        let (mut made, mut moved) = (Vec::new(), 0);
+        for start in periods {
+            let next = self.period.next(start)?;
+            if existing.iter().any(|p| p.covers_any_of(start, next)) {
+                continue;
+            }
+            let (name, rows) = self
+                .make_period(db, start, fillfactor(start), has_default)
+                .await?;
+            tracing::info!(partition = %name, moved = rows, "{}: partition made", self.table);
+            made.push(name);
+            moved += rows;
+        }
+        Ok((made, moved))
+    }
+}
+
+/// `FOR VALUES FROM ('2027-01-01 00:00:00') TO ('2027-02-01 00:00:00')`, `FROM (MINVALUE)
+/// TO (…)` (a date column prints `'2027-01-01'`) or `DEFAULT`, as a bound.
+pub fn parse_bound(bound: &str) -> Option<Bound> {
+    if bound == "DEFAULT" {
+        return Some(Bound::Default);
+    }
+    let rest = bound.strip_prefix("FOR VALUES FROM (")?;
+    let (from, rest) = rest.split_once(") TO (")?;
+    let to = rest.strip_suffix(')')?;
+    let at = |text: &str| {
+        let text = text.trim_matches('\'');
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+            .ok()
+            .or_else(|| {
+                NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .ok()
+                    .map(|day| day.and_time(NaiveTime::MIN))
+            })
+    };
+    let from = if from == "MINVALUE" {
+        None
+    } else {
+        Some(at(from)?)
+    };
+    Some(Bound::Range { from, to: at(to)? })
+}
+
+fn internal(detail: String) -> RepoError {
+    RepoError::Internal {
+        component: "partitions",
+        detail,
+    }
+}
+
+/// `name` quoted as an SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A timestamp as an SQL literal (a `date` column takes it too).
+pub fn literal(at: NaiveDateTime) -> String {
+    format!("'{}'", at.format("%Y-%m-%d %H:%M:%S%.6f"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn bounds_parse_as_the_catalog_prints_them_for_timestamps_and_dates() {
+        assert_eq!(
+            parse_bound("FOR VALUES FROM ('2027-01-01 00:00:00') TO ('2027-02-01 00:00:00')"),
+            Some(Bound::Range {
+                from: Some(ts("2027-01-01 00:00:00")),
+                to: ts("2027-02-01 00:00:00")
+            })
+        );
+        assert_eq!(
+            parse_bound("FOR VALUES FROM (MINVALUE) TO ('2028-01-01')"),
+            Some(Bound::Range {
+                from: None,
+                to: ts("2028-01-01 00:00:00")
+            })
+        );
+        assert_eq!(parse_bound("DEFAULT"), Some(Bound::Default));
+        assert_eq!(parse_bound("FOR VALUES IN (1)"), None);
+        let mut bounds = [
+            Bound::Default,
+            Bound::Range {
+                from: Some(ts("2027-01-01 00:00:00")),
+                to: ts("2028-01-01 00:00:00"),
+            },
+            Bound::Range {
+                from: None,
+                to: ts("2027-01-01 00:00:00"),
+            },
+        ];
+        bounds.sort();
+        assert_eq!(bounds[2], Bound::Default);
+        assert!(matches!(bounds[0], Bound::Range { from: None, .. }));
+    }
+
+    #[test]
+    fn periods_start_end_and_name_by_month_or_year() {
+        let day = NaiveDate::from_ymd_opt(2027, 12, 31).unwrap();
+        assert_eq!(Period::Year.start_of(day), ts("2027-01-01 00:00:00"));
+        assert_eq!(Period::Month.start_of(day), ts("2027-12-01 00:00:00"));
+        assert_eq!(
+            Period::Month.next(ts("2027-12-01 00:00:00")).unwrap(),
+            ts("2028-01-01 00:00:00")
+        );
+        let table = RangeTable {
+            table: "stock_daily",
+            key: "trade_date",
+            period: Period::Year,
+            order: &["trade_date", "third_code"],
+            locks: ShortLocks::DEFAULT,
+        };
+        assert_eq!(table.name_of(ts("2027-01-01 00:00:00")), "stock_daily_2027");
+        let sql = table.create_sql(
+            "stock_daily_2027",
+            Some(ts("2027-01-01 00:00:00")),
+            ts("2028-01-01 00:00:00"),
+            Some(100),
+        );
+        assert!(
+            sql.contains(
+                "CHECK (trade_date >= '2027-01-01 00:00:00.000000' AND trade_date < \
+                 '2028-01-01 00:00:00.000000')) WITH (fillfactor = 100)"
+            ),
+            "{sql}"
+        );
+    }
+}
