@@ -144,6 +144,10 @@ const PARTITIONS: &str = "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.
      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
      WHERE i.inhparent = to_regclass($1)";
 
+/// A row of [`PARTITIONS`] or [`BOUNDS`]: name, bound (`None` once dropped), estimate,
+/// bytes, fill factor.
+type CatalogRow = (String, Option<String>, f64, i64, Option<i32>);
+
 /// [`PARTITIONS`] without what costs a look at each partition's files.
 const BOUNDS: &str = "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid), 0::float8, \
          0::int8, NULL::int \
@@ -184,7 +188,7 @@ impl RangeTable {
     }
 
     async fn read(&self, db: &Db, sql: &'static str) -> Result<Vec<Partition>, RepoError> {
-        let rows: Vec<(String, Option<String>, f64, i64, Option<i32>)> = sqlx::query_as(sql)
+        let rows: Vec<CatalogRow> = sqlx::query_as(sql)
             .bind(format!("public.{}", self.table))
             .fetch_all(db.pool())
             .await?;
