@@ -11,14 +11,16 @@
 //! - **Reads** (`history_reads`): warm and cold.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use chrono::{Datelike as _, NaiveDate, Weekday};
 use data_engineering::{
-    PgStockRepository, PgSyncRepository, StockDaily, StockInfo, StockRepository as _,
+    PgDailyPartitions, PgStockRepository, PgSyncRepository, StockDaily, StockInfo,
+    StockRepository as _,
 };
 use serde::Serialize;
-use shared_db::{Db, DbConfig};
+use shared_db::{Db, DbConfig, ManualClock};
 use test_support::cluster::Cluster;
 use tushare::{ImportKind, ImportOptions, NoProgress, import_csv};
 
@@ -150,7 +152,24 @@ pub(crate) async fn run(scale: &Scale) -> anyhow::Result<History> {
         server.create("history").await?,
         server.create("history_copy").await?,
     );
+    // Both databases on one clock, the increment's year open (fillfactor 40) and the
+    // history's closed, whatever the machine's date. Each gets the history's years made
+    // before the backfill: `stockdb import` would make them as it goes, `psql \copy`
+    // would put every bar in the default partition.
+    let clock = Arc::new(ManualClock::new(
+        NaiveDate::from_ymd_opt(LAST_YEAR + 1, 6, 30)
+            .and_then(|day| day.and_hms_opt(12, 0, 0))
+            .ok_or_else(|| anyhow::anyhow!("no mid-year after {LAST_YEAR}"))?,
+    ));
+    let (db, copy) = (db.with_clock(clock.clone()), copy.with_clock(clock));
+    let (first, last) = (*years(scale).start(), LAST_YEAR + 1);
     for db in [&db, &copy] {
+        PgDailyPartitions::new(db.clone())
+            .prepare(
+                NaiveDate::from_ymd_opt(first, 1, 1).unwrap_or_default(),
+                NaiveDate::from_ymd_opt(last, 1, 1).unwrap_or_default(),
+            )
+            .await?;
         scale.layout.apply(db).await?;
     }
     let stocks = sample::stocks(scale.stocks, SEED);

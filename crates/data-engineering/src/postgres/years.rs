@@ -166,6 +166,15 @@ impl PgDailyPartitions {
         status(&self.db).await
     }
 
+    /// Makes the partitions of the years `first..=last` that none covers yet (each at its
+    /// year's fill factor on the handle's clock): before bars are loaded by another tool
+    /// (`psql \copy`), which would put them all in the default partition. stockdb's own
+    /// writes make their years themselves. Nothing on a schema older than version 14.
+    pub async fn prepare(&self, first: NaiveDate, last: NaiveDate) -> Result<(), RepoError> {
+        let years = (first.year()..=last.year()).filter_map(|y| NaiveDate::from_ymd_opt(y, 1, 1));
+        ensure_years(&self.db, years).await
+    }
+
     /// One run of the maintenance, on the handle's clock: the partition schema version 14
     /// made of the table it converted split into years online (closed years at fill factor
     /// 100, the open one at 40), this year's and next year's partitions made, the rows the

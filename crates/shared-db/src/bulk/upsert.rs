@@ -9,7 +9,7 @@ use sqlx::Postgres;
 
 use super::dedup::sorted_last_of_each_key;
 use super::encode::{COPY_HEADER, COPY_TRAILER, copy_rows, unnest_arguments};
-use super::table::{BulkTable, Merge};
+use super::table::{BulkTable, CountedBy, Merge};
 use crate::db::Db;
 use crate::error::{InvalidInput, RepoError};
 
@@ -134,6 +134,22 @@ pub async fn upsert_with<R: BulkRow>(
     }
 }
 
+/// The rows an upsert inserted and updated, from what it returned: `(inserted, updated)`
+/// as counted by `xmax`, or, when `stored` of its `sent` rows had a stored key (counted
+/// just before it, in the same transaction), `(written, 0)`. A key another transaction
+/// stored in between is counted as inserted; the counts never go negative.
+fn split_written(written: (i64, i64), stored: Option<i64>, sent: usize) -> (u64, u64) {
+    let (first, second) = (written.0.unsigned_abs(), written.1.unsigned_abs());
+    match stored {
+        None => (first, second),
+        Some(stored) => {
+            let new = (sent as u64).saturating_sub(stored.unsigned_abs());
+            let inserted = new.min(first);
+            (inserted, first - inserted)
+        }
+    }
+}
+
 /// How often [`upsert_with`] runs a batch the server failed to break a deadlock.
 pub const DEADLOCK_TRIES: u32 = 3;
 
@@ -177,16 +193,27 @@ async fn upsert_prepared<R: BulkRow>(
     }
     let table = R::TABLE;
     if rows.len() < STAGE_MIN_ROWS {
-        // Small calls: one round trip, no staging table.
+        // Small calls: one round trip (two when the stored keys are counted), no staging
+        // table.
+        let stored = match table.counted_by {
+            CountedBy::Xmax => None,
+            CountedBy::StoredKeys => Some(
+                sqlx::query_scalar_with::<_, i64, _>(
+                    sqlx::AssertSqlSafe(table.stored_sql(false)),
+                    unnest_arguments(table, rows.as_slice())?,
+                )
+                .fetch_one(&mut **txn)
+                .await?,
+            ),
+        };
         let args = unnest_arguments(table, rows.as_slice())?;
-        let (inserted, updated) = sqlx::query_as_with::<_, (i64, i64), _>(
+        let written = sqlx::query_as_with::<_, (i64, i64), _>(
             sqlx::AssertSqlSafe(table.upsert_sql(merge)),
             args,
         )
         .fetch_one(&mut **txn)
         .await?;
-        report.inserted = inserted.unsigned_abs();
-        report.updated = updated.unsigned_abs();
+        (report.inserted, report.updated) = split_written(written, stored, rows.len());
         report.unchanged = report.deduplicated - report.inserted - report.updated;
         return Ok(report);
     }
@@ -244,8 +271,17 @@ async fn upsert_prepared<R: BulkRow>(
         }
         copy.send(COPY_TRAILER).await?;
         copy.finish().await?;
-        // Not a cached prepared statement: the staging table is new in every call.
-        let (inserted, updated) = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(
+        // Not cached prepared statements: the staging table is new in every call.
+        let stored = match table.counted_by {
+            CountedBy::Xmax => None,
+            CountedBy::StoredKeys => Some(
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(table.stored_sql(true)))
+                    .persistent(false)
+                    .fetch_one(&mut **txn)
+                    .await?,
+            ),
+        };
+        let written = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(
             table.upsert_from_stage_sql(merge),
         ))
         .persistent(false)
@@ -255,8 +291,11 @@ async fn upsert_prepared<R: BulkRow>(
         sqlx::raw_sql(sqlx::AssertSqlSafe(table.drop_stage_sql()))
             .execute(&mut **txn)
             .await?;
-        report.inserted += inserted.unsigned_abs();
-        report.updated += updated.unsigned_abs();
+        // The staged rows: all but those copied into the table before the first stored key.
+        let staged = rows.len() - usize::try_from(report.inserted).unwrap_or(rows.len());
+        let (inserted, updated) = split_written(written, stored, staged);
+        report.inserted += inserted;
+        report.updated += updated;
     }
     report.unchanged = report.deduplicated - report.inserted - report.updated;
     Ok(report)

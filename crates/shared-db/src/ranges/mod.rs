@@ -294,14 +294,15 @@ impl RangeTable {
 
     /// Makes the partition of the period starting at `start` (at `fillfactor` when
     /// given), with the rows the default partition holds for it, when there is one;
-    /// returns its name and how many rows moved.
+    /// returns its name and how many rows moved, or `None` when another session made it
+    /// first (makers of one table take turns on a transaction-level advisory lock).
     pub async fn make_period(
         &self,
         db: &Db,
         start: NaiveDateTime,
         fillfactor: Option<u32>,
         has_default: bool,
-    ) -> Result<(String, u64), RepoError> {
+    ) -> Result<Option<(String, u64)>, RepoError> {
         let name = self.name_of(start);
         let next = self.period.next(start)?;
         let mut statements = vec![self.create_sql(&name, Some(start), next, fillfactor)];
@@ -317,22 +318,67 @@ impl RangeTable {
             ));
         }
         statements.extend(self.attach_sql(&name, Some(start), next));
-        let affected = self
-            .under_short_locks(db, &format!("making partition {name}"), &statements)
-            .await?;
-        let moved = if has_default { affected[1] } else { 0 };
-        Ok((name, moved))
+        let (turn, made) = (
+            format!(
+                "SELECT pg_advisory_xact_lock(hashtext('stockdb partitions of {}'))",
+                self.table
+            ),
+            format!(
+                "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = '{}'::regclass \
+                 AND inhrelid = to_regclass('public.{}'))",
+                self.table,
+                quote_ident(&name)
+            ),
+        );
+        let attempt = || async {
+            let txn = db.conn().begin().await?;
+            txn.execute_unprepared(&self.locks.set_local()).await?;
+            txn.execute_unprepared(&turn).await?;
+            let row = txn
+                .query_one_raw(Statement::from_string(
+                    DatabaseBackend::Postgres,
+                    made.as_str(),
+                ))
+                .await?;
+            if row.map(|row| row.try_get_by_index::<bool>(0)).transpose()? == Some(true) {
+                return Ok(None);
+            }
+            let mut affected = Vec::with_capacity(statements.len());
+            for sql in &statements {
+                // Dropping the transaction on an error rolls it back.
+                affected.push(txn.execute_unprepared(sql).await?.rows_affected());
+            }
+            txn.commit().await?;
+            Ok(Some(affected))
+        };
+        let affected =
+            retry_on_lock_timeout(&format!("making partition {name}"), self.locks, attempt).await?;
+        Ok(affected.map(|affected| {
+            let moved = if has_default { affected[1] } else { 0 };
+            (name, moved)
+        }))
     }
 
     /// The starts, oldest first, of the periods of the rows `partition` holds: one index
     /// probe a period (a skip scan over an index that leads with the key), not a scan of
-    /// the rows.
+    /// the rows. On Citus, which plans no recursive query over a distributed table, a scan
+    /// of the rows.
     pub async fn periods_in(
         &self,
         db: &Db,
         partition: &str,
     ) -> Result<Vec<NaiveDateTime>, RepoError> {
-        Ok(self.periods_in_conn(db.conn(), partition).await?)
+        if !db.is_citus().await? {
+            return Ok(self.periods_in_conn(db.conn(), partition).await?);
+        }
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT DISTINCT date_trunc('{}', {}::timestamp) AS start FROM {} ORDER BY start",
+            self.period.trunc(),
+            self.key,
+            quote_ident(partition)
+        )))
+        .fetch_all(db.pool())
+        .await?)
     }
 
     /// [`Self::periods_in`] on any connection (a transaction's).
@@ -384,9 +430,12 @@ impl RangeTable {
             if existing.iter().any(|p| p.covers_any_of(start, next)) {
                 continue;
             }
-            let (name, rows) = self
+            let Some((name, rows)) = self
                 .make_period(db, start, fillfactor(start), has_default)
-                .await?;
+                .await?
+            else {
+                continue;
+            };
             tracing::info!(partition = %name, moved = rows, "{}: partition made", self.table);
             made.push(name);
             moved += rows;
