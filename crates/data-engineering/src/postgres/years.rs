@@ -29,8 +29,8 @@ const CONVERTED: &str = "stock_daily_before_";
 
 /// Makes the partitions of the years of `days` that no partition covers yet (each at its
 /// year's fill factor on the handle's clock), so that a batch's bars go to their year and
-/// not to the default partition. One catalog read when every year has its partition;
-/// nothing on a schema older than version 14.
+/// not to the default partition. One catalog read, which takes no lock, when every year
+/// has its partition; nothing on a schema older than version 14.
 pub(crate) async fn ensure_years(
     db: &Db,
     days: impl Iterator<Item = NaiveDate>,
@@ -39,21 +39,23 @@ pub(crate) async fn ensure_years(
     if years.is_empty() {
         return Ok(());
     }
-    let partitions = DAILY_YEARS.bounds(db).await?;
-    if partitions.is_empty() {
+    let names = DAILY_YEARS.names(db).await?;
+    if names.is_empty() {
         // A schema older than version 14: one plain table takes every year.
         return Ok(());
     }
+    // By name, which takes no lock: `stock_daily_YYYY`, or the converted partition of
+    // every year before its name's.
+    let converted_until: Option<i32> = names
+        .iter()
+        .filter_map(|name| name.strip_prefix(CONVERTED)?.parse().ok())
+        .max();
     let missing: Vec<NaiveDateTime> = years
         .into_iter()
+        .filter(|&year| converted_until.is_none_or(|until| year >= until))
         .filter_map(|year| NaiveDate::from_ymd_opt(year, 1, 1))
         .map(|day| DAILY_YEARS.period.start_of(day))
-        .filter(|&start| {
-            DAILY_YEARS
-                .period
-                .next(start)
-                .is_ok_and(|next| !partitions.iter().any(|p| p.covers_any_of(start, next)))
-        })
+        .filter(|&start| !names.contains(&DAILY_YEARS.name_of(start)))
         .collect();
     if missing.is_empty() {
         return Ok(());

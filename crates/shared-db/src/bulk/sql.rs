@@ -61,13 +61,28 @@ impl<R> BulkTable<R> {
             .filter(|c| c.rule == ConflictRule::Key)
             .map(|c| format!("t.{0} = u.{0}", c.name))
             .collect();
-        let source = if staged {
-            STAGE.to_owned()
+        let (source, filter) = if staged {
+            (STAGE.to_owned(), String::new())
         } else {
-            format!("UNNEST({})", self.array_params())
+            // The first key column's values again, as a filter Citus prunes shards by:
+            // a batch of one stock reads one shard.
+            let (idx, first) = self
+                .columns
+                .iter()
+                .enumerate()
+                .find(|(_, c)| c.rule == ConflictRule::Key)
+                .map_or((0, ""), |(idx, c)| (idx, c.name));
+            (
+                format!("UNNEST({})", self.array_params()),
+                format!(
+                    " WHERE t.{first} = ANY(${}::{}[])",
+                    idx + 1,
+                    self.columns[idx].value.sql_type()
+                ),
+            )
         };
         format!(
-            "SELECT count(*) FROM {} t JOIN {source} AS u({}) ON {}",
+            "SELECT count(*) FROM {} t JOIN {source} AS u({}) ON {}{filter}",
             self.name,
             self.names(),
             on.join(" AND ")

@@ -12,11 +12,13 @@
 //! for rows of the period, is kept nearly empty by this very step. All of it in one
 //! transaction under a short `lock_timeout`, retried.
 
+mod catalog;
 mod rewrite;
 
 use chrono::{Datelike as _, Months, NaiveDate, NaiveDateTime, NaiveTime};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, TransactionTrait};
 
+pub use catalog::{Bound, Partition, parse_bound};
 pub use rewrite::Target;
 
 use crate::{Db, RepoError, ShortLocks, retry_on_lock_timeout};
@@ -76,48 +78,6 @@ impl Period {
     }
 }
 
-/// A partition's bound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Bound {
-    /// `FROM (from or MINVALUE) TO (to)`.
-    Range {
-        /// `None`: `MINVALUE`, every older row.
-        from: Option<NaiveDateTime>,
-        /// The first value past it.
-        to: NaiveDateTime,
-    },
-    /// The default partition: every row no other partition takes.
-    Default,
-}
-
-/// One partition as the catalog describes it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Partition {
-    /// Its table's name.
-    pub name: String,
-    /// Its bound.
-    pub bound: Bound,
-    /// The planner's row estimate (0 before the first `ANALYZE`).
-    pub estimate: u64,
-    /// Its size with indexes and TOAST.
-    pub bytes: u64,
-    /// Its fill factor, when one is set.
-    pub fillfactor: Option<u32>,
-}
-
-impl Partition {
-    /// Whether `[from, to)` overlaps this partition's range (never the default's).
-    pub fn covers_any_of(&self, from: NaiveDateTime, to: NaiveDateTime) -> bool {
-        match self.bound {
-            Bound::Range {
-                from: lower,
-                to: upper,
-            } => lower.is_none_or(|lower| lower < to) && upper > from,
-            Bound::Default => false,
-        }
-    }
-}
-
 /// A table partitioned by range of one date or timestamp column, a partition a period.
 #[derive(Debug, Clone, Copy)]
 pub struct RangeTable {
@@ -134,26 +94,6 @@ pub struct RangeTable {
     pub locks: ShortLocks,
 }
 
-/// The partitions of one partitioned table (`$1`, schema-qualified), with the bound as the
-/// catalog prints it, the planner's estimate (-1 before the first ANALYZE: shown as 0), the
-/// size with indexes and TOAST, and the fill factor.
-const PARTITIONS: &str = "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid), \
-         greatest(c.reltuples, 0)::float8, pg_total_relation_size(c.oid), \
-         (SELECT substring(o FROM 12)::int FROM unnest(c.reloptions) AS o \
-          WHERE o LIKE 'fillfactor=%') \
-     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-     WHERE i.inhparent = to_regclass($1)";
-
-/// A row of [`PARTITIONS`] or [`BOUNDS`]: name, bound (`None` once dropped), estimate,
-/// bytes, fill factor.
-type CatalogRow = (String, Option<String>, f64, i64, Option<i32>);
-
-/// [`PARTITIONS`] without what costs a look at each partition's files.
-const BOUNDS: &str = "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid), 0::float8, \
-         0::int8, NULL::int \
-     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-     WHERE i.inhparent = to_regclass($1)";
-
 impl RangeTable {
     /// The name of the partition of the period starting at `start`.
     pub fn name_of(&self, start: NaiveDateTime) -> String {
@@ -163,61 +103,6 @@ impl RangeTable {
     /// The default partition's name.
     pub fn default_name(&self) -> String {
         format!("{}_default", self.table)
-    }
-
-    /// The partitions, oldest first, the default partition last. Errors: `Internal` when
-    /// the table is not partitioned, or a partition has a bound stockdb does not make.
-    pub async fn partitions(&self, db: &Db) -> Result<Vec<Partition>, RepoError> {
-        let partitions = self.read(db, PARTITIONS).await?;
-        if partitions.is_empty() {
-            return Err(internal(format!(
-                "{} is not partitioned: the schema is older than this build's; run `stockdb \
-                 migrate up`",
-                self.table
-            )));
-        }
-        Ok(partitions)
-    }
-
-    /// [`Self::partitions`] with their names and bounds only (no size, estimate or fill
-    /// factor): one catalog read, for a writer to see which periods have a partition.
-    /// Empty when the table is not partitioned (a schema older than the layout, which
-    /// writers still serve).
-    pub async fn bounds(&self, db: &Db) -> Result<Vec<Partition>, RepoError> {
-        self.read(db, BOUNDS).await
-    }
-
-    async fn read(&self, db: &Db, sql: &'static str) -> Result<Vec<Partition>, RepoError> {
-        let rows: Vec<CatalogRow> = sqlx::query_as(sql)
-            .bind(format!("public.{}", self.table))
-            .fetch_all(db.pool())
-            .await?;
-        let mut partitions = rows
-            .into_iter()
-            // `pg_get_expr` reads the catalog as it is now, not as the query's snapshot
-            // saw it: a partition dropped since (a rewrite's swap) has no bound left.
-            .filter_map(|(name, bound, estimate, bytes, fillfactor)| {
-                Some((name, bound?, estimate, bytes, fillfactor))
-            })
-            .map(|(name, bound, estimate, bytes, fillfactor)| {
-                let bound = parse_bound(&bound).ok_or_else(|| {
-                    internal(format!(
-                        "partition {name} of {} has a bound stockdb does not make: {bound}",
-                        self.table
-                    ))
-                })?;
-                Ok(Partition {
-                    name,
-                    bound,
-                    // Whole rows: an estimate has no fractions worth showing.
-                    estimate: estimate.round().max(0.0) as u64,
-                    bytes: u64::try_from(bytes).unwrap_or(0),
-                    fillfactor: fillfactor.and_then(|f| u32::try_from(f).ok()),
-                })
-            })
-            .collect::<Result<Vec<_>, RepoError>>()?;
-        partitions.sort_by_key(|p| p.bound);
-        Ok(partitions)
     }
 
     /// The statement that makes standalone table `name` shaped as the table (columns,
@@ -444,33 +329,6 @@ impl RangeTable {
     }
 }
 
-/// `FOR VALUES FROM ('2027-01-01 00:00:00') TO ('2027-02-01 00:00:00')`, `FROM (MINVALUE)
-/// TO (…)` (a date column prints `'2027-01-01'`) or `DEFAULT`, as a bound.
-pub fn parse_bound(bound: &str) -> Option<Bound> {
-    if bound == "DEFAULT" {
-        return Some(Bound::Default);
-    }
-    let rest = bound.strip_prefix("FOR VALUES FROM (")?;
-    let (from, rest) = rest.split_once(") TO (")?;
-    let to = rest.strip_suffix(')')?;
-    let at = |text: &str| {
-        let text = text.trim_matches('\'');
-        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
-            .ok()
-            .or_else(|| {
-                NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                    .ok()
-                    .map(|day| day.and_time(NaiveTime::MIN))
-            })
-    };
-    let from = if from == "MINVALUE" {
-        None
-    } else {
-        Some(at(from)?)
-    };
-    Some(Bound::Range { from, to: at(to)? })
-}
-
 fn internal(detail: String) -> RepoError {
     RepoError::Internal {
         component: "partitions",
@@ -494,40 +352,6 @@ mod tests {
 
     fn ts(text: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap()
-    }
-
-    #[test]
-    fn bounds_parse_as_the_catalog_prints_them_for_timestamps_and_dates() {
-        assert_eq!(
-            parse_bound("FOR VALUES FROM ('2027-01-01 00:00:00') TO ('2027-02-01 00:00:00')"),
-            Some(Bound::Range {
-                from: Some(ts("2027-01-01 00:00:00")),
-                to: ts("2027-02-01 00:00:00")
-            })
-        );
-        assert_eq!(
-            parse_bound("FOR VALUES FROM (MINVALUE) TO ('2028-01-01')"),
-            Some(Bound::Range {
-                from: None,
-                to: ts("2028-01-01 00:00:00")
-            })
-        );
-        assert_eq!(parse_bound("DEFAULT"), Some(Bound::Default));
-        assert_eq!(parse_bound("FOR VALUES IN (1)"), None);
-        let mut bounds = [
-            Bound::Default,
-            Bound::Range {
-                from: Some(ts("2027-01-01 00:00:00")),
-                to: ts("2028-01-01 00:00:00"),
-            },
-            Bound::Range {
-                from: None,
-                to: ts("2027-01-01 00:00:00"),
-            },
-        ];
-        bounds.sort();
-        assert_eq!(bounds[2], Bound::Default);
-        assert!(matches!(bounds[0], Bound::Range { from: None, .. }));
     }
 
     #[test]
