@@ -198,6 +198,18 @@ impl Health {
             Vec::new()
         };
         warnings.extend(partition_warnings(&partitions, db.now()));
+        if schema.as_ref().is_some_and(|s| s.version >= 14) {
+            match data_engineering::PgDailyPartitions::new(db.clone())
+                .warnings()
+                .await
+            {
+                Ok(years) => warnings.extend(years),
+                Err(err) => warnings.push(format!(
+                    "stock_daily's partitions cannot be read: {}",
+                    chain(&err)
+                )),
+            }
+        }
         let budgets = if schema.as_ref().is_some_and(|s| s.version >= 10) {
             match PgBudgetRepository::new(db.primary()).spend().await {
                 Ok(budgets) => budgets,

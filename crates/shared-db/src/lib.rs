@@ -1,7 +1,7 @@
 //! What every stockdb context shares: the connection pool ([`Db`], [`DbConfig`]) and the
 //! routing of reads to replicas ([`Db::read`]),
-//! transactions, the [`RepoError`] type, the bulk upsert engine ([`upsert`]), pagination
-//! and UTC time helpers.
+//! transactions, the [`RepoError`] type, the bulk upsert engine ([`upsert`]), range
+//! partitions kept and rewritten online ([`ranges`]), pagination and UTC time helpers.
 //!
 //! Context crates (`data-engineering`, `llm-platform`, `coordinator`, `audit`) depend on
 //! this crate and on nothing else of the workspace.

@@ -9,7 +9,7 @@ use shared_db::{Db, LockKey, RepoError, SessionLock, retry_on_lock_timeout};
 use uuid::Uuid;
 
 use super::partitions::{
-    Bound, LOCKS, Partition, TABLES, internal, literal, month_name, next_month, quote_ident,
+    Bound, LOCKS, Partition, TABLES, internal, literal, months, next_month, quote_ident,
 };
 use super::rollup;
 use crate::domain::{
@@ -170,7 +170,7 @@ impl PgRetentionRepository {
                 ));
             }
             Bound::Range { from, to } if partition.is_converted() => {
-                let starts = Self::months_of(self.db.conn(), &partition.name).await?;
+                let starts = self.months_of(partition.table, &partition.name).await?;
                 planned.push(entry(
                     // An empty one stays as it is (see `split`).
                     if starts.is_empty() {
@@ -208,7 +208,7 @@ impl PgRetentionRepository {
                         calls,
                         lower,
                         Some(next),
-                        month_name(partition.table, start),
+                        months(partition.table).name_of(start),
                         true,
                     ));
                 }

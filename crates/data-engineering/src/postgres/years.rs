@@ -177,6 +177,25 @@ impl PgDailyPartitions {
         ensure_years(&self.db, years).await
     }
 
+    /// What an operator should hear of the partitions now (by the handle's clock): no
+    /// partition for next year yet, bars waiting in the default partition, the converted
+    /// partition not split yet. None loses a write; each says to run `stockdb db
+    /// partitions`.
+    pub async fn warnings(&self) -> Result<Vec<String>, RepoError> {
+        let status = status(&self.db).await?;
+        let in_default: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {}",
+            DAILY_YEARS.default_name()
+        )))
+        .fetch_one(self.db.pool())
+        .await?;
+        Ok(year_warnings(
+            &status,
+            in_default.unsigned_abs(),
+            self.db.now().date(),
+        ))
+    }
+
     /// One run of the maintenance, on the handle's clock: the partition schema version 14
     /// made of the table it converted split into years online (closed years at fill factor
     /// 100, the open one at 40), this year's and next year's partitions made, the rows the
@@ -187,5 +206,80 @@ impl PgDailyPartitions {
     /// and the packing are left (`left_on_citus`).
     pub async fn maintain(&self) -> Result<YearMaintenance, RepoError> {
         maintain(&self.db).await
+    }
+}
+
+/// [`PgDailyPartitions::warnings`] of `status`, with `in_default` bars in the default
+/// partition, on `today`.
+fn year_warnings(status: &[YearPartition], in_default: u64, today: NaiveDate) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let next_year = NaiveDate::from_ymd_opt(today.year().saturating_add(1), 1, 1);
+    let ready = status
+        .iter()
+        .any(|p| p.from.is_some_and(|from| Some(from) == next_year));
+    if !ready {
+        warnings.push(format!(
+            "stock_daily has no partition for {} yet: run `stockdb db partitions` (its bars \
+             would go to the default partition)",
+            today.year().saturating_add(1)
+        ));
+    }
+    if in_default > 0 {
+        warnings.push(format!(
+            "{in_default} bars of stock_daily wait in its default partition: run `stockdb db \
+             partitions` to move them into their years"
+        ));
+    }
+    if let Some(converted) = status.iter().find(|p| p.name.starts_with(CONVERTED)) {
+        warnings.push(format!(
+            "{} (the whole history schema version 14 converted) is not split into years yet: \
+             run `stockdb db partitions`",
+            converted.name
+        ));
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partition(name: &str, from: Option<(i32, u32, u32)>) -> YearPartition {
+        let day = |(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        YearPartition {
+            name: name.to_owned(),
+            from: from.map(day),
+            to: None,
+            fillfactor: None,
+            rows: 0,
+            bytes: 0,
+        }
+    }
+
+    #[test]
+    fn warnings_name_a_missing_next_year_bars_in_default_and_an_unsplit_history() {
+        let today = NaiveDate::from_ymd_opt(2027, 12, 20).unwrap();
+        let ready = [
+            partition("stock_daily_2027", Some((2027, 1, 1))),
+            partition("stock_daily_2028", Some((2028, 1, 1))),
+            partition("stock_daily_default", None),
+        ];
+        assert!(year_warnings(&ready, 0, today).is_empty());
+        let late = [
+            partition("stock_daily_before_2027", None),
+            partition("stock_daily_2027", Some((2027, 1, 1))),
+            partition("stock_daily_default", None),
+        ];
+        let warnings = year_warnings(&late, 3, today);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            warnings[0].contains("no partition for 2028"),
+            "{warnings:?}"
+        );
+        assert!(warnings[1].starts_with("3 bars"), "{warnings:?}");
+        assert!(
+            warnings[2].starts_with("stock_daily_before_2027"),
+            "{warnings:?}"
+        );
     }
 }

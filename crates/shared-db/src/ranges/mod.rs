@@ -155,26 +155,14 @@ impl RangeTable {
         ]
     }
 
-    /// Runs `statements` in one transaction whose lock waits are short, trying again while
-    /// a lock is held elsewhere; returns the rows each affected.
+    /// [`under_short_locks`] with this table's lock bound.
     pub async fn under_short_locks(
         &self,
         db: &Db,
         what: &str,
         statements: &[String],
     ) -> Result<Vec<u64>, RepoError> {
-        let attempt = || async {
-            let txn = db.conn().begin().await?;
-            txn.execute_unprepared(&self.locks.set_local()).await?;
-            let mut affected = Vec::with_capacity(statements.len());
-            for sql in statements {
-                // Dropping the transaction on an error rolls it back.
-                affected.push(txn.execute_unprepared(sql).await?.rows_affected());
-            }
-            txn.commit().await?;
-            Ok(affected)
-        };
-        Ok(retry_on_lock_timeout(what, self.locks, attempt).await?)
+        under_short_locks(db, self.locks, what, statements).await
     }
 
     /// Makes the partition of the period starting at `start` (at `fillfactor` when
@@ -246,14 +234,14 @@ impl RangeTable {
 
     /// The starts, oldest first, of the periods of the rows `partition` holds: one index
     /// probe a period (a skip scan over an index that leads with the key), not a scan of
-    /// the rows. On Citus, which plans no recursive query over a distributed table, a scan
-    /// of the rows.
+    /// the rows. On a Citus table, which Citus plans no recursive query over, a scan of
+    /// the rows.
     pub async fn periods_in(
         &self,
         db: &Db,
         partition: &str,
     ) -> Result<Vec<NaiveDateTime>, RepoError> {
-        if !db.is_citus().await? {
+        if !is_distributed(db, partition).await? {
             return Ok(self.periods_in_conn(db.conn(), partition).await?);
         }
         Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -327,6 +315,42 @@ impl RangeTable {
         }
         Ok((made, moved))
     }
+}
+
+/// Runs `statements` in one transaction whose lock waits are bounded by `locks`, trying
+/// again while a lock is held elsewhere; returns the rows each affected.
+pub async fn under_short_locks(
+    db: &Db,
+    locks: ShortLocks,
+    what: &str,
+    statements: &[String],
+) -> Result<Vec<u64>, RepoError> {
+    let attempt = || async {
+        let txn = db.conn().begin().await?;
+        txn.execute_unprepared(&locks.set_local()).await?;
+        let mut affected = Vec::with_capacity(statements.len());
+        for sql in statements {
+            // Dropping the transaction on an error rolls it back.
+            affected.push(txn.execute_unprepared(sql).await?.rows_affected());
+        }
+        txn.commit().await?;
+        Ok(affected)
+    };
+    Ok(retry_on_lock_timeout(what, locks, attempt).await?)
+}
+
+/// Whether `relation` is a Citus table (distributed, or placed in Citus's metadata), which
+/// a trigger or a recursive query over it would not follow.
+pub(crate) async fn is_distributed(db: &Db, relation: &str) -> Result<bool, RepoError> {
+    if !db.is_citus().await? {
+        return Ok(false);
+    }
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = to_regclass($1))",
+    )
+    .bind(format!("public.{}", quote_ident(relation)))
+    .fetch_one(db.pool())
+    .await?)
 }
 
 fn internal(detail: String) -> RepoError {

@@ -21,8 +21,8 @@
 //!    source dropped, a `<name>_new` renamed. Readers and writers wait only for these
 //!    catalog changes.
 //!
-//! The trigger is a row trigger on one server's table: on Citus, where the partitions are
-//! sharded, a rewrite is refused.
+//! The trigger is a row trigger on one server's table: a Citus table's partition, whose
+//! rows are on the workers' shards, is refused.
 
 use chrono::NaiveDateTime;
 use sea_orm::{ConnectionTrait, DbErr, TransactionTrait};
@@ -120,7 +120,7 @@ $f$",
 
     /// Rewrites partition `source` into `targets` (see the module's documentation): its
     /// periods, oldest first, or one target named as the source (the source packed).
-    /// Returns the rows copied. Errors: `Internal` on Citus, or when a target and the
+    /// Returns the rows copied. Errors: `Internal` for a Citus table, or when a target and the
     /// source hold different rows after the copy (run it again).
     pub async fn rewrite(
         &self,
@@ -128,10 +128,10 @@ $f$",
         source: &str,
         targets: &[Target],
     ) -> Result<u64, RepoError> {
-        if db.is_citus().await? {
+        if super::is_distributed(db, source).await? {
             return Err(internal(format!(
-                "{source}: a partition is rewritten by a trigger on one server's table; on \
-                 Citus its shards are not (rewrite it by hand, or leave it)"
+                "{source}: a partition is rewritten by a trigger on one server's table; a \
+                 Citus table's shards are not (rewrite it by hand, or leave it)"
             )));
         }
         let Some(first) = targets.first() else {
