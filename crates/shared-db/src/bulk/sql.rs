@@ -37,30 +37,18 @@ impl<R> BulkTable<R> {
     /// `SELECT EXISTS (…)`: does any of the rows given as arrays (like the upsert's) have a
     /// key that is already stored?
     pub(crate) fn exists_sql(&self) -> String {
-        let on: Vec<String> = self
-            .columns
-            .iter()
-            .filter(|c| c.rule == ConflictRule::Key)
-            .map(|c| format!("t.{0} = u.{0}", c.name))
-            .collect();
         format!(
             "SELECT EXISTS (SELECT 1 FROM {} t JOIN UNNEST({}) AS u({}) ON {})",
             self.name,
             self.array_params(),
             self.names(),
-            on.join(" AND ")
+            self.keys_match()
         )
     }
 
     /// How many of the rows given as arrays (like the upsert's) have a key already stored,
     /// or of the staged rows (`staged`): for a table counted by its stored keys.
     pub(crate) fn stored_sql(&self, staged: bool) -> String {
-        let on: Vec<String> = self
-            .columns
-            .iter()
-            .filter(|c| c.rule == ConflictRule::Key)
-            .map(|c| format!("t.{0} = u.{0}", c.name))
-            .collect();
         let (source, filter) = if staged {
             (STAGE.to_owned(), String::new())
         } else {
@@ -85,8 +73,19 @@ impl<R> BulkTable<R> {
             "SELECT count(*) FROM {} t JOIN {source} AS u({}) ON {}{filter}",
             self.name,
             self.names(),
-            on.join(" AND ")
+            self.keys_match()
         )
+    }
+
+    /// `t.k1 = u.k1 AND …` over the key columns: a stored row `t` and a given one `u`.
+    fn keys_match(&self) -> String {
+        let on: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|c| c.rule == ConflictRule::Key)
+            .map(|c| format!("t.{0} = u.{0}", c.name))
+            .collect();
+        on.join(" AND ")
     }
 
     /// `CREATE TEMP TABLE` of the staging table: the engine's columns, their types, no
