@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use data_engineering::baseline::reads;
 use data_engineering::{
     Adjust, PgStockDailyRepository, PgStockFinanceRepository, StockDailyRepository as _,
     StockFinanceRepository as _, StockInfo, ThirdCode,
@@ -133,7 +134,8 @@ impl ReadKind {
         Ok(())
     }
 
-    /// The same SQL as a prepared statement on a bare connection, rows not decoded.
+    /// The same SQL as a prepared statement on a bare connection, rows not decoded (the
+    /// repository's own text where it has one: `data_engineering::baseline::reads`).
     async fn floor(self, conn: &mut PgConnection, keys: &Keys, i: usize) -> anyhow::Result<()> {
         let (code, day) = (keys.codes[i].as_str(), keys.days[i]);
         let query = match self {
@@ -144,42 +146,28 @@ impl ReadKind {
             .bind(code)
             .bind(keys.years_back(10))
             .bind(keys.last_day),
-            Self::LatestBar => sqlx::query(
-                "SELECT * FROM stock_daily WHERE third_code = $1 ORDER BY trade_date DESC LIMIT 1",
-            )
-            .bind(code),
+            Self::LatestBar => sqlx::query(reads::latest())
+                .bind(code)
+                .bind(reads::recent(chrono::Utc::now().date_naive())),
             Self::MarketOnADayWithNames => sqlx::query(
                 "SELECT d.*, s.name FROM stock_daily d LEFT JOIN stock_info s ON s.third_code = d.third_code \
                  WHERE d.trade_date = $1 ORDER BY d.third_code",
             )
             .bind(day),
-            Self::CrossSectionReturns => sqlx::query(
-                "SELECT e.third_code, s.trade_date AS start_date, \
-                        e.close * e.adj_factor / NULLIF(s.close * s.adj_factor, 0) - 1 AS ret \
-                 FROM stock_daily e CROSS JOIN LATERAL ( \
-                     SELECT trade_date, close, adj_factor FROM stock_daily \
-                     WHERE third_code = e.third_code AND trade_date < e.trade_date \
-                     ORDER BY trade_date DESC OFFSET $2 - 1 LIMIT 1) s \
-                 WHERE e.trade_date = $1 ORDER BY e.third_code",
-            )
-            .bind(day)
-            .bind(i64::from(WINDOW)),
+            Self::CrossSectionReturns => sqlx::query(reads::window_returns())
+                .bind(day)
+                .bind(i64::from(WINDOW))
+                .bind(day - chrono::Days::new(2 * u64::from(WINDOW) + 30)),
             Self::FinanceMarketAsOf => {
                 sqlx::query(point_in_time_floor(false)).bind(keys.finance_days[i])
             }
-            Self::OneYearForwardAdjusted => sqlx::query(
-                "SELECT d.*, \
-                     (SELECT adj_factor FROM stock_daily WHERE third_code = $1 AND trade_date <= $4 \
-                      AND adj_factor IS NOT NULL ORDER BY trade_date DESC LIMIT 1) AS anchor_factor, \
-                     (SELECT adj_factor FROM stock_daily WHERE third_code = $1 AND trade_date < $2 \
-                      AND adj_factor IS NOT NULL ORDER BY trade_date DESC LIMIT 1) AS before_factor \
-                 FROM stock_daily d WHERE d.third_code = $1 AND d.trade_date BETWEEN $2 AND $3 \
-                 ORDER BY d.trade_date",
-            )
-            .bind(code)
-            .bind(keys.years_back(1))
-            .bind(keys.last_day)
-            .bind(keys.last_day),
+            Self::OneYearForwardAdjusted => sqlx::query(reads::adjusted())
+                .bind(code)
+                .bind(keys.years_back(1))
+                .bind(keys.last_day)
+                .bind(keys.last_day)
+                .bind(reads::recent(keys.last_day))
+                .bind(reads::recent(keys.years_back(1))),
         };
         query.fetch_all(conn).await?;
         Ok(())

@@ -154,10 +154,18 @@ impl Bench {
 
         let latest_bar_of_one_stock = compare(
             calls,
-            async |i| Ok(daily_repo.get_latest_by_third_code(&codes[i]).await.map(drop)?),
             async |i| {
-                sqlx::query("SELECT * FROM stock_daily WHERE third_code = $1 ORDER BY trade_date DESC LIMIT 1")
+                Ok(daily_repo
+                    .get_latest_by_third_code(&codes[i])
+                    .await
+                    .map(drop)?)
+            },
+            async |i| {
+                sqlx::query(data_engineering::baseline::reads::latest())
                     .bind(codes[i].as_str())
+                    .bind(data_engineering::baseline::reads::recent(
+                        chrono::Utc::now().date_naive(),
+                    ))
                     .fetch_optional(&mut *conn)
                     .await?;
                 Ok(())

@@ -119,3 +119,32 @@ pub fn column_counts() -> (usize, usize) {
         stock_finance::Column::iter().count(),
     )
 }
+
+/// The statements of the reads the history benchmark floors with bare SQL: the same text,
+/// so that a floor is what the repository sends, without its decoding.
+pub mod reads {
+    use chrono::NaiveDate;
+
+    use crate::postgres::daily;
+
+    /// One stock's newest bar (`$1` the stock), tried since `$2` first.
+    pub fn latest() -> &'static str {
+        &daily::LATEST
+    }
+
+    /// The lower bound the repository tries first for a walk back from `day`.
+    pub fn recent(day: NaiveDate) -> NaiveDate {
+        daily::recent(day)
+    }
+
+    /// Every stock's return over its last `$2` bars ending on `$1`, tried since `$3`.
+    pub fn window_returns() -> &'static str {
+        daily::WINDOW_RETURNS
+    }
+
+    /// One stock's bars in `$2..=$3`, with the factors of anchor `$4` and before `$2`
+    /// (tried since `$5` and `$6`).
+    pub fn adjusted() -> &'static str {
+        &daily::ADJUSTED
+    }
+}

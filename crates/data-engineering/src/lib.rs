@@ -20,7 +20,7 @@ macro_rules! lease_key {
 pub mod baseline;
 mod domain;
 mod entity;
-mod postgres;
+pub(crate) mod postgres;
 mod repository;
 
 pub use domain::{

@@ -177,7 +177,13 @@ impl RepoError {
         source
             .downcast_ref::<sqlx::Error>()
             .and_then(sqlx::Error::as_database_error)
-            .is_some_and(|db| db.code().as_deref() == Some(sqlstate::DEADLOCK_DETECTED))
+            .is_some_and(|db| match db.code().as_deref() {
+                Some(sqlstate::DEADLOCK_DETECTED) => true,
+                // Citus's `COPY` passes a worker's deadlock on without its code, as it
+                // does a unique violation (see `UNIQUE_VIOLATION_MESSAGE`).
+                Some(sqlstate::INTERNAL_ERROR) => db.message() == DEADLOCK_MESSAGE,
+                _ => false,
+            })
     }
 
     /// True when retrying the same call later may succeed.
@@ -357,6 +363,10 @@ const CITUS_SHARD_MOVED: &str = "could not find valid entry for shard";
 /// distributed table passes a worker's error on with this message but without its code
 /// (`XX000`, `ReportCopyError` in its `multi_copy.c`).
 const UNIQUE_VIOLATION_MESSAGE: &str = "duplicate key value violates unique constraint";
+
+/// PostgreSQL's message of a deadlock it broke (`40P01`); through Citus's `COPY`, code
+/// `XX000`.
+const DEADLOCK_MESSAGE: &str = "deadlock detected";
 
 /// Whether `err` says a unique key is taken, on a single server or through Citus.
 pub(crate) fn is_unique_violation(err: &dyn sqlx::error::DatabaseError) -> bool {

@@ -3,7 +3,7 @@
 mod batch;
 mod board;
 mod concept;
-mod daily;
+pub(crate) mod daily;
 mod finance;
 mod lease;
 mod market;
