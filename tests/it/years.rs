@@ -224,10 +224,15 @@ async fn years_are_made_by_the_writes_that_bring_them_and_packed_once_they_close
     // A month later the old year is closed: packed at fill factor 100, its bars intact.
     clock.set(day(year + 1, 2, 2).and_hms_opt(9, 0, 0).unwrap());
     let done = partitions.maintain().await.unwrap();
-    assert!(
-        done.packed.contains(&format!("stock_daily_{year}")),
-        "{done:?}"
-    );
+    // On Citus the online rewrite cannot follow the shards: the packing is left, and said.
+    let citus = db.is_citus().await.unwrap();
+    let closed = format!("stock_daily_{year}");
+    let packed_or_left = if citus {
+        &done.left_on_citus
+    } else {
+        &done.packed
+    };
+    assert!(packed_or_left.contains(&closed), "{done:?}");
     assert!(
         done.created.contains(&format!("stock_daily_{}", year + 6)),
         "{done:?}"
@@ -235,8 +240,13 @@ async fn years_are_made_by_the_writes_that_bring_them_and_packed_once_they_close
     assert_eq!(done.moved_from_default, 1);
     assert_eq!(test_db.count("stock_daily_default").await, 0);
     let names = layout(&partitions).await;
+    let closed_fillfactor = if citus {
+        OPEN_FILLFACTOR
+    } else {
+        CLOSED_FILLFACTOR
+    };
     assert!(
-        names.contains(&(format!("stock_daily_{year}"), Some(CLOSED_FILLFACTOR))),
+        names.contains(&(closed, Some(closed_fillfactor))),
         "{names:?}"
     );
     assert!(
