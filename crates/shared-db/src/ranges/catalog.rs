@@ -71,29 +71,7 @@ impl RangeTable {
     /// The partitions, oldest first, the default partition last. Errors: `Internal` when
     /// the table is not partitioned, or a partition has a bound stockdb does not make.
     pub async fn partitions(&self, db: &Db) -> Result<Vec<Partition>, RepoError> {
-        let partitions = self.read(db, PARTITIONS).await?;
-        if partitions.is_empty() {
-            return Err(internal(format!(
-                "{} is not partitioned: the schema is older than this build's; run `stockdb \
-                 migrate up`",
-                self.table
-            )));
-        }
-        Ok(partitions)
-    }
-
-    /// The partitions' names, without their bounds: empty when the table is not
-    /// partitioned (a schema older than the layout, which writers still serve). Takes no
-    /// lock, so a writer can ask it while partitions are being attached or distributed.
-    pub async fn names(&self, db: &Db) -> Result<Vec<String>, RepoError> {
-        Ok(sqlx::query_scalar(NAMES)
-            .bind(format!("public.{}", self.table))
-            .fetch_all(db.pool())
-            .await?)
-    }
-
-    async fn read(&self, db: &Db, sql: &'static str) -> Result<Vec<Partition>, RepoError> {
-        let rows: Vec<CatalogRow> = sqlx::query_as(sql)
+        let rows: Vec<CatalogRow> = sqlx::query_as(PARTITIONS)
             .bind(format!("public.{}", self.table))
             .fetch_all(db.pool())
             .await?;
@@ -121,8 +99,25 @@ impl RangeTable {
                 })
             })
             .collect::<Result<Vec<_>, RepoError>>()?;
+        if partitions.is_empty() {
+            return Err(internal(format!(
+                "{} is not partitioned: the schema is older than this build's; run `stockdb \
+                 migrate up`",
+                self.table
+            )));
+        }
         partitions.sort_by_key(|p| p.bound);
         Ok(partitions)
+    }
+
+    /// The partitions' names, without their bounds: empty when the table is not
+    /// partitioned (a schema older than the layout, which writers still serve). Takes no
+    /// lock, so a writer can ask it while partitions are being attached or distributed.
+    pub async fn names(&self, db: &Db) -> Result<Vec<String>, RepoError> {
+        Ok(sqlx::query_scalar(NAMES)
+            .bind(format!("public.{}", self.table))
+            .fetch_all(db.pool())
+            .await?)
     }
 }
 

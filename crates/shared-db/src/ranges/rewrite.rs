@@ -150,14 +150,38 @@ $f$",
         self.under_short_locks(db, &what, &creates).await?;
         let quoted = quote_ident(source);
         let trigger = format!("stockdb_rewrite_{}", self.table);
-        // The trigger's upsert sets every column, named as the catalog has them.
-        let all_columns: Vec<String> = sqlx::query_scalar(
-            "SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = to_regclass($1) \
-             AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        // Every column, named as the catalog has them (the trigger's upsert sets them
+        // all), and each key column's type (the copy's keyset parameters are cast to it).
+        let columns: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), o.n \
+             FROM pg_attribute a \
+             LEFT JOIN unnest($2::text[]) WITH ORDINALITY AS o(name, n) ON o.name = a.attname \
+             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum",
         )
         .bind(format!("public.{}", self.table))
+        .bind(
+            self.order
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect::<Vec<_>>(),
+        )
         .fetch_all(db.pool())
         .await?;
+        let all_columns: Vec<String> = columns.iter().map(|(name, ..)| name.clone()).collect();
+        let mut key_types: Vec<(i64, String)> = columns
+            .into_iter()
+            .filter_map(|(_, ty, n)| Some((n?, ty)))
+            .collect();
+        key_types.sort();
+        let key_types: Vec<String> = key_types.into_iter().map(|(_, ty)| ty).collect();
+        if key_types.len() != self.order.len() {
+            return Err(internal(format!(
+                "{}: its key ({}) is not among its columns",
+                self.table,
+                self.order.join(", ")
+            )));
+        }
         self.under_short_locks(
             db,
             &what,
@@ -174,7 +198,7 @@ $f$",
         .await?;
         let mut rows = 0;
         for target in targets {
-            rows += self.copy(db, &quoted, target, suffix).await?;
+            rows += self.copy(db, &quoted, &key_types, target, suffix).await?;
         }
         self.swap(db, source, targets, suffix).await?;
         tracing::info!(partition = %source, targets = targets.len(), rows, "{}: partition rewritten", self.table);
@@ -182,11 +206,13 @@ $f$",
     }
 
     /// Fills `target` from `source` in batches unless a finished copy marked it; then
-    /// checks that both hold as many rows and returns how many.
+    /// checks that both hold as many rows and returns how many. `types`: the key columns'
+    /// types, in the key's order.
     async fn copy(
         &self,
         db: &Db,
         source: &str,
+        types: &[String],
         target: &Target,
         suffix: &str,
     ) -> Result<u64, RepoError> {
@@ -223,21 +249,6 @@ $f$",
         }
         // Keyset batches down the primary key; the key column leads it, so its index
         // (or the key's) finds where each batch starts.
-        let types: Vec<String> = sqlx::query_scalar(
-            "SELECT format_type(a.atttypid, a.atttypmod) FROM unnest($2::text[]) \
-             WITH ORDINALITY AS o(name, n) \
-             JOIN pg_attribute a ON a.attrelid = to_regclass($1) AND a.attname = o.name \
-             ORDER BY o.n",
-        )
-        .bind(format!("public.{}", self.table))
-        .bind(
-            self.order
-                .iter()
-                .map(|c| (*c).to_owned())
-                .collect::<Vec<_>>(),
-        )
-        .fetch_all(db.pool())
-        .await?;
         let columns = self.order.join(", ");
         let as_text: Vec<String> = self.order.iter().map(|c| format!("{c}::text")).collect();
         let params: Vec<String> = types
