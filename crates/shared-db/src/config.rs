@@ -34,6 +34,12 @@ pub struct DbConfig {
     /// `tcp_keepalives_idle` (probes every tenth of it, three unanswered probes end the
     /// connection); sqlx offers no client-side keepalive.
     pub tcp_keepalive: Option<Duration>,
+    /// Whether the server may compile stockdb's queries with LLVM (default `false`: every
+    /// connection starts with `jit = off`). stockdb's queries are index walks of
+    /// milliseconds; on a table of many partitions the planner's cost of a lateral walk
+    /// crosses `jit_above_cost`, and compiling then takes 100 ms or more on every call,
+    /// where the query itself takes 30 (see `docs/performance.md`).
+    pub jit: bool,
     /// Streaming replicas of the primary that read-only repository calls may be served
     /// from (default none). Each gets a pool of its own with these settings. See
     /// [`crate::Db::read`] for which calls go there and when they fall back.
@@ -63,6 +69,7 @@ impl DbConfig {
             statement_timeout: None,
             application_name: "stockdb".to_owned(),
             tcp_keepalive: Some(Duration::from_secs(60)),
+            jit: false,
             replica_urls: Vec::new(),
             replica_max_lag: Duration::from_secs(5),
             replica_check_interval: Duration::from_secs(1),
@@ -72,7 +79,8 @@ impl DbConfig {
     /// Reads `DATABASE_URL` and the optional `STOCKDB_DB_MAX_CONNECTIONS`,
     /// `STOCKDB_DB_MIN_CONNECTIONS`, `STOCKDB_DB_CONNECT_TIMEOUT_MS`,
     /// `STOCKDB_DB_ACQUIRE_TIMEOUT_MS`, `STOCKDB_DB_STATEMENT_TIMEOUT_MS`,
-    /// `STOCKDB_DB_TCP_KEEPALIVE_MS` (0 turns either off), `STOCKDB_DB_APPLICATION_NAME`,
+    /// `STOCKDB_DB_TCP_KEEPALIVE_MS` (0 turns either off), `STOCKDB_DB_JIT` (`on` or `off`),
+    /// `STOCKDB_DB_APPLICATION_NAME`,
     /// `STOCKDB_DB_REPLICA_URLS` (comma-separated), `STOCKDB_DB_REPLICA_MAX_LAG_MS` and
     /// `STOCKDB_DB_REPLICA_CHECK_INTERVAL_MS`.
     ///
@@ -133,6 +141,13 @@ impl DbConfig {
         if let Some(ms) = number("STOCKDB_DB_TCP_KEEPALIVE_MS")? {
             config.tcp_keepalive = (ms > 0).then(|| Duration::from_millis(ms));
         }
+        if let Some(raw) = lookup("STOCKDB_DB_JIT") {
+            config.jit = match raw.trim() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => return Err(InvalidInput::new("STOCKDB_DB_JIT", raw, "not on or off")),
+            };
+        }
         if let Some(name) = lookup("STOCKDB_DB_APPLICATION_NAME") {
             config.application_name = name;
         }
@@ -189,6 +204,13 @@ impl DbConfig {
         self
     }
 
+    /// Sets [`DbConfig::jit`].
+    #[must_use]
+    pub fn with_jit(mut self, jit: bool) -> Self {
+        self.jit = jit;
+        self
+    }
+
     /// Sets [`DbConfig::tcp_keepalive`].
     #[must_use]
     pub fn with_tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
@@ -197,9 +219,12 @@ impl DbConfig {
     }
 
     /// The session settings every connection of this configuration starts with
-    /// (`statement_timeout`, the TCP keepalive settings), as `(name, value)` pairs.
+    /// (`statement_timeout`, the TCP keepalive settings, `jit`), as `(name, value)` pairs.
     pub fn session_options(&self) -> Vec<(&'static str, String)> {
         let mut options = Vec::new();
+        if !self.jit {
+            options.push(("jit", "off".to_owned()));
+        }
         if let Some(timeout) = self.statement_timeout {
             options.push(("statement_timeout", timeout.as_millis().to_string()));
         }
@@ -308,6 +333,7 @@ impl fmt::Debug for DbConfig {
             .field("statement_timeout", &self.statement_timeout)
             .field("application_name", &self.application_name)
             .field("tcp_keepalive", &self.tcp_keepalive)
+            .field("jit", &self.jit)
             .field(
                 "replica_urls",
                 &self
@@ -386,5 +412,31 @@ mod tests {
         .unwrap();
         assert_eq!(config.max_connections, 4);
         assert_eq!(config.statement_timeout, Some(Duration::from_millis(1500)));
+        assert!(!config.jit);
+        assert!(
+            config
+                .session_options()
+                .contains(&("jit", "off".to_owned()))
+        );
+    }
+
+    #[test]
+    fn from_env_reads_jit_and_names_a_bad_value() {
+        let with = |value: &'static str| {
+            DbConfig::from_lookup(|key| match key {
+                "DATABASE_URL" => Some("postgres://x@y/z".into()),
+                "STOCKDB_DB_JIT" => Some(value.into()),
+                _ => None,
+            })
+        };
+        let on = with("on").unwrap();
+        assert!(on.jit);
+        assert!(on.session_options().iter().all(|(name, _)| *name != "jit"));
+        assert!(!with("off").unwrap().jit);
+        let err = with("maybe").unwrap_err().to_string();
+        assert!(
+            err.contains("STOCKDB_DB_JIT") && err.contains("maybe"),
+            "{err}"
+        );
     }
 }

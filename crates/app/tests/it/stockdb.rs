@@ -163,3 +163,24 @@ async fn a_router_asks_whether_a_configuration_may_still_spend() {
         Err(stockdb::RepoError::NotFound { .. })
     ));
 }
+
+/// stockdb's queries are short index walks: a connection starts with `jit = off` unless
+/// the configuration leaves the server's setting (see `DbConfig::jit`).
+#[tokio::test]
+async fn connections_start_without_jit_unless_the_configuration_allows_it() {
+    let test_db = TestDb::new().await;
+    let jit_of = async |db: &sqlx::PgPool| -> String {
+        sqlx::query_scalar("SHOW jit").fetch_one(db).await.unwrap()
+    };
+    let stockdb =
+        |config: shared_db::DbConfig| async move { shared_db::Db::connect(&config).await.unwrap() };
+    let bare = sqlx::PgPool::connect(&test_db.config().url).await.unwrap();
+    let server = jit_of(&bare).await;
+    assert_eq!(
+        server, "on",
+        "PostgreSQL's default, which the test servers keep"
+    );
+    assert_eq!(jit_of(stockdb(test_db.config()).await.pool()).await, "off");
+    let allowed = stockdb(test_db.config().with_jit(true)).await;
+    assert_eq!(jit_of(allowed.pool()).await, server);
+}
