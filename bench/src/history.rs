@@ -464,7 +464,7 @@ impl History {
         );
         let i = &self.increment;
         println!(
-            "\nincrement, {} days of {} bars (ms) | p50 | p99 | / staging | / bare SQL |\n|---|---:|---:|---:|---:|",
+            "\nincrement, {} days of {} bars (ms) | p50 | p99 | / staging | / logged staging | / bare SQL |\n|---|---:|---:|---:|---:|---:|",
             i.days, i.bars_per_day
         );
         for (name, step) in [
@@ -472,17 +472,19 @@ impl History {
             ("merge (merge_all)", &i.merge),
         ] {
             println!(
-                "| {name} | {:.1} | {:.1} | {} | {} |",
+                "| {name} | {:.1} | {:.1} | {} | {} | {} |",
                 step.repository.p50_ms,
                 step.repository.p99_ms,
                 step.over_staging,
+                step.over_logged_staging,
                 step.over_bare_sql
             );
             for (floor, l) in [
                 ("COPY into staging", &step.staging_floor),
+                ("COPY into logged staging", &step.logged_staging),
                 ("bare SQL", &step.bare_sql),
             ] {
-                println!("| … {floor} | {:.1} | {:.1} | | |", l.p50_ms, l.p99_ms);
+                println!("| … {floor} | {:.1} | {:.1} | | | |", l.p50_ms, l.p99_ms);
             }
         }
         crate::history_reads::print(&self.reads);

@@ -4,10 +4,13 @@
 //!
 //! - **staging**: `COPY` of the same rows into a bare staging table (no index, no WAL):
 //!   what moving the rows into the server costs;
+//! - **logged staging**: the same into a logged table without indexes: what a durable
+//!   write adds (its WAL, flushed at commit), which no write of the table avoids;
 //! - **bare SQL**: the same work done by hand on the copy database, which holds the same
 //!   history: `COPY` straight into its `stock_daily`, and for the merge `COPY` into a
-//!   temporary table then one `UPDATE … FROM` of the `daily_basic` columns: what the
-//!   table's indexes and WAL add, which no client can avoid.
+//!   temporary table, `ANALYZE` of it (without, the planner guesses its size and may
+//!   hash the whole history), then one `UPDATE … FROM` of the `daily_basic` columns: what
+//!   the table's indexes and WAL add, which no client can avoid.
 
 use data_engineering::{PgStockDailyRepository, StockDaily, StockDailyRepository as _, StockInfo};
 use serde::Serialize;
@@ -24,9 +27,11 @@ use crate::stats::{Latency, Ratio, timed};
 pub(crate) struct Step {
     pub(crate) repository: Latency,
     pub(crate) staging_floor: Latency,
+    pub(crate) logged_staging: Latency,
     pub(crate) bare_sql: Latency,
     /// Day by day, the repository's time over each floor's.
     pub(crate) over_staging: Ratio,
+    pub(crate) over_logged_staging: Ratio,
     pub(crate) over_bare_sql: Ratio,
 }
 
@@ -34,13 +39,15 @@ impl Step {
     fn new(times: &[Vec<std::time::Duration>]) -> Self {
         let secs =
             |d: &[std::time::Duration]| d.iter().map(|d| d.as_secs_f64()).collect::<Vec<_>>();
-        let (repository, staging, bare) = (secs(&times[0]), secs(&times[1]), secs(&times[2]));
+        let [repository, staging, bare, logged] = [0, 1, 2, 3].map(|side| secs(&times[side]));
         Self {
             over_staging: Ratio::speedup(&staging, &repository),
+            over_logged_staging: Ratio::speedup(&logged, &repository),
             over_bare_sql: Ratio::speedup(&bare, &repository),
             repository: Latency::new(&times[0]),
             staging_floor: Latency::new(&times[1]),
             bare_sql: Latency::new(&times[2]),
+            logged_staging: Latency::new(&times[3]),
         }
     }
 }
@@ -81,6 +88,7 @@ pub(crate) async fn increment(
     let bars = bars_by_day(stocks, days, SEED ^ (last_year + 1).unsigned_abs() as u64);
     let repo = PgStockDailyRepository::new(db.clone());
     sql(db, "CREATE UNLOGGED TABLE bench_staging (LIKE stock_daily)").await?;
+    sql(db, "CREATE TABLE bench_logged (LIKE stock_daily)").await?;
     sql(
         copy,
         "CREATE UNLOGGED TABLE bench_staging (LIKE stock_daily)",
@@ -96,8 +104,8 @@ pub(crate) async fn increment(
          WHERE d.third_code = s.third_code AND d.trade_date = s.trade_date"
     );
     eprintln!("increment: {} days of {} bars", days.len(), stocks.len());
-    // [step][side]: insert then merge; repository, staging floor, bare SQL.
-    let mut times = [(); 2].map(|()| [(); 3].map(|()| Vec::with_capacity(days.len())));
+    // [step][side]: insert then merge; repository, staging floor, bare SQL, logged staging.
+    let mut times = [(); 2].map(|()| [(); 4].map(|()| Vec::with_capacity(days.len())));
     for day in bars.chunks(stocks.len()) {
         let (daily, basic) = (only(day, DAILY), only(day, DAILY_BASIC));
         for (step, rows) in [daily, basic].into_iter().enumerate() {
@@ -106,14 +114,17 @@ pub(crate) async fn increment(
                 for db in [db, copy] {
                     sql(db, "TRUNCATE bench_staging").await?;
                 }
+                sql(db, "TRUNCATE bench_logged").await?;
                 let (elapsed, ()) = timed(async || -> anyhow::Result<()> {
                     match (step, side) {
                         (0, 0) => drop(repo.save_all(rows.clone()).await?),
                         (_, 0) => drop(repo.merge_all(rows.clone()).await?),
                         (_, 1) => copy_in(db.pool(), "bench_staging", "", &payload).await?,
+                        (_, 3) => copy_in(db.pool(), "bench_logged", "", &payload).await?,
                         (0, _) => copy_in(copy.pool(), "stock_daily", "", &payload).await?,
                         (_, _) => {
                             copy_in(copy.pool(), "bench_staging", "", &payload).await?;
+                            sql(copy, "ANALYZE bench_staging").await?;
                             sql(copy, &bare_merge).await?;
                         }
                     }
@@ -127,6 +138,7 @@ pub(crate) async fn increment(
     for db in [db, copy] {
         sql(db, "DROP TABLE bench_staging").await?;
     }
+    sql(db, "DROP TABLE bench_logged").await?;
     Ok(Increment {
         days: days.len(),
         bars_per_day: stocks.len(),
