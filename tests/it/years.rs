@@ -283,3 +283,100 @@ async fn years_are_made_by_the_writes_that_bring_them_and_packed_once_they_close
     let print = migration::fingerprint(test_db.db().conn()).await.unwrap();
     assert_eq!(print, golden(MigrationRunner::LATEST).unwrap());
 }
+
+/// A split killed while it copies (its connection terminated, as a killed process's would
+/// be) leaves the history whole and its trigger in place; a write in between reaches its
+/// year's copy through the trigger; the next maintenance resumes and finishes it.
+#[tokio::test]
+async fn a_split_killed_in_its_copy_finishes_when_run_again() {
+    let test_db = TestDb::empty().await;
+    let runner = MigrationRunner::connect(test_db.url()).await.unwrap();
+    runner.up(Some(13)).await.unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(test_db.url())
+        .await
+        .unwrap();
+    let rows = history_rows();
+    sqlx::query(
+        "INSERT INTO stock_daily (third_code, trade_date, close) \
+         SELECT lpad((n % 100)::text, 6, '0') || '.SZ', \
+                (now() AT TIME ZONE 'utc')::date - (n / 100)::int, n \
+         FROM generate_series(0, $1 - 1) AS n",
+    )
+    .bind(rows)
+    .execute(&pool)
+    .await
+    .unwrap();
+    runner.up(None).await.unwrap();
+    runner.close().await.unwrap();
+
+    // The split on connections of its own, to be found and killed in a batch of its copy.
+    let name = "stockdb-split-under-test";
+    let splitter = shared_db::Db::connect(&test_db.config().with_application_name(name))
+        .await
+        .unwrap();
+    let split = tokio::spawn(async move { PgDailyPartitions::new(splitter).maintain().await });
+    let mut killed = false;
+    while !killed && !split.is_finished() {
+        killed = sqlx::query_scalar::<_, bool>(
+            "SELECT coalesce(bool_or(pg_terminate_backend(pid)), false) FROM pg_stat_activity \
+             WHERE application_name = $1 AND state = 'active' AND query LIKE 'WITH batch AS%'",
+        )
+        .bind(name)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    }
+    assert!(killed, "the split finished before it could be killed");
+    let err = split.await.unwrap().unwrap_err();
+    eprintln!("the killed split: {err}");
+    let trigger: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'stockdb_rewrite%'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(trigger, 1, "the trigger stays until the swap");
+    assert_eq!(test_db.count("stock_daily").await, rows);
+
+    // A service keeps writing meanwhile: an update of the oldest bar, and a new bar today.
+    let db = test_db.db().clone();
+    let dailies = PgStockDailyRepository::new(db.clone());
+    let today = chrono::Utc::now().date_naive();
+    let oldest = today - chrono::Duration::days(rows / 100 - 1);
+    let report = dailies
+        .save_all(vec![
+            bar("000099.SZ", oldest, -1.0),
+            bar("WRITER.SZ", today, 7.0),
+        ])
+        .await
+        .unwrap();
+    assert_eq!((report.inserted, report.updated), (1, 1));
+
+    let done = PgDailyPartitions::new(db.clone()).maintain().await.unwrap();
+    let years: Vec<String> = (oldest.year()..=today.year())
+        .map(|y| format!("stock_daily_{y}"))
+        .collect();
+    assert_eq!(done.split_into, years);
+    assert_eq!(test_db.count("stock_daily").await, rows + 1);
+    assert_eq!(test_db.count("stock_daily_default").await, 0);
+    let closes: Vec<(String, f64)> = sqlx::query_as(
+        "SELECT third_code, close FROM stock_daily \
+         WHERE (third_code, trade_date) IN (('000099.SZ', $1), ('WRITER.SZ', $2)) \
+         ORDER BY third_code",
+    )
+    .bind(oldest)
+    .bind(today)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        closes,
+        [
+            ("000099.SZ".to_owned(), -1.0),
+            ("WRITER.SZ".to_owned(), 7.0)
+        ]
+    );
+    let print = migration::fingerprint(test_db.db().conn()).await.unwrap();
+    assert_eq!(print, golden(MigrationRunner::LATEST).unwrap());
+}
