@@ -186,7 +186,7 @@ pub(crate) async fn run(
     sql(&db, "VACUUM ANALYZE").await?;
     let keys = Keys::new(stocks, scale, scale.calls.max(scale.cold_calls) + WARM_UP);
     let files = database_dir(server, &db).await?;
-    let mut conn = PgConnection::connect(&server.url("history")).await?;
+    let mut conn = floor_connection(server).await?;
     let mut warm = Vec::new();
     for (path, name) in PATHS {
         eprintln!("reads, warm: {name}");
@@ -210,7 +210,7 @@ pub(crate) async fn run(
             repository.push(time(async || path.repository(&db, &keys, i).await).await?);
             db.close().await;
             cold_start(server, &files)?;
-            let mut conn = PgConnection::connect(&server.url("history")).await?;
+            let mut conn = floor_connection(server).await?;
             floor.push(time(async || path.floor(&mut conn, &keys, i).await).await?);
             conn.close().await?;
         }
@@ -226,6 +226,14 @@ pub(crate) async fn run(
         });
     }
     Ok(reads)
+}
+
+/// The floor's connection: one of its own, with the session settings stockdb's pool
+/// starts with (`jit = off` among them), so that the floor and the repository ask the
+/// same server the same thing.
+async fn floor_connection(server: &Server) -> anyhow::Result<PgConnection> {
+    let options = shared_db::DbConfig::new(server.url("history")).connect_options()?;
+    Ok(PgConnection::connect_with(&options).await?)
 }
 
 async fn time(f: impl AsyncFnOnce() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
