@@ -36,6 +36,35 @@ fn bar(code: &str, on: NaiveDate, close: f64) -> StockDaily {
     bar
 }
 
+/// A database of version 13 holding [`history_rows`] bars up to today (100 stocks a day,
+/// the stock of row `n` is `n % 100`, its day `n / 100` days ago), migrated to the latest
+/// version: the whole history in the partition the conversion made. With a pool on it,
+/// and the rows.
+async fn converted_history() -> (TestDb, sqlx::PgPool, i64) {
+    let test_db = TestDb::empty().await;
+    let runner = MigrationRunner::connect(test_db.url()).await.unwrap();
+    runner.up(Some(13)).await.unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(test_db.url())
+        .await
+        .unwrap();
+    let rows = history_rows();
+    sqlx::query(
+        "INSERT INTO stock_daily (third_code, trade_date, close) \
+         SELECT lpad((n % 100)::text, 6, '0') || '.SZ', \
+                (now() AT TIME ZONE 'utc')::date - (n / 100)::int, n \
+         FROM generate_series(0, $1 - 1) AS n",
+    )
+    .bind(rows)
+    .execute(&pool)
+    .await
+    .unwrap();
+    runner.up(None).await.unwrap();
+    runner.close().await.unwrap();
+    (test_db, pool, rows)
+}
+
 /// The partitions' names and fill factors, oldest first, the default one last.
 async fn layout(partitions: &PgDailyPartitions) -> Vec<(String, Option<u32>)> {
     partitions
@@ -53,28 +82,7 @@ async fn layout(partitions: &PgDailyPartitions) -> Vec<(String, Option<u32>)> {
 
 #[tokio::test]
 async fn the_converted_history_splits_into_years_while_bars_keep_being_saved_and_updated() {
-    let test_db = TestDb::empty().await;
-    let runner = MigrationRunner::connect(test_db.url()).await.unwrap();
-    runner.up(Some(13)).await.unwrap();
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(4)
-        .connect(test_db.url())
-        .await
-        .unwrap();
-    let rows = history_rows();
-    // Eight years of bars up to today, 100 stocks a day, in the plain table of version 13.
-    sqlx::query(
-        "INSERT INTO stock_daily (third_code, trade_date, close) \
-         SELECT lpad((n % 100)::text, 6, '0') || '.SZ', \
-                (now() AT TIME ZONE 'utc')::date - (n / 100)::int, n \
-         FROM generate_series(0, $1 - 1) AS n",
-    )
-    .bind(rows)
-    .execute(&pool)
-    .await
-    .unwrap();
-    runner.up(None).await.unwrap();
-    runner.close().await.unwrap();
+    let (test_db, pool, rows) = converted_history().await;
     let today = chrono::Utc::now().date_naive();
     let db = test_db.db().clone();
     let partitions = PgDailyPartitions::new(db.clone());
@@ -289,27 +297,7 @@ async fn years_are_made_by_the_writes_that_bring_them_and_packed_once_they_close
 /// year's copy through the trigger; the next maintenance resumes and finishes it.
 #[tokio::test]
 async fn a_split_killed_in_its_copy_finishes_when_run_again() {
-    let test_db = TestDb::empty().await;
-    let runner = MigrationRunner::connect(test_db.url()).await.unwrap();
-    runner.up(Some(13)).await.unwrap();
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .connect(test_db.url())
-        .await
-        .unwrap();
-    let rows = history_rows();
-    sqlx::query(
-        "INSERT INTO stock_daily (third_code, trade_date, close) \
-         SELECT lpad((n % 100)::text, 6, '0') || '.SZ', \
-                (now() AT TIME ZONE 'utc')::date - (n / 100)::int, n \
-         FROM generate_series(0, $1 - 1) AS n",
-    )
-    .bind(rows)
-    .execute(&pool)
-    .await
-    .unwrap();
-    runner.up(None).await.unwrap();
-    runner.close().await.unwrap();
+    let (test_db, pool, rows) = converted_history().await;
 
     // The split on connections of its own, to be found and killed in a batch of its copy.
     let name = "stockdb-split-under-test";
