@@ -2,17 +2,24 @@
 
 use std::cmp::Ordering;
 
-/// `rows` sorted by key (`by_key` compares two rows' keys), keeping the last row of each key (input order decides).
+/// The indices of `rows` in key order (`by_key` compares two rows' keys), only the last
+/// row of each key kept (input order decides). The rows themselves stay where they are:
+/// the writer reads them through these indices, so a million wide rows are never moved.
 ///
-/// Sorts indices, not rows, and then moves the rows into place: a stable sort of a million
-/// wide rows would allocate a buffer of half of them, and a copy would double the call's
-/// memory; this needs three `usize` per row.
-pub(crate) fn sorted_last_of_each_key<R>(
-    mut rows: Vec<R>,
+/// Rows that come as ascending runs which do not overlap once put in order of their first
+/// keys (bars fetched stock by stock, in any order of the stocks) are ordered by sorting
+/// the runs, in linear time; anything else by a stable sort of the indices (which merges
+/// long natural runs, such as a file's days, instead of sorting them again).
+pub(crate) fn last_of_each_key_in_order<R>(
+    rows: &[R],
     by_key: impl Fn(&R, &R) -> Ordering,
-) -> Vec<R> {
+) -> Vec<usize> {
+    if let Some(order) = ordered_runs(rows, &by_key) {
+        return order;
+    }
     let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_unstable_by(|&a, &b| by_key(&rows[a], &rows[b]).then(a.cmp(&b)));
+    // Stable: of equal keys the later row stays later, and is the one kept below.
+    order.sort_by(|&a, &b| by_key(&rows[a], &rows[b]));
     let mut kept: Vec<usize> = Vec::with_capacity(order.len());
     for idx in order {
         match kept.last_mut() {
@@ -20,21 +27,30 @@ pub(crate) fn sorted_last_of_each_key<R>(
             _ => kept.push(idx),
         }
     }
-    // Where each row goes: its place in `kept`, or nowhere.
-    let mut target = vec![usize::MAX; rows.len()];
-    for (place, &idx) in kept.iter().enumerate() {
-        target[idx] = place;
-    }
-    // Follow the permutation's cycles; every swap puts one row in its final place.
-    for idx in 0..rows.len() {
-        while target[idx] != usize::MAX && target[idx] != idx {
-            let to = target[idx];
-            rows.swap(idx, to);
-            target.swap(idx, to);
+    kept
+}
+
+/// The order of `rows` when they are strictly ascending runs that do not overlap once
+/// sorted by their first keys (so no key repeats); `None` otherwise, or when the runs are
+/// too short for the check to pay.
+fn ordered_runs<R>(rows: &[R], by_key: &impl Fn(&R, &R) -> Ordering) -> Option<Vec<usize>> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for idx in 1..=rows.len() {
+        if idx == rows.len() || by_key(&rows[idx - 1], &rows[idx]).is_ge() {
+            runs.push((start, idx));
+            start = idx;
+            // Runs of a few rows: an ordinary sort is as quick.
+            if runs.len() > rows.len() / 8 + 1 {
+                return None;
+            }
         }
     }
-    rows.truncate(kept.len());
-    rows
+    runs.sort_unstable_by(|a, b| by_key(&rows[a.0], &rows[b.0]));
+    let apart = runs
+        .windows(2)
+        .all(|pair| by_key(&rows[pair[0].1 - 1], &rows[pair[1].0]).is_lt());
+    apart.then(|| runs.into_iter().flat_map(|(from, to)| from..to).collect())
 }
 
 #[cfg(test)]
@@ -42,7 +58,10 @@ mod tests {
     use super::*;
 
     fn dedup(rows: Vec<(&'static str, f64)>) -> Vec<(&'static str, f64)> {
-        sorted_last_of_each_key(rows, |a, b| a.0.cmp(b.0))
+        last_of_each_key_in_order(&rows, |a, b| a.0.cmp(b.0))
+            .into_iter()
+            .map(|idx| rows[idx])
+            .collect()
     }
 
     #[test]
@@ -68,5 +87,59 @@ mod tests {
             expected.insert(row.0, row.1);
         }
         assert_eq!(dedup(rows), expected.into_iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn runs_of_stocks_in_any_order_come_out_in_key_order() {
+        // Three stocks' days, the stocks out of order: the runs' path.
+        let rows: Vec<(u32, u32)> = [3, 1, 2]
+            .into_iter()
+            .flat_map(|stock| (0..20).map(move |day| (stock, day)))
+            .collect();
+        let order = last_of_each_key_in_order(&rows, |a, b| a.cmp(b));
+        let mut expected = rows.clone();
+        expected.sort_unstable();
+        assert_eq!(order.iter().map(|&i| rows[i]).collect::<Vec<_>>(), expected);
+        // Overlapping runs (days of all stocks, day by day) take the sort, duplicates too.
+        let mut by_day: Vec<(u32, u32)> = (0..20)
+            .flat_map(|day| [1, 2, 3].into_iter().map(move |stock| (stock, day)))
+            .collect();
+        by_day.push((2, 5));
+        let order = last_of_each_key_in_order(&by_day, |a, b| a.cmp(b));
+        assert_eq!(
+            order.iter().map(|&i| by_day[i]).collect::<Vec<_>>(),
+            expected
+        );
+        assert!(
+            order.contains(&(by_day.len() - 1)),
+            "the last (2, 5) is kept"
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever the rows (runs of stocks' days in any order, overlapping runs,
+        /// repeated keys), the order is the keys ascending, each key once, its last row.
+        #[test]
+        fn the_order_is_a_last_wins_map_of_the_rows(
+            blocks in proptest::collection::vec((0u8..12, 0u8..40, 1usize..30), 0..30),
+        ) {
+            // Each block: a stock's consecutive days from a first one; the value says
+            // which row it is.
+            let rows: Vec<((u8, u8), usize)> = blocks
+                .iter()
+                .flat_map(|&(stock, first, days)| {
+                    (0..days).map(move |d| (stock, first.saturating_add(d as u8)))
+                })
+                .enumerate()
+                .map(|(n, key)| (key, n))
+                .collect();
+            let order = last_of_each_key_in_order(&rows, |a, b| a.0.cmp(&b.0));
+            let mut expected = std::collections::BTreeMap::new();
+            for row in &rows {
+                expected.insert(row.0, row.1);
+            }
+            let got: Vec<((u8, u8), usize)> = order.iter().map(|&i| rows[i]).collect();
+            proptest::prop_assert_eq!(got, expected.into_iter().collect::<Vec<_>>());
+        }
     }
 }

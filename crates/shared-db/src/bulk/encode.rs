@@ -43,9 +43,13 @@ pub(crate) fn pg_micros(at: NaiveDateTime) -> Option<i64> {
 /// ([`COPY_HEADER`], [`COPY_TRAILER`]), so that several chunks can make one stream.
 ///
 /// Errors: `Invalid` for a text value longer than a `COPY` field can carry (2 GiB).
-pub(crate) fn copy_rows<R>(table: &BulkTable<R>, rows: &[R]) -> Result<Vec<u8>, RepoError> {
+pub(crate) fn copy_rows<R, T: Borrow<R>>(
+    table: &BulkTable<R>,
+    rows: &[T],
+) -> Result<Vec<u8>, RepoError> {
     let mut buf = Vec::with_capacity(rows.len() * table.columns.len() * 12);
     for row in rows {
+        let row = row.borrow();
         buf.extend_from_slice(&table.field_count().to_be_bytes());
         for column in table.columns {
             match column.value {

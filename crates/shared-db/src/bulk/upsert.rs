@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sqlx::Postgres;
 
-use super::dedup::sorted_last_of_each_key;
+use super::dedup::last_of_each_key_in_order;
 use super::encode::{COPY_HEADER, COPY_TRAILER, copy_rows, unnest_arguments};
 use super::table::{BulkTable, CountedBy, Merge};
 use crate::db::Db;
@@ -164,23 +164,45 @@ pub async fn upsert_in<R: BulkRow>(
     upsert_prepared(txn, received, rows, merge).await
 }
 
-/// The rows checked, then sorted by key with the last of each key kept; and how many
+/// A call's rows as the caller passed them, and the order they are written in: by key,
+/// the last row of each key only.
+struct Prepared<R> {
+    rows: Vec<R>,
+    order: Vec<usize>,
+}
+
+impl<R> Prepared<R> {
+    /// The rows to write.
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// The `n`th row to write.
+    fn row(&self, n: usize) -> &R {
+        &self.rows[self.order[n]]
+    }
+
+    /// The rows at these places of the order.
+    fn rows_of(&self, places: &[usize]) -> Vec<&R> {
+        places.iter().map(|&idx| &self.rows[idx]).collect()
+    }
+}
+
+/// The rows checked, then put in key order with the last of each key kept; and how many
 /// were received.
-fn prepared<R: BulkRow>(rows: Vec<R>) -> Result<(u64, Arc<Vec<R>>), RepoError> {
+fn prepared<R: BulkRow>(rows: Vec<R>) -> Result<(u64, Arc<Prepared<R>>), RepoError> {
     for (idx, row) in rows.iter().enumerate() {
         row.validate().map_err(|err| err.at_row(idx))?;
     }
     let received = rows.len() as u64;
-    Ok((
-        received,
-        Arc::new(sorted_last_of_each_key(rows, |a, b| a.key().cmp(&b.key()))),
-    ))
+    let order = last_of_each_key_in_order(&rows, |a, b| a.key().cmp(&b.key()));
+    Ok((received, Arc::new(Prepared { rows, order })))
 }
 
 async fn upsert_prepared<R: BulkRow>(
     txn: &mut sqlx::Transaction<'static, Postgres>,
     received: u64,
-    rows: Arc<Vec<R>>,
+    rows: Arc<Prepared<R>>,
     merge: Merge,
 ) -> Result<UpsertReport, RepoError> {
     let mut report = UpsertReport {
@@ -188,11 +210,12 @@ async fn upsert_prepared<R: BulkRow>(
         deduplicated: rows.len() as u64,
         ..UpsertReport::default()
     };
-    if rows.is_empty() {
+    if rows.len() == 0 {
         return Ok(report);
     }
     let table = R::TABLE;
     if rows.len() < STAGE_MIN_ROWS {
+        let in_order = rows.rows_of(&rows.order);
         // Small calls: one round trip (two when the stored keys are counted), no staging
         // table.
         let stored = match table.counted_by {
@@ -200,13 +223,13 @@ async fn upsert_prepared<R: BulkRow>(
             CountedBy::StoredKeys => Some(
                 sqlx::query_scalar_with::<_, i64, _>(
                     sqlx::AssertSqlSafe(table.stored_sql(false)),
-                    unnest_arguments(table, rows.as_slice())?,
+                    unnest_arguments(table, &in_order)?,
                 )
                 .fetch_one(&mut **txn)
                 .await?,
             ),
         };
-        let args = unnest_arguments(table, rows.as_slice())?;
+        let args = unnest_arguments(table, &in_order)?;
         let written = sqlx::query_as_with::<_, (i64, i64), _>(
             sqlx::AssertSqlSafe(table.upsert_sql(merge)),
             args,
@@ -220,14 +243,15 @@ async fn upsert_prepared<R: BulkRow>(
     // Start with COPY into the table unless a sample of the keys (first, middle, last) is
     // already stored: a re-sync then goes straight to the staging table instead of
     // failing a COPY first.
-    let sample = [0, rows.len() / 2, rows.len() - 1].map(|idx| &rows[idx]);
+    let sample = [0, rows.len() / 2, rows.len() - 1].map(|n| rows.row(n));
     let copy_into_table = !any_stored(txn, table, &sample).await?;
     let (sender, mut encoded) = tokio::sync::mpsc::channel::<Result<Vec<u8>, RepoError>>(1);
     let encoder_rows = Arc::clone(&rows);
     // Not awaited: when the call fails early, the closed channel stops it.
     drop(tokio::task::spawn_blocking(move || {
-        for chunk in encoder_rows.chunks(ROWS_PER_STATEMENT) {
-            if sender.blocking_send(copy_rows(table, chunk)).is_err() {
+        for chunk in encoder_rows.order.chunks(ROWS_PER_STATEMENT) {
+            let chunk = encoder_rows.rows_of(chunk);
+            if sender.blocking_send(copy_rows(table, &chunk)).is_err() {
                 break;
             }
         }
