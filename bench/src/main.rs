@@ -31,7 +31,7 @@ mod writes;
 
 use anyhow::Context as _;
 use clap::Parser;
-use data_engineering::{PgStockRepository, StockRepository as _};
+use data_engineering::{PgDailyPartitions, PgStockRepository, StockRepository as _};
 use shared_db::{Db, DbConfig, url_with_database};
 use sqlx::{Connection as _, PgConnection};
 
@@ -255,15 +255,32 @@ impl Bench {
     }
 
     async fn run(&self, v3: Option<&Db>) -> anyhow::Result<report::Report> {
+        let data = writes::Data::generate(&self.settings);
+        // The bars are the open year's, as a service writes them: their years' partitions
+        // are made on a clock at their last day (at the open year's fill factor, where
+        // updates stay HOT), not on today's, by which their year is closed and packed.
+        if let (Some(&first), Some(&last)) = (data.days.first(), data.days.last()) {
+            let then = last.and_hms_opt(18, 0, 0).context("a time of day")?;
+            let clock = std::sync::Arc::new(shared_db::ManualClock::new(then));
+            PgDailyPartitions::new(self.db.with_clock(clock))
+                .prepare(first, last)
+                .await?;
+        }
         if let Some(fillfactor) = self.settings.fillfactor {
-            for table in ["stock_daily", "stock_finance"] {
+            // Storage parameters are the leaves': a partitioned table has none of its own.
+            let leaves: Vec<String> = sqlx::query_scalar(
+                "SELECT relid::regclass::text FROM pg_partition_tree('stock_daily') \
+                 WHERE isleaf UNION ALL SELECT 'stock_finance'",
+            )
+            .fetch_all(self.db.pool())
+            .await?;
+            for table in leaves {
                 self.sql(&format!(
                     "ALTER TABLE {table} SET (fillfactor = {fillfactor})"
                 ))
                 .await?;
             }
         }
-        let data = writes::Data::generate(&self.settings);
         let runs = |suite| self.settings.suites.contains(&suite);
         let writes = if runs(Suite::Writes) {
             let (daily, memory) = self.daily_writes(&data).await?;
