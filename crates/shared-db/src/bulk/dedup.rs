@@ -6,19 +6,14 @@ use std::cmp::Ordering;
 /// row of each key kept (input order decides). The rows themselves stay where they are:
 /// the writer reads them through these indices, so a million wide rows are never moved.
 ///
-/// Rows that come as ascending runs which do not overlap once put in order of their first
-/// keys (bars fetched stock by stock, in any order of the stocks) are ordered by sorting
-/// the runs, in linear time; anything else by a stable sort of the indices (which merges
-/// long natural runs, such as a file's days, instead of sorting them again).
+/// A stable sort of the indices: of equal keys the later row stays later, and is the one
+/// kept. It finds input already in key order in one pass and merges long natural runs
+/// (a file's days) instead of sorting them again.
 pub(crate) fn last_of_each_key_in_order<R>(
     rows: &[R],
     by_key: impl Fn(&R, &R) -> Ordering,
 ) -> Vec<usize> {
-    if let Some(order) = ordered_runs(rows, &by_key) {
-        return order;
-    }
     let mut order: Vec<usize> = (0..rows.len()).collect();
-    // Stable: of equal keys the later row stays later, and is the one kept below.
     order.sort_by(|&a, &b| by_key(&rows[a], &rows[b]));
     let mut kept: Vec<usize> = Vec::with_capacity(order.len());
     for idx in order {
@@ -28,29 +23,6 @@ pub(crate) fn last_of_each_key_in_order<R>(
         }
     }
     kept
-}
-
-/// The order of `rows` when they are strictly ascending runs that do not overlap once
-/// sorted by their first keys (so no key repeats); `None` otherwise, or when the runs are
-/// too short for the check to pay.
-fn ordered_runs<R>(rows: &[R], by_key: &impl Fn(&R, &R) -> Ordering) -> Option<Vec<usize>> {
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    let mut start = 0;
-    for idx in 1..=rows.len() {
-        if idx == rows.len() || by_key(&rows[idx - 1], &rows[idx]).is_ge() {
-            runs.push((start, idx));
-            start = idx;
-            // Runs of a few rows: an ordinary sort is as quick.
-            if runs.len() > rows.len() / 8 + 1 {
-                return None;
-            }
-        }
-    }
-    runs.sort_unstable_by(|a, b| by_key(&rows[a.0], &rows[b.0]));
-    let apart = runs
-        .windows(2)
-        .all(|pair| by_key(&rows[pair[0].1 - 1], &rows[pair[1].0]).is_lt());
-    apart.then(|| runs.into_iter().flat_map(|(from, to)| from..to).collect())
 }
 
 #[cfg(test)]
@@ -91,7 +63,7 @@ mod tests {
 
     #[test]
     fn runs_of_stocks_in_any_order_come_out_in_key_order() {
-        // Three stocks' days, the stocks out of order: the runs' path.
+        // Three stocks' days, the stocks out of order.
         let rows: Vec<(u32, u32)> = [3, 1, 2]
             .into_iter()
             .flat_map(|stock| (0..20).map(move |day| (stock, day)))
@@ -100,7 +72,7 @@ mod tests {
         let mut expected = rows.clone();
         expected.sort_unstable();
         assert_eq!(order.iter().map(|&i| rows[i]).collect::<Vec<_>>(), expected);
-        // Overlapping runs (days of all stocks, day by day) take the sort, duplicates too.
+        // Days of all stocks, day by day, and a key repeated: its last row is kept.
         let mut by_day: Vec<(u32, u32)> = (0..20)
             .flat_map(|day| [1, 2, 3].into_iter().map(move |stock| (stock, day)))
             .collect();
