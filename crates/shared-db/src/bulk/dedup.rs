@@ -1,28 +1,28 @@
 //! Deduplication on the key, last row wins, and the key order every writer locks in.
 
-use std::cmp::Ordering;
-
-/// The indices of `rows` in key order (`by_key` compares two rows' keys), only the last
-/// row of each key kept (input order decides). The rows themselves stay where they are:
-/// the writer reads them through these indices, so a million wide rows are never moved.
+/// The indices of `rows` in key order (`key` borrows a row's key), only the last row of
+/// each key kept (input order decides). The rows themselves stay where they are: the
+/// writer reads them through these indices, so a million wide rows are never moved.
 ///
-/// A stable sort of the indices: of equal keys the later row stays later, and is the one
-/// kept. It finds input already in key order in one pass and merges long natural runs
-/// (a file's days) instead of sorting them again.
-pub(crate) fn last_of_each_key_in_order<R>(
-    rows: &[R],
-    by_key: impl Fn(&R, &R) -> Ordering,
+/// The keys are read once into a compact array and sorted there with their indices (a
+/// comparison reads two adjacent entries, not two wide rows far apart in memory). The
+/// sort is stable: of equal keys the later row stays later, and is the one kept. It finds
+/// input already in key order in one pass and merges long natural runs (a file's days).
+pub(crate) fn last_of_each_key_in_order<'r, R, K: Ord>(
+    rows: &'r [R],
+    key: impl Fn(&'r R) -> K,
 ) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by(|&a, &b| by_key(&rows[a], &rows[b]));
-    let mut kept: Vec<usize> = Vec::with_capacity(order.len());
-    for idx in order {
-        match kept.last_mut() {
-            Some(last) if by_key(&rows[*last], &rows[idx]).is_eq() => *last = idx,
-            _ => kept.push(idx),
+    let mut keyed: Vec<(K, usize)> = rows.iter().map(key).zip(0..).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    // Of a run of equal keys the first entry stays: it takes the later one's index.
+    keyed.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 = later.1;
         }
-    }
-    kept
+        same
+    });
+    keyed.into_iter().map(|(_, idx)| idx).collect()
 }
 
 #[cfg(test)]
@@ -30,7 +30,7 @@ mod tests {
     use super::*;
 
     fn dedup(rows: Vec<(&'static str, f64)>) -> Vec<(&'static str, f64)> {
-        last_of_each_key_in_order(&rows, |a, b| a.0.cmp(b.0))
+        last_of_each_key_in_order(&rows, |row| row.0)
             .into_iter()
             .map(|idx| rows[idx])
             .collect()
@@ -68,7 +68,7 @@ mod tests {
             .into_iter()
             .flat_map(|stock| (0..20).map(move |day| (stock, day)))
             .collect();
-        let order = last_of_each_key_in_order(&rows, |a, b| a.cmp(b));
+        let order = last_of_each_key_in_order(&rows, |row| *row);
         let mut expected = rows.clone();
         expected.sort_unstable();
         assert_eq!(order.iter().map(|&i| rows[i]).collect::<Vec<_>>(), expected);
@@ -77,7 +77,7 @@ mod tests {
             .flat_map(|day| [1, 2, 3].into_iter().map(move |stock| (stock, day)))
             .collect();
         by_day.push((2, 5));
-        let order = last_of_each_key_in_order(&by_day, |a, b| a.cmp(b));
+        let order = last_of_each_key_in_order(&by_day, |row| *row);
         assert_eq!(
             order.iter().map(|&i| by_day[i]).collect::<Vec<_>>(),
             expected
@@ -105,7 +105,7 @@ mod tests {
                 .enumerate()
                 .map(|(n, key)| (key, n))
                 .collect();
-            let order = last_of_each_key_in_order(&rows, |a, b| a.0.cmp(&b.0));
+            let order = last_of_each_key_in_order(&rows, |row| row.0);
             let mut expected = std::collections::BTreeMap::new();
             for row in &rows {
                 expected.insert(row.0, row.1);

@@ -195,7 +195,7 @@ fn prepared<R: BulkRow>(rows: Vec<R>) -> Result<(u64, Arc<Prepared<R>>), RepoErr
         row.validate().map_err(|err| err.at_row(idx))?;
     }
     let received = rows.len() as u64;
-    let order = last_of_each_key_in_order(&rows, |a, b| a.key().cmp(&b.key()));
+    let order = last_of_each_key_in_order(&rows, R::key);
     Ok((received, Arc::new(Prepared { rows, order })))
 }
 
