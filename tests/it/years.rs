@@ -65,6 +65,14 @@ async fn converted_history() -> (TestDb, sqlx::PgPool, i64) {
     (test_db, pool, rows)
 }
 
+/// The triggers of rewrites under way.
+async fn rewrite_triggers(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'stockdb_rewrite%'")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 /// The partitions' names and fill factors, oldest first, the default one last.
 async fn layout(partitions: &PgDailyPartitions) -> Vec<(String, Option<u32>)> {
     partitions
@@ -156,12 +164,11 @@ async fn the_converted_history_splits_into_years_while_bars_keep_being_saved_and
         .count() as i64;
     assert_eq!(test_db.count("stock_daily").await, rows + new_bars);
     assert_eq!(test_db.count("stock_daily_default").await, 0);
-    let triggers: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'stockdb_rewrite%'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!(triggers, 0, "the split's trigger went with its partition");
+    assert_eq!(
+        rewrite_triggers(&pool).await,
+        0,
+        "the split's trigger went with its partition"
+    );
     let print = migration::fingerprint(test_db.db().conn()).await.unwrap();
     assert_eq!(print, golden(MigrationRunner::LATEST).unwrap());
     // Nothing left to do.
@@ -319,12 +326,11 @@ async fn a_split_killed_in_its_copy_finishes_when_run_again() {
     assert!(killed, "the split finished before it could be killed");
     let err = split.await.unwrap().unwrap_err();
     eprintln!("the killed split: {err}");
-    let trigger: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'stockdb_rewrite%'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!(trigger, 1, "the trigger stays until the swap");
+    assert_eq!(
+        rewrite_triggers(&pool).await,
+        1,
+        "the trigger stays until the swap"
+    );
     assert_eq!(test_db.count("stock_daily").await, rows);
 
     // A service keeps writing meanwhile: an update of the oldest bar, and a new bar today.

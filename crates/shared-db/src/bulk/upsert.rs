@@ -182,9 +182,9 @@ impl<R> Prepared<R> {
         &self.rows[self.order[n]]
     }
 
-    /// The rows at these places of the order.
-    fn rows_of(&self, places: &[usize]) -> Vec<&R> {
-        places.iter().map(|&idx| &self.rows[idx]).collect()
+    /// The rows at these indices of `rows` (a stretch of `order`).
+    fn rows_of(&self, indices: &[usize]) -> Vec<&R> {
+        indices.iter().map(|&idx| &self.rows[idx]).collect()
     }
 }
 

@@ -150,38 +150,33 @@ $f$",
         self.under_short_locks(db, &what, &creates).await?;
         let quoted = quote_ident(source);
         let trigger = format!("stockdb_rewrite_{}", self.table);
-        // Every column, named as the catalog has them (the trigger's upsert sets them
-        // all), and each key column's type (the copy's keyset parameters are cast to it).
-        let columns: Vec<(String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), o.n \
-             FROM pg_attribute a \
-             LEFT JOIN unnest($2::text[]) WITH ORDINALITY AS o(name, n) ON o.name = a.attname \
-             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
-             ORDER BY a.attnum",
+        // Every column with its type: the trigger's upsert sets them all, and the copy's
+        // keyset parameters are cast to the key columns' types.
+        let columns: Vec<(String, String)> = sqlx::query_as(
+            "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \
+             WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped \
+             ORDER BY attnum",
         )
         .bind(format!("public.{}", self.table))
-        .bind(
-            self.order
-                .iter()
-                .map(|c| (*c).to_owned())
-                .collect::<Vec<_>>(),
-        )
         .fetch_all(db.pool())
         .await?;
-        let all_columns: Vec<String> = columns.iter().map(|(name, ..)| name.clone()).collect();
-        let mut key_types: Vec<(i64, String)> = columns
-            .into_iter()
-            .filter_map(|(_, ty, n)| Some((n?, ty)))
-            .collect();
-        key_types.sort();
-        let key_types: Vec<String> = key_types.into_iter().map(|(_, ty)| ty).collect();
-        if key_types.len() != self.order.len() {
-            return Err(internal(format!(
-                "{}: its key ({}) is not among its columns",
-                self.table,
-                self.order.join(", ")
-            )));
-        }
+        let all_columns: Vec<String> = columns.iter().map(|(name, _)| quote_ident(name)).collect();
+        let key_types = self
+            .order
+            .iter()
+            .map(|key| {
+                let (_, ty) = columns
+                    .iter()
+                    .find(|(name, _)| name == key)
+                    .ok_or_else(|| {
+                        internal(format!(
+                            "{}: its key column {key} is not among its columns",
+                            self.table
+                        ))
+                    })?;
+                Ok(ty.clone())
+            })
+            .collect::<Result<Vec<String>, RepoError>>()?;
         self.under_short_locks(
             db,
             &what,
