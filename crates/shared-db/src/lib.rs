@@ -23,7 +23,8 @@ mod validate;
 
 pub use bulk::{
     Accessor, BulkColumn, BulkRow, BulkTable, ConflictRule, DEADLOCK_TRIES, DayRow, DayTable,
-    Merge, ROWS_PER_STATEMENT, Stamped, UpsertReport, upsert, upsert_in, upsert_with,
+    Destination, Merge, ROWS_PER_STATEMENT, Stamped, UpsertReport, upsert, upsert_in, upsert_in_to,
+    upsert_to, upsert_with,
 };
 pub use config::DbConfig;
 pub use conn::Conn;

@@ -7,8 +7,8 @@ use chrono::{Datelike as _, NaiveDate};
 use sea_orm::{ColumnTrait, EntityTrait, QuerySelect};
 use shared_db::Accessor::{Date, Float8, Text};
 use shared_db::{
-    BulkColumn, BulkRow, BulkTable, Db, InvalidInput, Merge, RepoError, UpsertReport, upsert,
-    upsert_with,
+    BulkColumn, BulkRow, BulkTable, Db, Destination, InvalidInput, Merge, RepoError, UpsertReport,
+    upsert_to,
 };
 
 use super::{MAX_TRADING_DAYS, check_range, ensure_years};
@@ -36,7 +36,8 @@ macro_rules! daily_bulk_row {
     ($($field:ident $doc:literal),* $(,)?) => {
         /// `stock_daily` as the bulk engine writes it: one entry per column, with its
         /// accessor; the value columns come from `daily_values!`. Partitioned by year
-        /// (schema v14), so the engine counts what it inserted by the keys stored.
+        /// (schema v14): a batch of several years goes through the table, and the engine
+        /// counts what it inserted by the keys stored.
         const STOCK_DAILY: BulkTable<StockDaily> = BulkTable::<StockDaily>::new(
             "stock_daily",
             &[
@@ -65,6 +66,20 @@ macro_rules! daily_bulk_row {
 daily_values!(daily_bulk_row);
 
 impl PgStockDailyRepository {
+    /// Makes the batch's years (see [`ensure_years`]), then upserts it: straight into its
+    /// year's partition when it has one year.
+    async fn write(
+        &self,
+        dailies: Vec<StockDaily>,
+        merge: Merge,
+    ) -> Result<UpsertReport, RepoError> {
+        let year = ensure_years(&self.db, dailies.iter().map(|d| d.trade_date)).await?;
+        let destination = year
+            .as_deref()
+            .map_or(Destination::Table, Destination::Partition);
+        upsert_to(&self.db, dailies, merge, destination).await
+    }
+
     async fn range(
         &self,
         code: &ThirdCode,
@@ -185,13 +200,11 @@ pub(crate) static ADJUSTED: LazyLock<String> = LazyLock::new(|| {
 #[async_trait]
 impl StockDailyRepository for PgStockDailyRepository {
     async fn save_all(&self, dailies: Vec<StockDaily>) -> Result<UpsertReport, RepoError> {
-        ensure_years(&self.db, dailies.iter().map(|d| d.trade_date)).await?;
-        upsert(&self.db, dailies).await
+        self.write(dailies, Merge::Overwrite).await
     }
 
     async fn merge_all(&self, dailies: Vec<StockDaily>) -> Result<UpsertReport, RepoError> {
-        ensure_years(&self.db, dailies.iter().map(|d| d.trade_date)).await?;
-        upsert_with(&self.db, dailies, Merge::KeepStored).await
+        self.write(dailies, Merge::KeepStored).await
     }
 
     async fn get_by_third_code_and_date_range(

@@ -21,7 +21,7 @@ pub use stock::PgStockRepository;
 pub use structure::{MAX_TRADING_DAYS, PgMarketStructureRepository};
 pub use sync::PgSyncRepository;
 pub use years::PgDailyPartitions;
-pub(crate) use years::ensure_years;
+pub(crate) use years::{ensure_years, year_partition};
 
 use chrono::NaiveDate;
 use shared_db::{InvalidInput, Page};

@@ -9,7 +9,7 @@ use sea_orm::{
     ActiveValue, ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement,
 };
-use shared_db::{Db, LockKey, Merge, RepoError, upsert_in, utc_now};
+use shared_db::{Db, Destination, LockKey, Merge, RepoError, upsert_in, upsert_in_to, utc_now};
 use uuid::Uuid;
 
 use super::batch::{insert_failures, split_by_stored_bar, split_symbol_collisions};
@@ -19,7 +19,7 @@ use super::lease::{
     lock_params,
 };
 use super::market::upsert_market;
-use super::{checked_limit, ensure_years};
+use super::{checked_limit, ensure_years, year_partition};
 use crate::domain::{
     BatchRows, CommittedBatch, RunOutcome, SyncBatch, SyncFailureRecord, SyncJobType, SyncTask,
     SyncTaskStatus, TaskLease,
@@ -255,10 +255,20 @@ impl SyncRepository for PgSyncRepository {
         let items = count_param("items", batch.items as usize)?;
         let received = count_param("rows", batch.rows.len())?;
         let checkpoint = checked_checkpoint(batch.checkpoint)?;
-        // A year's partition is made in a transaction of its own, before the batch's.
-        if let BatchRows::Dailies(rows) = &batch.rows {
-            ensure_years(&self.db, rows.iter().map(|d| d.trade_date)).await?;
-        }
+        // A year's partition is made in a transaction of its own, before the batch's; a
+        // batch of one year is written straight into it.
+        let year = match &batch.rows {
+            BatchRows::Dailies(rows) => {
+                ensure_years(&self.db, rows.iter().map(|d| d.trade_date)).await?
+            }
+            BatchRows::DailyUpdates { rows, .. } => {
+                year_partition(&self.db, rows.iter().map(|d| d.trade_date)).await?
+            }
+            _ => None,
+        };
+        let year = year
+            .as_deref()
+            .map_or(Destination::Table, Destination::Partition);
         let mut txn = self.db.pool().begin().await?;
         let (pid, key) = lock_params(lease)?;
         // The fence first: it locks the task's row, so no other run can take the task
@@ -308,7 +318,9 @@ impl SyncRepository for PgSyncRepository {
                 }));
                 upsert_in(&mut txn, free, Merge::KeepStored).await?
             }
-            BatchRows::Dailies(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
+            BatchRows::Dailies(rows) => {
+                upsert_in_to(&mut txn, rows, Merge::KeepStored, year).await?
+            }
             BatchRows::DailyUpdates { rows, lines } => {
                 let (stored, waiting) =
                     split_by_stored_bar(&mut txn, rows, lines, self.db.is_citus().await?).await?;
@@ -327,7 +339,7 @@ impl SyncRepository for PgSyncRepository {
                         utc_now(),
                     ));
                 }
-                upsert_in(&mut txn, stored, Merge::KeepStored).await?
+                upsert_in_to(&mut txn, stored, Merge::KeepStored, year).await?
             }
             BatchRows::Finance(rows) => upsert_in(&mut txn, rows, Merge::KeepStored).await?,
             BatchRows::Market(rows) => upsert_market(&mut txn, rows, Merge::KeepStored).await?,

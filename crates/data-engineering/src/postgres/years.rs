@@ -6,6 +6,8 @@
 use std::collections::BTreeSet;
 
 use chrono::{Datelike as _, NaiveDate, NaiveDateTime};
+#[cfg(doc)]
+use shared_db::Destination;
 use shared_db::ranges::{Bound, Partition, Period, RangeTable};
 use shared_db::{Db, RepoError, ShortLocks};
 
@@ -31,18 +33,40 @@ const CONVERTED: &str = "stock_daily_before_";
 /// year's fill factor on the handle's clock), so that a batch's bars go to their year and
 /// not to the default partition. One catalog read, which takes no lock, when every year
 /// has its partition; nothing on a schema older than version 14.
+///
+/// Returns the partition of the batch's one year when all of `days` are of one year that
+/// has a partition of its own (`stock_daily_YYYY`): the batch is written straight into it
+/// ([`Destination::Partition`]). `None` for days of several years, a year still in the
+/// partition the conversion made, or a schema older than version 14.
 pub(crate) async fn ensure_years(
     db: &Db,
     days: impl Iterator<Item = NaiveDate>,
-) -> Result<(), RepoError> {
+) -> Result<Option<String>, RepoError> {
+    years_of(db, days, true).await
+}
+
+/// The partition of the one year of `days`, as [`ensure_years`] returns it, without
+/// making any: for updates of bars already stored.
+pub(crate) async fn year_partition(
+    db: &Db,
+    days: impl Iterator<Item = NaiveDate>,
+) -> Result<Option<String>, RepoError> {
+    years_of(db, days, false).await
+}
+
+async fn years_of(
+    db: &Db,
+    days: impl Iterator<Item = NaiveDate>,
+    make: bool,
+) -> Result<Option<String>, RepoError> {
     let years: BTreeSet<i32> = days.map(|day| day.year()).collect();
     if years.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let names = DAILY_YEARS.names(db).await?;
     if names.is_empty() {
         // A schema older than version 14: one plain table takes every year.
-        return Ok(());
+        return Ok(None);
     }
     // By name, which takes no lock: `stock_daily_YYYY`, or the converted partition of
     // every year before its name's.
@@ -50,23 +74,33 @@ pub(crate) async fn ensure_years(
         .iter()
         .filter_map(|name| name.strip_prefix(CONVERTED)?.parse().ok())
         .max();
+    // The start of a year that has (or gets) a partition of its own.
+    let own = |year: i32| {
+        converted_until
+            .is_none_or(|until| year >= until)
+            .then(|| NaiveDate::from_ymd_opt(year, 1, 1))
+            .flatten()
+            .map(|day| DAILY_YEARS.period.start_of(day))
+    };
     let missing: Vec<NaiveDateTime> = years
-        .into_iter()
-        .filter(|&year| converted_until.is_none_or(|until| year >= until))
-        .filter_map(|year| NaiveDate::from_ymd_opt(year, 1, 1))
-        .map(|day| DAILY_YEARS.period.start_of(day))
+        .iter()
+        .filter_map(|&year| own(year))
         .filter(|&start| !names.contains(&DAILY_YEARS.name_of(start)))
         .collect();
-    if missing.is_empty() {
-        return Ok(());
+    if make && !missing.is_empty() {
+        let today = db.now().date();
+        DAILY_YEARS
+            .keep_periods(db, missing.clone(), |start| {
+                Some(fillfactor_of(start.year(), today))
+            })
+            .await?;
     }
-    let today = db.now().date();
-    DAILY_YEARS
-        .keep_periods(db, missing, |start| {
-            Some(fillfactor_of(start.year(), today))
-        })
-        .await?;
-    Ok(())
+    Ok(match (years.first(), years.len()) {
+        (Some(&year), 1) => own(year)
+            .filter(|start| make || !missing.contains(start))
+            .map(|start| DAILY_YEARS.name_of(start)),
+        _ => None,
+    })
 }
 
 /// The partitions of `stock_daily`, oldest first, the default one last.
@@ -174,7 +208,7 @@ impl PgDailyPartitions {
     /// writes make their years themselves. Nothing on a schema older than version 14.
     pub async fn prepare(&self, first: NaiveDate, last: NaiveDate) -> Result<(), RepoError> {
         let years = (first.year()..=last.year()).filter_map(|y| NaiveDate::from_ymd_opt(y, 1, 1));
-        ensure_years(&self.db, years).await
+        ensure_years(&self.db, years).await.map(drop)
     }
 
     /// What an operator should hear of the partitions now (by the handle's clock): no

@@ -7,6 +7,7 @@ mod boards_service;
 mod concepts;
 mod cross_section;
 mod daily;
+mod daily_years;
 mod finance;
 mod stocks;
 mod structure;

@@ -11,7 +11,9 @@
 //! [`upsert`]). Sorting by key makes concurrent writers lock rows in the same order, so
 //! overlapping batches wait for each other instead of deadlocking. Rows whose stored
 //! values already equal the new ones are not rewritten (no new row version; PostgreSQL
-//! still locks them) and are reported as `unchanged`.
+//! still locks them) and are reported as `unchanged`. A call whose rows all belong to one
+//! partition of a partitioned table may name it ([`Destination::Partition`], [`upsert_to`]):
+//! it is written straight, and counted without probing the stored keys first.
 //!
 //! The rooms: `table` (how a table describes itself), `sql` (the statements built from
 //! that), `encode` (binary `COPY` tuples and `UNNEST` arrays), `dedup` (last row wins,
@@ -26,7 +28,8 @@ mod table;
 mod upsert;
 
 pub use day::{DayRow, DayTable, Stamped};
-pub use table::{Accessor, BulkColumn, BulkTable, ConflictRule, Merge};
+pub use table::{Accessor, BulkColumn, BulkTable, ConflictRule, Destination, Merge};
 pub use upsert::{
-    BulkRow, DEADLOCK_TRIES, ROWS_PER_STATEMENT, UpsertReport, upsert, upsert_in, upsert_with,
+    BulkRow, DEADLOCK_TRIES, ROWS_PER_STATEMENT, UpsertReport, upsert, upsert_in, upsert_in_to,
+    upsert_to, upsert_with,
 };

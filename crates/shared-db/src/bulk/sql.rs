@@ -1,10 +1,12 @@
-//! The SQL the engine sends, built from a table's description ([`BulkTable`]): binary
-//! `COPY` into the table or a session's staging table, the probe for stored keys, and the
-//! upsert that reports how many rows it inserted and updated.
+//! The SQL the engine sends, built from a table's description ([`BulkTable`]) and the
+//! relation a call writes ([`Target`]: the table, or one of its partitions): binary `COPY`
+//! into it or into a session's staging table, the probe for stored keys, and the upsert
+//! that reports how many rows it inserted and updated.
 
 use std::fmt::Write as _;
 
-use super::table::{BulkTable, ConflictRule, CountedBy, Merge};
+use super::table::{BulkTable, ConflictRule, CountedBy, Destination, Merge};
+use crate::ranges::quote_ident;
 
 /// The session's staging table of a large upsert (temporary: every session has its own).
 const STAGE: &str = "stockdb_bulk_stage";
@@ -23,58 +25,6 @@ impl<R> BulkTable<R> {
             let _ = write!(arrays, "{sep}${}::{}[]", idx + 1, column.value.sql_type());
         }
         arrays
-    }
-
-    /// `COPY <table> (<columns>) FROM STDIN (FORMAT binary)`.
-    pub(crate) fn copy_sql(&self) -> String {
-        format!(
-            "COPY {} ({}) FROM STDIN (FORMAT binary)",
-            self.name,
-            self.names()
-        )
-    }
-
-    /// `SELECT EXISTS (…)`: does any of the rows given as arrays (like the upsert's) have a
-    /// key that is already stored?
-    pub(crate) fn exists_sql(&self) -> String {
-        format!(
-            "SELECT EXISTS (SELECT 1 FROM {} t JOIN UNNEST({}) AS u({}) ON {})",
-            self.name,
-            self.array_params(),
-            self.names(),
-            self.keys_match()
-        )
-    }
-
-    /// How many of the rows given as arrays (like the upsert's) have a key already stored,
-    /// or of the staged rows (`staged`): for a table counted by its stored keys.
-    pub(crate) fn stored_sql(&self, staged: bool) -> String {
-        let (source, filter) = if staged {
-            (STAGE.to_owned(), String::new())
-        } else {
-            // The first key column's values again, as a filter Citus prunes shards by:
-            // a batch of one stock reads one shard.
-            let (idx, first) = self
-                .columns
-                .iter()
-                .enumerate()
-                .find(|(_, c)| c.rule == ConflictRule::Key)
-                .map_or((0, ""), |(idx, c)| (idx, c.name));
-            (
-                format!("UNNEST({})", self.array_params()),
-                format!(
-                    " WHERE t.{first} = ANY(${}::{}[])",
-                    idx + 1,
-                    self.columns[idx].value.sql_type()
-                ),
-            )
-        };
-        format!(
-            "SELECT count(*) FROM {} t JOIN {source} AS u({}) ON {}{filter}",
-            self.name,
-            self.names(),
-            self.keys_match()
-        )
     }
 
     /// `t.k1 = u.k1 AND …` over the key columns: a stored row `t` and a given one `u`.
@@ -107,12 +57,116 @@ impl<R> BulkTable<R> {
     pub(crate) fn copy_stage_sql(&self) -> String {
         format!("COPY {STAGE} ({}) FROM STDIN (FORMAT binary)", self.names())
     }
+}
+
+/// The relation a call writes and how its upsert counts what it wrote: the table itself
+/// (by its own rule, [`BulkTable::partitioned`]), or one of its partitions, a plain table
+/// whose `xmax` `RETURNING` may read.
+pub(crate) struct Target<R: 'static> {
+    table: &'static BulkTable<R>,
+    /// The relation's name as the SQL spells it.
+    name: String,
+    counted_by: CountedBy,
+}
+
+impl<R> Target<R> {
+    pub(crate) fn new(table: &'static BulkTable<R>, destination: Destination<'_>) -> Self {
+        match destination {
+            Destination::Table => Self {
+                table,
+                name: table.name.to_owned(),
+                counted_by: table.counted_by,
+            },
+            Destination::Partition(name) => Self {
+                table,
+                name: quote_ident(name),
+                counted_by: CountedBy::Xmax,
+            },
+        }
+    }
+
+    pub(crate) fn counted_by(&self) -> CountedBy {
+        self.counted_by
+    }
+
+    /// For a partition: `SELECT` whether it is still one of the table's (not detached,
+    /// nor being detached), asked once the call has written to it, whose lock then keeps
+    /// it attached until the commit; `None` for the table itself.
+    pub(crate) fn attached_sql(&self) -> Option<String> {
+        (self.name != self.table.name).then(|| {
+            format!(
+                "SELECT EXISTS (SELECT 1 FROM pg_inherits \
+                 WHERE inhrelid = to_regclass('{}') AND inhparent = to_regclass('{}') \
+                 AND NOT inhdetachpending)",
+                self.name.replace('\'', "''"),
+                self.table.name
+            )
+        })
+    }
+
+    /// The relation's name as the SQL spells it.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `COPY <table> (<columns>) FROM STDIN (FORMAT binary)`.
+    pub(crate) fn copy_sql(&self) -> String {
+        format!(
+            "COPY {} ({}) FROM STDIN (FORMAT binary)",
+            self.name,
+            self.table.names()
+        )
+    }
+
+    /// `SELECT EXISTS (…)`: does any of the rows given as arrays (like the upsert's) have a
+    /// key that is already stored?
+    pub(crate) fn exists_sql(&self) -> String {
+        format!(
+            "SELECT EXISTS (SELECT 1 FROM {} t JOIN UNNEST({}) AS u({}) ON {})",
+            self.name,
+            self.table.array_params(),
+            self.table.names(),
+            self.table.keys_match()
+        )
+    }
+
+    /// How many of the rows given as arrays (like the upsert's) have a key already stored,
+    /// or of the staged rows (`staged`): for a table counted by its stored keys.
+    pub(crate) fn stored_sql(&self, staged: bool) -> String {
+        let (source, filter) = if staged {
+            (STAGE.to_owned(), String::new())
+        } else {
+            // The first key column's values again, as a filter Citus prunes shards by:
+            // a batch of one stock reads one shard.
+            let (idx, first) = self
+                .table
+                .columns
+                .iter()
+                .enumerate()
+                .find(|(_, c)| c.rule == ConflictRule::Key)
+                .map_or((0, ""), |(idx, c)| (idx, c.name));
+            (
+                format!("UNNEST({})", self.table.array_params()),
+                format!(
+                    " WHERE t.{first} = ANY(${}::{}[])",
+                    idx + 1,
+                    self.table.columns[idx].value.sql_type()
+                ),
+            )
+        };
+        format!(
+            "SELECT count(*) FROM {} t JOIN {source} AS u({}) ON {}{filter}",
+            self.name,
+            self.table.names(),
+            self.table.keys_match()
+        )
+    }
 
     /// The upsert statement, with one array parameter per column, returning how many rows
     /// were inserted and how many updated. Rows whose stored values would not change are
     /// not rewritten.
     pub(crate) fn upsert_sql(&self, merge: Merge) -> String {
-        self.upsert_from(&format!("UNNEST({})", self.array_params()), merge)
+        self.upsert_from(&format!("UNNEST({})", self.table.array_params()), merge)
     }
 
     /// [`Self::upsert_sql`] reading the staging table instead of arrays: in the order
@@ -123,13 +177,14 @@ impl<R> BulkTable<R> {
 
     fn upsert_from(&self, source: &str, merge: Merge) -> String {
         let keys: Vec<&str> = self
+            .table
             .columns
             .iter()
             .filter(|c| c.rule == ConflictRule::Key)
             .map(|c| c.name)
             .collect();
         let (mut set, mut stored, mut merged) = (Vec::new(), Vec::new(), Vec::new());
-        for column in self.columns {
+        for column in self.table.columns {
             let new_value = match (column.rule, merge) {
                 (ConflictRule::Key | ConflictRule::Created, _) => continue,
                 (ConflictRule::Touched, _) => {
@@ -145,7 +200,7 @@ impl<R> BulkTable<R> {
             stored.push(format!("t.{}", column.name));
             merged.push(new_value);
         }
-        let (table, names) = (self.name, self.names());
+        let (table, names) = (&self.name, self.table.names());
         let keys = keys.join(", ");
         // A table of keys and stamps only has nothing to update.
         let on_conflict = if stored.is_empty() {
@@ -188,9 +243,14 @@ mod tests {
     use crate::bulk::table::tests::{DEMO, Demo};
     use crate::bulk::table::{Accessor, BulkColumn};
 
+    /// The table itself as the written relation.
+    fn whole<R>(table: &'static BulkTable<R>) -> Target<R> {
+        Target::new(table, Destination::Table)
+    }
+
     #[test]
     fn upsert_sql_binds_one_array_per_column() {
-        let sql = DEMO.upsert_sql(Merge::Overwrite);
+        let sql = whole(&DEMO).upsert_sql(Merge::Overwrite);
         assert!(
             sql.contains("UNNEST($1::varchar[], $2::float8[], $3::date[])"),
             "{sql}"
@@ -201,7 +261,7 @@ mod tests {
 
     #[test]
     fn keep_stored_coalesces_every_value_column() {
-        let sql = DEMO.upsert_sql(Merge::KeepStored);
+        let sql = whole(&DEMO).upsert_sql(Merge::KeepStored);
         assert!(
             sql.contains("SET price = COALESCE(EXCLUDED.price, t.price)"),
             "{sql}"
@@ -211,10 +271,10 @@ mod tests {
     #[test]
     fn copy_and_probe_name_the_columns_in_order() {
         assert_eq!(
-            DEMO.copy_sql(),
+            whole(&DEMO).copy_sql(),
             "COPY demo (code, price, synced) FROM STDIN (FORMAT binary)"
         );
-        assert!(DEMO.exists_sql().contains("ON t.code = u.code"));
+        assert!(whole(&DEMO).exists_sql().contains("ON t.code = u.code"));
         assert_eq!(DEMO.field_count(), 3);
     }
 
@@ -232,7 +292,7 @@ mod tests {
 
     #[test]
     fn stamps_are_written_but_never_compared() {
-        let sql = STAMPED.upsert_sql(Merge::Overwrite);
+        let sql = whole(&STAMPED).upsert_sql(Merge::Overwrite);
         assert!(
             sql.contains("DO UPDATE SET price = EXCLUDED.price, updated_at = EXCLUDED.updated_at WHERE (t.price) IS DISTINCT FROM (EXCLUDED.price)"),
             "{sql}"
@@ -249,20 +309,41 @@ mod tests {
                 BulkColumn::created("created_at", Accessor::Timestamp(|_| None)),
             ],
         );
-        let sql = KEYS.upsert_sql(Merge::Overwrite);
+        let sql = whole(&KEYS).upsert_sql(Merge::Overwrite);
         assert!(sql.contains("ON CONFLICT (code) DO NOTHING"), "{sql}");
     }
 
     #[test]
     fn a_partitioned_table_counts_stored_keys_instead_of_xmax() {
         const PARTS: BulkTable<Demo> = DEMO.partitioned();
-        let sql = PARTS.upsert_sql(Merge::Overwrite);
+        let sql = whole(&PARTS).upsert_sql(Merge::Overwrite);
         assert!(!sql.contains("xmax"), "{sql}");
         assert!(sql.contains("RETURNING 1"), "{sql}");
-        let stored = PARTS.stored_sql(true);
+        let stored = whole(&PARTS).stored_sql(true);
         assert!(
             stored.contains("JOIN stockdb_bulk_stage AS u(code, price, synced) ON t.code = u.code"),
             "{stored}"
         );
+    }
+
+    #[test]
+    fn a_partition_is_written_by_its_quoted_name_and_counted_by_xmax() {
+        const PARTS: BulkTable<Demo> = DEMO.partitioned();
+        let leaf = Target::new(&PARTS, Destination::Partition("demo_2026"));
+        let sql = leaf.upsert_from_stage_sql(Merge::Overwrite);
+        assert!(sql.contains("INSERT INTO \"demo_2026\" AS t"), "{sql}");
+        assert!(sql.contains("RETURNING (t.xmax = 0)"), "{sql}");
+        assert_eq!(
+            leaf.copy_sql(),
+            "COPY \"demo_2026\" (code, price, synced) FROM STDIN (FORMAT binary)"
+        );
+        // A name is an identifier, never SQL.
+        let odd = Target::new(&PARTS, Destination::Partition("x\"; DROP TABLE demo; --"));
+        assert!(
+            odd.copy_sql()
+                .starts_with("COPY \"x\"\"; DROP TABLE demo; --\" (")
+        );
+        // The staging table keeps the table's shape.
+        assert!(PARTS.create_stage_sql().contains("FROM demo WITH NO DATA"));
     }
 }

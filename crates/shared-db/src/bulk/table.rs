@@ -20,6 +20,23 @@ pub enum Merge {
     KeepStored,
 }
 
+/// The relation an upsert writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Destination<'a> {
+    /// The table: a partitioned one routes each row to its partition, and its upsert
+    /// counts the stored keys first to tell inserts from updates
+    /// ([`BulkTable::partitioned`]).
+    #[default]
+    Table,
+    /// One partition of the table, by name, that holds every row of the call (the caller
+    /// knows its bounds: a year's bars, say): written straight, so its rows skip routing
+    /// and the upsert counts inserts and updates by `xmax`, with no probe of the stored
+    /// keys first. The name is quoted as an identifier; a row outside the partition's
+    /// bound fails the whole call (PostgreSQL checks the partition constraint) and nothing
+    /// is written.
+    Partition(&'a str),
+}
+
 /// What happens to a column when the row's key already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConflictRule {

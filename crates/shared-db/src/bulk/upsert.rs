@@ -9,7 +9,8 @@ use sqlx::Postgres;
 
 use super::dedup::last_of_each_key_in_order;
 use super::encode::{COPY_HEADER, COPY_TRAILER, copy_rows, unnest_arguments};
-use super::table::{BulkTable, CountedBy, Merge};
+use super::sql::Target;
+use super::table::{BulkTable, CountedBy, Destination, Merge};
 use crate::db::Db;
 use crate::error::{InvalidInput, RepoError};
 
@@ -104,6 +105,17 @@ pub async fn upsert_with<R: BulkRow>(
     rows: Vec<R>,
     merge: Merge,
 ) -> Result<UpsertReport, RepoError> {
+    upsert_to(db, rows, merge, Destination::Table).await
+}
+
+/// [`upsert_with`] into a chosen relation: the table, or one of its partitions that holds
+/// every row ([`Destination::Partition`]).
+pub async fn upsert_to<R: BulkRow>(
+    db: &Db,
+    rows: Vec<R>,
+    merge: Merge,
+    destination: Destination<'_>,
+) -> Result<UpsertReport, RepoError> {
     if db.is_bound() {
         return Err(RepoError::Internal {
             component: "bulk upsert",
@@ -113,10 +125,11 @@ pub async fn upsert_with<R: BulkRow>(
         });
     }
     let (received, rows) = prepared(rows)?;
+    let target = Target::new(R::TABLE, destination);
     let mut tries = 1;
     loop {
         let mut txn = db.pool().begin().await?;
-        match upsert_prepared(&mut txn, received, Arc::clone(&rows), merge).await {
+        match upsert_prepared(&mut txn, &target, received, Arc::clone(&rows), merge).await {
             Ok(report) => {
                 txn.commit().await?;
                 return Ok(report);
@@ -160,8 +173,25 @@ pub async fn upsert_in<R: BulkRow>(
     rows: Vec<R>,
     merge: Merge,
 ) -> Result<UpsertReport, RepoError> {
+    upsert_in_to(txn, rows, merge, Destination::Table).await
+}
+
+/// [`upsert_in`] into a chosen relation (see [`upsert_to`]).
+pub async fn upsert_in_to<R: BulkRow>(
+    txn: &mut sqlx::Transaction<'static, Postgres>,
+    rows: Vec<R>,
+    merge: Merge,
+    destination: Destination<'_>,
+) -> Result<UpsertReport, RepoError> {
     let (received, rows) = prepared(rows)?;
-    upsert_prepared(txn, received, rows, merge).await
+    upsert_prepared(
+        txn,
+        &Target::new(R::TABLE, destination),
+        received,
+        rows,
+        merge,
+    )
+    .await
 }
 
 /// A call's rows as the caller passed them, and the order they are written in: by key,
@@ -201,6 +231,7 @@ fn prepared<R: BulkRow>(rows: Vec<R>) -> Result<(u64, Arc<Prepared<R>>), RepoErr
 
 async fn upsert_prepared<R: BulkRow>(
     txn: &mut sqlx::Transaction<'static, Postgres>,
+    target: &Target<R>,
     received: u64,
     rows: Arc<Prepared<R>>,
     merge: Merge,
@@ -218,11 +249,11 @@ async fn upsert_prepared<R: BulkRow>(
         let in_order = rows.rows_of(&rows.order);
         // Small calls: one round trip (two when the stored keys are counted), no staging
         // table.
-        let stored = match table.counted_by {
+        let stored = match target.counted_by() {
             CountedBy::Xmax => None,
             CountedBy::StoredKeys => Some(
                 sqlx::query_scalar_with::<_, i64, _>(
-                    sqlx::AssertSqlSafe(table.stored_sql(false)),
+                    sqlx::AssertSqlSafe(target.stored_sql(false)),
                     unnest_arguments(table, &in_order)?,
                 )
                 .fetch_one(&mut **txn)
@@ -231,20 +262,21 @@ async fn upsert_prepared<R: BulkRow>(
         };
         let args = unnest_arguments(table, &in_order)?;
         let written = sqlx::query_as_with::<_, (i64, i64), _>(
-            sqlx::AssertSqlSafe(table.upsert_sql(merge)),
+            sqlx::AssertSqlSafe(target.upsert_sql(merge)),
             args,
         )
         .fetch_one(&mut **txn)
         .await?;
         (report.inserted, report.updated) = split_written(written, stored, rows.len());
         report.unchanged = report.deduplicated - report.inserted - report.updated;
+        check_attached(txn, target).await?;
         return Ok(report);
     }
     // Start with COPY into the table unless a sample of the keys (first, middle, last) is
     // already stored: a re-sync then goes straight to the staging table instead of
     // failing a COPY first.
     let sample = [0, rows.len() / 2, rows.len() - 1].map(|n| rows.row(n));
-    let copy_into_table = !any_stored(txn, table, &sample).await?;
+    let copy_into_table = !any_stored(txn, target, &sample).await?;
     let (sender, mut encoded) = tokio::sync::mpsc::channel::<Result<Vec<u8>, RepoError>>(1);
     let encoder_rows = Arc::clone(&rows);
     // Not awaited: when the call fails early, the closed channel stops it.
@@ -267,7 +299,7 @@ async fn upsert_prepared<R: BulkRow>(
     // The chunk that met a stored key, to be staged with the rest.
     let mut met_stored = None;
     if copy_into_table {
-        let copy_sql = table.copy_sql();
+        let copy_sql = target.copy_sql();
         while remaining > 0 {
             let chunk = next_chunk().await?;
             remaining -= 1;
@@ -296,17 +328,17 @@ async fn upsert_prepared<R: BulkRow>(
         copy.send(COPY_TRAILER).await?;
         copy.finish().await?;
         // Not cached prepared statements: the staging table is new in every call.
-        let stored = match table.counted_by {
+        let stored = match target.counted_by() {
             CountedBy::Xmax => None,
             CountedBy::StoredKeys => Some(
-                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(table.stored_sql(true)))
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(target.stored_sql(true)))
                     .persistent(false)
                     .fetch_one(&mut **txn)
                     .await?,
             ),
         };
         let written = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(
-            table.upsert_from_stage_sql(merge),
+            target.upsert_from_stage_sql(merge),
         ))
         .persistent(false)
         .fetch_one(&mut **txn)
@@ -322,7 +354,33 @@ async fn upsert_prepared<R: BulkRow>(
         report.updated += updated;
     }
     report.unchanged = report.deduplicated - report.inserted - report.updated;
+    check_attached(txn, target).await?;
     Ok(report)
+}
+
+/// Fails the call (its transaction is rolled back) when it wrote into a partition that is
+/// not the table's: a wrong name, or one detached before the call's first write to it
+/// locked it (rows written there would not be in the table).
+async fn check_attached<R: BulkRow>(
+    txn: &mut sqlx::Transaction<'static, Postgres>,
+    target: &Target<R>,
+) -> Result<(), RepoError> {
+    let Some(sql) = target.attached_sql() else {
+        return Ok(());
+    };
+    let attached = sqlx::query_scalar::<_, bool>(sqlx::AssertSqlSafe(sql))
+        .fetch_one(&mut **txn)
+        .await?;
+    if attached {
+        Ok(())
+    } else {
+        Err(InvalidInput::new(
+            "partition",
+            target.name(),
+            format!("is not a partition of {}", R::TABLE.name),
+        )
+        .into())
+    }
 }
 
 /// Sends `bytes` as `COPY` data in pieces of [`COPY_PIECE`] bytes: PostgreSQL parses a
@@ -340,12 +398,12 @@ async fn send_in_pieces<C: std::ops::DerefMut<Target = sqlx::PgConnection>>(
 /// True when any of `rows` has a key that is already stored.
 async fn any_stored<R: BulkRow>(
     txn: &mut sqlx::Transaction<'static, Postgres>,
-    table: &'static BulkTable<R>,
+    target: &Target<R>,
     rows: &[&R],
 ) -> Result<bool, RepoError> {
-    let args = unnest_arguments(table, rows)?;
+    let args = unnest_arguments(R::TABLE, rows)?;
     let query =
-        sqlx::query_scalar_with::<_, bool, _>(sqlx::AssertSqlSafe(table.exists_sql()), args);
+        sqlx::query_scalar_with::<_, bool, _>(sqlx::AssertSqlSafe(target.exists_sql()), args);
     Ok(query.fetch_one(&mut **txn).await?)
 }
 
