@@ -19,7 +19,8 @@ use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde::Serialize;
 use shared_db::Db;
-use sqlx::{Connection as _, PgConnection};
+use sqlx::postgres::PgRow;
+use sqlx::{Column as _, Connection as _, PgConnection, Row as _, TypeInfo as _};
 
 use crate::SEED;
 use crate::history::{Scale, Server, sql, weekdays, years};
@@ -134,8 +135,9 @@ impl ReadKind {
         Ok(())
     }
 
-    /// The same SQL as a prepared statement on a bare connection, rows not decoded (the
-    /// repository's own text where it has one: `data_engineering::baseline::reads`).
+    /// The same SQL as a prepared statement on a bare connection, every value decoded as
+    /// its column's type, as any client reading them does (the repository's own text
+    /// where it has one: `data_engineering::baseline::reads`).
     async fn floor(self, conn: &mut PgConnection, keys: &Keys, i: usize) -> anyhow::Result<()> {
         let (code, day) = (keys.codes[i].as_str(), keys.days[i]);
         let query = match self {
@@ -169,9 +171,33 @@ impl ReadKind {
                 .bind(reads::recent(keys.last_day))
                 .bind(reads::recent(keys.years_back(1))),
         };
-        query.fetch_all(conn).await?;
-        Ok(())
+        decode_all(&query.fetch_all(conn).await?)
     }
+}
+
+/// Decodes every value of `rows` as its column's type, as a client of the bare SQL would:
+/// for 2,610 bars of 28 columns that is about 2 ms of a 5.6 ms read, which a floor that
+/// only received the rows would leave out. A type it does not know is an error, never
+/// skipped.
+fn decode_all(rows: &[PgRow]) -> anyhow::Result<()> {
+    use std::hint::black_box;
+    for row in rows {
+        for (idx, column) in row.columns().iter().enumerate() {
+            match column.type_info().name() {
+                "FLOAT8" => drop(black_box(row.try_get::<Option<f64>, _>(idx)?)),
+                "TEXT" | "VARCHAR" => drop(black_box(row.try_get::<Option<String>, _>(idx)?)),
+                "DATE" => drop(black_box(row.try_get::<Option<NaiveDate>, _>(idx)?)),
+                "INT4" => drop(black_box(row.try_get::<Option<i32>, _>(idx)?)),
+                "INT8" => drop(black_box(row.try_get::<Option<i64>, _>(idx)?)),
+                "BOOL" => drop(black_box(row.try_get::<Option<bool>, _>(idx)?)),
+                other => anyhow::bail!(
+                    "the floor does not decode column {} of type {other}",
+                    column.name()
+                ),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every path warm then cold, on database `history` of `server`.
