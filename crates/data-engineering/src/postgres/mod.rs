@@ -21,7 +21,7 @@ pub use stock::PgStockRepository;
 pub use structure::{MAX_TRADING_DAYS, PgMarketStructureRepository};
 pub use sync::PgSyncRepository;
 pub use years::PgDailyPartitions;
-pub(crate) use years::{ensure_years, year_partition};
+pub(crate) use years::{batch_year, ensure_years};
 
 use chrono::NaiveDate;
 use shared_db::{InvalidInput, Page};

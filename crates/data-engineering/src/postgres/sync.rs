@@ -19,7 +19,7 @@ use super::lease::{
     lock_params,
 };
 use super::market::upsert_market;
-use super::{checked_limit, ensure_years, year_partition};
+use super::{batch_year, checked_limit};
 use crate::domain::{
     BatchRows, CommittedBatch, RunOutcome, SyncBatch, SyncFailureRecord, SyncJobType, SyncTask,
     SyncTaskStatus, TaskLease,
@@ -257,15 +257,7 @@ impl SyncRepository for PgSyncRepository {
         let checkpoint = checked_checkpoint(batch.checkpoint)?;
         // A year's partition is made in a transaction of its own, before the batch's; a
         // batch of one year is written straight into it.
-        let year = match &batch.rows {
-            BatchRows::Dailies(rows) => {
-                ensure_years(&self.db, rows.iter().map(|d| d.trade_date)).await?
-            }
-            BatchRows::DailyUpdates { rows, .. } => {
-                year_partition(&self.db, rows.iter().map(|d| d.trade_date)).await?
-            }
-            _ => None,
-        };
+        let year = batch_year(&self.db, &batch.rows).await?;
         let year = year
             .as_deref()
             .map_or(Destination::Table, Destination::Partition);

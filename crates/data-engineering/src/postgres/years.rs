@@ -11,7 +11,7 @@ use shared_db::Destination;
 use shared_db::ranges::{Bound, Partition, Period, RangeTable};
 use shared_db::{Db, RepoError, ShortLocks};
 
-use crate::domain::{CLOSED_FILLFACTOR, YearMaintenance, YearPartition, fillfactor_of};
+use crate::domain::{BatchRows, CLOSED_FILLFACTOR, YearMaintenance, YearPartition, fillfactor_of};
 
 /// `stock_daily` as a table of yearly partitions.
 pub(crate) const DAILY_YEARS: RangeTable = RangeTable {
@@ -45,9 +45,21 @@ pub(crate) async fn ensure_years(
     years_of(db, days, true).await
 }
 
+/// The partition a sync batch is written into: for new bars, [`ensure_years`]; for
+/// updates of stored bars, the same without making any partition; `None` for other rows.
+pub(crate) async fn batch_year(db: &Db, rows: &BatchRows) -> Result<Option<String>, RepoError> {
+    match rows {
+        BatchRows::Dailies(rows) => ensure_years(db, rows.iter().map(|d| d.trade_date)).await,
+        BatchRows::DailyUpdates { rows, .. } => {
+            year_partition(db, rows.iter().map(|d| d.trade_date)).await
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The partition of the one year of `days`, as [`ensure_years`] returns it, without
 /// making any: for updates of bars already stored.
-pub(crate) async fn year_partition(
+async fn year_partition(
     db: &Db,
     days: impl Iterator<Item = NaiveDate>,
 ) -> Result<Option<String>, RepoError> {
