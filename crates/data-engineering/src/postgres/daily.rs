@@ -7,8 +7,7 @@ use chrono::{Datelike as _, NaiveDate};
 use sea_orm::{ColumnTrait, EntityTrait, QuerySelect};
 use shared_db::Accessor::{Date, Float8, Text};
 use shared_db::{
-    BulkColumn, BulkRow, BulkTable, Db, Destination, InvalidInput, Merge, RepoError, UpsertReport,
-    upsert_to,
+    BulkColumn, BulkRow, BulkTable, Db, InvalidInput, Merge, RepoError, UpsertReport, upsert_to,
 };
 
 use super::{MAX_TRADING_DAYS, check_range, ensure_years};
@@ -74,10 +73,7 @@ impl PgStockDailyRepository {
         merge: Merge,
     ) -> Result<UpsertReport, RepoError> {
         let year = ensure_years(&self.db, dailies.iter().map(|d| d.trade_date)).await?;
-        let destination = year
-            .as_deref()
-            .map_or(Destination::Table, Destination::Partition);
-        upsert_to(&self.db, dailies, merge, destination).await
+        upsert_to(&self.db, dailies, merge, year.as_deref().into()).await
     }
 
     async fn range(

@@ -9,7 +9,7 @@ use sea_orm::{
     ActiveValue, ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement,
 };
-use shared_db::{Db, Destination, LockKey, Merge, RepoError, upsert_in, upsert_in_to, utc_now};
+use shared_db::{Db, LockKey, Merge, RepoError, upsert_in, upsert_in_to, utc_now};
 use uuid::Uuid;
 
 use super::batch::{insert_failures, split_by_stored_bar, split_symbol_collisions};
@@ -258,9 +258,7 @@ impl SyncRepository for PgSyncRepository {
         // A year's partition is made in a transaction of its own, before the batch's; a
         // batch of one year is written straight into it.
         let year = batch_year(&self.db, &batch.rows).await?;
-        let year = year
-            .as_deref()
-            .map_or(Destination::Table, Destination::Partition);
+        let year = year.as_deref().into();
         let mut txn = self.db.pool().begin().await?;
         let (pid, key) = lock_params(lease)?;
         // The fence first: it locks the task's row, so no other run can take the task

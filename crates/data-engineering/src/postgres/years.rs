@@ -99,20 +99,22 @@ async fn years_of(
         .filter_map(|&year| own(year))
         .filter(|&start| !names.contains(&DAILY_YEARS.name_of(start)))
         .collect();
-    if make && !missing.is_empty() {
-        let today = db.now().date();
-        DAILY_YEARS
-            .keep_periods(db, missing.clone(), |start| {
-                Some(fillfactor_of(start.year(), today))
-            })
-            .await?;
-    }
-    Ok(match (years.first(), years.len()) {
+    // Found before the missing years are made: a year made below is the batch's too.
+    let partition = match (years.first(), years.len()) {
         (Some(&year), 1) => own(year)
             .filter(|start| make || !missing.contains(start))
             .map(|start| DAILY_YEARS.name_of(start)),
         _ => None,
-    })
+    };
+    if make && !missing.is_empty() {
+        let today = db.now().date();
+        DAILY_YEARS
+            .keep_periods(db, missing, |start| {
+                Some(fillfactor_of(start.year(), today))
+            })
+            .await?;
+    }
+    Ok(partition)
 }
 
 /// The partitions of `stock_daily`, oldest first, the default one last.

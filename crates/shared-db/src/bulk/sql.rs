@@ -59,61 +59,53 @@ impl<R> BulkTable<R> {
     }
 }
 
-/// The relation a call writes and how its upsert counts what it wrote: the table itself
-/// (by its own rule, [`BulkTable::partitioned`]), or one of its partitions, a plain table
+/// Whether `$1` (a quoted name) is still a partition of table `$2`: not detached, nor
+/// being detached.
+pub(crate) const ATTACHED_SQL: &str = "SELECT EXISTS (SELECT 1 FROM pg_inherits \
+     WHERE inhrelid = to_regclass($1) AND inhparent = to_regclass($2) \
+     AND NOT inhdetachpending)";
+
+/// The relation a call writes: the table itself, or one of its partitions, a plain table
 /// whose `xmax` `RETURNING` may read.
 pub(crate) struct Target<R: 'static> {
     table: &'static BulkTable<R>,
-    /// The relation's name as the SQL spells it.
-    name: String,
-    counted_by: CountedBy,
+    /// The partition written, its name quoted; `None`: the table.
+    partition: Option<String>,
 }
 
 impl<R> Target<R> {
     pub(crate) fn new(table: &'static BulkTable<R>, destination: Destination<'_>) -> Self {
-        match destination {
-            Destination::Table => Self {
-                table,
-                name: table.name.to_owned(),
-                counted_by: table.counted_by,
-            },
-            Destination::Partition(name) => Self {
-                table,
-                name: quote_ident(name),
-                counted_by: CountedBy::Xmax,
-            },
+        let partition = match destination {
+            Destination::Table => None,
+            Destination::Partition(name) => Some(quote_ident(name)),
+        };
+        Self { table, partition }
+    }
+
+    /// How its upsert counts what it wrote: a partition by `xmax`, the table by its own
+    /// rule ([`BulkTable::partitioned`]).
+    pub(crate) fn counted_by(&self) -> CountedBy {
+        match self.partition {
+            Some(_) => CountedBy::Xmax,
+            None => self.table.counted_by,
         }
     }
 
-    pub(crate) fn counted_by(&self) -> CountedBy {
-        self.counted_by
-    }
-
-    /// For a partition: `SELECT` whether it is still one of the table's (not detached,
-    /// nor being detached), asked once the call has written to it, whose lock then keeps
-    /// it attached until the commit; `None` for the table itself.
-    pub(crate) fn attached_sql(&self) -> Option<String> {
-        (self.name != self.table.name).then(|| {
-            format!(
-                "SELECT EXISTS (SELECT 1 FROM pg_inherits \
-                 WHERE inhrelid = to_regclass('{}') AND inhparent = to_regclass('{}') \
-                 AND NOT inhdetachpending)",
-                self.name.replace('\'', "''"),
-                self.table.name
-            )
-        })
+    /// The partition written, its name quoted; `None` for the table.
+    pub(crate) fn partition(&self) -> Option<&str> {
+        self.partition.as_deref()
     }
 
     /// The relation's name as the SQL spells it.
-    pub(crate) fn name(&self) -> &str {
-        &self.name
+    fn name(&self) -> &str {
+        self.partition().unwrap_or(self.table.name)
     }
 
     /// `COPY <table> (<columns>) FROM STDIN (FORMAT binary)`.
     pub(crate) fn copy_sql(&self) -> String {
         format!(
             "COPY {} ({}) FROM STDIN (FORMAT binary)",
-            self.name,
+            self.name(),
             self.table.names()
         )
     }
@@ -123,7 +115,7 @@ impl<R> Target<R> {
     pub(crate) fn exists_sql(&self) -> String {
         format!(
             "SELECT EXISTS (SELECT 1 FROM {} t JOIN UNNEST({}) AS u({}) ON {})",
-            self.name,
+            self.name(),
             self.table.array_params(),
             self.table.names(),
             self.table.keys_match()
@@ -156,7 +148,7 @@ impl<R> Target<R> {
         };
         format!(
             "SELECT count(*) FROM {} t JOIN {source} AS u({}) ON {}{filter}",
-            self.name,
+            self.name(),
             self.table.names(),
             self.table.keys_match()
         )
@@ -200,7 +192,7 @@ impl<R> Target<R> {
             stored.push(format!("t.{}", column.name));
             merged.push(new_value);
         }
-        let (table, names) = (&self.name, self.table.names());
+        let (table, names) = (self.name(), self.table.names());
         let keys = keys.join(", ");
         // A table of keys and stamps only has nothing to update.
         let on_conflict = if stored.is_empty() {
@@ -213,7 +205,7 @@ impl<R> Target<R> {
                 merged.join(", ")
             )
         };
-        match self.counted_by {
+        match self.counted_by() {
             // `xmax = 0` tells a freshly inserted row from an updated one.
             CountedBy::Xmax => format!(
                 "WITH upserted AS (\

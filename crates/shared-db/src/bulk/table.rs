@@ -37,6 +37,13 @@ pub enum Destination<'a> {
     Partition(&'a str),
 }
 
+impl<'a> From<Option<&'a str>> for Destination<'a> {
+    /// `Some(name)`: that partition; `None`: the table.
+    fn from(partition: Option<&'a str>) -> Self {
+        partition.map_or(Self::Table, Self::Partition)
+    }
+}
+
 /// What happens to a column when the row's key already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConflictRule {

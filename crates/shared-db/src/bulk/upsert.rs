@@ -9,7 +9,7 @@ use sqlx::Postgres;
 
 use super::dedup::last_of_each_key_in_order;
 use super::encode::{COPY_HEADER, COPY_TRAILER, copy_rows, unnest_arguments};
-use super::sql::Target;
+use super::sql::{ATTACHED_SQL, Target};
 use super::table::{BulkTable, CountedBy, Destination, Merge};
 use crate::db::Db;
 use crate::error::{InvalidInput, RepoError};
@@ -365,10 +365,12 @@ async fn check_attached<R: BulkRow>(
     txn: &mut sqlx::Transaction<'static, Postgres>,
     target: &Target<R>,
 ) -> Result<(), RepoError> {
-    let Some(sql) = target.attached_sql() else {
+    let Some(partition) = target.partition() else {
         return Ok(());
     };
-    let attached = sqlx::query_scalar::<_, bool>(sqlx::AssertSqlSafe(sql))
+    let attached = sqlx::query_scalar::<_, bool>(ATTACHED_SQL)
+        .bind(partition)
+        .bind(R::TABLE.name)
         .fetch_one(&mut **txn)
         .await?;
     if attached {
@@ -376,7 +378,7 @@ async fn check_attached<R: BulkRow>(
     } else {
         Err(InvalidInput::new(
             "partition",
-            target.name(),
+            partition,
             format!("is not a partition of {}", R::TABLE.name),
         )
         .into())
